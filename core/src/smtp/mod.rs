@@ -1,0 +1,1 @@
+//! SMTP client and server dialogues (RFC 5321).
