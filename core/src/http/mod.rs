@@ -1,8 +1,38 @@
-//! HTTP/1.1 (RFC 9110, RFC 9112).
+//! HTTP/1.1 (RFC 9110, RFC 9112), sans IO.
+//!
+//! - Messages: [`Method`], [`StatusCode`], [`Version`], [`HeaderName`],
+//!   [`HeaderValue`], [`HeaderMap`], [`RequestTarget`], [`RequestHead`],
+//!   [`ResponseHead`].
+//! - Codecs: the zero-copy head parser in [`parse`], body framing rules in
+//!   [`framing`], body decoders and the chunked coding in [`body`], head
+//!   writers in [`serialize`].
+//! - Connections: [`ServerConnection`] and [`ClientConnection`], both
+//!   [`Dialogue`](crate::Dialogue)s.
 
-/// placeholder
-#[derive(Debug, Clone, Copy)]
-pub enum Method {
-    /// GET
-    GET,
-}
+pub mod body;
+mod chars;
+pub mod client;
+pub mod error;
+pub mod framing;
+pub mod header;
+mod message;
+mod method;
+pub mod parse;
+pub mod serialize;
+pub mod server;
+mod status;
+pub mod uri;
+mod version;
+
+pub use body::BodyLimits;
+pub use client::{ClientConfig, ClientConnection, ClientEvent};
+pub use error::{Error, ErrorKind, UsageError};
+pub use framing::Framing;
+pub use header::{names, HeaderMap, HeaderName, HeaderValue, InvalidHeader};
+pub use message::{RequestHead, ResponseHead};
+pub use method::{InvalidMethod, Method};
+pub use parse::{Lenient, ParseConfig};
+pub use server::{BodyLength, Request, ServerConfig, ServerConnection, ServerEvent};
+pub use status::{InvalidStatusCode, StatusCode};
+pub use uri::{InvalidTarget, RequestTarget, TargetForm};
+pub use version::Version;

@@ -1,0 +1,647 @@
+//! The client side of an HTTP/1.1 connection.
+//!
+//! ```text
+//!  send_request ──► head queued ──► body (send_data / send_end)
+//!                       │                 │ Expect: 100-continue: body held
+//!                       │                 ▼ until 100, a final response, or
+//!                       │                   expect_timeout
+//!  handle_input ──► 1xx: Informational (100 releases a held body)
+//!                 ► final head: Response ──► Data* ──► End ──► next in-flight
+//!                 ► 101 to an Upgrade / 2xx to CONNECT: Response, Upgrade
+//! ```
+//!
+//! Requests may be pipelined: each `send_request` after the previous body
+//! ended; responses are matched to requests in order, so HEAD and CONNECT
+//! rules apply to the right one. After [`ClientEvent::Upgrade`] nothing more
+//! is consumed: the rest of the read buffer belongs to the new protocol.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use super::body::{BodyDecoder, BodyEncoder, BodyItem, BodyLimits};
+use super::error::{Error, ErrorKind, UsageError};
+use super::framing::{self, Framing};
+use super::header::HeaderMap;
+use super::message::{RequestHead, ResponseHead};
+use super::parse::{parse_response, ParseConfig, RawHeader, Status};
+use super::serialize::write_request_head;
+use super::{Method, StatusCode, Version};
+use crate::Dialogue;
+
+/// Client connection settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Head limits and leniency (real servers may need some [`Lenient`](super::Lenient) flags).
+    pub head: ParseConfig,
+    /// Body limits (default: no body size limit on responses).
+    pub body: BodyLimits,
+    /// Time from a request's end to its response head. Default 30 s.
+    pub response_timeout: Duration,
+    /// Longest pause inside a response body. Default 30 s.
+    pub body_timeout: Duration,
+    /// How long a request with `Expect: 100-continue` waits for the 100
+    /// before sending its body anyway. Default 1 s.
+    pub expect_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            head: ParseConfig::default(),
+            body: BodyLimits {
+                max_body: None,
+                ..BodyLimits::default()
+            },
+            response_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            expect_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A final response head and how its body is delimited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The head as received.
+    pub head: ResponseHead,
+    /// Body framing ([`Framing::Tunnel`] when the connection leaves HTTP).
+    pub framing: Framing,
+}
+
+/// What a client connection reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// An interim 1xx response.
+    Informational(ResponseHead),
+    /// The final response head for the oldest request in flight.
+    Response(Response),
+    /// A piece of the response body.
+    Data(Bytes),
+    /// The response is complete, with trailer fields.
+    End(HeaderMap),
+    /// The connection left HTTP (101 or 2xx to CONNECT); the rest of the read
+    /// buffer belongs to the new protocol.
+    Upgrade,
+    /// The server broke the protocol, a timer fired, or the connection closed
+    /// mid-response. Fatal.
+    Error(Error),
+}
+
+#[derive(Debug, Clone)]
+struct InFlight {
+    method: Method,
+    upgrade: bool,
+    keep_alive: bool,
+}
+
+#[derive(Debug)]
+enum Read {
+    Head,
+    Body(BodyDecoder),
+    Stopped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// No expectation pending.
+    None,
+    /// Body held until a 100 (or timeout).
+    Waiting,
+    /// A final response came first: the body is never sent.
+    Refused,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Expect,
+    Response,
+    Body,
+}
+
+/// The client side of one HTTP/1.1 connection, sans IO.
+///
+/// ```
+/// use std::time::Instant;
+/// use bytes::BytesMut;
+/// use wireloom_core::Dialogue;
+/// use wireloom_core::http::{ClientConnection, ClientConfig, ClientEvent, Method, RequestHead,
+///     BodyLength};
+///
+/// let now = Instant::now();
+/// let mut conn = ClientConnection::new(ClientConfig::default());
+/// let mut req = RequestHead::new(Method::GET, "/").unwrap();
+/// req.header("Host", "example.com").unwrap();
+/// conn.send_request(now, req, BodyLength::Known(0)).unwrap();
+/// assert_eq!(&conn.poll_transmit().unwrap()[..], b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+///
+/// let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
+/// conn.handle_input(now, &mut input).unwrap();
+/// let Some(ClientEvent::Response(res)) = conn.poll_event() else { panic!() };
+/// assert_eq!(res.head.status.as_u16(), 200);
+/// assert_eq!(conn.poll_event(), Some(ClientEvent::Data("hi".into())));
+/// assert!(matches!(conn.poll_event(), Some(ClientEvent::End(_))));
+/// assert!(conn.is_reusable());
+/// ```
+#[derive(Debug)]
+pub struct ClientConnection {
+    config: ClientConfig,
+    in_flight: VecDeque<InFlight>,
+    /// Body of the request being sent, if its head went out.
+    sending: Option<BodyEncoder>,
+    expect: Expect,
+    /// Encoded body bytes held back for 100-continue.
+    held: VecDeque<Bytes>,
+    /// The held body is complete (send_end was called while waiting).
+    held_end: bool,
+    read: Read,
+    /// Keep-alive of the response being read.
+    resp_keep_alive: bool,
+    /// Any byte of the current response received.
+    partial_head: bool,
+    scanned: usize,
+    must_close: bool,
+    switched: bool,
+    closed: bool,
+    error: Option<Error>,
+    raw: Vec<RawHeader>,
+    timer: Option<(Instant, Timer)>,
+    transmit: VecDeque<Bytes>,
+    events: VecDeque<ClientEvent>,
+    /// Responses completed on this connection.
+    completed: u64,
+}
+
+impl ClientConnection {
+    /// A new connection (its transport is already connected).
+    pub fn new(config: ClientConfig) -> ClientConnection {
+        ClientConnection {
+            config,
+            in_flight: VecDeque::new(),
+            sending: None,
+            expect: Expect::None,
+            held: VecDeque::new(),
+            held_end: false,
+            read: Read::Head,
+            resp_keep_alive: true,
+            partial_head: false,
+            scanned: 0,
+            must_close: false,
+            switched: false,
+            closed: false,
+            error: None,
+            raw: Vec::new(),
+            timer: None,
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            completed: 0,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Whether a new request may be sent now (no body open, not closing).
+    pub fn can_send_request(&self) -> bool {
+        self.sending.is_none()
+            && !self.must_close
+            && !self.closed
+            && !self.switched
+            && self.error.is_none()
+    }
+
+    /// Whether the connection is idle and may be reused for another request
+    /// (a connection pool's test).
+    pub fn is_reusable(&self) -> bool {
+        self.can_send_request() && self.in_flight.is_empty()
+    }
+
+    /// Number of requests sent whose responses have not ended.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Number of responses completed on this connection (0 for a fresh one:
+    /// a pool retries idempotent requests only on reused connections).
+    pub fn completed(&self) -> u64 {
+        self.completed
+    }
+
+    /// Whether a response is partly received.
+    pub fn is_message_in_progress(&self) -> bool {
+        match self.read {
+            Read::Head => self.partial_head,
+            Read::Body(_) => true,
+            Read::Stopped => false,
+        }
+    }
+
+    /// Whether the server refused the held body (a final response arrived
+    /// before 100 Continue): further body data is dropped.
+    pub fn body_refused(&self) -> bool {
+        self.expect == Expect::Refused
+    }
+
+    /// Sends a request head. The connection decides the framing: an explicit
+    /// `Content-Length` or `Transfer-Encoding: chunked` in `head` is honoured;
+    /// otherwise [`BodyLength::Known`] adds `Content-Length` (omitted for an
+    /// empty body of a method that has none) and [`BodyLength::Unknown`]
+    /// adds chunked. An HTTP/1.1 request must carry exactly one Host.
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        mut head: RequestHead,
+        body: BodyLength,
+    ) -> Result<(), UsageError> {
+        if self.closed || self.switched || self.error.is_some() {
+            return Err(UsageError::Closed);
+        }
+        if !self.can_send_request() {
+            return Err(UsageError::NotReady);
+        }
+        if head.version == Version::Http11 && head.headers.get_all("host").count() != 1 {
+            return Err(UsageError::InvalidHead(
+                "an HTTP/1.1 request needs exactly one Host",
+            ));
+        }
+        let has_te = head.headers.contains("transfer-encoding");
+        let declared = framing::content_length(&head.headers)
+            .map_err(|_| UsageError::InvalidHead("invalid Content-Length"))?;
+        let enc = if has_te {
+            let last = head.headers.get_list("transfer-encoding").last();
+            if !last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")) || declared.is_some() {
+                return Err(UsageError::InvalidHead(
+                    "Transfer-Encoding must be chunked, without Content-Length",
+                ));
+            }
+            if head.version == Version::Http10 {
+                return Err(UsageError::InvalidHead("chunked is not HTTP/1.0"));
+            }
+            BodyEncoder::Chunked
+        } else if let Some(n) = declared {
+            if matches!(body, BodyLength::Known(k) if k != n) {
+                return Err(UsageError::InvalidHead(
+                    "Content-Length differs from the body length",
+                ));
+            }
+            BodyEncoder::Length(n)
+        } else {
+            match body {
+                BodyLength::Known(0) => {
+                    if matches!(head.method, Method::POST | Method::PUT | Method::PATCH) {
+                        let _ = head.headers.insert("Content-Length", 0u64);
+                    }
+                    BodyEncoder::Length(0)
+                }
+                BodyLength::Known(n) => {
+                    let _ = head.headers.insert("Content-Length", n);
+                    BodyEncoder::Length(n)
+                }
+                BodyLength::Unknown if head.version == Version::Http10 => {
+                    return Err(UsageError::InvalidHead(
+                        "HTTP/1.0 needs a known body length",
+                    ));
+                }
+                BodyLength::Unknown => {
+                    let _ = head.headers.insert("Transfer-Encoding", "chunked");
+                    BodyEncoder::Chunked
+                }
+            }
+        };
+        let has_body = enc != BodyEncoder::Length(0);
+        let expects = has_body
+            && head.version == Version::Http11
+            && head.headers.contains_token("expect", "100-continue");
+        let upgrade = head.method == Method::CONNECT || framing::wants_upgrade(&head);
+        let keep_alive = framing::wants_keep_alive(head.version, &head.headers);
+        let mut out = BytesMut::with_capacity(128 + head.headers.len() * 32);
+        write_request_head(&mut out, &head);
+        self.transmit.push_back(out.freeze());
+        self.in_flight.push_back(InFlight {
+            method: head.method,
+            upgrade,
+            keep_alive,
+        });
+        if !keep_alive {
+            self.must_close = true;
+        }
+        if has_body {
+            self.sending = Some(enc);
+            if expects {
+                self.expect = Expect::Waiting;
+                self.held_end = false;
+                self.timer = Some((now + self.config.expect_timeout, Timer::Expect));
+            }
+        } else {
+            self.request_sent(now);
+        }
+        Ok(())
+    }
+
+    /// Sends a piece of the request body.
+    pub fn send_data(&mut self, data: Bytes) -> Result<(), UsageError> {
+        if self.expect == Expect::Refused {
+            return Ok(());
+        }
+        if self.closed {
+            return Err(UsageError::Closed);
+        }
+        let Some(enc) = &mut self.sending else {
+            return Err(UsageError::NoBodyInProgress);
+        };
+        let out = if self.expect == Expect::Waiting {
+            &mut self.held
+        } else {
+            &mut self.transmit
+        };
+        enc.encode(data, out)
+    }
+
+    /// Ends the request body (trailers for a chunked body).
+    pub fn send_end(
+        &mut self,
+        now: Instant,
+        trailers: Option<HeaderMap>,
+    ) -> Result<(), UsageError> {
+        if self.expect == Expect::Refused {
+            self.sending = None;
+            self.expect = Expect::None;
+            return Ok(());
+        }
+        if self.closed {
+            return Err(UsageError::Closed);
+        }
+        let Some(enc) = self.sending.take() else {
+            return Err(UsageError::NoBodyInProgress);
+        };
+        if self.expect == Expect::Waiting {
+            let r = enc.finish(trailers, &mut self.held);
+            self.held_end = true;
+            if r.is_err() {
+                self.must_close = true;
+            }
+            return r;
+        }
+        if let Err(e) = enc.finish(trailers, &mut self.transmit) {
+            // The server would wait for the missing bytes forever.
+            self.must_close = true;
+            self.closed = true;
+            return Err(e);
+        }
+        self.request_sent(now);
+        Ok(())
+    }
+
+    fn request_sent(&mut self, now: Instant) {
+        if matches!(self.read, Read::Head) && !self.in_flight.is_empty() {
+            self.timer = Some((now + self.config.response_timeout, Timer::Response));
+        }
+    }
+
+    fn release_held(&mut self, now: Instant) {
+        if self.expect != Expect::Waiting {
+            return;
+        }
+        self.expect = Expect::None;
+        self.transmit.append(&mut self.held);
+        if self.held_end {
+            self.held_end = false;
+            self.request_sent(now);
+        } else if matches!(self.timer, Some((_, Timer::Expect))) {
+            self.timer = None;
+        }
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.error = Some(e.clone());
+        self.events.push_back(ClientEvent::Error(e.clone()));
+        self.read = Read::Stopped;
+        self.closed = true;
+        self.timer = None;
+        e
+    }
+
+    fn read_head(&mut self, now: Instant, input: &mut BytesMut) -> Result<bool, Error> {
+        if input.is_empty() {
+            return Ok(false);
+        }
+        let Some(req) = self.in_flight.front().cloned() else {
+            return Err(Error::new(ErrorKind::UnexpectedResponse));
+        };
+        self.partial_head = true;
+        let from = self.scanned.min(input.len());
+        self.scanned = input.len();
+        if memchr::memchr(b'\n', &input[from..]).is_none()
+            && input.len() <= self.config.head.max_head
+        {
+            return Ok(false);
+        }
+        let r = match parse_response(input, &self.config.head, &mut self.raw)? {
+            Status::Partial => return Ok(false),
+            Status::Complete(r) => r,
+        };
+        let bytes = input.split_to(r.head_len).freeze();
+        let head = ResponseHead::from_raw(&bytes, &r, &self.raw);
+        self.partial_head = false;
+        self.scanned = 0;
+        if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
+            if head.status == StatusCode::CONTINUE {
+                self.release_held(now);
+            }
+            self.events.push_back(ClientEvent::Informational(head));
+            return Ok(true);
+        }
+        if head.status == StatusCode::SWITCHING_PROTOCOLS && !req.upgrade {
+            return Err(Error::new(ErrorKind::UnexpectedResponse));
+        }
+        let framing = framing::response_framing(&req.method, req.upgrade, &head)?;
+        if self.expect == Expect::Waiting {
+            // A final answer before 100: the body is never sent, so the
+            // connection cannot carry another request.
+            self.expect = Expect::Refused;
+            self.held.clear();
+            self.sending = None;
+            self.must_close = true;
+        }
+        self.resp_keep_alive = req.keep_alive
+            && framing != Framing::CloseDelimited
+            && framing::wants_keep_alive(head.version, &head.headers);
+        let decoder = BodyDecoder::new(framing, &self.config.body, &self.config.head)?;
+        self.events
+            .push_back(ClientEvent::Response(Response { head, framing }));
+        match framing {
+            Framing::Tunnel => {
+                self.in_flight.pop_front();
+                self.switched = true;
+                self.read = Read::Stopped;
+                self.timer = None;
+                self.events.push_back(ClientEvent::Upgrade);
+                return Ok(false);
+            }
+            Framing::Empty | Framing::Length(0) => {
+                self.events.push_back(ClientEvent::End(HeaderMap::new()));
+                self.response_done(now);
+            }
+            _ => {
+                self.read = Read::Body(decoder);
+                self.timer = Some((now + self.config.body_timeout, Timer::Body));
+            }
+        }
+        Ok(true)
+    }
+
+    fn response_done(&mut self, now: Instant) {
+        self.in_flight.pop_front();
+        self.completed += 1;
+        self.read = Read::Head;
+        self.timer = None;
+        if !self.resp_keep_alive {
+            self.must_close = true;
+        }
+        if self.must_close && (self.in_flight.is_empty() || !self.resp_keep_alive) {
+            // Requests pipelined behind a closing response will not be answered.
+            self.in_flight.clear();
+            self.read = Read::Stopped;
+            self.closed = true;
+            return;
+        }
+        if !self.in_flight.is_empty() && self.sending.is_none() {
+            self.timer = Some((now + self.config.response_timeout, Timer::Response));
+        }
+    }
+
+    fn read_body(&mut self, now: Instant, input: &mut BytesMut) -> Result<bool, Error> {
+        let Read::Body(dec) = &mut self.read else {
+            return Ok(false);
+        };
+        let mut ended = None;
+        let mut progressed = false;
+        loop {
+            match dec.decode(input)? {
+                Some(BodyItem::Data(b)) => {
+                    progressed = true;
+                    self.events.push_back(ClientEvent::Data(b));
+                    if dec.finished_by_length() {
+                        ended = Some(HeaderMap::new());
+                        break;
+                    }
+                }
+                Some(BodyItem::End(t)) => {
+                    ended = Some(t);
+                    break;
+                }
+                None => break,
+            }
+        }
+        if let Some(t) = ended {
+            self.events.push_back(ClientEvent::End(t));
+            self.response_done(now);
+            return Ok(true);
+        }
+        if progressed {
+            self.timer = Some((now + self.config.body_timeout, Timer::Body));
+        }
+        Ok(false)
+    }
+}
+
+pub use super::server::BodyLength;
+
+impl Dialogue for ClientConnection {
+    type Event = ClientEvent;
+    type Error = Error;
+
+    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        loop {
+            let r = match self.read {
+                Read::Head => self.read_head(now, input),
+                Read::Body(_) => self.read_body(now, input),
+                Read::Stopped => Ok(false),
+            };
+            match r {
+                Ok(true) => continue,
+                Ok(false) => return Ok(()),
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+    }
+
+    fn handle_eof(&mut self, _now: Instant) {
+        if self.closed || self.switched {
+            self.closed = !self.switched;
+            return;
+        }
+        match &mut self.read {
+            Read::Head if self.in_flight.is_empty() => {
+                self.closed = true;
+                self.read = Read::Stopped;
+                self.timer = None;
+            }
+            Read::Head => {
+                let kind = if self.partial_head {
+                    ErrorKind::IncompleteMessage
+                } else {
+                    ErrorKind::ClosedBeforeResponse
+                };
+                self.fail(Error::new(kind));
+            }
+            Read::Body(dec) => match dec.decode_eof() {
+                Ok(BodyItem::End(t)) => {
+                    self.events.push_back(ClientEvent::End(t));
+                    self.completed += 1;
+                    self.in_flight.clear();
+                    self.closed = true;
+                    self.read = Read::Stopped;
+                    self.timer = None;
+                }
+                Ok(BodyItem::Data(_)) | Err(_) => {
+                    self.fail(Error::new(ErrorKind::IncompleteMessage));
+                }
+            },
+            Read::Stopped => self.closed = true,
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        let Some((at, kind)) = self.timer else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        match kind {
+            Timer::Expect => {
+                self.timer = None;
+                self.release_held(now);
+            }
+            Timer::Response => {
+                self.fail(Error::new(ErrorKind::ResponseTimeout));
+            }
+            Timer::Body => {
+                self.fail(Error::new(ErrorKind::BodyTimeout));
+            }
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.transmit.pop_front()
+    }
+
+    fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.timer.map(|(at, _)| at)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed
+    }
+}

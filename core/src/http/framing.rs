@@ -1,0 +1,358 @@
+//! Message body framing (RFC 9112 §6), keep-alive (§9.3) and expectations:
+//! every decision about where a message ends, in one place.
+
+use super::error::{Error, ErrorKind};
+use super::header::{trim_ows, HeaderMap};
+use super::message::{RequestHead, ResponseHead};
+use super::{Method, StatusCode, Version};
+
+/// How a message body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body at all.
+    Empty,
+    /// Exactly this many bytes (Content-Length).
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Everything until the peer closes (responses only).
+    CloseDelimited,
+    /// The connection leaves HTTP after this head (101, or 2xx to CONNECT).
+    Tunnel,
+}
+
+fn err<T>(kind: ErrorKind) -> Result<T, Error> {
+    Err(Error::new(kind))
+}
+
+/// The Content-Length of a message: `Ok(None)` if absent. Identical repeated
+/// values (as separate fields or a list) are accepted as one; differing
+/// values, non-digits, signs and overflow are errors.
+pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Error> {
+    let mut found: Option<u64> = None;
+    for v in headers.get_all("content-length") {
+        for part in v.as_bytes().split(|&c| c == b',') {
+            let part = trim_ows(part);
+            if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+                return err(ErrorKind::InvalidContentLength);
+            }
+            let n = part
+                .iter()
+                .fold(0u64, |acc, &d| acc * 10 + (d - b'0') as u64);
+            match found {
+                Some(prev) if prev != n => return err(ErrorKind::ConflictingContentLength),
+                _ => found = Some(n),
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// What the Transfer-Encoding field says.
+enum Te {
+    Absent,
+    /// Final coding is chunked.
+    Chunked,
+    /// Present but the final coding is not chunked.
+    NotChunked,
+}
+
+fn transfer_encoding(headers: &HeaderMap, request: bool) -> Result<Te, Error> {
+    if !headers.contains("transfer-encoding") {
+        return Ok(Te::Absent);
+    }
+    let mut codings = 0usize;
+    let mut chunked_at = None;
+    let mut last_is_chunked = false;
+    for v in headers.get_all("transfer-encoding") {
+        for part in v.as_bytes().split(|&c| c == b',') {
+            let part = trim_ows(part);
+            if part.is_empty() {
+                continue;
+            }
+            // Drop transfer-parameters (";q=..."); codings are tokens.
+            let name = trim_ows(part.split(|&c| c == b';').next().unwrap_or(b""));
+            let is_chunked = name.eq_ignore_ascii_case(b"chunked");
+            if is_chunked {
+                if chunked_at.is_some() {
+                    return err(ErrorKind::InvalidTransferEncoding);
+                }
+                chunked_at = Some(codings);
+            } else if request {
+                // nginx's rule: a server decodes chunked only; anything else is 501.
+                return err(ErrorKind::UnknownTransferCoding);
+            }
+            last_is_chunked = is_chunked;
+            codings += 1;
+        }
+    }
+    if codings == 0 {
+        return err(ErrorKind::InvalidTransferEncoding);
+    }
+    if last_is_chunked {
+        Ok(Te::Chunked)
+    } else if request {
+        err(ErrorKind::InvalidTransferEncoding)
+    } else {
+        Ok(Te::NotChunked)
+    }
+}
+
+/// Framing of a request body (RFC 9112 §6.3 rules 3-6, strict).
+pub fn request_framing(head: &RequestHead) -> Result<Framing, Error> {
+    let te = transfer_encoding(&head.headers, true)?;
+    let cl = content_length(&head.headers)?;
+    match te {
+        Te::Absent => Ok(match cl {
+            Some(0) | None => Framing::Empty,
+            Some(n) => Framing::Length(n),
+        }),
+        _ if head.version == Version::Http10 => err(ErrorKind::InvalidTransferEncoding),
+        _ if cl.is_some() || head.headers.contains("content-length") => {
+            err(ErrorKind::ContentLengthWithTransferEncoding)
+        }
+        Te::Chunked => Ok(Framing::Chunked),
+        Te::NotChunked => err(ErrorKind::InvalidTransferEncoding),
+    }
+}
+
+/// Framing of a response body to a request with `method` (RFC 9112 §6.3
+/// rules 1-7). `upgrade_requested` says whether the request asked to switch
+/// protocols (only then is a 101 a tunnel).
+pub fn response_framing(
+    method: &Method,
+    upgrade_requested: bool,
+    head: &ResponseHead,
+) -> Result<Framing, Error> {
+    let status = head.status;
+    if status == StatusCode::SWITCHING_PROTOCOLS && upgrade_requested {
+        return Ok(Framing::Tunnel);
+    }
+    if *method == Method::CONNECT && status.is_success() {
+        return Ok(Framing::Tunnel);
+    }
+    if *method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Ok(Framing::Empty);
+    }
+    match transfer_encoding(&head.headers, false)? {
+        // HTTP/1.0 with Transfer-Encoding: framing is faulty (§6.1); read to close.
+        Te::Chunked if head.version == Version::Http10 => Ok(Framing::CloseDelimited),
+        Te::Chunked => Ok(Framing::Chunked),
+        Te::NotChunked => Ok(Framing::CloseDelimited),
+        Te::Absent => Ok(match content_length(&head.headers)? {
+            Some(0) => Framing::Empty,
+            Some(n) => Framing::Length(n),
+            None => Framing::CloseDelimited,
+        }),
+    }
+}
+
+/// Whether the sender of `headers` with `version` wants the connection kept
+/// open after this message (RFC 9112 §9.3).
+pub fn wants_keep_alive(version: Version, headers: &HeaderMap) -> bool {
+    if headers.contains_token("connection", "close") {
+        return false;
+    }
+    match version {
+        Version::Http11 => true,
+        Version::Http10 => headers.contains_token("connection", "keep-alive"),
+    }
+}
+
+/// Whether a request asks to switch protocols (Upgrade listed in Connection).
+pub fn wants_upgrade(head: &RequestHead) -> bool {
+    head.headers.contains("upgrade") && head.headers.contains_token("connection", "upgrade")
+}
+
+/// What a request's Expect field asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expectation {
+    /// No expectation (or one that HTTP/1.0 makes us ignore).
+    None,
+    /// `100-continue`: the client waits for a 100 before sending its body.
+    Continue,
+}
+
+/// The expectation of a request; anything but `100-continue` is 417.
+pub fn expectation(head: &RequestHead) -> Result<Expectation, Error> {
+    if !head.headers.contains("expect") {
+        return Ok(Expectation::None);
+    }
+    let mut cont = false;
+    for e in head.headers.get_list("expect") {
+        if e.eq_ignore_ascii_case(b"100-continue") {
+            cont = true;
+        } else {
+            return err(ErrorKind::UnsupportedExpectation);
+        }
+    }
+    // RFC 9110 §10.1.1: ignore 100-continue from an HTTP/1.0 client.
+    Ok(if cont && head.version == Version::Http11 {
+        Expectation::Continue
+    } else {
+        Expectation::None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(fields: &[(&str, &str)], version: Version) -> RequestHead {
+        let mut r = RequestHead::new(Method::POST, "/").unwrap();
+        r.version = version;
+        for (n, v) in fields {
+            r.headers.append(*n, *v).unwrap();
+        }
+        r
+    }
+
+    #[test]
+    fn request_rules() {
+        use Version::*;
+        let f = |h: &[(&str, &str)]| request_framing(&req(h, Http11)).map_err(|e| e.kind());
+        assert_eq!(f(&[]), Ok(Framing::Empty));
+        assert_eq!(f(&[("Content-Length", "5")]), Ok(Framing::Length(5)));
+        assert_eq!(f(&[("Content-Length", "5, 5")]), Ok(Framing::Length(5)));
+        assert_eq!(
+            f(&[("Content-Length", "5"), ("content-length", "5")]),
+            Ok(Framing::Length(5))
+        );
+        assert_eq!(
+            f(&[("Content-Length", "5"), ("content-length", "6")]),
+            Err(ErrorKind::ConflictingContentLength)
+        );
+        assert_eq!(
+            f(&[("Content-Length", "+5")]),
+            Err(ErrorKind::InvalidContentLength)
+        );
+        assert_eq!(
+            f(&[("Content-Length", "0x5")]),
+            Err(ErrorKind::InvalidContentLength)
+        );
+        assert_eq!(
+            f(&[("Content-Length", "99999999999999999999")]),
+            Err(ErrorKind::InvalidContentLength)
+        );
+        assert_eq!(f(&[("Transfer-Encoding", "chunked")]), Ok(Framing::Chunked));
+        assert_eq!(f(&[("Transfer-Encoding", "Chunked")]), Ok(Framing::Chunked));
+        assert_eq!(
+            f(&[("Transfer-Encoding", "chunked"), ("Content-Length", "3")]),
+            Err(ErrorKind::ContentLengthWithTransferEncoding)
+        );
+        assert_eq!(
+            f(&[("Transfer-Encoding", "chunked, chunked")]),
+            Err(ErrorKind::InvalidTransferEncoding)
+        );
+        assert_eq!(
+            f(&[("Transfer-Encoding", "gzip, chunked")]),
+            Err(ErrorKind::UnknownTransferCoding)
+        );
+        assert_eq!(
+            f(&[("Transfer-Encoding", "identity")]),
+            Err(ErrorKind::UnknownTransferCoding)
+        );
+        assert_eq!(
+            f(&[("Transfer-Encoding", "")]),
+            Err(ErrorKind::InvalidTransferEncoding)
+        );
+        assert_eq!(
+            request_framing(&req(&[("Transfer-Encoding", "chunked")], Http10))
+                .map_err(|e| e.kind()),
+            Err(ErrorKind::InvalidTransferEncoding)
+        );
+    }
+
+    #[test]
+    fn response_rules() {
+        let res = |status: u16, h: &[(&str, &str)]| {
+            let mut r = ResponseHead::new(StatusCode::from_u16(status).unwrap());
+            for (n, v) in h {
+                r.headers.append(*n, *v).unwrap();
+            }
+            r
+        };
+        let cl = [("Content-Length", "10")];
+        assert_eq!(
+            response_framing(&Method::HEAD, false, &res(200, &cl)),
+            Ok(Framing::Empty)
+        );
+        assert_eq!(
+            response_framing(&Method::GET, false, &res(204, &cl)),
+            Ok(Framing::Empty)
+        );
+        assert_eq!(
+            response_framing(&Method::GET, false, &res(304, &cl)),
+            Ok(Framing::Empty)
+        );
+        assert_eq!(
+            response_framing(&Method::GET, false, &res(200, &cl)),
+            Ok(Framing::Length(10))
+        );
+        assert_eq!(
+            response_framing(&Method::GET, false, &res(200, &[])),
+            Ok(Framing::CloseDelimited)
+        );
+        assert_eq!(
+            response_framing(&Method::CONNECT, false, &res(200, &[])),
+            Ok(Framing::Tunnel)
+        );
+        assert_eq!(
+            response_framing(&Method::CONNECT, false, &res(407, &cl)),
+            Ok(Framing::Length(10))
+        );
+        assert_eq!(
+            response_framing(&Method::GET, true, &res(101, &[])),
+            Ok(Framing::Tunnel)
+        );
+        assert_eq!(
+            response_framing(
+                &Method::GET,
+                false,
+                &res(200, &[("Transfer-Encoding", "gzip")])
+            ),
+            Ok(Framing::CloseDelimited)
+        );
+        assert_eq!(
+            response_framing(
+                &Method::GET,
+                false,
+                &res(
+                    200,
+                    &[
+                        ("Transfer-Encoding", "gzip, chunked"),
+                        ("Content-Length", "3")
+                    ]
+                )
+            ),
+            Ok(Framing::Chunked)
+        );
+    }
+
+    #[test]
+    fn keep_alive_and_expect() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.append("Connection", v).unwrap();
+            m
+        };
+        assert!(wants_keep_alive(Version::Http11, &HeaderMap::new()));
+        assert!(!wants_keep_alive(Version::Http11, &h("Close")));
+        assert!(!wants_keep_alive(Version::Http10, &HeaderMap::new()));
+        assert!(wants_keep_alive(Version::Http10, &h("keep-alive")));
+        let e = |v: &str, ver| expectation(&req(&[("Expect", v)], ver)).map_err(|e| e.kind());
+        assert_eq!(
+            e("100-continue", Version::Http11),
+            Ok(Expectation::Continue)
+        );
+        assert_eq!(e("100-Continue", Version::Http10), Ok(Expectation::None));
+        assert_eq!(
+            e("200-ok", Version::Http11),
+            Err(ErrorKind::UnsupportedExpectation)
+        );
+    }
+}

@@ -1,0 +1,59 @@
+//! Writing heads. Names keep their spelling; values were validated when they
+//! entered a [`HeaderMap`], so nothing written here can inject a line.
+
+use bytes::{BufMut, BytesMut};
+
+use super::header::HeaderMap;
+use super::message::{RequestHead, ResponseHead};
+
+/// Appends `name: value\r\n` for every field.
+pub fn write_fields(out: &mut BytesMut, headers: &HeaderMap) {
+    for (n, v) in headers {
+        out.reserve(n.as_bytes().len() + v.as_bytes().len() + 4);
+        out.put_slice(n.as_bytes());
+        out.put_slice(b": ");
+        out.put_slice(v.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+}
+
+/// Appends a request head, ending with the empty line.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use wireloom_core::http::{Method, RequestHead, serialize::write_request_head};
+/// let mut req = RequestHead::new(Method::GET, "/a?b").unwrap();
+/// req.header("Host", "x").unwrap();
+/// let mut out = BytesMut::new();
+/// write_request_head(&mut out, &req);
+/// assert_eq!(&out[..], b"GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n");
+/// ```
+pub fn write_request_head(out: &mut BytesMut, head: &RequestHead) {
+    out.reserve(32 + head.target.as_bytes().len() + head.headers.len() * 32);
+    out.put_slice(head.method.as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(head.target.as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(head.version.as_str().as_bytes());
+    out.put_slice(b"\r\n");
+    write_fields(out, &head.headers);
+    out.put_slice(b"\r\n");
+}
+
+/// Appends a response head, ending with the empty line. A reason phrase with
+/// a control character is replaced by the registered one.
+pub fn write_response_head(out: &mut BytesMut, head: &ResponseHead) {
+    out.reserve(32 + head.headers.len() * 32);
+    out.put_slice(head.version.as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(&head.status.as_digits());
+    out.put_u8(b' ');
+    if head.reason.iter().all(|&c| super::chars::is_field_char(c)) {
+        out.put_slice(&head.reason);
+    } else {
+        out.put_slice(head.status.reason().unwrap_or("").as_bytes());
+    }
+    out.put_slice(b"\r\n");
+    write_fields(out, &head.headers);
+    out.put_slice(b"\r\n");
+}
