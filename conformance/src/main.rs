@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     match cmd.as_str() {
-        "http" => http_cli::run(rest),
+        "http" => http_cli::run_cli(rest),
         "smtp-server" => smtp_cli::run_server(rest),
         "smtp-reply" => smtp_cli::run_reply(rest),
         "mail-render" => mail_cli::run(rest),

@@ -214,7 +214,9 @@ impl ClientConnection {
     }
 
     /// Whether the connection is idle and may be reused for another request
-    /// (a connection pool's test).
+    /// (a connection pool's test, together with an empty read buffer: bytes
+    /// that arrive with no request in flight, such as a 408 sent before the
+    /// server closes, are left unconsumed).
     pub fn is_reusable(&self) -> bool {
         self.can_send_request() && self.in_flight.is_empty()
     }
@@ -429,7 +431,9 @@ impl ClientConnection {
             return Ok(false);
         }
         let Some(req) = self.in_flight.front().cloned() else {
-            return Err(Error::new(ErrorKind::UnexpectedResponse));
+            // Nothing asked for: leave the bytes where they are. A pool must
+            // not reuse a connection whose read buffer is not empty.
+            return Ok(false);
         };
         self.partial_head = true;
         let from = self.scanned.min(input.len());

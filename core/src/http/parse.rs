@@ -507,15 +507,13 @@ pub fn parse_fields(
         match buf[i] {
             b':' if i > n_start => {}
             b' ' | b'\t' if i > n_start => {
-                if !(response && lenient.contains(Lenient::SPACE_BEFORE_COLON)) {
-                    return err(ErrorKind::SpaceBeforeColon);
-                }
                 while i < buf.len() && matches!(buf[i], b' ' | b'\t') {
                     i += 1;
                 }
                 match buf.get(i) {
                     None => return partial_fields(buf, line_start, cfg),
-                    Some(b':') => {}
+                    Some(b':') if response && lenient.contains(Lenient::SPACE_BEFORE_COLON) => {}
+                    Some(b':') => return err(ErrorKind::SpaceBeforeColon),
                     Some(_) => return err(ErrorKind::InvalidHeaderName),
                 }
             }
