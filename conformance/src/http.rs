@@ -70,7 +70,10 @@ fn response_json(event: &str, head: &ResponseHead) -> Value {
 }
 
 fn error_json(kind: ErrorKind) -> Value {
-    if matches!(kind, ErrorKind::IncompleteMessage | ErrorKind::ClosedBeforeResponse) {
+    if matches!(
+        kind,
+        ErrorKind::IncompleteMessage | ErrorKind::ClosedBeforeResponse
+    ) {
         return json!({"event": "incomplete"});
     }
     json!({

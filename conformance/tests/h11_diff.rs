@@ -35,7 +35,9 @@ fn normalise(events: &[Value]) -> (Vec<Value>, &'static str) {
                     "version": e["version"], "headers": e["headers"]}));
                 body.clear();
             }
-            "informational" => msgs.push(json!({"informational": e["status"], "headers": e["headers"]})),
+            "informational" => {
+                msgs.push(json!({"informational": e["status"], "headers": e["headers"]}))
+            }
             "data" => body.extend(b64.decode(e["base64"].as_str().unwrap()).unwrap()),
             "end" => {
                 let mut m = cur.take().unwrap();
@@ -70,7 +72,11 @@ fn h11_agrees_or_disagreement_is_listed() {
     for c in manifest.as_array().unwrap() {
         let name = c["name"].as_str().unwrap();
         let data = std::fs::read(corpus_dir().join(format!("{name}.http"))).unwrap();
-        let role = if c["role"] == "server" { Role::Server } else { Role::Client };
+        let role = if c["role"] == "server" {
+            Role::Server
+        } else {
+            Role::Client
+        };
         let mut opts = Options::new(role);
         if let Some(m) = c.get("method").and_then(Value::as_str) {
             opts.request_method = m.parse::<Method>().unwrap();
@@ -80,8 +86,10 @@ fn h11_agrees_or_disagreement_is_listed() {
             opts.lenient = Lenient::parse_list(&list.join(",")).unwrap();
         }
         ours.push((name.to_string(), normalise(&run(&opts, [&data[..]]))));
-        input.push(json!({"name": name, "role": c["role"], "method": c.get("method"),
-            "data": b64.encode(&data)}));
+        input.push(
+            json!({"name": name, "role": c["role"], "method": c.get("method"),
+            "data": b64.encode(&data)}),
+        );
     }
 
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/h11_runner.py");
@@ -98,7 +106,10 @@ fn h11_agrees_or_disagreement_is_listed() {
         .write_all(serde_json::to_string(&input).unwrap().as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "h11 runner failed (is h11 installed? pip install h11)");
+    assert!(
+        out.status.success(),
+        "h11 runner failed (is h11 installed? pip install h11)"
+    );
     let theirs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(theirs.len(), ours.len());
 
@@ -127,11 +138,19 @@ fn h11_agrees_or_disagreement_is_listed() {
                 msgs.len()
             )
         } else {
-            format!("{name}: messages differ\n  wireloom: {}\n  h11:      {}", Value::from(msgs.clone()), Value::from(h_msgs.clone()))
+            format!(
+                "{name}: messages differ\n  wireloom: {}\n  h11:      {}",
+                Value::from(msgs.clone()),
+                Value::from(h_msgs.clone())
+            )
         };
         lines.push(line);
     }
     assert!(agree >= 60, "only {agree} cases agree with h11");
-    let report = format!("{agree} of {} cases agree with h11\n\n{}", ours.len(), lines.join("\n"));
+    let report = format!(
+        "{agree} of {} cases agree with h11\n\n{}",
+        ours.len(),
+        lines.join("\n")
+    );
     insta::assert_snapshot!("h11_disagreements", report);
 }

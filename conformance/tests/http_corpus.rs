@@ -88,11 +88,18 @@ fn corpus_transcripts() {
         }
         let got = summary(&whole);
         if got != case.expect {
-            failures.push(format!("{}: expected `{}`, got `{}`", case.name, case.expect, got));
+            failures.push(format!(
+                "{}: expected `{}`, got `{}`",
+                case.name, case.expect, got
+            ));
         }
         insta::assert_snapshot!(case.name.clone(), render(&whole));
     }
-    assert!(failures.is_empty(), "summary mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "summary mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -105,7 +112,8 @@ fn cli_matches_library() {
             Role::Server => "server",
             Role::Client => "client",
         });
-        cmd.arg("--request-method").arg(case.opts.request_method.as_str());
+        cmd.arg("--request-method")
+            .arg(case.opts.request_method.as_str());
         let flags: Vec<&str> = Lenient::names()
             .filter(|n| case.opts.lenient.contains(Lenient::parse_list(n).unwrap()))
             .collect();
@@ -124,7 +132,10 @@ fn cli_matches_library() {
 #[test]
 fn cli_usage_errors() {
     let exe = env!("CARGO_BIN_EXE_wireloom-conformance");
-    let out = std::process::Command::new(exe).args(["http", "--role", "proxy"]).output().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["http", "--role", "proxy"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = std::process::Command::new(exe)
         .args(["http", "--role", "server", "--lenient", "everything"])
@@ -132,7 +143,10 @@ fn cli_usage_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("everything"));
-    let out = std::process::Command::new(exe).args(["http", "--help"]).output().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["http", "--help"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--request-method"));
 }

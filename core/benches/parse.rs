@@ -1,1 +1,2 @@
+//! Placeholder; the parse benchmark lands with the bench branch.
 fn main() {}

@@ -580,7 +580,7 @@ mod tests {
         );
         assert_eq!(
             every_split(b"0\r\nBad Trailer: x\r\n\r\n").unwrap_err(),
-            SpaceBeforeColon
+            InvalidHeaderName
         );
         assert_eq!(every_split(b"5\r\nab").unwrap_err(), IncompleteMessage);
     }

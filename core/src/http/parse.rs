@@ -696,3 +696,157 @@ impl ResponseHead {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every strict prefix of a complete head is Partial (or, for invalid
+    /// input, the same error once the offending byte is in), and the whole
+    /// head is Complete with the same result whatever came after it.
+    fn check_request(input: &[u8]) -> Result<(RawRequest, Vec<RawHeader>), ErrorKind> {
+        let cfg = ParseConfig::default();
+        let mut h = Vec::new();
+        let whole = parse_request(input, &cfg, &mut h).map_err(|e| e.kind());
+        let whole_headers = h.clone();
+        for i in 0..input.len() {
+            match parse_request(&input[..i], &cfg, &mut h) {
+                Ok(Status::Partial) => {}
+                Ok(Status::Complete(r)) => {
+                    assert_eq!(whole, Ok(Status::Complete(r)), "prefix {i} completed early");
+                    return Ok((r, h));
+                }
+                Err(e) => assert_eq!(whole, Err(e.kind()), "prefix {i}"),
+            }
+        }
+        match whole? {
+            Status::Complete(r) => Ok((r, whole_headers)),
+            Status::Partial => Err(ErrorKind::IncompleteMessage),
+        }
+    }
+
+    #[test]
+    fn request_vectors() {
+        let (r, h) =
+            check_request(b"GET /a?b HTTP/1.1\r\nHost: x\r\nX-Y:  v  w \t\r\n\r\nBODY").unwrap();
+        assert_eq!(r.version, Version::Http11);
+        assert_eq!(r.head_len, 44);
+        assert_eq!((r.target.0, r.target.1), (4, 8));
+        assert_eq!(h.len(), 2);
+        let input = b"GET /a?b HTTP/1.1\r\nHost: x\r\nX-Y:  v  w \t\r\n\r\n";
+        assert_eq!(
+            &input[h[1].value.0 as usize..h[1].value.1 as usize],
+            b"v  w"
+        );
+        assert_eq!(
+            check_request(b"GET / HTTP/1.1\r\nX-A: \x80\xff\r\n\r\n").map(|(_, h)| h.len()),
+            Ok(1)
+        );
+        use ErrorKind::*;
+        for (input, kind) in [
+            (&b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n"[..], ObsFold),
+            (b"GET / HTTP/1.1\r\nA : b\r\n\r\n", SpaceBeforeColon),
+            (b"GET / HTTP/1.1\nA: b\r\n\r\n", InvalidNewline),
+            (b"GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", InvalidNewline),
+            (b"GET / HTTP/1.1\r\nA: \x01\r\n\r\n", InvalidHeaderValue),
+            (b"GET / HTTP/1.2\r\n\r\n", UnsupportedVersion),
+            (b"GET / XTTP/1.1\r\n\r\n", InvalidVersion),
+            (b"GET / HTTP/1.1 \r\n\r\n", InvalidStartLine),
+            (b"GET /\x7f HTTP/1.1\r\n\r\n", InvalidTarget),
+            (b"GET /%4 HTTP/1.1\r\n\r\n", InvalidTarget),
+            (b"G\x00T / HTTP/1.1\r\n\r\n", InvalidMethod),
+            (b" GET / HTTP/1.1\r\n\r\n", InvalidMethod),
+            (b"GET / HTTP/1.1\r\n Host: x\r\n\r\n", LeadingWhitespace),
+            (b"GET / HTTP/1.1\r\n\x00: x\r\n\r\n", InvalidHeaderName),
+        ] {
+            assert_eq!(
+                check_request(input).map(|_| ()),
+                Err(kind),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let cfg = ParseConfig {
+            max_headers: 2,
+            max_head: 60,
+            max_header_line: 20,
+            max_request_line: 20,
+            ..ParseConfig::default()
+        };
+        let mut h = Vec::new();
+        let kind = |input: &[u8], h: &mut Vec<RawHeader>| {
+            parse_request(input, &cfg, h).map_err(|e| e.kind())
+        };
+        assert_eq!(
+            kind(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", &mut h),
+            Err(ErrorKind::TooManyHeaders)
+        );
+        assert_eq!(
+            kind(b"GET /aaaaaaaaaaaaaaaaaaaaaa", &mut h),
+            Err(ErrorKind::RequestLineTooLong)
+        );
+        assert_eq!(
+            kind(b"GET / HTTP/1.1\r\nA: 1111111111111111111", &mut h),
+            Err(ErrorKind::HeaderLineTooLong)
+        );
+        assert_eq!(
+            kind(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n", &mut h),
+            Ok(Status::Partial)
+        );
+        let mut big = b"GET / HTTP/1.1\r\n".to_vec();
+        big.extend(std::iter::repeat_n(b"\r\n", 1).flatten());
+        assert!(kind(&big, &mut h).is_ok());
+        let cfg2 = ParseConfig {
+            max_head: 30,
+            ..ParseConfig::default()
+        };
+        assert_eq!(
+            parse_request(
+                b"GET / HTTP/1.1\r\nA: 1\r\nB: 22222222\r\n\r\n",
+                &cfg2,
+                &mut h
+            )
+            .map_err(|e| e.kind()),
+            Err(ErrorKind::HeadTooLarge)
+        );
+    }
+
+    #[test]
+    fn response_vectors_and_leniency() {
+        let mut h = Vec::new();
+        let strict = ParseConfig::default();
+        let r = parse_response(b"HTTP/1.1 404 Not Found\r\nA: b\r\n\r\n", &strict, &mut h)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!((r.status, r.reason), (404, (13, 22)));
+        let lenient = ParseConfig {
+            lenient: Lenient::MISSING_REASON
+                | Lenient::OBS_FOLD
+                | Lenient::SPACE_BEFORE_COLON
+                | Lenient::BARE_LF,
+            ..ParseConfig::default()
+        };
+        let input = b"HTTP/1.1 200\nA : x\n  y\nB: z\n\n";
+        assert!(parse_response(input, &strict, &mut h).is_err());
+        let r = parse_response(input, &lenient, &mut h)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(r.head_len, input.len());
+        let map = headers_from_raw(&Bytes::from_static(input), &h);
+        assert_eq!(map.get("a").unwrap(), "x y");
+        assert_eq!(map.get("b").unwrap(), "z");
+        // Leniency for obs-fold never applies to requests.
+        assert_eq!(
+            parse_request(b"GET / HTTP/1.1\r\nA: x\r\n y\r\n\r\n", &lenient, &mut h)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::ObsFold
+        );
+    }
+}

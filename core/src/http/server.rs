@@ -201,7 +201,7 @@ pub struct ServerConnection {
     /// Where the last head scan stopped, and the last newline seen, so a head
     /// trickling in is not re-parsed for every byte.
     scanned: usize,
-    last_newline: usize,
+    last_newline: Option<usize>,
     raw: Vec<RawHeader>,
     timer: Option<(Instant, Timer)>,
     transmit: VecDeque<Bytes>,
@@ -226,7 +226,7 @@ impl ServerConnection {
             bodyless_done: false,
             partial_head: false,
             scanned: 0,
-            last_newline: 0,
+            last_newline: None,
             timer,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
@@ -532,7 +532,7 @@ impl ServerConnection {
             return;
         }
         self.scanned = 0;
-        self.last_newline = 0;
+        self.last_newline = None;
         self.partial_head = false;
         self.timer = match self.read {
             Read::Discard(_) => Some((now + self.config.body_timeout, Timer::Body)),
@@ -615,17 +615,14 @@ impl ServerConnection {
         let from = self.scanned.min(input.len());
         let new_nl = memchr::memrchr(b'\n', &input[from..]).map(|p| from + p);
         self.scanned = input.len();
-        let line_cap = self
-            .config
-            .head
-            .max_request_line
-            .max(self.config.head.max_header_line);
         match new_nl {
-            Some(p) => self.last_newline = p,
+            Some(p) => self.last_newline = Some(p),
             None => {
-                if input.len() - self.last_newline <= line_cap
-                    && input.len() <= self.config.head.max_head
-                {
+                let (line_start, cap) = match self.last_newline {
+                    None => (0, self.config.head.max_request_line),
+                    Some(p) => (p, self.config.head.max_header_line),
+                };
+                if input.len() - line_start <= cap && input.len() <= self.config.head.max_head {
                     return Ok(false);
                 }
             }

@@ -1,0 +1,621 @@
+//! Behaviour of the HTTP server and client connections: keep-alive,
+//! pipelining, 100-continue, upgrades, timers, EOF and error responses.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use wireloom_core::http::{
+    BodyLength, ClientConfig, ClientConnection, ClientEvent, ErrorKind, Method, RequestHead,
+    ResponseHead, ServerConfig, ServerConnection, ServerEvent, StatusCode,
+};
+use wireloom_core::Dialogue;
+
+fn wire<D: Dialogue>(d: &mut D) -> String {
+    let mut out = Vec::new();
+    while let Some(b) = d.poll_transmit() {
+        out.extend_from_slice(&b);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn events<D: Dialogue>(d: &mut D) -> Vec<D::Event> {
+    std::iter::from_fn(|| d.poll_event()).collect()
+}
+
+fn feed(
+    conn: &mut ServerConnection,
+    now: Instant,
+    buf: &mut BytesMut,
+    bytes: &[u8],
+) -> Vec<ServerEvent> {
+    buf.extend_from_slice(bytes);
+    let _ = conn.handle_input(now, buf);
+    events(conn)
+}
+
+fn ok(conn: &mut ServerConnection, now: Instant, body: &'static str) {
+    let mut res = ResponseHead::new(StatusCode::OK);
+    res.header("Content-Type", "text/plain").unwrap();
+    conn.send_response(now, res, BodyLength::Known(body.len() as u64))
+        .unwrap();
+    conn.send_data(Bytes::from_static(body.as_bytes())).unwrap();
+    conn.send_end(now, None).unwrap();
+}
+
+#[test]
+fn pipelined_requests_answered_in_order() {
+    let now = Instant::now();
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    let mut buf = BytesMut::new();
+    let ev = feed(
+        &mut c,
+        now,
+        &mut buf,
+        b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    // Only the first request is parsed while its response is pending.
+    assert_eq!(ev.len(), 2);
+    assert!(matches!(&ev[0], ServerEvent::Request(r) if r.head.target.path() == "/1"));
+    assert!(!c.wants_input());
+    assert!(!buf.is_empty());
+    ok(&mut c, now, "one");
+    let ev = feed(&mut c, now, &mut buf, b"");
+    assert!(matches!(&ev[0], ServerEvent::Request(r) if r.head.target.path() == "/2"));
+    ok(&mut c, now, "two");
+    assert_eq!(
+        wire(&mut c),
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\none\
+         HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\ntwo"
+    );
+    assert!(!c.is_closed());
+}
+
+#[test]
+fn keep_alive_rules() {
+    let now = Instant::now();
+    // HTTP/1.0 without keep-alive: close after the response.
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    feed(&mut c, now, &mut BytesMut::new(), b"GET / HTTP/1.0\r\n\r\n");
+    ok(&mut c, now, "x");
+    assert!(wire(&mut c).contains("Connection: close\r\n"));
+    assert!(c.is_closed());
+    // HTTP/1.0 with keep-alive: kept, and said so.
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    );
+    ok(&mut c, now, "x");
+    assert!(wire(&mut c).contains("Connection: keep-alive\r\n"));
+    assert!(!c.is_closed());
+    // HTTP/1.1 Connection: close.
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    ok(&mut c, now, "x");
+    assert!(wire(&mut c).contains("Connection: close\r\n"));
+    assert!(c.is_closed());
+    // Streaming to HTTP/1.0: close-delimited.
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    );
+    c.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown)
+        .unwrap();
+    c.send_data("abc".into()).unwrap();
+    c.send_end(now, None).unwrap();
+    assert_eq!(
+        wire(&mut c),
+        "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabc"
+    );
+    assert!(c.is_closed());
+}
+
+#[test]
+fn chunked_response_with_trailers_and_head() {
+    let now = Instant::now();
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    c.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown)
+        .unwrap();
+    c.send_data("hello".into()).unwrap();
+    c.send_data(Bytes::new()).unwrap();
+    let mut t = wireloom_core::http::HeaderMap::new();
+    t.append("X-Sum", "5").unwrap();
+    c.send_end(now, Some(t)).unwrap();
+    assert_eq!(
+        wire(&mut c),
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 5\r\n\r\n"
+    );
+    // HEAD: the length is announced, no body is written.
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    c.send_response(
+        now,
+        ResponseHead::new(StatusCode::OK),
+        BodyLength::Known(10),
+    )
+    .unwrap();
+    c.send_data("0123456789".into()).unwrap();
+    c.send_end(now, None).unwrap();
+    assert_eq!(
+        wire(&mut c),
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+    );
+    assert!(!c.is_closed());
+}
+
+#[test]
+fn expect_continue_server() {
+    let now = Instant::now();
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    let mut buf = BytesMut::new();
+    let req = b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+    let ev = feed(&mut c, now, &mut buf, req);
+    let [ServerEvent::Request(r)] = &ev[..] else {
+        panic!("{ev:?}")
+    };
+    assert!(r.expects_continue);
+    assert_eq!(wire(&mut c), "");
+    // Body bytes sent early are not consumed until the app asks.
+    let ev = feed(&mut c, now, &mut buf, b"da");
+    assert!(ev.is_empty());
+    c.accept_body(now);
+    assert_eq!(wire(&mut c), "HTTP/1.1 100 Continue\r\n\r\n");
+    let ev = feed(&mut c, now, &mut buf, b"ta");
+    assert_eq!(
+        ev,
+        vec![
+            ServerEvent::Data("data".into()),
+            ServerEvent::End(Default::default())
+        ]
+    );
+
+    // Refusing without reading the body: 417-style answer, then close.
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    feed(&mut c, now, &mut BytesMut::new(), req);
+    c.send_response(
+        now,
+        ResponseHead::new(StatusCode::EXPECTATION_FAILED),
+        BodyLength::Known(0),
+    )
+    .unwrap();
+    c.send_end(now, None).unwrap();
+    assert_eq!(
+        wire(&mut c),
+        "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    assert!(c.is_closed());
+}
+
+#[test]
+fn error_responses_and_sticky_errors() {
+    let now = Instant::now();
+    for (input, status) in [
+        (&b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"[..], 400),
+        (b"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nExpect: x\r\nContent-Length: 1\r\n\r\n",
+            417,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n",
+            413,
+        ),
+    ] {
+        let mut c = ServerConnection::new(ServerConfig::default(), now);
+        let mut buf = BytesMut::from(input);
+        let e = c.handle_input(now, &mut buf).unwrap_err();
+        assert_eq!(e.status().unwrap().as_u16(), status);
+        let out = wire(&mut c);
+        assert!(out.starts_with(&format!("HTTP/1.1 {status} ")), "{out}");
+        assert!(out.contains("Connection: close\r\n"));
+        assert!(c.is_closed());
+        // Sticky.
+        assert_eq!(
+            c.handle_input(now, &mut BytesMut::from(&b"GET"[..]))
+                .unwrap_err(),
+            e
+        );
+        assert!(matches!(events(&mut c)[..], [ServerEvent::Error(_)]));
+    }
+    let mut cfg = ServerConfig::default();
+    cfg.head.max_request_line = 32;
+    let mut c = ServerConnection::new(cfg, now);
+    let mut buf = BytesMut::from(&b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"[..]);
+    assert_eq!(
+        c.handle_input(now, &mut buf).unwrap_err().kind(),
+        ErrorKind::RequestLineTooLong
+    );
+    assert!(wire(&mut c).starts_with("HTTP/1.1 414 URI Too Long\r\n"));
+}
+
+#[test]
+fn body_error_mid_response_keeps_response_then_closes() {
+    let now = Instant::now();
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    let mut buf = BytesMut::new();
+    feed(
+        &mut c,
+        now,
+        &mut buf,
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+    );
+    c.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown)
+        .unwrap();
+    let ev = feed(&mut c, now, &mut buf, b"zz\r\n");
+    assert!(matches!(&ev[..], [ServerEvent::Error(e)] if e.kind() == ErrorKind::InvalidChunkSize));
+    // The response already started: it completes, then the connection closes.
+    c.send_data("partial".into()).unwrap();
+    c.send_end(now, None).unwrap();
+    let out = wire(&mut c);
+    assert!(out.ends_with("7\r\npartial\r\n0\r\n\r\n"), "{out}");
+    assert!(c.is_closed());
+}
+
+#[test]
+fn timers_server() {
+    let t0 = Instant::now();
+    let cfg = ServerConfig::default();
+    let (head_t, idle_t, body_t) = (cfg.head_timeout, cfg.idle_timeout, cfg.body_timeout);
+    // Slowloris: a head that never completes gets 408 at the head deadline.
+    let mut c = ServerConnection::new(cfg.clone(), t0);
+    let mut buf = BytesMut::new();
+    feed(&mut c, t0, &mut buf, b"GET / HTTP/1.1\r\n");
+    let t1 = t0 + Duration::from_secs(1);
+    feed(&mut c, t1, &mut buf, b"X-A: 1\r\n");
+    assert_eq!(c.poll_timeout(), Some(t0 + head_t));
+    c.handle_timeout(t0 + head_t - Duration::from_millis(1));
+    assert!(!c.is_closed());
+    c.handle_timeout(t0 + head_t);
+    assert!(wire(&mut c).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+    assert!(c.is_closed());
+
+    // Idle keep-alive: silent close.
+    let mut c = ServerConnection::new(cfg.clone(), t0);
+    feed(
+        &mut c,
+        t0,
+        &mut BytesMut::new(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(c.poll_timeout(), None, "no timer while the app works");
+    ok(&mut c, t1, "x");
+    wire(&mut c);
+    assert_eq!(c.poll_timeout(), Some(t1 + idle_t));
+    c.handle_timeout(t1 + idle_t);
+    assert!(c.is_closed());
+    assert_eq!(wire(&mut c), "");
+
+    // Body stall: reset by progress, fires after a pause.
+    let mut c = ServerConnection::new(cfg, t0);
+    let mut buf = BytesMut::new();
+    feed(
+        &mut c,
+        t0,
+        &mut buf,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab",
+    );
+    let t2 = t0 + Duration::from_secs(5);
+    feed(&mut c, t2, &mut buf, b"cd");
+    assert_eq!(c.poll_timeout(), Some(t2 + body_t));
+    c.handle_timeout(t2 + body_t);
+    let ev = events(&mut c);
+    assert!(matches!(&ev[..], [ServerEvent::Error(e)] if e.kind() == ErrorKind::BodyTimeout));
+    assert!(wire(&mut c).starts_with("HTTP/1.1 408 "));
+}
+
+#[test]
+fn half_close_still_answers() {
+    let now = Instant::now();
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    c.handle_eof(now);
+    assert!(!c.is_closed());
+    ok(&mut c, now, "bye");
+    let out = wire(&mut c);
+    assert!(out.contains("Connection: close\r\n") && out.ends_with("bye"));
+    assert!(c.is_closed());
+    // EOF mid-body: reported, closed.
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab",
+    );
+    c.handle_eof(now);
+    let ev = events(&mut c);
+    assert!(matches!(&ev[..], [ServerEvent::Error(e)] if e.kind() == ErrorKind::IncompleteMessage));
+    assert!(c.is_closed());
+    // EOF on an idle connection: clean close, no event.
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    c.handle_eof(now);
+    assert!(c.is_closed() && events(&mut c).is_empty());
+}
+
+#[test]
+fn upgrade_hands_off_remaining_bytes() {
+    let now = Instant::now();
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    let mut buf = BytesMut::new();
+    let ev = feed(
+        &mut c,
+        now,
+        &mut buf,
+        b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
+    );
+    assert!(matches!(&ev[0], ServerEvent::Request(r) if r.wants_upgrade));
+    let mut res = ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS);
+    res.header("Upgrade", "websocket")
+        .unwrap()
+        .header("Connection", "Upgrade")
+        .unwrap();
+    c.send_response(now, res, BodyLength::Known(0)).unwrap();
+    assert_eq!(events(&mut c), vec![ServerEvent::Upgrade]);
+    assert_eq!(
+        wire(&mut c),
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    );
+    assert!(c.is_switched() && !c.is_closed());
+    c.handle_input(now, &mut buf).unwrap();
+    assert_eq!(&buf[..], b"\x81\x05hello");
+    // A 101 without an Upgrade request is refused.
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert!(c
+        .send_response(
+            now,
+            ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS),
+            BodyLength::Known(0)
+        )
+        .is_err());
+}
+
+#[test]
+fn usage_errors() {
+    let now = Instant::now();
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    assert!(c
+        .send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Known(0))
+        .is_err());
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert!(c
+        .send_response(
+            now,
+            ResponseHead::new(StatusCode::CONTINUE),
+            BodyLength::Known(0)
+        )
+        .is_err());
+    c.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Known(3))
+        .unwrap();
+    assert!(c.send_data("toolong".into()).is_err());
+    c.send_data("ab".into()).unwrap();
+    // Short body: error, and the connection closes rather than desync.
+    assert!(c.send_end(now, None).is_err());
+    assert!(c.is_closed());
+}
+
+fn client_get(c: &mut ClientConnection, now: Instant, method: Method, target: &str) {
+    let mut req = RequestHead::new(method, target).unwrap();
+    req.header("Host", "example.com").unwrap();
+    c.send_request(now, req, BodyLength::Known(0)).unwrap();
+}
+
+#[test]
+fn client_pipelining_and_reuse() {
+    let now = Instant::now();
+    let mut c = ClientConnection::new(ClientConfig::default());
+    client_get(&mut c, now, Method::HEAD, "/a");
+    client_get(&mut c, now, Method::GET, "/b");
+    assert_eq!(
+        wire(&mut c),
+        "HEAD /a HTTP/1.1\r\nHost: example.com\r\n\r\nGET /b HTTP/1.1\r\nHost: example.com\r\n\r\n"
+    );
+    assert_eq!(c.in_flight(), 2);
+    let mut buf = BytesMut::from(
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..],
+    );
+    c.handle_input(now, &mut buf).unwrap();
+    let ev = events(&mut c);
+    assert_eq!(ev.len(), 5, "{ev:?}");
+    assert!(
+        matches!(&ev[1], ClientEvent::End(_)),
+        "HEAD response has no body"
+    );
+    assert_eq!(ev[3], ClientEvent::Data("hi".into()));
+    assert!(c.is_reusable());
+    assert_eq!(c.completed(), 2);
+    // Connection: close from the server ends reuse.
+    client_get(&mut c, now, Method::GET, "/c");
+    let mut buf =
+        BytesMut::from(&b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"[..]);
+    c.handle_input(now, &mut buf).unwrap();
+    assert!(!c.is_reusable() && c.is_closed());
+}
+
+#[test]
+fn client_expect_continue() {
+    let t0 = Instant::now();
+    let post = |c: &mut ClientConnection| {
+        let mut req = RequestHead::new(Method::POST, "/up").unwrap();
+        req.header("Host", "h")
+            .unwrap()
+            .header("Expect", "100-continue")
+            .unwrap();
+        c.send_request(t0, req, BodyLength::Known(4)).unwrap();
+        c.send_data("body".into()).unwrap();
+        c.send_end(t0, None).unwrap();
+    };
+    // 100 arrives: body released.
+    let mut c = ClientConnection::new(ClientConfig::default());
+    post(&mut c);
+    assert!(wire(&mut c).ends_with("\r\n\r\n"), "body held");
+    c.handle_input(
+        t0,
+        &mut BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]),
+    )
+    .unwrap();
+    assert_eq!(wire(&mut c), "body");
+    // No 100: body sent when the expect timer fires.
+    let mut c = ClientConnection::new(ClientConfig::default());
+    post(&mut c);
+    wire(&mut c);
+    let at = c.poll_timeout().unwrap();
+    assert_eq!(at, t0 + ClientConfig::default().expect_timeout);
+    c.handle_timeout(at);
+    assert_eq!(wire(&mut c), "body");
+    // A final response first: body never sent, connection not reused.
+    let mut c = ClientConnection::new(ClientConfig::default());
+    post(&mut c);
+    wire(&mut c);
+    c.handle_input(
+        t0,
+        &mut BytesMut::from(&b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n"[..]),
+    )
+    .unwrap();
+    assert_eq!(wire(&mut c), "");
+    assert!(c.body_refused() || c.is_closed());
+    assert!(!c.is_reusable());
+}
+
+#[test]
+fn client_eof_and_timeouts() {
+    let t0 = Instant::now();
+    // Reused connection closed before any response byte: retryable kind.
+    let mut c = ClientConnection::new(ClientConfig::default());
+    client_get(&mut c, t0, Method::GET, "/");
+    c.handle_eof(t0);
+    assert!(
+        matches!(&events(&mut c)[..], [ClientEvent::Error(e)] if e.kind() == ErrorKind::ClosedBeforeResponse)
+    );
+    // Close-delimited body completes on EOF.
+    let mut c = ClientConnection::new(ClientConfig::default());
+    client_get(&mut c, t0, Method::GET, "/");
+    c.handle_input(
+        t0,
+        &mut BytesMut::from(&b"HTTP/1.1 200 OK\r\n\r\nall of it"[..]),
+    )
+    .unwrap();
+    c.handle_eof(t0);
+    let ev = events(&mut c);
+    assert!(matches!(ev.last(), Some(ClientEvent::End(_))), "{ev:?}");
+    assert!(c.is_closed());
+    // Response timeout.
+    let mut c = ClientConnection::new(ClientConfig::default());
+    client_get(&mut c, t0, Method::GET, "/");
+    let at = c.poll_timeout().unwrap();
+    c.handle_timeout(at);
+    assert!(
+        matches!(&events(&mut c)[..], [ClientEvent::Error(e)] if e.kind() == ErrorKind::ResponseTimeout)
+    );
+    // Requests must carry Host.
+    let mut c = ClientConnection::new(ClientConfig::default());
+    let req = RequestHead::new(Method::GET, "/").unwrap();
+    assert!(c.send_request(t0, req, BodyLength::Known(0)).is_err());
+}
+
+#[test]
+fn client_streams_chunked_upload_and_connect() {
+    let now = Instant::now();
+    let mut c = ClientConnection::new(ClientConfig::default());
+    let mut req = RequestHead::new(Method::PUT, "/file").unwrap();
+    req.header("Host", "h").unwrap();
+    c.send_request(now, req, BodyLength::Unknown).unwrap();
+    c.send_data("abc".into()).unwrap();
+    c.send_end(now, None).unwrap();
+    assert_eq!(
+        wire(&mut c),
+        "PUT /file HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    );
+
+    let mut c = ClientConnection::new(ClientConfig::default());
+    client_get(&mut c, now, Method::CONNECT, "example.com:443");
+    let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\n\r\n\x16\x03"[..]);
+    c.handle_input(now, &mut buf).unwrap();
+    assert!(matches!(events(&mut c).last(), Some(ClientEvent::Upgrade)));
+    assert_eq!(&buf[..], b"\x16\x03");
+}
+
+#[test]
+fn client_server_round_trip_in_memory() {
+    // Our client against our server, byte for byte.
+    let now = Instant::now();
+    let mut client = ClientConnection::new(ClientConfig::default());
+    let mut server = ServerConnection::new(ServerConfig::default(), now);
+    let mut req = RequestHead::new(Method::POST, "/echo?x=1").unwrap();
+    req.header("Host", "h").unwrap();
+    client.send_request(now, req, BodyLength::Unknown).unwrap();
+    for part in ["alpha ", "beta ", "gamma"] {
+        client
+            .send_data(Bytes::from_static(part.as_bytes()))
+            .unwrap();
+    }
+    client.send_end(now, None).unwrap();
+    let mut to_server = BytesMut::from(wire(&mut client).as_bytes());
+    server.handle_input(now, &mut to_server).unwrap();
+    let mut body = Vec::new();
+    for ev in events(&mut server) {
+        if let ServerEvent::Data(d) = ev {
+            body.extend_from_slice(&d);
+        }
+    }
+    assert_eq!(body, b"alpha beta gamma");
+    server
+        .send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown)
+        .unwrap();
+    server.send_data(Bytes::from(body)).unwrap();
+    server.send_end(now, None).unwrap();
+    let mut to_client = BytesMut::from(wire(&mut server).as_bytes());
+    client.handle_input(now, &mut to_client).unwrap();
+    let got: Vec<u8> = events(&mut client)
+        .into_iter()
+        .filter_map(|e| {
+            if let ClientEvent::Data(d) = e {
+                Some(d)
+            } else {
+                None
+            }
+        })
+        .flat_map(|d| d.to_vec())
+        .collect();
+    assert_eq!(got, b"alpha beta gamma");
+    assert!(client.is_reusable());
+}
