@@ -56,3 +56,8 @@ pub mod mime;
 pub mod smtp;
 
 pub use dialogue::Dialogue;
+
+/// The code blocks of README.md, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
