@@ -13,6 +13,7 @@ pub mod body;
 mod chars;
 pub mod client;
 pub mod error;
+pub mod file;
 pub mod framing;
 pub mod header;
 mod message;
