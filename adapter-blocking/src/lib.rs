@@ -1,9 +1,16 @@
-//! wireloom-blocking: attaches [`wireloom_core`] to `std::net` sockets.
+//! wireloom-blocking: attaches [`wireloom_core`] to `std::net` sockets, with
+//! TLS (rustls) and a memory-mapped file cache.
 //!
-//! This crate is a placeholder until its issue lands; it re-exports the core.
+//! It also holds the runtime-neutral IO glue that the async adapters reuse:
+//! [`tls`] (configuration loading and the rustls byte pump that drives any
+//! core [`Dialogue`](wireloom_core::Dialogue) over TLS) and [`cache`] (the
+//! mmap [`FileCache`](cache::FileCache)).
 //!
 //! ```
 //! let _ = wireloom_blocking::core::http::Method::GET;
 //! ```
 
 pub use wireloom_core as core;
+
+pub mod cache;
+pub mod tls;

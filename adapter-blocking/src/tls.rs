@@ -1,0 +1,1 @@
+//! TLS with rustls: configuration loading and the byte pump (in progress).
