@@ -328,6 +328,56 @@ fn overlapping(r: &mut [(u64, u64)]) -> bool {
     r.windows(2).any(|w| w[1].0 < w[0].1)
 }
 
+/// Why a request path cannot name a file under the root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PathError {
+    /// A `..` segment (also percent-encoded as `%2e%2e`).
+    Traversal,
+    /// A decoded segment holds `/`, `\\`, NUL, or is not UTF-8.
+    BadSegment,
+}
+
+impl std::fmt::Display for PathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PathError::Traversal => "path escapes the root",
+            PathError::BadSegment => "path segment is not a plain file name",
+        })
+    }
+}
+
+impl std::error::Error for PathError {}
+
+/// Splits a request path (still percent-encoded, as in
+/// [`RequestTarget::path`](super::RequestTarget::path)) into decoded segments
+/// safe to join under a root: no `..` (in any encoding), no separators or NUL
+/// inside a segment; empty and `.` segments are dropped.
+///
+/// ```
+/// use wireloom_core::http::file::{safe_segments, PathError};
+/// assert_eq!(safe_segments("/a/./b%20c/").unwrap(), ["a", "b c"]);
+/// assert_eq!(safe_segments("/a/%2e%2E/etc/passwd"), Err(PathError::Traversal));
+/// assert_eq!(safe_segments("/a%2f..%2fb"), Err(PathError::BadSegment));
+/// ```
+pub fn safe_segments(path: &str) -> Result<Vec<String>, PathError> {
+    let mut out = Vec::new();
+    for seg in path.split('/') {
+        let decoded: Vec<u8> = percent_encoding::percent_decode_str(seg).collect();
+        let s = String::from_utf8(decoded).map_err(|_| PathError::BadSegment)?;
+        match s.as_str() {
+            "" | "." => continue,
+            ".." => return Err(PathError::Traversal),
+            _ => {}
+        }
+        if s.contains(['/', '\\', '\0']) {
+            return Err(PathError::BadSegment);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -270,6 +270,16 @@ impl ServerConnection {
             )
     }
 
+    /// Closes the connection once the current response (if any) is sent, as
+    /// for a graceful shutdown: the response carries `Connection: close`.
+    /// An idle connection closes at once.
+    pub fn close_after_response(&mut self) {
+        self.must_close = true;
+        if self.resp == Resp::Idle && matches!(self.read, Read::Head) && !self.partial_head {
+            self.close_now();
+        }
+    }
+
     /// The application wants the request body: sends `100 Continue` if the
     /// client waits for it. Harmless otherwise.
     pub fn accept_body(&mut self, now: Instant) {
