@@ -130,7 +130,8 @@ fn etag_matches(list: &[&[u8]], etag: &str, weak: bool) -> bool {
         }
     };
     let ours = etag.as_bytes();
-    list.iter().any(|t| *t == b"*" || strip(t).is_some_and(|t| t == ours))
+    list.iter()
+        .any(|t| *t == b"*" || strip(t).is_some_and(|t| t == ours))
 }
 
 /// Parses `bytes=a-b, c-, -n` into absolute half-open ranges. `None` when
@@ -216,7 +217,10 @@ pub fn plan(req: &RequestHead, meta: &FileMeta, boundary_seed: u64) -> FilePlan 
         for (n, v) in extra {
             head.headers.append_field(n.clone(), v.clone());
         }
-        FilePlan { head, body: Vec::new() }
+        FilePlan {
+            head,
+            body: Vec::new(),
+        }
     };
 
     // 1. If-Match / 2. If-Unmodified-Since
@@ -225,7 +229,10 @@ pub fn plan(req: &RequestHead, meta: &FileMeta, boundary_seed: u64) -> FilePlan 
         if !etag_matches(&list, &meta.etag, false) {
             return status_only(StatusCode::PRECONDITION_FAILED, &HeaderMap::new());
         }
-    } else if let Some(d) = h.get("if-unmodified-since").and_then(|v| parse_date(v.as_bytes())) {
+    } else if let Some(d) = h
+        .get("if-unmodified-since")
+        .and_then(|v| parse_date(v.as_bytes()))
+    {
         if modified.is_none_or(|m| m > d) {
             return status_only(StatusCode::PRECONDITION_FAILED, &HeaderMap::new());
         }
@@ -241,7 +248,11 @@ pub fn plan(req: &RequestHead, meta: &FileMeta, boundary_seed: u64) -> FilePlan 
             };
         }
     } else if is_get_head {
-        if let (Some(d), Some(m)) = (h.get("if-modified-since").and_then(|v| parse_date(v.as_bytes())), modified) {
+        if let (Some(d), Some(m)) = (
+            h.get("if-modified-since")
+                .and_then(|v| parse_date(v.as_bytes())),
+            modified,
+        ) {
             if m <= d {
                 return status_only(StatusCode::NOT_MODIFIED, &validators);
             }
@@ -249,7 +260,9 @@ pub fn plan(req: &RequestHead, meta: &FileMeta, boundary_seed: u64) -> FilePlan 
     }
 
     let mut head = ResponseHead::new(StatusCode::OK);
-    let _ = head.headers.append("Content-Type", meta.content_type.as_str());
+    let _ = head
+        .headers
+        .append("Content-Type", meta.content_type.as_str());
     for (n, v) in &validators {
         head.headers.append_field(n.clone(), v.clone());
     }
@@ -282,7 +295,9 @@ pub fn plan(req: &RequestHead, meta: &FileMeta, boundary_seed: u64) -> FilePlan 
             head.reason = Bytes::from_static(b"Partial Content");
             if r.len() == 1 {
                 let (a, b) = r[0];
-                let _ = head.headers.append("Content-Range", format!("bytes {}-{}/{len}", a, b - 1));
+                let _ = head
+                    .headers
+                    .append("Content-Range", format!("bytes {}-{}/{len}", a, b - 1));
                 vec![Segment::File(a, b)]
             } else {
                 let boundary = format!("wireloom-{boundary_seed:016x}");
@@ -301,7 +316,9 @@ pub fn plan(req: &RequestHead, meta: &FileMeta, boundary_seed: u64) -> FilePlan 
                     ))));
                     body.push(Segment::File(a, b));
                 }
-                body.push(Segment::Bytes(Bytes::from(format!("\r\n--{boundary}--\r\n"))));
+                body.push(Segment::Bytes(Bytes::from(format!(
+                    "\r\n--{boundary}--\r\n"
+                ))));
                 body
             }
         }
@@ -334,7 +351,7 @@ fn overlapping(r: &mut [(u64, u64)]) -> bool {
 pub enum PathError {
     /// A `..` segment (also percent-encoded as `%2e%2e`).
     Traversal,
-    /// A decoded segment holds `/`, `\\`, NUL, or is not UTF-8.
+    /// A decoded segment holds `/`, a backslash, NUL, or is not UTF-8.
     BadSegment,
 }
 
@@ -401,7 +418,10 @@ mod tests {
     }
 
     fn status(fields: &[(&str, &str)]) -> u16 {
-        plan(&req(Method::GET, fields), &meta(), 7).head.status.as_u16()
+        plan(&req(Method::GET, fields), &meta(), 7)
+            .head
+            .status
+            .as_u16()
     }
 
     #[test]
@@ -417,14 +437,21 @@ mod tests {
         assert_eq!(status(&[("If-Modified-Since", lm)]), 304);
         assert_eq!(status(&[("If-Modified-Since", before)]), 200);
         // If-None-Match wins over If-Modified-Since.
-        assert_eq!(status(&[("If-None-Match", "\"v0\""), ("If-Modified-Since", lm)]), 200);
+        assert_eq!(
+            status(&[("If-None-Match", "\"v0\""), ("If-Modified-Since", lm)]),
+            200
+        );
         assert_eq!(status(&[("If-Match", "\"v0\"")]), 412);
         assert_eq!(status(&[("If-Match", "W/\"v1\"")]), 412);
         assert_eq!(status(&[("If-Match", "\"v1\"")]), 200);
         assert_eq!(status(&[("If-Unmodified-Since", before)]), 412);
         assert_eq!(status(&[("If-Unmodified-Since", lm)]), 200);
         assert_eq!(status(&[("If-Modified-Since", "garbage")]), 200);
-        let p = plan(&req(Method::GET, &[("If-None-Match", "\"v1\"")]), &meta(), 7);
+        let p = plan(
+            &req(Method::GET, &[("If-None-Match", "\"v1\"")]),
+            &meta(),
+            7,
+        );
         assert_eq!(p.head.headers.get("etag").unwrap(), "\"v1\"");
         assert!(p.body.is_empty());
     }
@@ -435,23 +462,62 @@ mod tests {
         assert_eq!(p("bytes=0-0").body, vec![Segment::File(0, 1)]);
         assert_eq!(p("bytes=-10").body, vec![Segment::File(990, 1000)]);
         assert_eq!(p("bytes=990-").body, vec![Segment::File(990, 1000)]);
-        assert_eq!(p("bytes=990-5000").head.headers.get("content-range").unwrap(), "bytes 990-999/1000");
+        assert_eq!(
+            p("bytes=990-5000")
+                .head
+                .headers
+                .get("content-range")
+                .unwrap(),
+            "bytes 990-999/1000"
+        );
         let r = p("bytes=1000-");
         assert_eq!(r.head.status.as_u16(), 416);
         assert_eq!(r.head.headers.get("content-range").unwrap(), "bytes */1000");
-        assert_eq!(p("bytes=5-1").head.status.as_u16(), 200, "malformed: ignored");
+        assert_eq!(
+            p("bytes=5-1").head.status.as_u16(),
+            200,
+            "malformed: ignored"
+        );
         assert_eq!(p("items=0-1").head.status.as_u16(), 200);
-        assert_eq!(p("bytes=0-10,5-20").head.status.as_u16(), 200, "overlap: whole file");
+        assert_eq!(
+            p("bytes=0-10,5-20").head.status.as_u16(),
+            200,
+            "overlap: whole file"
+        );
         let m = p("bytes=0-1,10-11");
         assert_eq!(m.head.status.as_u16(), 206);
         let ct = m.head.headers.get_str("content-type").unwrap();
         assert!(ct.starts_with("multipart/byteranges; boundary=wireloom-"));
         assert_eq!(m.body.len(), 5);
-        assert_eq!(m.head.headers.get("content-length").unwrap().to_str().unwrap().parse::<u64>().unwrap(), m.body_len());
+        assert_eq!(
+            m.head
+                .headers
+                .get("content-length")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap(),
+            m.body_len()
+        );
         // If-Range with a stale validator: full response.
-        let stale = plan(&req(Method::GET, &[("Range", "bytes=0-1"), ("If-Range", "\"v0\"")]), &meta(), 7);
+        let stale = plan(
+            &req(
+                Method::GET,
+                &[("Range", "bytes=0-1"), ("If-Range", "\"v0\"")],
+            ),
+            &meta(),
+            7,
+        );
         assert_eq!(stale.head.status.as_u16(), 200);
-        let fresh = plan(&req(Method::GET, &[("Range", "bytes=0-1"), ("If-Range", "\"v1\"")]), &meta(), 7);
+        let fresh = plan(
+            &req(
+                Method::GET,
+                &[("Range", "bytes=0-1"), ("If-Range", "\"v1\"")],
+            ),
+            &meta(),
+            7,
+        );
         assert_eq!(fresh.head.status.as_u16(), 206);
         // HEAD: headers of the GET, no body.
         let h = plan(&req(Method::HEAD, &[]), &meta(), 7);

@@ -37,3 +37,16 @@ pub use server::{BodyLength, Request, ServerConfig, ServerConnection, ServerEven
 pub use status::{InvalidStatusCode, StatusCode};
 pub use uri::{InvalidTarget, RequestTarget, TargetForm};
 pub use version::Version;
+
+/// The IMF-fixdate form of `t` for a `Date` or `Last-Modified` field
+/// (RFC 9110 §5.6.7). Core never reads the clock: the caller passes the time.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let v = wireloom_core::http::http_date(UNIX_EPOCH + Duration::from_secs(784111777));
+/// assert_eq!(v, "Sun, 06 Nov 1994 08:49:37 GMT");
+/// ```
+pub fn http_date(t: std::time::SystemTime) -> HeaderValue {
+    HeaderValue::from_shared(bytes::Bytes::from(httpdate::fmt_http_date(t)))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}

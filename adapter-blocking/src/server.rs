@@ -1,0 +1,968 @@
+//! A blocking HTTP/1.1 server: a bounded pool of worker threads, each
+//! driving one connection at a time through the core
+//! [`ServerConnection`](wireloom_core::http::ServerConnection).
+//!
+//! ```no_run
+//! use wireloom_blocking::server::{Request, Response, Server};
+//! use wireloom_core::http::{Method, StatusCode};
+//!
+//! let mut router = wireloom_blocking::router::Router::new();
+//! router.route(Method::GET, "/hello/{name}", Server::handler(|req: &mut Request<'_>| {
+//!     Response::text(StatusCode::OK, format!("Hello, {}!", req.param("name").unwrap_or("?")))
+//! })).unwrap();
+//! let server = Server::builder().bind("127.0.0.1:8080").unwrap().router(router).build().unwrap();
+//! server.run().unwrap();
+//! ```
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use wireloom_core::http::file::Segment;
+use wireloom_core::http::{
+    BodyLength, Framing, HeaderMap, Method, RequestHead, ResponseHead, ServerConfig,
+    ServerConnection, ServerEvent, StatusCode,
+};
+
+use wireloom_core::Dialogue;
+
+use crate::driver::{Driver, ReadOutcome, Socket};
+use crate::router::{Found, Params, Router};
+
+/// How often a worker waiting on an idle connection looks at the shutdown flag.
+const POLL: Duration = Duration::from_millis(100);
+/// Largest piece of a streamed or file body handed to the socket at once.
+const CHUNK: usize = 256 * 1024;
+
+/// Something that answers requests.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request. The body can be read from `req` (as a stream);
+    /// a body left unread is discarded by the connection.
+    fn handle(&self, req: &mut Request<'_>) -> Response;
+}
+
+impl<F> Handler for F
+where
+    F: Fn(&mut Request<'_>) -> Response + Send + Sync + 'static,
+{
+    fn handle(&self, req: &mut Request<'_>) -> Response {
+        self(req)
+    }
+}
+
+/// Wraps every handler: logging, authentication, timing...
+pub trait Middleware: Send + Sync + 'static {
+    /// Handles `req`, calling `next` to run the rest of the chain (or not).
+    fn handle(
+        &self,
+        req: &mut Request<'_>,
+        next: &dyn Fn(&mut Request<'_>) -> Response,
+    ) -> Response;
+}
+
+impl<F> Middleware for F
+where
+    F: Fn(&mut Request<'_>, &dyn Fn(&mut Request<'_>) -> Response) -> Response
+        + Send
+        + Sync
+        + 'static,
+{
+    fn handle(
+        &self,
+        req: &mut Request<'_>,
+        next: &dyn Fn(&mut Request<'_>) -> Response,
+    ) -> Response {
+        self(req, next)
+    }
+}
+
+/// A handler shared between threads.
+pub type BoxHandler = Arc<dyn Handler>;
+
+/// Where a request body comes from (the connection, in the server).
+pub trait BodySource {
+    /// The next piece of the body; `None` at its end.
+    fn next_chunk(&mut self) -> io::Result<Option<Bytes>>;
+}
+
+/// A request as a handler sees it: the head, path parameters, and the body
+/// as a stream (`Read`, or [`Request::read_chunk`] for zero-copy pieces).
+pub struct Request<'a> {
+    head: RequestHead,
+    params: Params,
+    peer: Option<SocketAddr>,
+    framing: Framing,
+    body: &'a mut dyn BodySource,
+    pending: Bytes,
+    body_done: bool,
+}
+
+impl<'a> Request<'a> {
+    /// A request over any body source (for tests and other adapters).
+    pub fn new(head: RequestHead, framing: Framing, body: &'a mut dyn BodySource) -> Request<'a> {
+        Request {
+            head,
+            params: Params::default(),
+            peer: None,
+            framing,
+            body,
+            pending: Bytes::new(),
+            body_done: framing == Framing::Empty,
+        }
+    }
+
+    /// The head.
+    pub fn head(&self) -> &RequestHead {
+        &self.head
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.head.method
+    }
+
+    /// The path, still percent-encoded.
+    pub fn path(&self) -> &str {
+        self.head.target.path()
+    }
+
+    /// The query string without `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.head.target.query()
+    }
+
+    /// The first value of header `name` as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.headers.get_str(name)
+    }
+
+    /// All headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.head.headers
+    }
+
+    /// A path parameter captured by the route.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name)
+    }
+
+    /// All path parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Whether the request has a body.
+    pub fn has_body(&self) -> bool {
+        self.framing != Framing::Empty
+    }
+
+    /// The next piece of the body without copying (`None` at the end). The
+    /// first call sends `100 Continue` if the client waits for it.
+    pub fn read_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        if !self.pending.is_empty() {
+            return Ok(Some(std::mem::take(&mut self.pending)));
+        }
+        if self.body_done {
+            return Ok(None);
+        }
+        match self.body.next_chunk()? {
+            Some(b) => Ok(Some(b)),
+            None => {
+                self.body_done = true;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The whole body, refused with `InvalidData` beyond `limit` bytes.
+    pub fn read_body(&mut self, limit: usize) -> io::Result<Bytes> {
+        let mut out = bytes::BytesMut::new();
+        while let Some(c) = self.read_chunk()? {
+            if out.len() + c.len() > limit {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "request body over the limit",
+                ));
+            }
+            if out.is_empty() && self.pending.is_empty() {
+                out = bytes::BytesMut::from(&c[..]);
+            } else {
+                out.extend_from_slice(&c);
+            }
+        }
+        Ok(out.freeze())
+    }
+}
+
+impl Read for Request<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pending.is_empty() {
+            match self.read_chunk()? {
+                Some(c) => self.pending = c,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        bytes::Buf::advance(&mut self.pending, n);
+        Ok(n)
+    }
+}
+
+/// Bytes of a file body, as the planner's [`Segment::File`] ranges need them.
+pub trait FileSource: Send + Sync {
+    /// The bytes `start..end` for a socket that hands them to the kernel
+    /// (may be a slice of a memory map).
+    fn slice(&self, start: u64, end: u64) -> io::Result<Bytes>;
+    /// The bytes `start..end` read safely for user-space consumers (TLS).
+    fn read_checked(&self, start: u64, end: u64) -> io::Result<Bytes>;
+    /// Whether the file is still the one the response was planned for.
+    fn is_unchanged(&self) -> bool;
+}
+
+/// The transport after a protocol switch, with the bytes already read past
+/// the switch point.
+pub struct Upgraded {
+    /// The socket (plain or TLS).
+    pub io: Box<dyn Socket>,
+    /// Bytes read from `io` that belong to the new protocol.
+    pub read_ahead: Bytes,
+}
+
+/// A response body.
+pub enum Body {
+    /// No body.
+    Empty,
+    /// The whole body at once (sent with Content-Length).
+    Full(Bytes),
+    /// Streamed from a reader (chunked to HTTP/1.1 clients).
+    Stream(Box<dyn Read + Send>),
+    /// Planned file segments (sent with Content-Length).
+    File(Arc<dyn FileSource>, Vec<Segment>),
+    /// Switch protocols (101 to an Upgrade request, 2xx to CONNECT): the
+    /// function receives the transport once the head is written.
+    Upgrade(Box<dyn FnOnce(Upgraded) + Send>),
+}
+
+/// A response: a head and a body.
+pub struct Response {
+    /// Status line and fields.
+    pub head: ResponseHead,
+    /// The body.
+    pub body: Body,
+    invalid_header: bool,
+}
+
+impl Response {
+    /// An empty response with `status`.
+    pub fn new(status: StatusCode) -> Response {
+        Response {
+            head: ResponseHead::new(status),
+            body: Body::Empty,
+            invalid_header: false,
+        }
+    }
+
+    /// A response from a head and a body.
+    pub fn from_parts(head: ResponseHead, body: Body) -> Response {
+        Response {
+            head,
+            body,
+            invalid_header: false,
+        }
+    }
+
+    /// `text/plain; charset=utf-8`.
+    pub fn text(status: StatusCode, text: impl Into<String>) -> Response {
+        Response::bytes(
+            status,
+            "text/plain; charset=utf-8",
+            Bytes::from(text.into()),
+        )
+    }
+
+    /// `text/html; charset=utf-8`.
+    pub fn html(status: StatusCode, html: impl Into<String>) -> Response {
+        Response::bytes(status, "text/html; charset=utf-8", Bytes::from(html.into()))
+    }
+
+    /// `application/json` from already serialised JSON text.
+    pub fn json(status: StatusCode, json: impl Into<String>) -> Response {
+        Response::bytes(status, "application/json", Bytes::from(json.into()))
+    }
+
+    /// Bytes with a content type.
+    pub fn bytes(status: StatusCode, content_type: &str, body: Bytes) -> Response {
+        Response::new(status)
+            .header("Content-Type", content_type)
+            .with_body(Body::Full(body))
+    }
+
+    /// A streamed body read from `reader`.
+    pub fn stream(
+        status: StatusCode,
+        content_type: &str,
+        reader: impl Read + Send + 'static,
+    ) -> Response {
+        Response::new(status)
+            .header("Content-Type", content_type)
+            .with_body(Body::Stream(Box::new(reader)))
+    }
+
+    /// Replaces the body.
+    pub fn with_body(mut self, body: Body) -> Response {
+        self.body = body;
+        self
+    }
+
+    /// Appends a header. An invalid name or value (e.g. a CR or LF) is never
+    /// written: the server answers 500 instead.
+    pub fn header(mut self, name: &str, value: impl AsRef<str>) -> Response {
+        if self.head.headers.append(name, value.as_ref()).is_err() {
+            self.invalid_header = true;
+        }
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.head.status
+    }
+}
+
+type ErrorPage = Arc<dyn Fn(&RequestHead) -> Response + Send + Sync>;
+/// Wraps an accepted TCP stream into TLS (or anything else) before HTTP.
+pub type Acceptor = Arc<dyn Fn(TcpStream) -> io::Result<Box<dyn Socket>> + Send + Sync>;
+
+struct Shared {
+    config: ServerConfig,
+    router: Router<BoxHandler>,
+    middleware: Vec<Arc<dyn Middleware>>,
+    error_pages: HashMap<u16, ErrorPage>,
+    acceptor: Option<Acceptor>,
+    write_timeout: Duration,
+    shutdown: AtomicBool,
+    active: AtomicUsize,
+    max_connections: usize,
+}
+
+/// Configures a [`Server`].
+pub struct ServerBuilder {
+    addrs: Vec<SocketAddr>,
+    backlog: i32,
+    threads: usize,
+    max_connections: usize,
+    config: ServerConfig,
+    router: Router<BoxHandler>,
+    middleware: Vec<Arc<dyn Middleware>>,
+    error_pages: HashMap<u16, ErrorPage>,
+    acceptor: Option<Acceptor>,
+    write_timeout: Duration,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        ServerBuilder {
+            addrs: Vec::new(),
+            backlog: 1024,
+            threads: (cores * 8).max(16),
+            max_connections: 1024,
+            config: ServerConfig::default(),
+            router: Router::new(),
+            middleware: Vec::new(),
+            error_pages: HashMap::new(),
+            acceptor: None,
+            write_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// Adds address(es) to listen on.
+    pub fn bind(mut self, addr: impl ToSocketAddrs) -> io::Result<Self> {
+        self.addrs.extend(addr.to_socket_addrs()?);
+        Ok(self)
+    }
+
+    /// Listen backlog (default 1024).
+    pub fn backlog(mut self, n: i32) -> Self {
+        self.backlog = n;
+        self
+    }
+
+    /// Worker threads: the number of connections served at once (default
+    /// 8 per core, at least 16).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// Connections accepted at once, served or queued (default 1024); more
+    /// are answered 503 and closed.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Protocol limits and timeouts (head/idle/body timeouts, head and body
+    /// limits, keep-alive).
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Turns keep-alive on or off.
+    pub fn keep_alive(mut self, on: bool) -> Self {
+        self.config.keep_alive = on;
+        self
+    }
+
+    /// Time allowed to write to a slow client before the connection is dropped.
+    pub fn write_timeout(mut self, d: Duration) -> Self {
+        self.write_timeout = d;
+        self
+    }
+
+    /// The routes.
+    pub fn router(mut self, router: Router<BoxHandler>) -> Self {
+        self.router = router;
+        self
+    }
+
+    /// Serves every path with one handler (after the router's routes).
+    pub fn handler(mut self, h: impl Handler) -> Self {
+        let _ = self.router.any("/{*path}", Arc::new(h));
+        self
+    }
+
+    /// Adds a middleware; the first added runs outermost.
+    pub fn middleware(mut self, m: impl Middleware) -> Self {
+        self.middleware.push(Arc::new(m));
+        self
+    }
+
+    /// A custom page for `status`, used for 404/405 from the router, 500
+    /// from a panicking handler, and any handler response with that status
+    /// and no body.
+    pub fn error_page(
+        mut self,
+        status: StatusCode,
+        page: impl Fn(&RequestHead) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        self.error_pages.insert(status.as_u16(), Arc::new(page));
+        self
+    }
+
+    /// Wraps each accepted connection (TLS): see [`crate::tls`].
+    pub fn acceptor(mut self, acceptor: Acceptor) -> Self {
+        self.acceptor = Some(acceptor);
+        self
+    }
+
+    /// Binds the listeners.
+    pub fn build(self) -> io::Result<Server> {
+        if self.addrs.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no address to bind",
+            ));
+        }
+        let mut listeners = Vec::new();
+        for addr in &self.addrs {
+            let domain = socket2::Domain::for_address(*addr);
+            let s =
+                socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+            s.set_reuse_address(true)?;
+            s.bind(&(*addr).into())?;
+            s.listen(self.backlog)?;
+            listeners.push(TcpListener::from(s));
+        }
+        Ok(Server {
+            listeners,
+            threads: self.threads,
+            shared: Arc::new(Shared {
+                config: self.config,
+                router: self.router,
+                middleware: self.middleware,
+                error_pages: self.error_pages,
+                acceptor: self.acceptor,
+                write_timeout: self.write_timeout,
+                shutdown: AtomicBool::new(false),
+                active: AtomicUsize::new(0),
+                max_connections: self.max_connections,
+            }),
+        })
+    }
+}
+
+/// A bound server, not yet serving.
+pub struct Server {
+    listeners: Vec<TcpListener>,
+    threads: usize,
+    shared: Arc<Shared>,
+}
+
+/// A running server; [`ServerHandle::shutdown`] stops it gracefully.
+pub struct ServerHandle {
+    addrs: Vec<SocketAddr>,
+    shared: Arc<Shared>,
+    acceptors: Vec<JoinHandle<()>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// A builder.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Boxes a closure (or any handler) for a router.
+    pub fn handler(h: impl Handler) -> BoxHandler {
+        Arc::new(h)
+    }
+
+    /// The addresses listened on (with the real port when bound to port 0).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves until the process ends.
+    pub fn run(self) -> io::Result<()> {
+        let handle = self.spawn()?;
+        for a in handle.acceptors {
+            let _ = a.join();
+        }
+        Ok(())
+    }
+
+    /// Serves on background threads.
+    pub fn spawn(self) -> io::Result<ServerHandle> {
+        let addrs = self.local_addrs();
+        let (tx, rx) = sync_channel::<TcpStream>(self.shared.max_connections);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut workers = Vec::new();
+        for i in 0..self.threads {
+            let rx = Arc::clone(&rx);
+            let shared = Arc::clone(&self.shared);
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("wireloom-worker-{i}"))
+                    .spawn(move || worker(&shared, &rx))?,
+            );
+        }
+        let mut acceptors = Vec::new();
+        for l in self.listeners {
+            let tx = tx.clone();
+            let shared = Arc::clone(&self.shared);
+            acceptors.push(
+                std::thread::Builder::new()
+                    .name("wireloom-accept".into())
+                    .spawn(move || accept_loop(&shared, &l, &tx))?,
+            );
+        }
+        Ok(ServerHandle {
+            addrs,
+            shared: self.shared,
+            acceptors,
+            workers,
+        })
+    }
+}
+
+impl ServerHandle {
+    /// The addresses listened on.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Connections being served or queued now.
+    pub fn active_connections(&self) -> usize {
+        self.shared.active.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, lets in-flight requests finish (their responses
+    /// carry `Connection: close`), closes idle connections, and waits for
+    /// the workers.
+    pub fn shutdown(self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        for a in &self.addrs {
+            // Wake the blocking accept.
+            let _ = TcpStream::connect_timeout(a, Duration::from_millis(200));
+        }
+        for a in self.acceptors {
+            let _ = a.join();
+        }
+        for w in self.workers {
+            let _ = w.join();
+        }
+    }
+}
+
+fn accept_loop(shared: &Shared, l: &TcpListener, tx: &SyncSender<TcpStream>) {
+    loop {
+        let stream = match l.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => {
+                if shared.shutdown.load(Ordering::SeqCst) {
+                    return;
+                }
+                // EMFILE and friends: back off instead of spinning.
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        if shared.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
+        if shared.active.fetch_add(1, Ordering::SeqCst) >= shared.max_connections {
+            shared.active.fetch_sub(1, Ordering::SeqCst);
+            refuse(stream);
+            continue;
+        }
+        match tx.try_send(stream) {
+            Ok(()) => {}
+            Err(TrySendError::Full(s)) | Err(TrySendError::Disconnected(s)) => {
+                shared.active.fetch_sub(1, Ordering::SeqCst);
+                refuse(s);
+            }
+        }
+    }
+}
+
+fn refuse(mut s: TcpStream) {
+    let _ = s.set_write_timeout(Some(Duration::from_millis(100)));
+    let _ = s.write_all(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n",
+    );
+}
+
+fn worker(shared: &Shared, rx: &Mutex<Receiver<TcpStream>>) {
+    loop {
+        let next = {
+            let Ok(guard) = rx.lock() else { return };
+            guard.recv_timeout(POLL)
+        };
+        match next {
+            Ok(stream) => {
+                serve_connection(shared, stream);
+                shared.active.fetch_sub(1, Ordering::SeqCst);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if shared.shutdown.load(Ordering::SeqCst) {
+                    return;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// The connection, seen as a body source by the handler.
+struct ConnBody<'c> {
+    conn: &'c mut ServerConnection,
+    drv: &'c mut Driver<Box<dyn Socket>>,
+    accepted: bool,
+    ended: bool,
+}
+
+impl BodySource for ConnBody<'_> {
+    fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        if self.ended {
+            return Ok(None);
+        }
+        if !self.accepted {
+            self.accepted = true;
+            self.conn.accept_body(Instant::now());
+        }
+        loop {
+            match self.conn.poll_event() {
+                Some(ServerEvent::Data(b)) => return Ok(Some(b)),
+                Some(ServerEvent::End(_)) => {
+                    self.ended = true;
+                    return Ok(None);
+                }
+                Some(ServerEvent::Error(e)) => {
+                    self.ended = true;
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                }
+                Some(_) => {}
+                None => {
+                    self.drv.flush(self.conn)?;
+                    if self.conn.is_closed() {
+                        self.ended = true;
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    self.drv.read_once(self.conn, None)?;
+                }
+            }
+        }
+    }
+}
+
+fn serve_connection(shared: &Shared, tcp: TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    let peer = tcp.peer_addr().ok();
+    let sock: Box<dyn Socket> = match &shared.acceptor {
+        Some(acc) => match acc(tcp) {
+            Ok(s) => s,
+            Err(_) => return,
+        },
+        None => Box::new(tcp),
+    };
+    let mut drv = Driver::new(sock);
+    let _ = drv.sock.set_write_timeout(Some(shared.write_timeout));
+    let mut conn = ServerConnection::new(shared.config.clone(), Instant::now());
+    let mut eofs = 0;
+    loop {
+        if drv.flush(&mut conn).is_err() {
+            return;
+        }
+        if conn.is_closed() {
+            let _ = drv.sock.shutdown_write();
+            return;
+        }
+        if shared.shutdown.load(Ordering::Relaxed) {
+            conn.close_after_response();
+            if conn.is_closed() {
+                continue;
+            }
+        }
+        match conn.poll_event() {
+            Some(ServerEvent::Request(req)) => {
+                if !dispatch(shared, &mut conn, &mut drv, req, peer) {
+                    return;
+                }
+                drv.feed_buffered(&mut conn);
+            }
+            Some(_) => {}
+            None => match drv.read_once(&mut conn, Some(POLL)) {
+                Err(_) => return,
+                Ok(ReadOutcome::Eof) => {
+                    eofs += 1;
+                    if eofs > 2 {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+            },
+        }
+    }
+}
+
+fn error_response(shared: &Shared, status: StatusCode, head: &RequestHead) -> Response {
+    match shared.error_pages.get(&status.as_u16()) {
+        Some(page) => {
+            let mut r = page(head);
+            r.head.status = status;
+            r
+        }
+        None => Response::text(status, format!("{}\n", status)),
+    }
+}
+
+/// Runs the handler for one request and writes its response; false when
+/// the connection must end here.
+fn dispatch(
+    shared: &Shared,
+    conn: &mut ServerConnection,
+    drv: &mut Driver<Box<dyn Socket>>,
+    req: wireloom_core::http::Request,
+    peer: Option<SocketAddr>,
+) -> bool {
+    let method = req.head.method.clone();
+    let found = shared.router.find(&method, req.head.target.path());
+    let mut body = ConnBody {
+        conn,
+        drv,
+        accepted: false,
+        ended: req.framing == Framing::Empty,
+    };
+    let mut request = Request::new(req.head, req.framing, &mut body);
+    request.peer = peer;
+    let response = match found {
+        Found::Route(handler, params) => {
+            request.params = params;
+            let h = Arc::clone(handler);
+            let run = |r: &mut Request<'_>| call_chain(&shared.middleware, &*h, r);
+            match catch_unwind(AssertUnwindSafe(|| run(&mut request))) {
+                Ok(resp) => resp,
+                Err(_) => error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head()),
+            }
+        }
+        Found::MethodNotAllowed(allowed) => {
+            let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+            error_response(shared, StatusCode::METHOD_NOT_ALLOWED, request.head())
+                .header("Allow", list.join(", "))
+        }
+        Found::NotFound => error_response(shared, StatusCode::NOT_FOUND, request.head()),
+    };
+    let mut response = if response.invalid_header {
+        error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head())
+    } else if matches!(response.body, Body::Empty)
+        && !response.head.status.is_success()
+        && shared
+            .error_pages
+            .contains_key(&response.head.status.as_u16())
+    {
+        error_response(shared, response.head.status, request.head())
+    } else {
+        response
+    };
+    drop(request);
+    if !response.head.headers.contains("date") {
+        response.head.headers.append_field(
+            wireloom_core::http::names::DATE,
+            wireloom_core::http::http_date(SystemTime::now()),
+        );
+    }
+    write_response(conn, drv, response).unwrap_or(false)
+}
+
+fn call_chain(mws: &[Arc<dyn Middleware>], h: &dyn Handler, req: &mut Request<'_>) -> Response {
+    match mws.split_first() {
+        None => h.handle(req),
+        Some((m, rest)) => m.handle(req, &|r: &mut Request<'_>| call_chain(rest, h, r)),
+    }
+}
+
+fn io_err(e: wireloom_core::http::UsageError) -> io::Error {
+    io::Error::other(e)
+}
+
+/// Writes a response; `Ok(false)` when the connection ends (upgrade, or a
+/// file changed under the response).
+fn write_response(
+    conn: &mut ServerConnection,
+    drv: &mut Driver<Box<dyn Socket>>,
+    resp: Response,
+) -> io::Result<bool> {
+    let Response { head, body, .. } = resp;
+    match body {
+        Body::Empty => {
+            conn.send_response(Instant::now(), head, BodyLength::Known(0))
+                .map_err(io_err)?;
+            conn.send_end(Instant::now(), None).map_err(io_err)?;
+        }
+        Body::Full(b) => {
+            conn.send_response(Instant::now(), head, BodyLength::Known(b.len() as u64))
+                .map_err(io_err)?;
+            conn.send_data(b).map_err(io_err)?;
+            conn.send_end(Instant::now(), None).map_err(io_err)?;
+        }
+        Body::Stream(mut r) => {
+            conn.send_response(Instant::now(), head, BodyLength::Unknown)
+                .map_err(io_err)?;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Ok(false), // cut: the client sees an incomplete body
+                };
+                conn.send_data(Bytes::copy_from_slice(&buf[..n]))
+                    .map_err(io_err)?;
+                drv.flush(conn)?;
+            }
+            conn.send_end(Instant::now(), None).map_err(io_err)?;
+        }
+        Body::File(src, segments) => {
+            let total: u64 = segments
+                .iter()
+                .map(|s| match s {
+                    Segment::Bytes(b) => b.len() as u64,
+                    Segment::File(a, b) => b - a,
+                })
+                .sum();
+            conn.send_response(Instant::now(), head, BodyLength::Known(total))
+                .map_err(io_err)?;
+            let zero_copy = drv.sock.zero_copy();
+            for seg in segments {
+                match seg {
+                    Segment::Bytes(b) => conn.send_data(b).map_err(io_err)?,
+                    Segment::File(a, b) => {
+                        let mut at = a;
+                        while at < b {
+                            let end = (at + CHUNK as u64).min(b);
+                            if !src.is_unchanged() {
+                                return Ok(false);
+                            }
+                            let data = if zero_copy {
+                                src.slice(at, end)?
+                            } else {
+                                src.read_checked(at, end)?
+                            };
+                            conn.send_data(data).map_err(io_err)?;
+                            drv.flush(conn)?;
+                            at = end;
+                        }
+                    }
+                }
+            }
+            if !src.is_unchanged() {
+                return Ok(false);
+            }
+            conn.send_end(Instant::now(), None).map_err(io_err)?;
+        }
+        Body::Upgrade(f) => {
+            conn.send_response(Instant::now(), head, BodyLength::Known(0))
+                .map_err(io_err)?;
+            drv.flush(conn)?;
+            if conn.is_switched() {
+                let io = std::mem::replace(&mut drv.sock, Box::new(ClosedSocket));
+                let read_ahead = drv.buf.split().freeze();
+                f(Upgraded { io, read_ahead });
+                return Ok(false);
+            }
+            conn.send_end(Instant::now(), None).map_err(io_err)?;
+        }
+    }
+    Ok(true)
+}
+
+/// Placeholder left in a driver whose socket was handed off.
+struct ClosedSocket;
+
+impl Read for ClosedSocket {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Ok(0)
+    }
+}
+
+impl Write for ClosedSocket {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::NotConnected.into())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Socket for ClosedSocket {
+    fn set_read_timeout(&self, _: Option<Duration>) -> io::Result<()> {
+        Ok(())
+    }
+    fn set_write_timeout(&self, _: Option<Duration>) -> io::Result<()> {
+        Ok(())
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
