@@ -826,6 +826,9 @@ fn dispatch(
         response
     };
     drop(request);
+    if shared.shutdown.load(Ordering::Relaxed) {
+        conn.close_after_response();
+    }
     if !response.head.headers.contains("date") {
         response.head.headers.append_field(
             wireloom_core::http::names::DATE,
