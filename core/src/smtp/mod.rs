@@ -1,1 +1,7 @@
 //! SMTP client and server dialogues (RFC 5321).
+
+pub mod address;
+pub mod auth;
+pub mod dot;
+pub mod extensions;
+pub mod reply;
