@@ -5,3 +5,5 @@ pub mod auth;
 pub mod dot;
 pub mod extensions;
 pub mod reply;
+pub mod client;
+pub mod command;
