@@ -7,3 +7,4 @@ pub mod extensions;
 pub mod reply;
 pub mod client;
 pub mod command;
+pub mod server;
