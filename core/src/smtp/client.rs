@@ -253,7 +253,9 @@ pub enum ClientError {
     Reply(ReplyError),
     /// A reply arrived when no command was outstanding (remote protocol error).
     UnexpectedReply(Reply),
-    /// The server refused the greeting, EHLO/HELO, or closed with 421.
+    /// The server sent 421 (service not available, closing the channel).
+    ServiceClosing(Reply),
+    /// The server refused the greeting or EHLO/HELO.
     Rejected {
         /// Where.
         stage: Stage,
@@ -280,6 +282,7 @@ impl fmt::Display for ClientError {
         match self {
             ClientError::Reply(e) => write!(f, "malformed reply: {e}"),
             ClientError::UnexpectedReply(r) => write!(f, "unexpected reply: {r}"),
+            ClientError::ServiceClosing(r) => write!(f, "server closing: {r}"),
             ClientError::Rejected { stage, reply } => write!(f, "{stage:?} refused: {reply}"),
             ClientError::TlsUnavailable => f.write_str("TLS required but STARTTLS not offered"),
             ClientError::StartTlsRefused(r) => write!(f, "STARTTLS refused: {r}"),
@@ -762,20 +765,18 @@ impl Client {
 
     fn on_reply(&mut self, now: Instant, reply: Reply) -> Result<(), ClientError> {
         let Some(expect) = self.pending.pop_front() else {
+            // RFC 5321 §3.8: a server may send 421 at any time and close.
+            if reply.code == 421 {
+                self.fail(now, ClientError::ServiceClosing(reply), false);
+                return Ok(());
+            }
             return Err(ClientError::UnexpectedReply(reply));
         };
         self.deadline = None;
         self.rearm(now);
         // 421: the server is closing the channel, whatever we asked.
         if reply.code == 421 && expect != Expect::Quit {
-            self.fail(
-                now,
-                ClientError::Rejected {
-                    stage: expect.stage(),
-                    reply,
-                },
-                false,
-            );
+            self.fail(now, ClientError::ServiceClosing(reply), false);
             return Ok(());
         }
         match expect {
@@ -1001,8 +1002,8 @@ impl Client {
             if !txn.pipelined && txn.bdat_inflight > 0 {
                 break;
             }
-            if !txn.caller_open {
-                // Everything left goes into the LAST chunk.
+            if !txn.caller_open && txn.queue.len() <= 1 {
+                // The final piece goes into the LAST chunk.
                 let mut out = BytesMut::new();
                 while let Some(chunk) = txn.queue.pop_front() {
                     txn.encoder.encode(&chunk, &mut out);
