@@ -211,6 +211,11 @@ impl ReplyParser {
         }
     }
 
+    /// True when lines of an unfinished multi-line reply were consumed.
+    pub fn is_partial(&self) -> bool {
+        self.code.is_some()
+    }
+
     /// Parses the next complete reply from the front of `buf`, consuming the
     /// lines it used. `Ok(None)` means more input is needed (partial lines
     /// stay in `buf`; complete lines of an unfinished multi-line reply are
