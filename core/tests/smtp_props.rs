@@ -163,7 +163,7 @@ fn pipelined_replies_split_at_every_byte() {
     let wire: Vec<u8> = whole_sent.iter().flat_map(|b| b.to_vec()).collect();
     assert_eq!(
         String::from_utf8(wire).unwrap(),
-        "EHLO c.example\r\nMAIL FROM:<a@example.org> SIZE=5\r\nRCPT TO:<b@example.net>\r\n\
+        "EHLO c.example\r\nMAIL FROM:<a@example.org> SIZE=7\r\nRCPT TO:<b@example.net>\r\n\
 RCPT TO:<nobody@example.net>\r\nDATA\r\nhi\r\n..\r\n.\r\n"
     );
     for i in 0..=replies.len() {

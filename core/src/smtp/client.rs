@@ -138,10 +138,25 @@ pub struct MessageInfo {
 }
 
 impl MessageInfo {
-    /// Scans a whole message.
+    /// Scans a whole message. The size is that of the message after line
+    /// endings are normalised to CRLF (what the server will count).
     pub fn of(body: &[u8]) -> Self {
+        let mut size = body.len() as u64;
+        let mut i = 0;
+        while let Some(off) = memchr::memchr2(b'\r', b'\n', &body[i..]) {
+            let at = i + off;
+            if body[at] == b'\r' && body.get(at + 1) == Some(&b'\n') {
+                i = at + 2;
+            } else {
+                size += 1;
+                i = at + 1;
+            }
+        }
+        if !body.is_empty() && !matches!(body.last(), Some(b'\r' | b'\n')) {
+            size += 2;
+        }
         MessageInfo {
-            size: Some(body.len() as u64),
+            size: Some(size),
             eight_bit: body.iter().any(|&b| b >= 0x80),
         }
     }
