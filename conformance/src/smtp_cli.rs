@@ -313,7 +313,11 @@ pub fn run_reply(args: &[String]) -> ExitCode {
                 if buf.is_empty() && !parser.is_partial() {
                     return ExitCode::SUCCESS;
                 }
-                let _ = writeln!(out, "{}", json!({"error": "incomplete reply at end of input"}));
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    json!({"error": "incomplete reply at end of input"})
+                );
                 return ExitCode::from(1);
             }
             Err(e) => {

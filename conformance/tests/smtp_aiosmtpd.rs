@@ -94,7 +94,11 @@ impl Drop for Aiosmtpd {
 
 /// The generic blocking driver: moves bytes, runs timers, hands events to
 /// `on_event`.
-fn drive(client: &mut Client, stream: &mut TcpStream, mut on_event: impl FnMut(&mut Client, &ClientEvent)) -> Vec<ClientEvent> {
+fn drive(
+    client: &mut Client,
+    stream: &mut TcpStream,
+    mut on_event: impl FnMut(&mut Client, &ClientEvent),
+) -> Vec<ClientEvent> {
     let mut events = Vec::new();
     let mut buf = BytesMut::new();
     let mut chunk = [0u8; 4096];
@@ -117,9 +121,10 @@ fn drive(client: &mut Client, stream: &mut TcpStream, mut on_event: impl FnMut(&
         if client.is_closed() {
             return events;
         }
-        let wait = client
-            .poll_timeout()
-            .map(|t| t.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+        let wait = client.poll_timeout().map(|t| {
+            t.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        });
         stream.set_read_timeout(wait).unwrap();
         match stream.read(&mut chunk) {
             Ok(0) => client.handle_eof(Instant::now()),
@@ -135,14 +140,20 @@ fn drive(client: &mut Client, stream: &mut TcpStream, mut on_event: impl FnMut(&
     }
 }
 
-fn send_all(config: ClientConfig, port: u16, mut messages: Vec<(Envelope, &'static [u8])>) -> Vec<ClientEvent> {
+fn send_all(
+    config: ClientConfig,
+    port: u16,
+    mut messages: Vec<(Envelope, &'static [u8])>,
+) -> Vec<ClientEvent> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut client = Client::new(config, Instant::now());
     messages.reverse();
     drive(&mut client, &mut stream, |c, e| {
         if *e == ClientEvent::Ready {
             match messages.pop() {
-                Some((env, body)) => c.send_message(Instant::now(), env, Bytes::from_static(body)).unwrap(),
+                Some((env, body)) => c
+                    .send_message(Instant::now(), env, Bytes::from_static(body))
+                    .unwrap(),
                 None => c.quit(Instant::now()).unwrap(),
             }
         }
@@ -156,13 +167,20 @@ fn data(v: &Value) -> Vec<u8> {
 #[test]
 fn client_against_aiosmtpd() {
     let mut server = Aiosmtpd::start("plain");
-    let body: &[u8] = b"Subject: t\n\n.dot first\r\nbare CR\rbare LF\n..\n8bit \xc3\xa9 no final newline";
+    let body: &[u8] =
+        b"Subject: t\n\n.dot first\r\nbare CR\rbare LF\n..\n8bit \xc3\xa9 no final newline";
     let events = send_all(
         ClientConfig::new("wireloom.example"),
         server.port,
         vec![
-            (Envelope::new("a@example.org", ["b@example.com", "nobody@example.com"]), body),
-            (Envelope::new("j\u{f6}rg@example.org", ["b\u{fc}cher@example.com"]), b"Subject: u\r\n\r\nutf8\r\n"),
+            (
+                Envelope::new("a@example.org", ["b@example.com", "nobody@example.com"]),
+                body,
+            ),
+            (
+                Envelope::new("j\u{f6}rg@example.org", ["b\u{fc}cher@example.com"]),
+                b"Subject: u\r\n\r\nutf8\r\n",
+            ),
         ],
     );
     let sent: Vec<_> = events
@@ -182,14 +200,25 @@ fn client_against_aiosmtpd() {
     let first = server.delivered();
     assert_eq!(first["mail_from"], "a@example.org");
     assert_eq!(first["rcpt_to"], serde_json::json!(["b@example.com"]));
-    assert!(first["mail_options"].as_array().unwrap().iter().any(|o| o == "BODY=8BITMIME"), "{first}");
+    assert!(
+        first["mail_options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "BODY=8BITMIME"),
+        "{first}"
+    );
     assert_eq!(
         data(&first),
         b"Subject: t\r\n\r\n.dot first\r\nbare CR\r\nbare LF\r\n..\r\n8bit \xc3\xa9 no final newline\r\n"
     );
     let second = server.delivered();
     assert_eq!(second["mail_from"], "j\u{f6}rg@example.org");
-    assert!(second["mail_options"].as_array().unwrap().iter().any(|o| o == "SMTPUTF8"));
+    assert!(second["mail_options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o == "SMTPUTF8"));
 }
 
 #[test]
@@ -200,9 +229,19 @@ fn client_auth_against_aiosmtpd() {
         config.credentials = Some(Credentials::password("alice", "secret"));
         config.allow_insecure_auth = true;
         config.mechanism = forced;
-        let events = send_all(config, server.port, vec![(Envelope::new("alice@example.org", ["b@example.com"]), b"hi\r\n")]);
+        let events = send_all(
+            config,
+            server.port,
+            vec![(
+                Envelope::new("alice@example.org", ["b@example.com"]),
+                b"hi\r\n",
+            )],
+        );
         let expected = forced.unwrap_or(Mechanism::Plain);
-        assert!(events.contains(&ClientEvent::Authenticated(expected)), "{events:#?}");
+        assert!(
+            events.contains(&ClientEvent::Authenticated(expected)),
+            "{events:#?}"
+        );
         assert_eq!(server.delivered()["mail_from"], "alice@example.org");
     }
     let mut config = ClientConfig::new("wireloom.example");

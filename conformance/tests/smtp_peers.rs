@@ -33,7 +33,10 @@ fn data(v: &Value) -> String {
 }
 
 fn swaks(server_args: &str, extra: &[&str]) -> Output {
-    assert!(have("swaks"), "swaks is required (apt-get install swaks; .ci/run installs it)");
+    assert!(
+        have("swaks"),
+        "swaks is required (apt-get install swaks; .ci/run installs it)"
+    );
     Command::new("swaks")
         .arg("--pipe")
         .arg(format!("{BIN} smtp-server {server_args}"))
@@ -47,24 +50,47 @@ fn swaks(server_args: &str, extra: &[&str]) -> Output {
 #[test]
 fn swaks_delivers_unstuffed_message() {
     let out = swaks("", &["--body", "line one\n.dot line\n..two dots\nend"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let d = deliveries(&out.stderr);
     assert_eq!(d.len(), 1, "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(d[0]["mail_from"], "sender@example.org");
     assert_eq!(d[0]["rcpt_to"], serde_json::json!(["rcpt@example.com"]));
     let body = data(&d[0]);
-    assert!(body.contains("\r\n\r\nline one\r\n.dot line\r\n..two dots\r\nend"), "{body:?}");
+    assert!(
+        body.contains("\r\n\r\nline one\r\n.dot line\r\n..two dots\r\nend"),
+        "{body:?}"
+    );
     assert!(body.ends_with("\r\n"));
 }
 
 #[test]
 fn swaks_pipelining_and_several_recipients() {
-    let out = swaks("", &["--pipeline", "--to", "a@example.com,b@example.com", "--body", "x"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = swaks(
+        "",
+        &[
+            "--pipeline",
+            "--to",
+            "a@example.com,b@example.com",
+            "--body",
+            "x",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let transcript = String::from_utf8_lossy(&out.stdout);
     assert!(transcript.contains("PIPELINING"));
     let d = deliveries(&out.stderr);
-    assert_eq!(d[0]["rcpt_to"], serde_json::json!(["a@example.com", "b@example.com"]));
+    assert_eq!(
+        d[0]["rcpt_to"],
+        serde_json::json!(["a@example.com", "b@example.com"])
+    );
 }
 
 #[test]
@@ -72,7 +98,16 @@ fn swaks_auth_plain_login_cram_md5() {
     for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
         let out = swaks(
             "--auth alice:s3cret",
-            &["--auth", mech, "--auth-user", "alice", "--auth-password", "s3cret", "--body", "authed"],
+            &[
+                "--auth",
+                mech,
+                "--auth-user",
+                "alice",
+                "--auth-password",
+                "s3cret",
+                "--body",
+                "authed",
+            ],
         );
         let transcript = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{mech}: {transcript}");
@@ -81,7 +116,16 @@ fn swaks_auth_plain_login_cram_md5() {
 
         let out = swaks(
             "--auth alice:s3cret",
-            &["--auth", mech, "--auth-user", "alice", "--auth-password", "wrong", "--body", "x"],
+            &[
+                "--auth",
+                mech,
+                "--auth-user",
+                "alice",
+                "--auth-password",
+                "wrong",
+                "--body",
+                "x",
+            ],
         );
         let transcript = String::from_utf8_lossy(&out.stdout);
         assert!(!out.status.success(), "{mech}: {transcript}");
@@ -113,7 +157,10 @@ fn swaks_oversize_message_refused() {
 fn swaks_maildir() {
     let dir = std::env::temp_dir().join(format!("wireloom-smtp-maildir-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = swaks(&format!("--maildir {}", dir.display()), &["--body", "to a file"]);
+    let out = swaks(
+        &format!("--maildir {}", dir.display()),
+        &["--body", "to a file"],
+    );
     assert!(out.status.success());
     assert!(deliveries(&out.stderr).is_empty());
     let mut json = Vec::new();
@@ -209,17 +256,36 @@ fn smtplib(mode: &str, server_args: &[&str]) -> (Value, Vec<Value>) {
 fn smtplib_sends_two_messages_8bit_and_smtputf8() {
     let (r, d) = smtplib("send", &[]);
     assert_eq!(r["greeting"], 220);
-    for ext in ["8bitmime", "pipelining", "size", "smtputf8", "chunking", "enhancedstatuscodes"] {
-        assert!(r["esmtp"].as_array().unwrap().iter().any(|v| v == ext), "{ext} missing: {r}");
+    for ext in [
+        "8bitmime",
+        "pipelining",
+        "size",
+        "smtputf8",
+        "chunking",
+        "enhancedstatuscodes",
+    ] {
+        assert!(
+            r["esmtp"].as_array().unwrap().iter().any(|v| v == ext),
+            "{ext} missing: {r}"
+        );
     }
     assert_eq!(r["refused"], serde_json::json!({}));
     assert_eq!(r["quit"], 221);
     assert_eq!(d.len(), 2);
-    assert_eq!(d[0]["rcpt_to"], serde_json::json!(["a@example.com", "b@example.com"]));
-    assert_eq!(data(&d[0]), "Subject: py\r\n\r\n.starts with dot\r\n8bit \u{e9}\r\n");
+    assert_eq!(
+        d[0]["rcpt_to"],
+        serde_json::json!(["a@example.com", "b@example.com"])
+    );
+    assert_eq!(
+        data(&d[0]),
+        "Subject: py\r\n\r\n.starts with dot\r\n8bit \u{e9}\r\n"
+    );
     assert_eq!(r["bare_lf"], 554);
     assert_eq!(d[1]["mail_from"], "j\u{f6}rg@example.org");
-    assert_eq!(d[1]["rcpt_to"], serde_json::json!(["b\u{fc}cher@example.com"]));
+    assert_eq!(
+        d[1]["rcpt_to"],
+        serde_json::json!(["b\u{fc}cher@example.com"])
+    );
 }
 
 #[test]
@@ -252,8 +318,16 @@ fn smtplib_sequencing_replies() {
 #[test]
 fn smtp_reply_cli() {
     let dir = std::env::temp_dir().join(format!("wireloom-smtp-reply-{}", std::process::id()));
-    std::fs::write(&dir, b"220 mx ready\r\n250-mx\r\n250 SIZE 10\r\n550 5.1.1 no such user\r\n").unwrap();
-    let out = Command::new(BIN).arg("smtp-reply").arg(&dir).output().unwrap();
+    std::fs::write(
+        &dir,
+        b"220 mx ready\r\n250-mx\r\n250 SIZE 10\r\n550 5.1.1 no such user\r\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("smtp-reply")
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let lines: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
@@ -269,7 +343,11 @@ fn smtp_reply_cli() {
         ]
     );
     std::fs::write(&dir, b"250-a\r\n251 b\r\n").unwrap();
-    let out = Command::new(BIN).arg("smtp-reply").arg(&dir).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("smtp-reply")
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["error"].as_str().unwrap().contains("different codes"));

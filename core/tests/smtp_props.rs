@@ -34,7 +34,10 @@ fn normalise(body: &[u8]) -> Vec<u8> {
 }
 
 fn split_points(len: usize, cuts: &[usize]) -> Vec<(usize, usize)> {
-    let mut pts: Vec<usize> = cuts.iter().map(|c| if len == 0 { 0 } else { c % (len + 1) }).collect();
+    let mut pts: Vec<usize> = cuts
+        .iter()
+        .map(|c| if len == 0 { 0 } else { c % (len + 1) })
+        .collect();
     pts.push(0);
     pts.push(len);
     pts.sort_unstable();
@@ -142,7 +145,8 @@ fn client_run(pieces: &[&[u8]]) -> (Vec<ClientEvent>, Vec<Bytes>) {
         while let Some(e) = c.poll_event() {
             if e == ClientEvent::Ready && !events.contains(&ClientEvent::Ready) {
                 let env = Envelope::new("a@example.org", ["b@example.net", "nobody@example.net"]);
-                c.send_message(now, env, Bytes::from_static(b"hi\n.\n")).unwrap();
+                c.send_message(now, env, Bytes::from_static(b"hi\n.\n"))
+                    .unwrap();
             }
             events.push(e);
         }
@@ -155,11 +159,14 @@ fn client_run(pieces: &[&[u8]]) -> (Vec<ClientEvent>, Vec<Bytes>) {
 
 #[test]
 fn pipelined_replies_split_at_every_byte() {
-    let setup: &[u8] = b"220 mx ready\r\n250-mx\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 8BITMIME\r\n";
+    let setup: &[u8] =
+        b"220 mx ready\r\n250-mx\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 8BITMIME\r\n";
     let replies: &[u8] = b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550-5.1.1 no\r\n550 5.1.1 such user\r\n354 go\r\n250 2.0.0 queued\r\n";
     let (whole_events, whole_sent) = client_run(&[setup, replies]);
     assert!(matches!(whole_events.last(), Some(ClientEvent::Ready)));
-    assert!(whole_events.iter().any(|e| matches!(e, ClientEvent::MessageSent(_))));
+    assert!(whole_events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::MessageSent(_))));
     let wire: Vec<u8> = whole_sent.iter().flat_map(|b| b.to_vec()).collect();
     assert_eq!(
         String::from_utf8(wire).unwrap(),

@@ -20,7 +20,10 @@ struct Run {
 
 impl Run {
     fn codes(&self) -> Vec<u16> {
-        self.replies.iter().map(|r| r[..3].parse().unwrap()).collect()
+        self.replies
+            .iter()
+            .map(|r| r[..3].parse().unwrap())
+            .collect()
     }
     fn data(&self) -> Vec<u8> {
         self.events
@@ -45,7 +48,7 @@ fn run_with(config: ServerConfig, pieces: &[&[u8]]) -> Run {
     let mut wire = Vec::new();
     let mut events = Vec::new();
     let mut error = None;
-    let mut drain = |s: &mut Server, wire: &mut Vec<u8>, events: &mut Vec<ServerEvent>| loop {
+    let drain = |s: &mut Server, wire: &mut Vec<u8>, events: &mut Vec<ServerEvent>| loop {
         let mut moved = false;
         while let Some(e) = s.poll_event() {
             let answer = matches!(
@@ -95,7 +98,8 @@ fn run(pieces: &[&[u8]]) -> Run {
     run_with(ServerConfig::new("mx.example"), pieces)
 }
 
-const START: &[u8] = b"EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n";
+const START: &[u8] =
+    b"EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n";
 
 #[test]
 fn happy_path_replies_in_order() {
@@ -111,13 +115,25 @@ fn smuggling_endings_never_end_data() {
     // CVE-2023-51764/51765/51766) and aiosmtpd CVE-2024-27305: a
     // non-CRLF.CRLF "end of data" followed by a smuggled transaction.
     let smuggled = "MAIL FROM:<admin@bank.example>\r\nRCPT TO:<victim@example.net>\r\nDATA\r\nSubject: phish\r\n";
-    for ending in ["\n.\r\n", "\r.\r\n", "\n.\n", "\r\n.\n", "\r\n.\r", "\n.\r", "\r.\n", "\n..\r\n"] {
+    for ending in [
+        "\n.\r\n", "\r.\r\n", "\n.\n", "\r\n.\n", "\r\n.\r", "\n.\r", "\r.\n", "\n..\r\n",
+    ] {
         let body = format!("Subject: legit\r\n\r\nhello{ending}{smuggled}.\r\nQUIT\r\n");
         let r = run(&[START, body.as_bytes()]);
-        let mails = r.events.iter().filter(|e| matches!(e, ServerEvent::MailFrom { .. })).count();
+        let mails = r
+            .events
+            .iter()
+            .filter(|e| matches!(e, ServerEvent::MailFrom { .. }))
+            .count();
         assert_eq!(mails, 1, "{ending:?}: a smuggled MAIL FROM was parsed");
-        assert!(!r.has(|e| matches!(e, ServerEvent::MessageEnd { .. })), "{ending:?}");
-        assert!(r.has(|e| matches!(e, ServerEvent::MessageAborted(AbortReason::Data(_)))), "{ending:?}");
+        assert!(
+            !r.has(|e| matches!(e, ServerEvent::MessageEnd { .. })),
+            "{ending:?}"
+        );
+        assert!(
+            r.has(|e| matches!(e, ServerEvent::MessageAborted(AbortReason::Data(_)))),
+            "{ending:?}"
+        );
         assert_eq!(r.codes(), [220, 250, 250, 250, 354, 554, 221], "{ending:?}");
     }
 }
@@ -136,7 +152,10 @@ fn bare_line_endings_disconnect_policy() {
 #[test]
 fn sequencing_errors() {
     let r = run(&[b"MAIL FROM:<a@b.example>\r\nEHLO c\r\nRCPT TO:<a@b.example>\r\nDATA\r\nMAIL FROM:<a@b.example>\r\nDATA\r\nMAIL FROM:<a@b.example>\r\nRSET\r\nBDAT 3 LAST\r\nxyzNOOP\r\n"]);
-    assert_eq!(r.codes(), [220, 503, 250, 503, 503, 250, 554, 503, 250, 503, 250]);
+    assert_eq!(
+        r.codes(),
+        [220, 503, 250, 503, 503, 250, 554, 503, 250, 503, 250]
+    );
 }
 
 #[test]
@@ -147,7 +166,10 @@ fn syntax_and_unknown_commands() {
         long.as_bytes(),
         b"NOOP\nNOOP\r\nMAIL FROM:<a@b.example> FOO=1\r\nMAIL FROM:<a b@c>\r\nMAIL FROM:<j\xc3\xb6rg@c.example>\r\n",
     ]);
-    assert_eq!(r.codes(), [220, 250, 500, 501, 502, 502, 252, 214, 500, 500, 250, 555, 553, 553]);
+    assert_eq!(
+        r.codes(),
+        [220, 250, 500, 501, 502, 502, 252, 214, 500, 500, 250, 555, 553, 553]
+    );
 }
 
 #[test]
@@ -205,16 +227,27 @@ fn starttls_discards_pipelined_plaintext() {
     s.handle_input(now, &mut buf).unwrap();
     assert!(buf.is_empty());
     let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
-    assert_eq!(events.last(), Some(&ServerEvent::StartTls { discarded: 28 }));
-    assert!(!events.iter().any(|e| matches!(e, ServerEvent::MailFrom { .. })));
+    assert_eq!(
+        events.last(),
+        Some(&ServerEvent::StartTls { discarded: 28 })
+    );
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, ServerEvent::MailFrom { .. })));
     let wire: Vec<u8> = std::iter::from_fn(|| s.poll_transmit()).flatten().collect();
-    assert!(String::from_utf8(wire).unwrap().ends_with("220 2.0.0 Ready to start TLS\r\n"));
+    assert!(String::from_utf8(wire)
+        .unwrap()
+        .ends_with("220 2.0.0 Ready to start TLS\r\n"));
     s.handle_tls_established(now).unwrap();
     assert!(s.is_secure());
     // State reset: EHLO needed again, and STARTTLS is no longer offered.
-    s.handle_input(now, &mut BytesMut::from(&b"MAIL FROM:<a@b.example>\r\nEHLO c\r\n"[..]))
-        .unwrap();
-    let wire = String::from_utf8(std::iter::from_fn(|| s.poll_transmit()).flatten().collect()).unwrap();
+    s.handle_input(
+        now,
+        &mut BytesMut::from(&b"MAIL FROM:<a@b.example>\r\nEHLO c\r\n"[..]),
+    )
+    .unwrap();
+    let wire =
+        String::from_utf8(std::iter::from_fn(|| s.poll_transmit()).flatten().collect()).unwrap();
     assert!(wire.starts_with("503 "), "{wire}");
     assert!(!wire.contains("STARTTLS"));
 }
@@ -236,7 +269,10 @@ fn auth_offered_only_over_tls_by_default() {
 fn pipelined_batch_split_at_every_byte() {
     let input: &[u8] = b"EHLO c.example\r\nMAIL FROM:<a@example.org> SIZE=5\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nhi\r\n..x\r\n.\r\nRSET\r\nNOOP\r\nQUIT\r\n";
     let whole = run(&[input]);
-    assert_eq!(whole.codes(), [220, 250, 250, 250, 250, 354, 250, 250, 250, 221]);
+    assert_eq!(
+        whole.codes(),
+        [220, 250, 250, 250, 250, 354, 250, 250, 250, 221]
+    );
     for i in 0..input.len() {
         let r = run(&[&input[..i], &input[i..]]);
         assert_eq!(r.replies, whole.replies, "split at {i}");

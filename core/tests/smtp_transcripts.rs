@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use wireloom_core::smtp::auth::{AuthAttempt, Credentials, Mechanism};
-use wireloom_core::smtp::client::{Client, ClientConfig, ClientEvent, Envelope, MessageInfo, TlsPolicy};
+use wireloom_core::smtp::client::{
+    Client, ClientConfig, ClientEvent, Envelope, MessageInfo, TlsPolicy,
+};
 use wireloom_core::smtp::server::{Server, ServerConfig, ServerEvent};
 use wireloom_core::Dialogue;
 
@@ -25,8 +27,6 @@ enum Action {
 enum Answer {
     Accept,
     Reject(u16, &'static str),
-    /// Never answer (the app hangs).
-    Ignore,
 }
 
 type Policy = Box<dyn FnMut(&ServerEvent) -> Answer>;
@@ -60,8 +60,12 @@ fn default_policy() -> Policy {
                 Answer::Reject(535, "5.7.8 Authentication credentials invalid")
             }
         }
-        ServerEvent::RcptTo { to, .. } if to.starts_with("nobody") => Answer::Reject(550, "5.1.1 No such user"),
-        ServerEvent::RcptTo { to, .. } if to.starts_with("later") => Answer::Reject(450, "4.2.1 Try later"),
+        ServerEvent::RcptTo { to, .. } if to.starts_with("nobody") => {
+            Answer::Reject(550, "5.1.1 No such user")
+        }
+        ServerEvent::RcptTo { to, .. } if to.starts_with("later") => {
+            Answer::Reject(450, "4.2.1 Try later")
+        }
         _ => Answer::Accept,
     })
 }
@@ -69,7 +73,10 @@ fn default_policy() -> Policy {
 fn wire(log: &mut String, who: &str, bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     for line in text.split_inclusive("\r\n") {
-        let shown = line.strip_suffix("\r\n").map(|l| format!("{l}")).unwrap_or_else(|| format!("{line}<no CRLF>"));
+        let shown = line
+            .strip_suffix("\r\n")
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| format!("{line}<no CRLF>"));
         writeln!(log, "{who} {shown}").unwrap();
     }
 }
@@ -124,7 +131,6 @@ impl Pair {
         match answer {
             Answer::Accept => self.server.accept(self.now).unwrap(),
             Answer::Reject(code, text) => self.server.reject(self.now, code, text).unwrap(),
-            Answer::Ignore => {}
         }
     }
 
@@ -139,7 +145,13 @@ impl Pair {
                 }
             }
             Some(Action::Chunks(env, info, chunks)) => {
-                writeln!(self.log, "** start_message {:?} in {} chunks", env.to, chunks.len()).unwrap();
+                writeln!(
+                    self.log,
+                    "** start_message {:?} in {} chunks",
+                    env.to,
+                    chunks.len()
+                )
+                .unwrap();
                 if let Err(e) = self.client.start_message(now, env, info) {
                     writeln!(self.log, "** refused locally: {e}").unwrap();
                     return self.act();
@@ -150,9 +162,18 @@ impl Pair {
                 self.client.finish_body(now).unwrap();
             }
             Some(Action::Partial(env, chunk)) => {
-                writeln!(self.log, "** start_message {:?}, one chunk, never finished", env.to).unwrap();
-                self.client.start_message(now, env, MessageInfo::default()).unwrap();
-                self.client.send_body(now, Bytes::from_static(chunk)).unwrap();
+                writeln!(
+                    self.log,
+                    "** start_message {:?}, one chunk, never finished",
+                    env.to
+                )
+                .unwrap();
+                self.client
+                    .start_message(now, env, MessageInfo::default())
+                    .unwrap();
+                self.client
+                    .send_body(now, Bytes::from_static(chunk))
+                    .unwrap();
             }
             Some(Action::Quit) | None => {
                 self.client.quit(now).unwrap();
@@ -186,7 +207,10 @@ impl Pair {
             let mut to_client = BytesMut::new();
             while let Some(b) = self.server.poll_transmit() {
                 self.server_replies += 1;
-                if self.server_silent_after.is_some_and(|n| self.server_replies > n) {
+                if self
+                    .server_silent_after
+                    .is_some_and(|n| self.server_replies > n)
+                {
                     continue;
                 }
                 wire(&mut self.log, "S:", &b);
@@ -257,19 +281,33 @@ fn no_pipelining() -> ServerConfig {
     s
 }
 
-const MSG: &[u8] = b"Subject: hi\r\n\r\n.leading dot\nbare LF\rbare CR\r\n..two\r\nno final newline";
+const MSG: &[u8] =
+    b"Subject: hi\r\n\r\n.leading dot\nbare LF\rbare CR\r\n..two\r\nno final newline";
 
 #[test]
 fn pipelined_data_with_partial_acceptance() {
     let mut s = sc();
     s.chunking = false;
-    let t = Pair::new(cc(), s, vec![Action::Send(env(&["a@example.com", "nobody@example.com"]), MSG), Action::Quit]).run();
+    let t = Pair::new(
+        cc(),
+        s,
+        vec![
+            Action::Send(env(&["a@example.com", "nobody@example.com"]), MSG),
+            Action::Quit,
+        ],
+    )
+    .run();
     insta::assert_snapshot!(t);
 }
 
 #[test]
 fn one_command_at_a_time_without_pipelining() {
-    let t = Pair::new(cc(), no_pipelining(), vec![Action::Send(env(&["a@example.com", "b@example.com"]), MSG)]).run();
+    let t = Pair::new(
+        cc(),
+        no_pipelining(),
+        vec![Action::Send(env(&["a@example.com", "b@example.com"]), MSG)],
+    )
+    .run();
     insta::assert_snapshot!(t);
 }
 
@@ -282,7 +320,11 @@ fn bdat_when_chunking_is_offered() {
     let t = Pair::new(
         cc(),
         sc(),
-        vec![Action::Chunks(env(&["a@example.com"]), info, vec![b"line one\r", b"\nline two\n", b".dot"])],
+        vec![Action::Chunks(
+            env(&["a@example.com"]),
+            info,
+            vec![b"line one\r", b"\nline two\n", b".dot"],
+        )],
     )
     .run();
     insta::assert_snapshot!(t);
@@ -296,7 +338,11 @@ fn bdat_without_pipelining_waits_for_each_chunk() {
     let t = Pair::new(
         cc(),
         s,
-        vec![Action::Chunks(env(&["a@example.com"]), info, vec![b"one\r\n", b"two\r\n"])],
+        vec![Action::Chunks(
+            env(&["a@example.com"]),
+            info,
+            vec![b"one\r\n", b"two\r\n"],
+        )],
     )
     .run();
     insta::assert_snapshot!(t);
@@ -310,7 +356,10 @@ fn several_messages_and_failures_on_one_connection() {
         cc(),
         s,
         vec![
-            Action::Send(env(&["nobody@example.com", "later@example.com"]), b"all refused\r\n"),
+            Action::Send(
+                env(&["nobody@example.com", "later@example.com"]),
+                b"all refused\r\n",
+            ),
             Action::Send(env(&["a@example.com"]), b"second\r\n"),
             Action::Send(env(&["b@example.com"]), b""),
         ],
@@ -325,7 +374,15 @@ fn all_recipients_required() {
     c.all_recipients_required = true;
     let mut s = sc();
     s.chunking = false;
-    let t = Pair::new(c, s, vec![Action::Send(env(&["a@example.com", "nobody@example.com"]), b"x\r\n")]).run();
+    let t = Pair::new(
+        c,
+        s,
+        vec![Action::Send(
+            env(&["a@example.com", "nobody@example.com"]),
+            b"x\r\n",
+        )],
+    )
+    .run();
     insta::assert_snapshot!(t);
 }
 
@@ -340,7 +397,12 @@ fn starttls_then_auth_plain() {
     s.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login];
     s.require_auth = true;
     s.chunking = false;
-    let t = Pair::new(c, s, vec![Action::Send(env(&["a@example.com"]), b"hello\r\n")]).run();
+    let t = Pair::new(
+        c,
+        s,
+        vec![Action::Send(env(&["a@example.com"]), b"hello\r\n")],
+    )
+    .run();
     insta::assert_snapshot!(t);
 }
 
@@ -358,25 +420,68 @@ fn auth_pair(mechanisms: Vec<Mechanism>, creds: Credentials, forced: Option<Mech
 
 #[test]
 fn auth_mechanisms() {
-    let all = vec![Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5, Mechanism::XOAuth2];
+    let all = vec![
+        Mechanism::Plain,
+        Mechanism::Login,
+        Mechanism::CramMd5,
+        Mechanism::XOAuth2,
+    ];
     let good = Credentials::password("alice", "secret");
     let bad = Credentials::password("alice", "wrong");
     let mut out = String::new();
     for (name, mechs, creds, forced) in [
-        ("strongest common: CRAM-MD5", all.clone(), good.clone(), None),
-        ("forced LOGIN", all.clone(), good.clone(), Some(Mechanism::Login)),
+        (
+            "strongest common: CRAM-MD5",
+            all.clone(),
+            good.clone(),
+            None,
+        ),
+        (
+            "forced LOGIN",
+            all.clone(),
+            good.clone(),
+            Some(Mechanism::Login),
+        ),
         ("PLAIN only", vec![Mechanism::Plain], good.clone(), None),
-        ("XOAUTH2", all.clone(), Credentials::oauth2("alice", "tok"), None),
-        ("bad password LOGIN", vec![Mechanism::Login], bad.clone(), None),
+        (
+            "XOAUTH2",
+            all.clone(),
+            Credentials::oauth2("alice", "tok"),
+            None,
+        ),
+        (
+            "bad password LOGIN",
+            vec![Mechanism::Login],
+            bad.clone(),
+            None,
+        ),
         ("bad password CRAM-MD5", all.clone(), bad, None),
-        ("bad token XOAUTH2", all.clone(), Credentials::oauth2("alice", "nope"), None),
-        ("no common mechanism", vec![Mechanism::XOAuth2], good.clone(), None),
-        ("forced mechanism not offered", vec![Mechanism::Plain], good, Some(Mechanism::Login)),
+        (
+            "bad token XOAUTH2",
+            all.clone(),
+            Credentials::oauth2("alice", "nope"),
+            None,
+        ),
+        (
+            "no common mechanism",
+            vec![Mechanism::XOAuth2],
+            good.clone(),
+            None,
+        ),
+        (
+            "forced mechanism not offered",
+            vec![Mechanism::Plain],
+            good,
+            Some(Mechanism::Login),
+        ),
     ] {
         writeln!(out, "=== {name}").unwrap();
         out.push_str(&auth_pair(mechs, creds, forced));
     }
-    assert!(!out.contains("secret"), "password leaked into the transcript");
+    assert!(
+        !out.contains("secret"),
+        "password leaked into the transcript"
+    );
     insta::assert_snapshot!(out);
 }
 
@@ -409,22 +514,36 @@ fn starttls_unavailable_or_refused() {
 #[test]
 fn server_rejections_at_every_step() {
     let mut out = String::new();
-    let steps: [(&str, fn(&ServerEvent) -> bool); 3] = [
+    type Step = (&'static str, fn(&ServerEvent) -> bool);
+    let steps: [Step; 3] = [
         ("MAIL 451", |e| matches!(e, ServerEvent::MailFrom { .. })),
         ("RCPT 550", |e| matches!(e, ServerEvent::RcptTo { .. })),
-        ("end of data 554", |e| matches!(e, ServerEvent::MessageEnd { .. })),
+        ("end of data 554", |e| {
+            matches!(e, ServerEvent::MessageEnd { .. })
+        }),
     ];
     for pipelining in [true, false] {
         for chunking in [false, true] {
             for (name, pred) in steps {
-                writeln!(out, "=== {name} pipelining={pipelining} chunking={chunking}").unwrap();
+                writeln!(
+                    out,
+                    "=== {name} pipelining={pipelining} chunking={chunking}"
+                )
+                .unwrap();
                 let mut s = sc();
                 s.pipelining = pipelining;
                 s.chunking = chunking;
-                let mut p = Pair::new(cc(), s, vec![Action::Send(env(&["a@example.com"]), b"x\r\n")]);
+                let mut p = Pair::new(
+                    cc(),
+                    s,
+                    vec![Action::Send(env(&["a@example.com"]), b"x\r\n")],
+                );
                 p.policy = Box::new(move |e| {
                     if pred(e) {
-                        Answer::Reject(if name.starts_with("MAIL") { 451 } else { 554 }, "5.7.1 Refused")
+                        Answer::Reject(
+                            if name.starts_with("MAIL") { 451 } else { 554 },
+                            "5.7.1 Refused",
+                        )
                     } else {
                         Answer::Accept
                     }
@@ -443,13 +562,27 @@ fn message_too_large() {
     s.chunking = false;
     let mut out = String::new();
     writeln!(out, "=== SIZE known: refused before sending").unwrap();
-    out.push_str(&Pair::new(cc(), s.clone(), vec![Action::Send(env(&["a@example.com"]), b"0123456789abcdef\r\n")]).run());
+    out.push_str(
+        &Pair::new(
+            cc(),
+            s.clone(),
+            vec![Action::Send(
+                env(&["a@example.com"]),
+                b"0123456789abcdef\r\n",
+            )],
+        )
+        .run(),
+    );
     writeln!(out, "=== size not declared: 552 after the data").unwrap();
     out.push_str(
         &Pair::new(
             cc(),
             s,
-            vec![Action::Chunks(env(&["a@example.com"]), MessageInfo::default(), vec![b"0123456789abcdef\r\n"])],
+            vec![Action::Chunks(
+                env(&["a@example.com"]),
+                MessageInfo::default(),
+                vec![b"0123456789abcdef\r\n"],
+            )],
         )
         .run(),
     );
@@ -498,24 +631,40 @@ fn invalid_addresses_refused_before_sending() {
         cc(),
         sc(),
         vec![
-            Action::Send(Envelope::new("a@b.example>\r\nRCPT TO:<evil@x.example", ["c@d.example"]), b"x"),
+            Action::Send(
+                Envelope::new("a@b.example>\r\nRCPT TO:<evil@x.example", ["c@d.example"]),
+                b"x",
+            ),
             Action::Send(env(&["c@d.example\r\nDATA"]), b"x"),
             Action::Send(env(&["<c@d.example>"]), b"x"),
         ],
     )
     .run();
-    assert!(!t.lines().any(|l| l.starts_with("C:") && (l.contains("evil") || l.contains("DATA"))), "{t}");
+    assert!(
+        !t.lines()
+            .any(|l| l.starts_with("C:") && (l.contains("evil") || l.contains("DATA"))),
+        "{t}"
+    );
     insta::assert_snapshot!(t);
 }
 
 #[test]
 fn client_timeouts() {
     let mut out = String::new();
-    for (name, silent_after) in [("greeting", 0), ("EHLO", 1), ("MAIL batch", 2), ("DATA end", 5)] {
+    for (name, silent_after) in [
+        ("greeting", 0),
+        ("EHLO", 1),
+        ("MAIL batch", 2),
+        ("DATA end", 5),
+    ] {
         writeln!(out, "=== server silent from reply {silent_after} ({name})").unwrap();
         let mut s = sc();
         s.chunking = false;
-        let mut p = Pair::new(cc(), s, vec![Action::Send(env(&["a@example.com"]), b"x\r\n")]);
+        let mut p = Pair::new(
+            cc(),
+            s,
+            vec![Action::Send(env(&["a@example.com"]), b"x\r\n")],
+        );
         p.server_silent_after = Some(silent_after);
         out.push_str(&p.run());
     }
@@ -530,7 +679,14 @@ fn server_timeouts() {
     writeln!(out, "=== client stalls mid-DATA").unwrap();
     let mut s = sc();
     s.chunking = false;
-    out.push_str(&Pair::new(cc(), s, vec![Action::Partial(env(&["a@example.com"]), b"half a line")]).run());
+    out.push_str(
+        &Pair::new(
+            cc(),
+            s,
+            vec![Action::Partial(env(&["a@example.com"]), b"half a line")],
+        )
+        .run(),
+    );
     insta::assert_snapshot!(out);
 }
 
@@ -558,7 +714,8 @@ fn ehlo_refused_falls_back_to_helo() {
             writeln!(log, "client: {}", client_event(&e)).unwrap();
             if e == ClientEvent::Ready {
                 if !sent {
-                    c.send_message(now, env(&["a@example.com"]), Bytes::from_static(b"hi\r\n")).unwrap();
+                    c.send_message(now, env(&["a@example.com"]), Bytes::from_static(b"hi\r\n"))
+                        .unwrap();
                     sent = true;
                 } else {
                     c.quit(now).unwrap();
@@ -577,15 +734,23 @@ fn ehlo_refused_falls_back_to_helo() {
 fn eof_and_garbage_from_server() {
     let now = Instant::now();
     let mut c = Client::new(cc(), now);
-    let err = c.handle_input(now, &mut BytesMut::from(&b"220 ok\r\nhello\r\n"[..])).unwrap_err();
+    let err = c
+        .handle_input(now, &mut BytesMut::from(&b"220 ok\r\nhello\r\n"[..]))
+        .unwrap_err();
     assert!(c.is_closed());
     // Sticky.
-    assert_eq!(c.handle_input(now, &mut BytesMut::from(&b"250 ok\r\n"[..])), Err(err));
+    assert_eq!(
+        c.handle_input(now, &mut BytesMut::from(&b"250 ok\r\n"[..])),
+        Err(err)
+    );
     let mut c = Client::new(cc(), now);
-    c.handle_input(now, &mut BytesMut::from(&b"220 ok\r\n"[..])).unwrap();
+    c.handle_input(now, &mut BytesMut::from(&b"220 ok\r\n"[..]))
+        .unwrap();
     c.handle_eof(now);
     let events: Vec<_> = std::iter::from_fn(|| c.poll_event()).collect();
-    assert!(events.contains(&ClientEvent::Failed(wireloom_core::smtp::client::ClientError::ConnectionClosed)));
+    assert!(events.contains(&ClientEvent::Failed(
+        wireloom_core::smtp::client::ClientError::ConnectionClosed
+    )));
     assert_eq!(events.last(), Some(&ClientEvent::Closed));
     let _ = Duration::ZERO;
 }

@@ -34,7 +34,9 @@ impl fmt::Display for AddressError {
 impl std::error::Error for AddressError {}
 
 fn is_atext(c: char, utf8: bool) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || (utf8 && !c.is_ascii() && !c.is_control())
+    c.is_ascii_alphanumeric()
+        || "!#$%&'*+-/=?^_`{|}~".contains(c)
+        || (utf8 && !c.is_ascii() && !c.is_control())
 }
 
 /// Validates a mailbox `local@domain` (without angle brackets). With
@@ -101,7 +103,10 @@ fn validate_domain(domain: &str, utf8: bool) -> Result<(), AddressError> {
         if lit.is_empty() {
             return Err(AddressError::Malformed);
         }
-        if let Some(c) = lit.chars().find(|&c| !(('!'..='~').contains(&c) && c != '[' && c != ']' && c != '\\')) {
+        if let Some(c) = lit
+            .chars()
+            .find(|&c| !(('!'..='~').contains(&c) && c != '[' && c != ']' && c != '\\'))
+        {
             return Err(AddressError::InvalidCharacter(c));
         }
         return Ok(());
@@ -113,10 +118,9 @@ fn validate_domain(domain: &str, utf8: bool) -> Result<(), AddressError> {
         if label.is_empty() || label.len() > 63 {
             return Err(AddressError::Malformed);
         }
-        if let Some(c) = label
-            .chars()
-            .find(|&c| !(c.is_ascii_alphanumeric() || c == '-' || (utf8 && !c.is_ascii() && !c.is_control())))
-        {
+        if let Some(c) = label.chars().find(|&c| {
+            !(c.is_ascii_alphanumeric() || c == '-' || (utf8 && !c.is_ascii() && !c.is_control()))
+        }) {
             return Err(AddressError::InvalidCharacter(c));
         }
         if label.starts_with('-') || label.ends_with('-') {

@@ -99,7 +99,9 @@ impl Credentials {
     /// Mechanisms these credentials can drive, strongest first.
     pub fn mechanisms(&self) -> &'static [Mechanism] {
         match self {
-            Credentials::Password { .. } => &[Mechanism::CramMd5, Mechanism::Plain, Mechanism::Login],
+            Credentials::Password { .. } => {
+                &[Mechanism::CramMd5, Mechanism::Plain, Mechanism::Login]
+            }
             Credentials::OAuth2 { .. } => &[Mechanism::XOAuth2],
         }
     }
@@ -142,7 +144,11 @@ pub(crate) fn plain_response(c: &Credentials) -> String {
 
 /// Base64 of the XOAUTH2 initial response.
 pub(crate) fn xoauth2_response(c: &Credentials) -> String {
-    B64.encode(format!("user={}\x01auth=Bearer {}\x01\x01", c.user(), c.secret()))
+    B64.encode(format!(
+        "user={}\x01auth=Bearer {}\x01\x01",
+        c.user(),
+        c.secret()
+    ))
 }
 
 pub(crate) fn b64(s: &str) -> String {
@@ -150,7 +156,8 @@ pub(crate) fn b64(s: &str) -> String {
 }
 
 fn cram_digest(secret: &str, challenge: &[u8]) -> String {
-    let mut mac = <Hmac<Md5> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Md5> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(challenge);
     mac.finalize()
         .into_bytes()
@@ -163,7 +170,11 @@ fn cram_digest(secret: &str, challenge: &[u8]) -> String {
 /// base64.
 pub(crate) fn cram_md5_response(c: &Credentials, challenge_b64: &str) -> Option<String> {
     let challenge = B64.decode(challenge_b64.trim()).ok()?;
-    Some(B64.encode(format!("{} {}", c.user(), cram_digest(c.secret(), &challenge))))
+    Some(B64.encode(format!(
+        "{} {}",
+        c.user(),
+        cram_digest(c.secret(), &challenge)
+    )))
 }
 
 /// What a client presented to the server, for the application to verify.
@@ -215,7 +226,10 @@ impl AuthAttempt {
             AuthAttempt::Password { password: p, .. } => ct_eq(p.as_bytes(), password.as_bytes()),
             AuthAttempt::CramMd5 {
                 challenge, digest, ..
-            } => ct_eq(cram_digest(password, challenge.as_bytes()).as_bytes(), digest.as_bytes()),
+            } => ct_eq(
+                cram_digest(password, challenge.as_bytes()).as_bytes(),
+                digest.as_bytes(),
+            ),
             AuthAttempt::OAuth2 { .. } => false,
         }
     }
@@ -338,7 +352,10 @@ mod tests {
 
     #[test]
     fn xoauth2_round_trip() {
-        let c = Credentials::oauth2("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg");
+        let c = Credentials::oauth2(
+            "someuser@example.com",
+            "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg",
+        );
         let r = xoauth2_response(&c);
         assert_eq!(
             decode_b64_utf8(&r).unwrap(),

@@ -354,7 +354,10 @@ impl fmt::Display for UsageError {
             UsageError::InvalidAddress { address, error } => write!(f, "{address:?}: {error}"),
             UsageError::NeedsExtension(e) => write!(f, "message needs {e}, which the server lacks"),
             UsageError::MessageTooLarge { size, limit } => {
-                write!(f, "message of {size} octets exceeds the server limit of {limit}")
+                write!(
+                    f,
+                    "message of {size} octets exceeds the server limit of {limit}"
+                )
             }
             UsageError::UndeclaredEightBit => f.write_str("8-bit data in a message declared 7-bit"),
             UsageError::NoTlsPending => f.write_str("no STARTTLS pending"),
@@ -514,7 +517,12 @@ impl Client {
     /// DATA in the same batch). Then hand the body with
     /// [`send_body`](Client::send_body) and [`finish_body`](Client::finish_body);
     /// chunks are queued until the server is ready for data.
-    pub fn start_message(&mut self, now: Instant, envelope: Envelope, info: MessageInfo) -> Result<(), UsageError> {
+    pub fn start_message(
+        &mut self,
+        now: Instant,
+        envelope: Envelope,
+        info: MessageInfo,
+    ) -> Result<(), UsageError> {
         if !self.is_ready() {
             return Err(UsageError::NotReady);
         }
@@ -623,7 +631,12 @@ impl Client {
 
     /// [`start_message`](Client::start_message) + [`send_body`](Client::send_body)
     /// + [`finish_body`](Client::finish_body) for a whole message.
-    pub fn send_message(&mut self, now: Instant, envelope: Envelope, message: Bytes) -> Result<(), UsageError> {
+    pub fn send_message(
+        &mut self,
+        now: Instant,
+        envelope: Envelope,
+        message: Bytes,
+    ) -> Result<(), UsageError> {
         self.start_message(now, envelope, MessageInfo::of(&message))?;
         self.send_body(now, message)?;
         self.finish_body(now)
@@ -735,7 +748,10 @@ impl Client {
             return;
         };
         let (line, step) = match mech {
-            Mechanism::Plain => (format!("AUTH PLAIN {}\r\n", auth::plain_response(&creds)), AuthStep::Final),
+            Mechanism::Plain => (
+                format!("AUTH PLAIN {}\r\n", auth::plain_response(&creds)),
+                AuthStep::Final,
+            ),
             Mechanism::XOAuth2 => (
                 format!("AUTH XOAUTH2 {}\r\n", auth::xoauth2_response(&creds)),
                 AuthStep::XOAuth2,
@@ -766,7 +782,10 @@ impl Client {
         let (line, next) = match step {
             AuthStep::LoginUser => (format!("{}\r\n", auth::b64(user)), AuthStep::LoginPass),
             AuthStep::LoginPass => (format!("{}\r\n", auth::b64(secret)), AuthStep::Final),
-            AuthStep::Cram => match auth::cram_md5_response(&creds, reply.lines.first().map(String::as_str).unwrap_or("")) {
+            AuthStep::Cram => match auth::cram_md5_response(
+                &creds,
+                reply.lines.first().map(String::as_str).unwrap_or(""),
+            ) {
                 Some(r) => (format!("{r}\r\n"), AuthStep::Final),
                 None => ("*\r\n".into(), AuthStep::Cancelled),
             },
@@ -813,7 +832,8 @@ impl Client {
             Expect::Ehlo => {
                 if reply.is_positive() {
                     self.ext = Extensions::from_ehlo(&reply);
-                    self.events.push_back(ClientEvent::Capabilities(self.ext.clone()));
+                    self.events
+                        .push_back(ClientEvent::Capabilities(self.ext.clone()));
                     self.after_hello(now);
                 } else if reply.is_permanent() {
                     let line = format!("HELO {}\r\n", self.config.hello_name);
@@ -835,7 +855,8 @@ impl Client {
                         domain: reply.lines[0].split(' ').next().unwrap_or("").to_string(),
                         ..Extensions::default()
                     };
-                    self.events.push_back(ClientEvent::Capabilities(self.ext.clone()));
+                    self.events
+                        .push_back(ClientEvent::Capabilities(self.ext.clone()));
                     self.after_hello(now);
                 } else {
                     self.fail(
@@ -868,7 +889,11 @@ impl Client {
                 self.deadline = None;
                 self.events.push_back(ClientEvent::Closed);
             }
-            Expect::Mail | Expect::Rcpt(_) | Expect::Data | Expect::DataEnd | Expect::Bdat { .. } => {
+            Expect::Mail
+            | Expect::Rcpt(_)
+            | Expect::Data
+            | Expect::DataEnd
+            | Expect::Bdat { .. } => {
                 self.on_txn_reply(now, expect, reply);
             }
         }
@@ -934,14 +959,12 @@ impl Client {
                     txn.failed = Some((Stage::Data, Some(reply)));
                 }
             }
-            Expect::DataEnd => {
-                if txn.failed.is_none() {
-                    if reply.is_positive() {
-                        self.complete_ok(reply);
-                        return;
-                    }
-                    txn.failed = Some((Stage::DataEnd, Some(reply)));
+            Expect::DataEnd if txn.failed.is_none() => {
+                if reply.is_positive() {
+                    self.complete_ok(reply);
+                    return;
                 }
+                txn.failed = Some((Stage::DataEnd, Some(reply)));
             }
             Expect::Bdat { last } => {
                 txn.bdat_inflight = txn.bdat_inflight.saturating_sub(1);
@@ -980,11 +1003,12 @@ impl Client {
         }
         let txn = self.txn.take().expect("checked");
         let (stage, reply) = txn.failed.expect("checked");
-        self.events.push_back(ClientEvent::MessageFailed(TransactionFailure {
-            stage,
-            reply,
-            recipients: txn.results,
-        }));
+        self.events
+            .push_back(ClientEvent::MessageFailed(TransactionFailure {
+                stage,
+                reply,
+                recipients: txn.results,
+            }));
         self.phase = Phase::Resetting;
         self.send(now, "RSET\r\n".into(), Expect::Rset);
     }
@@ -1031,7 +1055,9 @@ impl Client {
                 txn.bdat_inflight += 1;
                 break;
             }
-            let Some(chunk) = txn.queue.pop_front() else { break };
+            let Some(chunk) = txn.queue.pop_front() else {
+                break;
+            };
             let mut out = BytesMut::new();
             txn.encoder.encode(&chunk, &mut out);
             if out.is_empty() {
@@ -1093,7 +1119,8 @@ impl Dialogue for Client {
             }
             _ => {
                 self.error = Some(ClientError::ConnectionClosed);
-                self.events.push_back(ClientEvent::Failed(ClientError::ConnectionClosed));
+                self.events
+                    .push_back(ClientEvent::Failed(ClientError::ConnectionClosed));
                 self.phase = Phase::Closed;
                 self.txn = None;
                 self.events.push_back(ClientEvent::Closed);
@@ -1104,11 +1131,17 @@ impl Dialogue for Client {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        let Some(deadline) = self.deadline else { return };
+        let Some(deadline) = self.deadline else {
+            return;
+        };
         if now < deadline {
             return;
         }
-        let stage = self.pending.front().map(|e| e.stage()).unwrap_or(Stage::Quit);
+        let stage = self
+            .pending
+            .front()
+            .map(|e| e.stage())
+            .unwrap_or(Stage::Quit);
         self.fail(now, ClientError::Timeout(stage), false);
     }
 

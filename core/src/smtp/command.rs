@@ -99,7 +99,9 @@ pub fn parse_command(line: &str) -> Result<Command, CommandError> {
         "EHLO" | "HELO" => {
             let domain = rest.trim();
             if domain.is_empty() || domain.contains(char::is_whitespace) {
-                return Err(CommandError::Syntax("expected one domain or address literal"));
+                return Err(CommandError::Syntax(
+                    "expected one domain or address literal",
+                ));
             }
             Ok(if upper == "EHLO" {
                 Command::Ehlo(domain.to_string())
@@ -185,7 +187,9 @@ fn parse_path_and_params(rest: &str, prefix: &str) -> Result<(String, Params), C
     let after = &inner[close + 1..];
     // Drop an RFC 5321 source route `@a,@b:`.
     if path.starts_with('@') {
-        let colon = path.find(':').ok_or(CommandError::Syntax("bad source route"))?;
+        let colon = path
+            .find(':')
+            .ok_or(CommandError::Syntax("bad source route"))?;
         path = &path[colon + 1..];
     }
     if !after.is_empty() && !after.starts_with(' ') {
@@ -211,7 +215,10 @@ mod tests {
 
     #[test]
     fn parses_commands_case_insensitively() {
-        assert_eq!(parse_command("ehlo client.example"), Ok(Command::Ehlo("client.example".into())));
+        assert_eq!(
+            parse_command("ehlo client.example"),
+            Ok(Command::Ehlo("client.example".into()))
+        );
         assert_eq!(
             parse_command("mail from:<a@b> size=100 BODY=8BITMIME smtputf8"),
             Ok(Command::Mail {
@@ -237,7 +244,13 @@ mod tests {
                 params: vec![]
             })
         );
-        assert_eq!(parse_command("BDAT 100 last"), Ok(Command::Bdat { size: 100, last: true }));
+        assert_eq!(
+            parse_command("BDAT 100 last"),
+            Ok(Command::Bdat {
+                size: 100,
+                last: true
+            })
+        );
         assert_eq!(
             parse_command("AUTH plain AGEAYg=="),
             Ok(Command::Auth {
@@ -268,7 +281,10 @@ mod tests {
             "VRFY",
             "MAIL FROM:<a@b> =x",
         ] {
-            assert!(matches!(parse_command(bad), Err(CommandError::Syntax(_))), "{bad}");
+            assert!(
+                matches!(parse_command(bad), Err(CommandError::Syntax(_))),
+                "{bad}"
+            );
         }
     }
 }

@@ -265,11 +265,20 @@ mod tests {
 
     #[test]
     fn encoder_normalises_and_stuffs() {
-        assert_eq!(encode_chunks(&[b"a\nb\rc\r\nd"], true), b"a\r\nb\r\nc\r\nd\r\n.\r\n");
-        assert_eq!(encode_chunks(&[b".x\n.\n..\n"], true), b"..x\r\n..\r\n...\r\n.\r\n");
+        assert_eq!(
+            encode_chunks(&[b"a\nb\rc\r\nd"], true),
+            b"a\r\nb\r\nc\r\nd\r\n.\r\n"
+        );
+        assert_eq!(
+            encode_chunks(&[b".x\n.\n..\n"], true),
+            b"..x\r\n..\r\n...\r\n.\r\n"
+        );
         assert_eq!(encode_chunks(&[b""], true), b".\r\n");
         assert_eq!(encode_chunks(&[b"a\r", b"\nb"], true), b"a\r\nb\r\n.\r\n");
-        assert_eq!(encode_chunks(&[b"a\r", b"", b".b"], true), b"a\r\n..b\r\n.\r\n");
+        assert_eq!(
+            encode_chunks(&[b"a\r", b"", b".b"], true),
+            b"a\r\n..b\r\n.\r\n"
+        );
         assert_eq!(encode_chunks(&[b"a\r"], false), b"a\r\n");
         assert_eq!(encode_chunks(&[b".a\n\r"], false), b".a\r\n\r\n");
         // The smuggling payloads a caller might pass through.
@@ -283,7 +292,10 @@ mod tests {
 
     #[test]
     fn decoder_unstuffs_and_ends_on_crlf_dot_crlf_only() {
-        assert_eq!(decode_all(b"a\r\n..b\r\n.\r\nNEXT"), (b"a\r\n.b\r\n".to_vec(), true, None, 4));
+        assert_eq!(
+            decode_all(b"a\r\n..b\r\n.\r\nNEXT"),
+            (b"a\r\n.b\r\n".to_vec(), true, None, 4)
+        );
         assert_eq!(decode_all(b".\r\n"), (vec![], true, None, 0));
         assert_eq!(decode_all(b"a\r\n"), (b"a\r\n".to_vec(), false, None, 0));
         for (input, v) in [

@@ -45,7 +45,9 @@ impl Extensions {
         }
         for line in lines {
             let mut words = line.split_ascii_whitespace();
-            let Some(keyword) = words.next() else { continue };
+            let Some(keyword) = words.next() else {
+                continue;
+            };
             // Old servers advertise `AUTH=PLAIN LOGIN`.
             let (keyword, first_param) = match keyword.split_once('=') {
                 Some((k, p)) if k.eq_ignore_ascii_case("AUTH") => (k, Some(p)),
@@ -103,7 +105,12 @@ mod tests {
         assert!(e.binary_mime && e.dsn && e.smtputf8 && e.enhanced_status_codes);
         assert_eq!(
             e.auth,
-            [Mechanism::Login, Mechanism::Plain, Mechanism::XOAuth2, Mechanism::CramMd5]
+            [
+                Mechanism::Login,
+                Mechanism::Plain,
+                Mechanism::XOAuth2,
+                Mechanism::CramMd5
+            ]
         );
         assert_eq!(e.auth_other, ["GSSAPI"]);
         assert_eq!(e.other, ["X-CUSTOM thing"]);
@@ -114,7 +121,12 @@ mod tests {
         let r = Reply {
             code: 250,
             enhanced: None,
-            lines: vec!["d".into(), "size".into(), "pipelining".into(), "auth=plain".into()],
+            lines: vec![
+                "d".into(),
+                "size".into(),
+                "pipelining".into(),
+                "auth=plain".into(),
+            ],
         };
         let e = Extensions::from_ehlo(&r);
         assert_eq!(e.size, Some(None));

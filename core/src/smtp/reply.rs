@@ -244,13 +244,11 @@ impl ReplyParser {
                 return Err(ReplyError::BadCode);
             }
             let d = &line[..3];
-            if !(b'2'..=b'5').contains(&d[0])
-                || !(b'0'..=b'9').contains(&d[1])
-                || !d[2].is_ascii_digit()
-            {
+            if !(b'2'..=b'5').contains(&d[0]) || !d[1].is_ascii_digit() || !d[2].is_ascii_digit() {
                 return Err(ReplyError::BadCode);
             }
-            let code = u16::from(d[0] - b'0') * 100 + u16::from(d[1] - b'0') * 10 + u16::from(d[2] - b'0');
+            let code =
+                u16::from(d[0] - b'0') * 100 + u16::from(d[1] - b'0') * 10 + u16::from(d[2] - b'0');
             let (last, text) = match line.get(3) {
                 None => (true, &[][..]),
                 Some(b' ') => (true, &line[4..]),
@@ -306,7 +304,10 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].code, 250);
         assert_eq!(r[0].lines, ["mx.example Hello", "SIZE 1000", "2.0.0 OK"]);
-        assert_eq!(r[0].enhanced, None, "enhanced code only taken from the first line");
+        assert_eq!(
+            r[0].enhanced, None,
+            "enhanced code only taken from the first line"
+        );
         let r = parse_all(b"550 5.1.1 No such user\r\n").unwrap();
         assert_eq!(r[0].enhanced, Some(EnhancedCode::new(5, 1, 1)));
         assert_eq!(r[0].message(), "No such user");
@@ -329,7 +330,10 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse_all(b"250-a\r\n251 b\r\n"), Err(ReplyError::CodeMismatch));
+        assert_eq!(
+            parse_all(b"250-a\r\n251 b\r\n"),
+            Err(ReplyError::CodeMismatch)
+        );
         assert_eq!(parse_all(b"25x ok\r\n"), Err(ReplyError::BadCode));
         assert_eq!(parse_all(b"650 ok\r\n"), Err(ReplyError::BadCode));
         assert_eq!(parse_all(b"250 ok\n"), Err(ReplyError::BareLineEnding));

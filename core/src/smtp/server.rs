@@ -244,6 +244,9 @@ impl fmt::Display for ServerUsageError {
 
 impl std::error::Error for ServerUsageError {}
 
+/// A command line, or the reply refusing it.
+type Line = Result<String, (u16, &'static str)>;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Awaiting {
     Auth,
@@ -354,7 +357,10 @@ impl Server {
 
     /// Accepts what the last *answer* event asked about.
     pub fn accept(&mut self, now: Instant) -> Result<(), ServerUsageError> {
-        let awaiting = self.awaiting.take().ok_or(ServerUsageError::NothingToAnswer)?;
+        let awaiting = self
+            .awaiting
+            .take()
+            .ok_or(ServerUsageError::NothingToAnswer)?;
         match awaiting {
             Awaiting::Auth => {
                 self.authenticated = true;
@@ -390,7 +396,10 @@ impl Server {
         if !(400..600).contains(&code) || text.contains(['\r', '\n']) {
             return Err(ServerUsageError::InvalidReply);
         }
-        let awaiting = self.awaiting.take().ok_or(ServerUsageError::NothingToAnswer)?;
+        let awaiting = self
+            .awaiting
+            .take()
+            .ok_or(ServerUsageError::NothingToAnswer)?;
         match awaiting {
             Awaiting::Mail => self.pending_mail = None,
             Awaiting::DataEnd => self.txn = None,
@@ -424,7 +433,8 @@ impl Server {
     }
 
     fn reply(&mut self, code: u16, text: &str) {
-        self.transmit.push_back(Bytes::from(format!("{code} {text}\r\n")));
+        self.transmit
+            .push_back(Bytes::from(format!("{code} {text}\r\n")));
     }
 
     fn reply_lines(&mut self, code: u16, lines: &[String]) {
@@ -463,7 +473,8 @@ impl Server {
     fn reset_txn(&mut self) {
         if let Some(t) = self.txn.take() {
             if t.started && t.aborted.is_none() {
-                self.events.push_back(ServerEvent::MessageAborted(AbortReason::Reset));
+                self.events
+                    .push_back(ServerEvent::MessageAborted(AbortReason::Reset));
             }
             self.events.push_back(ServerEvent::Reset);
         }
@@ -480,37 +491,35 @@ impl Server {
         Ok(())
     }
 
-    /// Takes one CRLF-terminated line from `rbuf`. `Ok(None)`: need more.
-    /// `Err(())`: a bad line was consumed and answered.
-    fn take_line(&mut self) -> Result<Option<Result<String, (u16, &'static str)>>, ServerError> {
-        loop {
-            let Some(lf) = memchr::memchr(b'\n', &self.rbuf) else {
-                if self.skip_line || self.rbuf.len() >= self.config.max_command_line {
-                    self.skip_line = true;
-                    self.rbuf.clear();
-                }
-                return Ok(None);
-            };
-            let line = self.rbuf.split_to(lf + 1);
-            if self.skip_line {
-                self.skip_line = false;
-                return Ok(Some(Err((500, "5.5.6 Line too long"))));
+    /// Takes one CRLF-terminated line from `rbuf`. `None`: need more.
+    /// `Some(Err(reply))`: a bad line was consumed; answer with `reply`.
+    fn take_line(&mut self) -> Option<Line> {
+        let Some(lf) = memchr::memchr(b'\n', &self.rbuf) else {
+            if self.skip_line || self.rbuf.len() >= self.config.max_command_line {
+                // Too long: drop it as it arrives, answer 500 at its end.
+                self.skip_line = true;
+                self.rbuf.clear();
             }
-            if line.len() > self.config.max_command_line {
-                return Ok(Some(Err((500, "5.5.6 Line too long"))));
-            }
-            let body = &line[..lf];
-            let Some(body) = body.strip_suffix(b"\r") else {
-                return Ok(Some(Err((500, "5.5.2 Bare LF in command line"))));
-            };
-            if memchr::memchr(b'\r', body).is_some() {
-                return Ok(Some(Err((500, "5.5.2 Bare CR in command line"))));
-            }
-            return Ok(Some(match std::str::from_utf8(body) {
-                Ok(s) => Ok(s.to_string()),
-                Err(_) => Err((500, "5.5.2 Command is not UTF-8")),
-            }));
+            return None;
+        };
+        let line = self.rbuf.split_to(lf + 1);
+        if self.skip_line {
+            self.skip_line = false;
+            return Some(Err((500, "5.5.6 Line too long")));
         }
+        if line.len() > self.config.max_command_line {
+            return Some(Err((500, "5.5.6 Line too long")));
+        }
+        let Some(body) = line[..lf].strip_suffix(b"\r") else {
+            return Some(Err((500, "5.5.2 Bare LF in command line")));
+        };
+        if memchr::memchr(b'\r', body).is_some() {
+            return Some(Err((500, "5.5.2 Bare CR in command line")));
+        }
+        Some(match std::str::from_utf8(body) {
+            Ok(s) => Ok(s.to_string()),
+            Err(_) => Err((500, "5.5.2 Command is not UTF-8")),
+        })
     }
 
     fn process(&mut self, now: Instant) -> Result<(), ServerError> {
@@ -518,7 +527,7 @@ impl Server {
             match &mut self.state {
                 State::Closed | State::WaitTls => return Ok(()),
                 State::Command => {
-                    let line = match self.take_line()? {
+                    let line = match self.take_line() {
                         None => return Ok(()),
                         Some(Err((code, text))) => {
                             self.bad_command(code, text)?;
@@ -529,7 +538,7 @@ impl Server {
                     self.command(now, &line)?;
                 }
                 State::Auth(_) => {
-                    let line = match self.take_line()? {
+                    let line = match self.take_line() {
                         None => return Ok(()),
                         Some(Err((code, text))) => {
                             self.state = State::Command;
@@ -601,7 +610,11 @@ impl Server {
         Ok(())
     }
 
-    fn on_data(&mut self, chunks: Vec<Bytes>, violation: Option<DataViolation>) -> Result<(), ServerError> {
+    fn on_data(
+        &mut self,
+        chunks: Vec<Bytes>,
+        violation: Option<DataViolation>,
+    ) -> Result<(), ServerError> {
         let Some(txn) = self.txn.as_mut() else {
             return Ok(());
         };
@@ -611,13 +624,18 @@ impl Server {
                     && self.config.bare_line_ending == BareLineEndingPolicy::Disconnect
                 {
                     self.txn = None;
-                    self.events.push_back(ServerEvent::MessageAborted(AbortReason::Data(v)));
-                    self.reply(521, "5.5.2 Bare CR or LF in message data, closing connection");
+                    self.events
+                        .push_back(ServerEvent::MessageAborted(AbortReason::Data(v)));
+                    self.reply(
+                        521,
+                        "5.5.2 Bare CR or LF in message data, closing connection",
+                    );
                     self.close();
                     return Err(ServerError::BareLineEnding);
                 }
                 txn.aborted = Some(AbortReason::Data(v));
-                self.events.push_back(ServerEvent::MessageAborted(AbortReason::Data(v)));
+                self.events
+                    .push_back(ServerEvent::MessageAborted(AbortReason::Data(v)));
             }
         }
         let txn = self.txn.as_mut().expect("checked above");
@@ -629,7 +647,8 @@ impl Server {
             if let Some(max) = self.config.max_message_size {
                 if txn.size > max {
                     txn.aborted = Some(AbortReason::TooLarge);
-                    self.events.push_back(ServerEvent::MessageAborted(AbortReason::TooLarge));
+                    self.events
+                        .push_back(ServerEvent::MessageAborted(AbortReason::TooLarge));
                     return Ok(());
                 }
             }
@@ -648,7 +667,8 @@ impl Server {
                 self.events.push_back(ServerEvent::Reset);
             }
             None => {
-                self.events.push_back(ServerEvent::MessageEnd { size: txn.size });
+                self.events
+                    .push_back(ServerEvent::MessageEnd { size: txn.size });
                 self.awaiting = Some(Awaiting::DataEnd);
             }
         }
@@ -698,7 +718,9 @@ impl Server {
     fn command(&mut self, now: Instant, line: &str) -> Result<(), ServerError> {
         let cmd = match parse_command(line) {
             Ok(c) => c,
-            Err(CommandError::Unrecognized) => return self.bad_command(500, "5.5.1 Command unrecognized"),
+            Err(CommandError::Unrecognized) => {
+                return self.bad_command(500, "5.5.1 Command unrecognized")
+            }
             Err(CommandError::Syntax(why)) => {
                 return self.bad_command(501, &format!("5.5.4 Syntax error: {why}"));
             }
@@ -725,7 +747,9 @@ impl Server {
                 self.state = State::WaitTls;
                 self.events.push_back(ServerEvent::StartTls { discarded });
             }
-            Command::Auth { mechanism, initial } => return self.auth_start(now, &mechanism, initial),
+            Command::Auth { mechanism, initial } => {
+                return self.auth_start(now, &mechanism, initial)
+            }
             Command::Mail { from, params } => return self.mail(from, params),
             Command::Rcpt { to, params } => return self.rcpt(to, params),
             Command::Data => {
@@ -798,10 +822,16 @@ impl Server {
             let text = format!("{} greets {}", self.config.hostname, domain);
             self.reply(250, &text);
         }
-        self.events.push_back(ServerEvent::Hello { domain, extended });
+        self.events
+            .push_back(ServerEvent::Hello { domain, extended });
     }
 
-    fn auth_start(&mut self, _now: Instant, mechanism: &str, initial: Option<String>) -> Result<(), ServerError> {
+    fn auth_start(
+        &mut self,
+        _now: Instant,
+        mechanism: &str,
+        initial: Option<String>,
+    ) -> Result<(), ServerError> {
         if self.config.auth_mechanisms.is_empty() {
             return self.bad_command(502, "5.5.1 AUTH not available");
         }
@@ -815,9 +845,14 @@ impl Server {
             return self.bad_command(503, "5.5.1 AUTH not allowed during a mail transaction");
         }
         if !self.secure && self.config.auth_requires_tls {
-            return self.bad_command(538, "5.7.11 Encryption required for requested authentication mechanism");
+            return self.bad_command(
+                538,
+                "5.7.11 Encryption required for requested authentication mechanism",
+            );
         }
-        let Some(mech) = Mechanism::from_name(mechanism).filter(|m| self.config.auth_mechanisms.contains(m)) else {
+        let Some(mech) =
+            Mechanism::from_name(mechanism).filter(|m| self.config.auth_mechanisms.contains(m))
+        else {
             return self.bad_command(504, "5.5.4 Unrecognized authentication type");
         };
         // "=" is an empty initial response (RFC 4954 §4).
@@ -892,14 +927,19 @@ impl Server {
         };
         match attempt {
             Some(attempt) => {
-                self.events.push_back(ServerEvent::Auth { mechanism, attempt });
+                self.events
+                    .push_back(ServerEvent::Auth { mechanism, attempt });
                 self.awaiting = Some(Awaiting::Auth);
             }
             None => self.reply(501, "5.5.2 Cannot decode response"),
         }
     }
 
-    fn mail(&mut self, from: String, params: Vec<(String, Option<String>)>) -> Result<(), ServerError> {
+    fn mail(
+        &mut self,
+        from: String,
+        params: Vec<(String, Option<String>)>,
+    ) -> Result<(), ServerError> {
         if self.helo.is_none() {
             return self.bad_command(503, "5.5.1 Send HELO/EHLO first");
         }
@@ -921,14 +961,18 @@ impl Server {
                 ("SIZE", Some(n)) => match n.parse::<u64>() {
                     Ok(n) => {
                         if self.config.max_message_size.is_some_and(|max| n > max) {
-                            return self.bad_command(552, "5.3.4 Message size exceeds fixed maximum message size");
+                            return self.bad_command(
+                                552,
+                                "5.3.4 Message size exceeds fixed maximum message size",
+                            );
                         }
                         true
                     }
                     Err(_) => false,
                 },
                 ("BODY", Some(b)) => {
-                    b.eq_ignore_ascii_case("7BIT") || (b.eq_ignore_ascii_case("8BITMIME") && self.config.eight_bit_mime)
+                    b.eq_ignore_ascii_case("7BIT")
+                        || (b.eq_ignore_ascii_case("8BITMIME") && self.config.eight_bit_mime)
                 }
                 ("SMTPUTF8", None) if self.config.smtputf8 => {
                     smtputf8 = true;
@@ -939,7 +983,10 @@ impl Server {
                 _ => false,
             };
             if !ok {
-                return self.bad_command(555, "5.5.4 MAIL FROM parameters not recognized or not implemented");
+                return self.bad_command(
+                    555,
+                    "5.5.4 MAIL FROM parameters not recognized or not implemented",
+                );
             }
         }
         if !from.is_empty() {
@@ -952,12 +999,17 @@ impl Server {
             }
         }
         self.pending_mail = Some(smtputf8);
-        self.events.push_back(ServerEvent::MailFrom { from, params });
+        self.events
+            .push_back(ServerEvent::MailFrom { from, params });
         self.awaiting = Some(Awaiting::Mail);
         Ok(())
     }
 
-    fn rcpt(&mut self, to: String, params: Vec<(String, Option<String>)>) -> Result<(), ServerError> {
+    fn rcpt(
+        &mut self,
+        to: String,
+        params: Vec<(String, Option<String>)>,
+    ) -> Result<(), ServerError> {
         let Some(txn) = self.txn.as_ref() else {
             return self.bad_command(503, "5.5.1 Need MAIL command");
         };
@@ -972,7 +1024,10 @@ impl Server {
         for (k, v) in &params {
             let ok = matches!((k.as_str(), v), ("NOTIFY" | "ORCPT", Some(_))) && self.config.dsn;
             if !ok {
-                return self.bad_command(555, "5.5.4 RCPT TO parameters not recognized or not implemented");
+                return self.bad_command(
+                    555,
+                    "5.5.4 RCPT TO parameters not recognized or not implemented",
+                );
             }
         }
         match validate_forward_path(&to, smtputf8) {
@@ -1033,8 +1088,12 @@ impl Dialogue for Server {
 
     fn handle_eof(&mut self, _now: Instant) {
         if let Some(t) = self.txn.take() {
-            if t.started && t.aborted.is_none() && matches!(self.state, State::Data(_) | State::Bdat { .. }) {
-                self.events.push_back(ServerEvent::MessageAborted(AbortReason::Disconnected));
+            if t.started
+                && t.aborted.is_none()
+                && matches!(self.state, State::Data(_) | State::Bdat { .. })
+            {
+                self.events
+                    .push_back(ServerEvent::MessageAborted(AbortReason::Disconnected));
             }
         }
         self.awaiting = None;
@@ -1043,13 +1102,19 @@ impl Dialogue for Server {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        let Some(deadline) = self.deadline else { return };
+        let Some(deadline) = self.deadline else {
+            return;
+        };
         if now < deadline {
             return;
         }
         if let Some(t) = self.txn.take() {
-            if t.started && t.aborted.is_none() && matches!(self.state, State::Data(_) | State::Bdat { .. }) {
-                self.events.push_back(ServerEvent::MessageAborted(AbortReason::Disconnected));
+            if t.started
+                && t.aborted.is_none()
+                && matches!(self.state, State::Data(_) | State::Bdat { .. })
+            {
+                self.events
+                    .push_back(ServerEvent::MessageAborted(AbortReason::Disconnected));
             }
         }
         let text = format!("4.4.2 {} Timeout, closing connection", self.config.hostname);
