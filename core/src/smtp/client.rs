@@ -454,6 +454,8 @@ pub struct Client {
     transmit: VecDeque<Bytes>,
     events: VecDeque<ClientEvent>,
     error: Option<ClientError>,
+    /// The caller is still streaming the body of a message that failed.
+    discarding_body: bool,
 }
 
 impl Client {
@@ -473,6 +475,7 @@ impl Client {
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             error: None,
+            discarding_body: false,
         };
         c.pending.push_back(Expect::Greeting);
         c.rearm(now);
@@ -529,6 +532,7 @@ impl Client {
         if envelope.to.is_empty() {
             return Err(UsageError::NoRecipients);
         }
+        self.discarding_body = false;
         let addrs = envelope.from.iter().chain(envelope.to.iter());
         let utf8 = addrs.clone().any(|a| !a.is_ascii());
         let invalid = |address: &String, error| UsageError::InvalidAddress {
@@ -603,7 +607,13 @@ impl Client {
 
     /// Hands the next piece of the message body (any chunking; line endings
     /// are normalised and dots stuffed across chunk boundaries).
+    ///
+    /// After [`ClientEvent::MessageFailed`] for this message, further chunks
+    /// and the final `finish_body` are accepted and dropped.
     pub fn send_body(&mut self, now: Instant, chunk: Bytes) -> Result<(), UsageError> {
+        if self.discarding_body {
+            return Ok(());
+        }
         let Some(txn) = self.txn.as_mut().filter(|t| t.caller_open) else {
             return Err(UsageError::NoMessageInProgress);
         };
@@ -620,6 +630,10 @@ impl Client {
 
     /// Ends the message body.
     pub fn finish_body(&mut self, now: Instant) -> Result<(), UsageError> {
+        if self.discarding_body {
+            self.discarding_body = false;
+            return Ok(());
+        }
         let Some(txn) = self.txn.as_mut().filter(|t| t.caller_open) else {
             return Err(UsageError::NoMessageInProgress);
         };
@@ -1002,6 +1016,7 @@ impl Client {
             return;
         }
         let txn = self.txn.take().expect("checked");
+        self.discarding_body = txn.caller_open;
         let (stage, reply) = txn.failed.expect("checked");
         self.events
             .push_back(ClientEvent::MessageFailed(TransactionFailure {
