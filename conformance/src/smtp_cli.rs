@@ -98,7 +98,7 @@ pub fn run_server(args: &[String]) -> ExitCode {
         .unwrap_or(0);
     let mut config = ServerConfig::new("wireloom.invalid");
     config.max_message_size = args.max_size;
-    config.cram_md5_nonce = format!("{}.{}", std::process::id(), nanos);
+    config.cram_md5_nonce = Some(format!("{}.{}", std::process::id(), nanos));
     if args.auth.is_some() {
         config.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5];
         config.auth_requires_tls = false;

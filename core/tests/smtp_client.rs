@@ -343,3 +343,11 @@ fn malformed_reply_is_a_sticky_protocol_error() {
     let mut buf = BytesMut::from(&b"220 ok\r\n"[..]);
     assert_eq!(s.c.handle_input(s.now, &mut buf), Err(err));
 }
+
+#[test]
+fn hello_name_cannot_inject() {
+    let mut s = Script::new(ClientConfig::new("evil\r\nMAIL FROM:<x@y>"));
+    assert_eq!(s.feed(b"220 mx\r\n").1, "EHLO [127.0.0.1]\r\n");
+    let mut s = Script::new(ClientConfig::new("[192.0.2.1]"));
+    assert_eq!(s.feed(b"220 mx\r\n").1, "EHLO [192.0.2.1]\r\n");
+}

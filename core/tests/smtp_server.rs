@@ -290,3 +290,32 @@ fn pipelined_batch_split_at_every_byte() {
     let pieces: Vec<&[u8]> = input.chunks(1).collect();
     assert_eq!(run(&pieces).replies, whole.replies);
 }
+
+#[test]
+fn cram_md5_needs_a_nonce() {
+    let mut c = ServerConfig::new("mx.example");
+    c.auth_mechanisms = vec![Mechanism::CramMd5, Mechanism::Plain];
+    c.transport_secure = true;
+    let r = run_with(c.clone(), &[b"EHLO c\r\nAUTH CRAM-MD5\r\n"]);
+    assert_eq!(r.codes(), [220, 250, 504]);
+    let ehlo = r.replies.join("\n");
+    assert!(!ehlo.contains("CRAM-MD5"));
+    c.cram_md5_nonce = Some("n0nce".into());
+    let r = run_with(c, &[b"EHLO c\r\nAUTH CRAM-MD5\r\n"]);
+    assert_eq!(r.codes(), [220, 250, 334]);
+}
+
+#[test]
+fn bare_lf_commands_leniency() {
+    let r = run(&[b"EHLO c\nNOOP\r\n"]);
+    assert_eq!(r.codes(), [220, 500, 250]);
+    let mut c = ServerConfig::new("mx.example");
+    c.allow_bare_lf_commands = true;
+    let r = run_with(
+        c,
+        &[b"EHLO c\nMAIL FROM:<a@b.example>\nRCPT TO:<c@d.example>\nDATA\nx\n.\r\n"],
+    );
+    // Commands are lenient; DATA stays strict (the bare LF is refused).
+    assert_eq!(r.codes(), [220, 250, 250, 250, 354]);
+    assert!(r.has(|e| matches!(e, ServerEvent::MessageAborted(_))));
+}

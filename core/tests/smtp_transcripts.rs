@@ -414,7 +414,7 @@ fn auth_pair(mechanisms: Vec<Mechanism>, creds: Credentials, forced: Option<Mech
     let mut s = sc();
     s.transport_secure = true;
     s.auth_mechanisms = mechanisms;
-    s.cram_md5_nonce = "1234".into();
+    s.cram_md5_nonce = Some("1234".into());
     Pair::new(c, s, vec![Action::Quit]).run()
 }
 

@@ -63,7 +63,8 @@ impl Default for ClientTimeouts {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ClientConfig {
-    /// The name sent in EHLO/HELO (a domain or address literal).
+    /// The name sent in EHLO/HELO (a domain or address literal). A name
+    /// with other characters (spaces, CR, LF...) is replaced by `[127.0.0.1]`.
     pub hello_name: String,
     /// STARTTLS policy. Default [`TlsPolicy::Opportunistic`].
     pub tls: TlsPolicy,
@@ -679,8 +680,24 @@ impl Client {
         self.rearm_if_unarmed(now);
     }
 
+    /// The EHLO/HELO argument: `hello_name` when it is a plain domain or
+    /// address literal, else `[127.0.0.1]` (never CR, LF or spaces).
+    fn hello_name(&self) -> String {
+        let name = &self.config.hello_name;
+        let ok = !name.is_empty()
+            && name.len() <= 255
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+        if ok {
+            name.clone()
+        } else {
+            "[127.0.0.1]".into()
+        }
+    }
+
     fn send_ehlo(&mut self, now: Instant) {
-        let line = format!("EHLO {}\r\n", self.config.hello_name);
+        let line = format!("EHLO {}\r\n", self.hello_name());
         self.send(now, line, Expect::Ehlo);
     }
 
@@ -850,7 +867,7 @@ impl Client {
                         .push_back(ClientEvent::Capabilities(self.ext.clone()));
                     self.after_hello(now);
                 } else if reply.is_permanent() {
-                    let line = format!("HELO {}\r\n", self.config.hello_name);
+                    let line = format!("HELO {}\r\n", self.hello_name());
                     self.send(now, line, Expect::Helo);
                 } else {
                     self.fail(

@@ -88,9 +88,14 @@ pub struct ServerConfig {
     pub require_tls: bool,
     /// Bare CR/LF handling in DATA. Default [`BareLineEndingPolicy::Reject`].
     pub bare_line_ending: BareLineEndingPolicy,
-    /// Unique, unpredictable text for the CRAM-MD5 challenge (set one per
-    /// connection; core has no randomness).
-    pub cram_md5_nonce: String,
+    /// Unique, unpredictable text for the CRAM-MD5 challenge, set per
+    /// connection by the adapter (core has no randomness). CRAM-MD5 is
+    /// neither offered nor accepted while this is `None` (the default): a
+    /// predictable challenge would let a captured answer be replayed.
+    pub cram_md5_nonce: Option<String>,
+    /// Accept command lines ending in a bare LF (leniency for old clients;
+    /// DATA stays strict). Default false: 500.
+    pub allow_bare_lf_commands: bool,
     /// Timeouts.
     pub timeouts: ServerTimeouts,
 }
@@ -120,7 +125,8 @@ impl ServerConfig {
             require_auth: false,
             require_tls: false,
             bare_line_ending: BareLineEndingPolicy::Reject,
-            cram_md5_nonce: "0".into(),
+            cram_md5_nonce: None,
+            allow_bare_lf_commands: false,
             timeouts: ServerTimeouts::default(),
         }
     }
@@ -510,8 +516,10 @@ impl Server {
         if line.len() > self.config.max_command_line {
             return Some(Err((500, "5.5.6 Line too long")));
         }
-        let Some(body) = line[..lf].strip_suffix(b"\r") else {
-            return Some(Err((500, "5.5.2 Bare LF in command line")));
+        let body = match line[..lf].strip_suffix(b"\r") {
+            Some(body) => body,
+            None if self.config.allow_bare_lf_commands => &line[..lf],
+            None => return Some(Err((500, "5.5.2 Bare LF in command line"))),
         };
         if memchr::memchr(b'\r', body).is_some() {
             return Some(Err((500, "5.5.2 Bare CR in command line")));
@@ -700,7 +708,12 @@ impl Server {
             lines.push("STARTTLS".into());
         }
         if self.auth_offered() {
-            let names: Vec<&str> = c.auth_mechanisms.iter().map(|m| m.name()).collect();
+            let names: Vec<&str> = c
+                .auth_mechanisms
+                .iter()
+                .filter(|m| self.mechanism_usable(**m))
+                .map(|m| m.name())
+                .collect();
             lines.push(format!("AUTH {}", names.join(" ")));
         }
         if c.enhanced_status_codes {
@@ -709,8 +722,16 @@ impl Server {
         lines
     }
 
+    fn mechanism_usable(&self, m: Mechanism) -> bool {
+        self.config.auth_mechanisms.contains(&m)
+            && (m != Mechanism::CramMd5 || self.config.cram_md5_nonce.is_some())
+    }
+
     fn auth_offered(&self) -> bool {
-        !self.config.auth_mechanisms.is_empty()
+        self.config
+            .auth_mechanisms
+            .iter()
+            .any(|m| self.mechanism_usable(*m))
             && !self.authenticated
             && (self.secure || !self.config.auth_requires_tls)
     }
@@ -832,7 +853,12 @@ impl Server {
         mechanism: &str,
         initial: Option<String>,
     ) -> Result<(), ServerError> {
-        if self.config.auth_mechanisms.is_empty() {
+        if !self
+            .config
+            .auth_mechanisms
+            .iter()
+            .any(|m| self.mechanism_usable(*m))
+        {
             return self.bad_command(502, "5.5.1 AUTH not available");
         }
         if self.helo.is_none() || !self.extended {
@@ -850,8 +876,7 @@ impl Server {
                 "5.7.11 Encryption required for requested authentication mechanism",
             );
         }
-        let Some(mech) =
-            Mechanism::from_name(mechanism).filter(|m| self.config.auth_mechanisms.contains(m))
+        let Some(mech) = Mechanism::from_name(mechanism).filter(|m| self.mechanism_usable(*m))
         else {
             return self.bad_command(504, "5.5.4 Unrecognized authentication type");
         };
@@ -884,10 +909,8 @@ impl Server {
             }
             (Mechanism::CramMd5, _) => {
                 self.challenges += 1;
-                let challenge = format!(
-                    "<{}.{}@{}>",
-                    self.challenges, self.config.cram_md5_nonce, self.config.hostname
-                );
+                let nonce = self.config.cram_md5_nonce.as_deref().unwrap_or_default();
+                let challenge = format!("<{}.{}@{}>", self.challenges, nonce, self.config.hostname);
                 let text = auth::b64(&challenge);
                 self.state = State::Auth(AuthState::Cram(challenge));
                 self.reply(334, &text);
