@@ -6,8 +6,10 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
+use wireloom_core::smtp::auth::Mechanism;
 use wireloom_core::smtp::client::{Client, ClientConfig, ClientEvent, Envelope};
 use wireloom_core::smtp::dot::{BodyEncoder, DataDecoder};
+use wireloom_core::smtp::server::{Server, ServerConfig, ServerEvent};
 use wireloom_core::Dialogue;
 
 /// The reference normalisation: CRLF, bare CR, bare LF each become CRLF; a
@@ -128,6 +130,91 @@ proptest! {
         enc.finish(&mut wire);
         prop_assert!(no_bare_cr_lf(&wire));
         prop_assert_eq!(wire.to_vec(), normalise(&body));
+    }
+}
+
+fn peer_input() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    let token = prop_oneof![
+        Just(b"EHLO x\r\n".to_vec()),
+        Just(b"MAIL FROM:<a@b.c>\r\n".to_vec()),
+        Just(b"RCPT TO:<d@e.f>\r\n".to_vec()),
+        Just(b"DATA\r\n".to_vec()),
+        Just(b"BDAT 3\r\n".to_vec()),
+        Just(b"AUTH PLAIN\r\n".to_vec()),
+        Just(b"AUTH LOGIN\r\n".to_vec()),
+        Just(b"AUTH CRAM-MD5\r\n".to_vec()),
+        Just(b"STARTTLS\r\n".to_vec()),
+        Just(b"\r\n.\r\n".to_vec()),
+        Just(b"250-x\r\n".to_vec()),
+        Just(b"250 ok\r\n".to_vec()),
+        Just(b"354 go\r\n".to_vec()),
+        Just(b"334 eA==\r\n".to_vec()),
+        Just(b"220 hi\r\n".to_vec()),
+        Just("\u{f6}".as_bytes().to_vec()),
+        prop::collection::vec(any::<u8>(), 0..12),
+    ];
+    prop::collection::vec(token, 0..24)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    /// Never panic on peer input, whatever arrives and however it is split.
+    #[test]
+    fn server_survives_any_input(pieces in peer_input()) {
+        let now = Instant::now();
+        let mut c = ServerConfig::new("mx");
+        c.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5, Mechanism::XOAuth2];
+        c.auth_requires_tls = false;
+        c.starttls = true;
+        c.cram_md5_nonce = Some("n".into());
+        c.max_message_size = Some(64);
+        c.max_command_line = 40;
+        let mut s = Server::new(c, now);
+        for p in pieces {
+            let mut buf = BytesMut::from(&p[..]);
+            let _ = s.handle_input(now, &mut buf);
+            while let Some(e) = s.poll_event() {
+                match e {
+                    ServerEvent::StartTls { .. } => { let _ = s.handle_tls_established(now); }
+                    ServerEvent::Auth { .. } | ServerEvent::MailFrom { .. } | ServerEvent::RcptTo { .. }
+                    | ServerEvent::MessageEnd { .. } => { let _ = s.accept(now); }
+                    _ => {}
+                }
+            }
+            while let Some(b) = s.poll_transmit() {
+                prop_assert!(no_bare_cr_lf(&b));
+            }
+        }
+        s.handle_eof(now);
+    }
+
+    #[test]
+    fn client_survives_any_input(pieces in peer_input()) {
+        let now = Instant::now();
+        let mut config = ClientConfig::new("c");
+        config.credentials = Some(wireloom_core::smtp::auth::Credentials::password("u", "p"));
+        config.allow_insecure_auth = true;
+        let mut c = Client::new(config, now);
+        for p in pieces {
+            let mut buf = BytesMut::from(&p[..]);
+            let _ = c.handle_input(now, &mut buf);
+            while let Some(e) = c.poll_event() {
+                match e {
+                    ClientEvent::StartTls => { let _ = c.handle_tls_established(now); }
+                    ClientEvent::Ready => {
+                        let env = Envelope::new("a@b.c", ["d@e.f"]);
+                        let _ = c.send_message(now, env, Bytes::from_static(b"x\n.\n"));
+                    }
+                    _ => {}
+                }
+            }
+            while let Some(b) = c.poll_transmit() {
+                prop_assert!(no_bare_cr_lf(&b));
+            }
+        }
+        c.handle_eof(now);
+        c.handle_timeout(now + std::time::Duration::from_secs(3600));
     }
 }
 

@@ -173,7 +173,11 @@ pub fn parse_command(line: &str) -> Result<Command, CommandError> {
 type Params = Vec<(String, Option<String>)>;
 
 fn parse_path_and_params(rest: &str, prefix: &str) -> Result<(String, Params), CommandError> {
-    if rest.len() < prefix.len() || !rest[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    // `get`, not indexing: the line may hold multi-byte characters.
+    if !rest
+        .get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    {
         return Err(CommandError::Syntax("expected FROM:<path> / TO:<path>"));
     }
     let rest = &rest[prefix.len()..];
@@ -280,6 +284,8 @@ mod tests {
             "AUTH",
             "VRFY",
             "MAIL FROM:<a@b> =x",
+            "MAIL FROM\u{f6}:<a@b>",
+            "RCPT T\u{f6}:<a@b>",
         ] {
             assert!(
                 matches!(parse_command(bad), Err(CommandError::Syntax(_))),
