@@ -31,6 +31,7 @@ Runs wireloom's SMTP server dialogue on stdin/stdout. Accepted messages are
 written as JSON lines {\"mail_from\",\"rcpt_to\",\"data_base64\"} to stderr, or
 into DIR as <id>.json and <id>.eml. With --auth, AUTH PLAIN, LOGIN and
 CRAM-MD5 are offered (over the plaintext pipe) and required before MAIL.
+--max-size defaults to 10485760 (advertised as SIZE); 0 means no limit.
 ";
 
 const REPLY_USAGE: &str = "\
@@ -97,7 +98,10 @@ pub fn run_server(args: &[String]) -> ExitCode {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let mut config = ServerConfig::new("wireloom.invalid");
-    config.max_message_size = args.max_size;
+    // Without --max-size the core default (10 MiB) applies; 0 lifts it.
+    if let Some(max) = args.max_size {
+        config.max_message_size = (max > 0).then_some(max);
+    }
     config.cram_md5_nonce = Some(format!("{}.{}", std::process::id(), nanos));
     if args.auth.is_some() {
         config.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5];

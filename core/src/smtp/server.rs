@@ -53,8 +53,8 @@ pub struct ServerConfig {
     /// Longest message text line including CRLF; `None` for no limit.
     /// Default `Some(1000)` (RFC 5321 §4.5.3.1.6). Beyond: 500 at the end.
     pub max_data_line: Option<usize>,
-    /// Largest message in octets (advertised as SIZE; 552 beyond). Default
-    /// 10 MiB; `None` for no limit (advertised as `SIZE 0`... not advertised).
+    /// Largest message in octets (advertised as `SIZE n`; 552 beyond).
+    /// Default 10 MiB; `None` for no limit (advertised as plain `SIZE`).
     pub max_message_size: Option<u64>,
     /// Most recipients per message (452 beyond). Default 100.
     pub max_recipients: usize,
@@ -362,6 +362,10 @@ impl Server {
     }
 
     /// Accepts what the last *answer* event asked about.
+    ///
+    /// While an answer was pending, `handle_input` may have left bytes in
+    /// the caller's buffer (beyond [`ServerConfig::max_buffered`]); call
+    /// `handle_input` again with that buffer after answering.
     pub fn accept(&mut self, now: Instant) -> Result<(), ServerUsageError> {
         let awaiting = self
             .awaiting
