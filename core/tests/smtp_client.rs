@@ -122,11 +122,15 @@ fn body_streams_in_chunks_after_354() {
         "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n"
     );
     // Chunks before the 354 are held.
+    assert!(!s.c.wants_body());
     s.c.send_body(s.now, Bytes::from_static(b".first\r"))
         .unwrap();
+    assert_eq!(s.c.queued_body_len(), 7);
     assert_eq!(s.drain().1, "");
     let (_, wire) = s.feed(b"250 ok\r\n250 ok\r\n354 go\r\n");
     assert_eq!(wire, "..first");
+    assert!(s.c.wants_body());
+    assert_eq!(s.c.queued_body_len(), 0);
     for (chunk, expect) in [
         (&b"\n."[..], "\r\n.."),
         (b".", "."),

@@ -319,3 +319,15 @@ fn bare_lf_commands_leniency() {
     assert_eq!(r.codes(), [220, 250, 250, 250, 354]);
     assert!(r.has(|e| matches!(e, ServerEvent::MessageAborted(_))));
 }
+
+#[test]
+fn refused_service_answers_503_until_quit() {
+    let mut c = ServerConfig::new("mx.example");
+    c.refuse_service = Some("5.7.1 go away".into());
+    let r = run_with(
+        c,
+        &[b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nBDAT 4\r\nQUITQUIT\r\n"],
+    );
+    assert_eq!(r.codes(), [554, 503, 503, 503, 221]);
+    assert!(r.closed);
+}

@@ -754,3 +754,11 @@ fn eof_and_garbage_from_server() {
     assert_eq!(events.last(), Some(&ClientEvent::Closed));
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn server_refuses_service() {
+    let mut s = sc();
+    s.refuse_service = Some("5.7.1 No service for you".into());
+    let t = Pair::new(cc(), s, vec![]).run();
+    insta::assert_snapshot!(t);
+}

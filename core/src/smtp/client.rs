@@ -498,6 +498,24 @@ impl Client {
         self.phase == Phase::Idle && self.txn.is_none()
     }
 
+    /// True when the server is ready for message data (after 354, or once
+    /// the recipients are in for BDAT): chunks given to
+    /// [`send_body`](Client::send_body) go out at once instead of queueing.
+    /// Streaming callers can wait for this before producing more.
+    pub fn wants_body(&self) -> bool {
+        self.txn
+            .as_ref()
+            .is_some_and(|t| t.caller_open && t.body_open && t.failed.is_none())
+    }
+
+    /// Octets of body handed to [`send_body`](Client::send_body) and not
+    /// yet encoded for the wire (queued while the server is not ready).
+    pub fn queued_body_len(&self) -> usize {
+        self.txn
+            .as_ref()
+            .map_or(0, |t| t.queue.iter().map(Bytes::len).sum())
+    }
+
     /// The sticky session error, if any.
     pub fn error(&self) -> Option<&ClientError> {
         self.error.as_ref()

@@ -93,6 +93,9 @@ pub struct ServerConfig {
     /// neither offered nor accepted while this is `None` (the default): a
     /// predictable challenge would let a captured answer be replayed.
     pub cram_md5_nonce: Option<String>,
+    /// Refuse service (RFC 5321 §3.1): greet with `554 <text>`, answer
+    /// every command but QUIT with 503. Default `None`.
+    pub refuse_service: Option<String>,
     /// Accept command lines ending in a bare LF (leniency for old clients;
     /// DATA stays strict). Default false: 500.
     pub allow_bare_lf_commands: bool,
@@ -127,6 +130,7 @@ impl ServerConfig {
             bare_line_ending: BareLineEndingPolicy::Reject,
             cram_md5_nonce: None,
             allow_bare_lf_commands: false,
+            refuse_service: None,
             timeouts: ServerTimeouts::default(),
         }
     }
@@ -340,8 +344,16 @@ impl Server {
             events: VecDeque::new(),
             error: None,
         };
-        let greeting = format!("{} {}", s.config.hostname, s.config.greeting);
-        s.reply(220, &greeting);
+        match &s.config.refuse_service {
+            Some(text) => {
+                let text = format!("{} {}", s.config.hostname, text.replace(['\r', '\n'], " "));
+                s.reply(554, &text);
+            }
+            None => {
+                let greeting = format!("{} {}", s.config.hostname, s.config.greeting);
+                s.reply(220, &greeting);
+            }
+        }
         s.arm(now);
         s
     }
@@ -750,6 +762,18 @@ impl Server {
                 return self.bad_command(501, &format!("5.5.4 Syntax error: {why}"));
             }
         };
+        if self.config.refuse_service.is_some() && cmd != Command::Quit {
+            if let Command::Bdat { size, last } = cmd {
+                // Stay in sync: the chunk still has to be read.
+                self.state = State::Bdat {
+                    remaining: size,
+                    last,
+                    discard: Some((503, "5.5.1 No service")),
+                };
+                return Ok(());
+            }
+            return self.bad_command(503, "5.5.1 No service");
+        }
         match cmd {
             Command::Ehlo(domain) => self.hello(domain, true),
             Command::Helo(domain) => self.hello(domain, false),
