@@ -331,3 +331,27 @@ fn refused_service_answers_503_until_quit() {
     assert_eq!(r.codes(), [554, 503, 503, 503, 221]);
     assert!(r.closed);
 }
+
+#[test]
+fn disconnect_policy_applies_after_an_earlier_violation() {
+    let mut c = ServerConfig::new("mx.example");
+    c.bare_line_ending = BareLineEndingPolicy::Disconnect;
+    c.max_data_line = Some(10);
+    // A long line first (message already refused), then a smuggling attempt.
+    let r = run_with(
+        c,
+        &[
+            START,
+            b"0123456789abcdef\r\n",
+            b"x\n.\r\nMAIL FROM:<e@vil.example>\r\n",
+        ],
+    );
+    assert_eq!(r.codes(), [220, 250, 250, 250, 354, 521]);
+    assert_eq!(r.error, Some(ServerError::BareLineEnding));
+    let aborted = r
+        .events
+        .iter()
+        .filter(|e| matches!(e, ServerEvent::MessageAborted(_)))
+        .count();
+    assert_eq!(aborted, 1);
+}

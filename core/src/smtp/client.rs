@@ -442,6 +442,29 @@ struct Txn {
 
 /// The SMTP client dialogue (RFC 5321, 3207, 4954, 2920, 3030, 1870, 6152,
 /// 6531). Implements [`Dialogue`]; see the [module docs](super).
+///
+/// # Contract
+///
+/// - Feed every byte read from the server to
+///   [`handle_input`](Dialogue::handle_input) (it consumes all of it), end of
+///   stream to [`handle_eof`](Dialogue::handle_eof), and call
+///   [`handle_timeout`](Dialogue::handle_timeout) once
+///   [`poll_timeout`](Dialogue::poll_timeout) has passed.
+/// - After each `handle_*` call and each application call
+///   ([`start_message`](Client::start_message), [`send_body`](Client::send_body),
+///   [`finish_body`](Client::finish_body), [`quit`](Client::quit),
+///   [`handle_tls_established`](Client::handle_tls_established)), write out
+///   every [`poll_transmit`](Dialogue::poll_transmit) and drain
+///   [`poll_event`](Dialogue::poll_event).
+/// - Messages are sent when [`ClientEvent::Ready`] says the session is idle;
+///   the outcome is [`ClientEvent::MessageSent`] or
+///   [`ClientEvent::MessageFailed`], after which `Ready` comes again.
+/// - A malformed or unexpected reply is a sticky error: `handle_input`
+///   returns it from then on. Other session failures arrive as
+///   [`ClientEvent::Failed`], followed by QUIT when the server can still
+///   hear it, and always end with [`ClientEvent::Closed`].
+/// - Nothing on the wire ever holds a bare CR or LF, and no envelope
+///   address or EHLO name can inject a command.
 #[derive(Debug)]
 pub struct Client {
     config: ClientConfig,

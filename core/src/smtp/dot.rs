@@ -123,8 +123,18 @@ pub struct Decoded {
     pub chunks: Vec<Bytes>,
     /// True when the terminating `CRLF.CRLF` was consumed.
     pub end: bool,
-    /// The first violation seen in this call, if any.
+    /// A violation seen in this call, if any (a bare CR/LF is reported in
+    /// preference to a long line).
     pub violation: Option<DataViolation>,
+}
+
+/// Records a violation; a bare line ending outranks a long line (it is the
+/// one that may close the connection).
+fn note(slot: &mut Option<DataViolation>, v: DataViolation) {
+    match slot {
+        None | Some(DataViolation::LineTooLong) => *slot = Some(v),
+        _ => {}
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,7 +201,7 @@ impl DataDecoder {
                         self.check_len(&mut violation);
                         self.line_len = 0;
                     } else {
-                        violation.get_or_insert(DataViolation::BareCr);
+                        note(&mut violation, DataViolation::BareCr);
                         self.st = St::Mid;
                     }
                 }
@@ -208,7 +218,7 @@ impl DataDecoder {
                         if data[i] == b'\n' {
                             // A bare LF never starts a line: `\n.\r\n` must
                             // not end the data (SMTP smuggling).
-                            violation.get_or_insert(DataViolation::BareLf);
+                            note(&mut violation, DataViolation::BareLf);
                             self.check_len(&mut violation);
                             self.line_len = 0;
                             self.st = St::Mid;
@@ -236,7 +246,7 @@ impl DataDecoder {
     fn check_len(&self, violation: &mut Option<DataViolation>) {
         if let Some(max) = self.max_line_len {
             if self.line_len > max {
-                violation.get_or_insert(DataViolation::LineTooLong);
+                note(violation, DataViolation::LineTooLong);
             }
         }
     }

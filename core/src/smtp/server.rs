@@ -301,6 +301,28 @@ struct Txn {
 
 /// The SMTP server dialogue. Implements [`Dialogue`]; see the
 /// [module docs](super).
+///
+/// # Contract
+///
+/// - [`Server::new`] queues the greeting: flush
+///   [`poll_transmit`](Dialogue::poll_transmit) first.
+/// - Feed client bytes to [`handle_input`](Dialogue::handle_input), end of
+///   stream to [`handle_eof`](Dialogue::handle_eof), expired timers to
+///   [`handle_timeout`](Dialogue::handle_timeout); after each call, write
+///   out `poll_transmit` and drain [`poll_event`](Dialogue::poll_event).
+/// - Events marked *answer* ([`ServerEvent::Auth`], [`ServerEvent::MailFrom`],
+///   [`ServerEvent::RcptTo`], [`ServerEvent::MessageEnd`]) must be answered
+///   with [`accept`](Server::accept) or [`reject`](Server::reject); until
+///   then no further command is read (pipelined input waits, so replies
+///   stay in order) and no timer runs.
+/// - Message data is never buffered whole: it arrives as
+///   [`ServerEvent::Data`] slices, between [`ServerEvent::MessageStart`] and
+///   `MessageEnd` (or [`ServerEvent::MessageAborted`]).
+/// - On [`ServerEvent::StartTls`], flush `poll_transmit` (the 220), then
+///   run the TLS handshake and call
+///   [`handle_tls_established`](Server::handle_tls_established).
+/// - [`ServerError`]s are fatal and sticky; the connection is closed
+///   (`is_closed`) after the final reply is flushed.
 #[derive(Debug)]
 pub struct Server {
     config: ServerConfig,
@@ -643,13 +665,17 @@ impl Server {
             return Ok(());
         };
         if let Some(v) = violation {
-            if txn.aborted.is_none() {
-                if matches!(v, DataViolation::BareCr | DataViolation::BareLf)
-                    && self.config.bare_line_ending == BareLineEndingPolicy::Disconnect
-                {
+            let bare = matches!(v, DataViolation::BareCr | DataViolation::BareLf);
+            let disconnect =
+                bare && self.config.bare_line_ending == BareLineEndingPolicy::Disconnect;
+            if txn.aborted.is_none() || disconnect {
+                if disconnect {
+                    let first = txn.aborted.is_none();
                     self.txn = None;
-                    self.events
-                        .push_back(ServerEvent::MessageAborted(AbortReason::Data(v)));
+                    if first {
+                        self.events
+                            .push_back(ServerEvent::MessageAborted(AbortReason::Data(v)));
+                    }
                     self.reply(
                         521,
                         "5.5.2 Bare CR or LF in message data, closing connection",
