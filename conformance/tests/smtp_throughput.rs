@@ -83,9 +83,9 @@ fn data_path_throughput() {
                 while let Some(e) = server.poll_event() {
                     match e {
                         ServerEvent::Data(d) => received += d.len(),
-                        ServerEvent::MailFrom { .. } | ServerEvent::RcptTo { .. } | ServerEvent::MessageEnd { .. } => {
-                            server.accept(now).unwrap()
-                        }
+                        ServerEvent::MailFrom { .. }
+                        | ServerEvent::RcptTo { .. }
+                        | ServerEvent::MessageEnd { .. } => server.accept(now).unwrap(),
                         _ => {}
                     }
                 }
@@ -101,7 +101,11 @@ fn data_path_throughput() {
                         client.quit(now).unwrap();
                     } else {
                         client
-                            .send_message(now, Envelope::new("a@b.example", ["c@d.example"]), message.clone())
+                            .send_message(
+                                now,
+                                Envelope::new("a@b.example", ["c@d.example"]),
+                                message.clone(),
+                            )
                             .unwrap();
                         sent = true;
                     }

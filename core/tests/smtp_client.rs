@@ -355,3 +355,15 @@ fn hello_name_cannot_inject() {
     let mut s = Script::new(ClientConfig::new("[192.0.2.1]"));
     assert_eq!(s.feed(b"220 mx\r\n").1, "EHLO [192.0.2.1]\r\n");
 }
+
+#[test]
+fn noop_keeps_the_session_idle() {
+    let mut s = Script::ready(cc(), "250 mx\r\n");
+    s.c.noop(s.now).unwrap();
+    assert_eq!(s.drain().1, "NOOP\r\n");
+    assert!(!s.c.is_ready());
+    assert_eq!(s.c.poll_timeout(), Some(s.now + Duration::from_secs(300)));
+    let (events, _) = s.feed(b"250 2.0.0 OK\r\n");
+    assert!(matches!(&events[0], ClientEvent::NoopReply(r) if r.code == 250));
+    assert_eq!(events[1], ClientEvent::Ready);
+}

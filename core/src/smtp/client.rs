@@ -187,6 +187,8 @@ pub enum Stage {
     Bdat,
     /// RSET.
     Rset,
+    /// NOOP.
+    Noop,
     /// QUIT.
     Quit,
 }
@@ -254,6 +256,8 @@ pub enum ClientEvent {
     MessageSent(Delivery),
     /// A message was refused; the client resets the transaction.
     MessageFailed(TransactionFailure),
+    /// The answer to [`Client::noop`].
+    NoopReply(Reply),
     /// The session failed; the client sends QUIT when it still can.
     Failed(ClientError),
     /// The session is over; close the transport.
@@ -391,6 +395,7 @@ enum Expect {
     DataEnd,
     Bdat { last: bool },
     Rset,
+    Noop,
     Quit,
 }
 
@@ -407,6 +412,7 @@ impl Expect {
             Expect::DataEnd => Stage::DataEnd,
             Expect::Bdat { .. } => Stage::Bdat,
             Expect::Rset => Stage::Rset,
+            Expect::Noop => Stage::Noop,
             Expect::Quit => Stage::Quit,
         }
     }
@@ -698,6 +704,17 @@ impl Client {
         self.finish_body(now)
     }
 
+    /// Sends NOOP (only when idle), e.g. to check a pooled connection;
+    /// [`ClientEvent::NoopReply`] and [`ClientEvent::Ready`] follow.
+    pub fn noop(&mut self, now: Instant) -> Result<(), UsageError> {
+        if !self.is_ready() {
+            return Err(UsageError::NotReady);
+        }
+        self.phase = Phase::Resetting;
+        self.send(now, "NOOP\r\n".into(), Expect::Noop);
+        Ok(())
+    }
+
     /// Sends QUIT (only when idle); [`ClientEvent::Closed`] follows the 221.
     pub fn quit(&mut self, now: Instant) -> Result<(), UsageError> {
         if !self.is_ready() {
@@ -954,6 +971,10 @@ impl Client {
             Expect::Auth(mech, step) => self.on_auth(now, mech, step, reply),
             Expect::Rset => {
                 // Whatever the answer, the transaction state is gone.
+                self.ready();
+            }
+            Expect::Noop => {
+                self.events.push_back(ClientEvent::NoopReply(reply));
                 self.ready();
             }
             Expect::Quit => {

@@ -5,6 +5,7 @@ use super::reply::Reply;
 
 /// What a server advertised in its EHLO reply.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Extensions {
     /// The domain on the first line of the EHLO reply.
     pub domain: String,
