@@ -424,7 +424,8 @@ enum Phase {
     TlsHandshake,
     Idle,
     Transaction,
-    Resetting,
+    /// RSET or NOOP outstanding.
+    Waiting,
     Quitting,
     Closed,
 }
@@ -710,7 +711,7 @@ impl Client {
         if !self.is_ready() {
             return Err(UsageError::NotReady);
         }
-        self.phase = Phase::Resetting;
+        self.phase = Phase::Waiting;
         self.send(now, "NOOP\r\n".into(), Expect::Noop);
         Ok(())
     }
@@ -724,7 +725,10 @@ impl Client {
         Ok(())
     }
 
+    /// Abandons the session at once (no QUIT, unsent output dropped): the
+    /// server sees the connection close mid-message and discards it.
     fn fail_local(&mut self) {
+        self.transmit.clear();
         self.phase = Phase::Closed;
         self.pending.clear();
         self.deadline = None;
@@ -1103,7 +1107,7 @@ impl Client {
                 reply,
                 recipients: txn.results,
             }));
-        self.phase = Phase::Resetting;
+        self.phase = Phase::Waiting;
         self.send(now, "RSET\r\n".into(), Expect::Rset);
     }
 
