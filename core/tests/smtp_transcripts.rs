@@ -762,3 +762,19 @@ fn server_refuses_service() {
     let t = Pair::new(cc(), s, vec![]).run();
     insta::assert_snapshot!(t);
 }
+
+#[test]
+fn helo_fallback_against_an_rfc821_server() {
+    let mut s = sc();
+    s.esmtp = false;
+    let t = Pair::new(
+        cc(),
+        s,
+        vec![
+            Action::Send(env(&["a@example.com", "b@example.com"]), b"plain 7-bit\r\n"),
+            Action::Send(env(&["a@example.com"]), "caf\u{e9}".as_bytes()),
+        ],
+    )
+    .run();
+    insta::assert_snapshot!(t);
+}

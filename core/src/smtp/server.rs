@@ -93,6 +93,9 @@ pub struct ServerConfig {
     /// neither offered nor accepted while this is `None` (the default): a
     /// predictable challenge would let a captured answer be replayed.
     pub cram_md5_nonce: Option<String>,
+    /// Answer EHLO (ESMTP). Default true; false answers EHLO with 502 like
+    /// an RFC 821 server, so clients fall back to HELO.
+    pub esmtp: bool,
     /// Refuse service (RFC 5321 §3.1): greet with `554 <text>`, answer
     /// every command but QUIT with 503. Default `None`.
     pub refuse_service: Option<String>,
@@ -131,6 +134,7 @@ impl ServerConfig {
             cram_md5_nonce: None,
             allow_bare_lf_commands: false,
             refuse_service: None,
+            esmtp: true,
             timeouts: ServerTimeouts::default(),
         }
     }
@@ -801,6 +805,9 @@ impl Server {
             return self.bad_command(503, "5.5.1 No service");
         }
         match cmd {
+            Command::Ehlo(_) if !self.config.esmtp => {
+                return self.bad_command(502, "5.5.1 EHLO not implemented")
+            }
             Command::Ehlo(domain) => self.hello(domain, true),
             Command::Helo(domain) => self.hello(domain, false),
             Command::StartTls => {
