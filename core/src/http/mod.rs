@@ -19,6 +19,8 @@ pub mod header;
 mod message;
 mod method;
 pub mod parse;
+pub mod pool;
+pub mod redirect;
 pub mod serialize;
 pub mod server;
 mod status;
