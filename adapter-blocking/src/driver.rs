@@ -226,3 +226,10 @@ pub fn write_all_vectored<W: Write + ?Sized>(w: &mut W, batch: &mut Vec<Bytes>) 
     batch.clear();
     Ok(())
 }
+
+/// Wraps a connected TCP stream into a client TLS session for `server_name`
+/// (see [`crate::tls`]); shared by the HTTP and SMTP clients.
+pub trait TlsConnector: Send + Sync {
+    /// Performs the handshake (bounded by the stream's timeouts).
+    fn connect(&self, tcp: TcpStream, server_name: &str) -> io::Result<Box<dyn Socket>>;
+}

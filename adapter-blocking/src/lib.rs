@@ -13,6 +13,7 @@
 pub use wireloom_core as core;
 
 pub mod cache;
+pub mod client;
 pub mod driver;
 pub mod router;
 pub mod server;
