@@ -20,8 +20,8 @@ use bytes::Bytes;
 use wireloom_core::http::pool::{Pool, PoolConfig};
 use wireloom_core::http::redirect::{fields_to_strip, redirect};
 use wireloom_core::http::{
-    BodyLength, ClientConfig, ClientConnection, ClientEvent, ErrorKind, HeaderMap, Method, RequestHead,
-    ResponseHead, StatusCode, Version,
+    BodyLength, ClientConfig, ClientConnection, ClientEvent, ErrorKind, HeaderMap, Method,
+    RequestHead, ResponseHead, StatusCode, Version,
 };
 use wireloom_core::Dialogue;
 
@@ -261,9 +261,13 @@ impl RequestBuilder {
         }
         let inner = &self.agent.inner;
         let cfg = &inner.config;
-        let deadline = self.timeout.or(cfg.total_timeout).map(|d| Instant::now() + d);
+        let deadline = self
+            .timeout
+            .or(cfg.total_timeout)
+            .map(|d| Instant::now() + d);
         let max_redirects = self.redirects.unwrap_or(cfg.max_redirects);
-        let mut url = url::Url::parse(&self.url).map_err(|e| ClientError::BadUrl(format!("{}: {e}", self.url)))?;
+        let mut url = url::Url::parse(&self.url)
+            .map_err(|e| ClientError::BadUrl(format!("{}: {e}", self.url)))?;
         let mut method = self.method;
         let mut headers = self.headers;
         let mut body = self.body;
@@ -275,9 +279,21 @@ impl RequestBuilder {
                 ReqBody::Bytes(b) => Some(Some(b.clone())),
                 ReqBody::Reader(_) => None,
             };
-            let res = exchange(&self.agent, &origin, &url, &method, &headers, &mut body, deadline)?;
+            let res = exchange(
+                &self.agent,
+                &origin,
+                &url,
+                &method,
+                &headers,
+                &mut body,
+                deadline,
+            )?;
             let status = res.status();
-            let follow = if max_redirects > 0 { redirect(&method, status) } else { None };
+            let follow = if max_redirects > 0 {
+                redirect(&method, status)
+            } else {
+                None
+            };
             let location = res.head.headers.get_str("location").map(str::to_string);
             let (Some(hop), Some(location)) = (follow, location) else {
                 return Ok(res);
@@ -287,7 +303,9 @@ impl RequestBuilder {
                 if hops > max_redirects {
                     return Err(ClientError::TooManyRedirects(max_redirects));
                 }
-                let next = url.join(&location).map_err(|e| ClientError::BadUrl(format!("Location {location}: {e}")))?;
+                let next = url
+                    .join(&location)
+                    .map_err(|e| ClientError::BadUrl(format!("Location {location}: {e}")))?;
                 // Drain the redirect's body so the connection can be reused.
                 let _ = res.into_bytes(64 * 1024);
                 let cross = origin_of(&next).ok() != Some(origin);
@@ -317,7 +335,9 @@ fn origin_of(url: &url::Url) -> Result<Origin, ClientError> {
         .host_str()
         .ok_or_else(|| ClientError::BadUrl(format!("{url}: no host")))?
         .to_string();
-    let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if https { 443 } else { 80 });
     Ok(Origin { https, host, port })
 }
 
@@ -338,7 +358,10 @@ fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, ClientError>
 fn connect(agent: &Agent, origin: &Origin, deadline: Option<Instant>) -> Result<Conn, ClientError> {
     let cfg = &agent.inner.config;
     let host = origin.host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<_> = (host, origin.port).to_socket_addrs().map_err(ClientError::Connect)?.collect();
+    let addrs: Vec<_> = (host, origin.port)
+        .to_socket_addrs()
+        .map_err(ClientError::Connect)?
+        .collect();
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
     let mut tcp = None;
     for a in addrs {
@@ -391,7 +414,8 @@ fn exchange(
         Some(q) => format!("{}?{}", url.path(), q),
         None => url.path().to_string(),
     };
-    let mut head = RequestHead::new(method.clone(), &target).map_err(|e| ClientError::BadUrl(format!("{url}: {e}")))?;
+    let mut head = RequestHead::new(method.clone(), &target)
+        .map_err(|e| ClientError::BadUrl(format!("{url}: {e}")))?;
     head.version = Version::Http11;
     if !headers.contains("host") {
         let default_port = if origin.https { 443 } else { 80 };
@@ -399,7 +423,9 @@ fn exchange(
             Some(p) if p != default_port => format!("{}:{}", url.host_str().unwrap_or(""), p),
             _ => url.host_str().unwrap_or("").to_string(),
         };
-        head.headers.append("Host", host.as_str()).map_err(|_| ClientError::BadUrl(url.to_string()))?;
+        head.headers
+            .append("Host", host.as_str())
+            .map_err(|_| ClientError::BadUrl(url.to_string()))?;
     }
     for (n, v) in headers {
         head.headers.append_field(n.clone(), v.clone());
@@ -411,7 +437,11 @@ fn exchange(
     }
     let replayable = !matches!(body, ReqBody::Reader(_));
     for attempt in 0..2 {
-        let pooled = inner.pool.lock().ok().and_then(|mut p| p.checkout(origin, Instant::now()));
+        let pooled = inner
+            .pool
+            .lock()
+            .ok()
+            .and_then(|mut p| p.checkout(origin, Instant::now()));
         let reused = pooled.is_some();
         let mut conn = match pooled {
             Some(c) => c,
@@ -447,7 +477,12 @@ fn exchange(
 }
 
 /// Runs `f` against the connection until the response head arrives.
-fn send_on(conn: &mut Conn, head: RequestHead, body: &mut ReqBody, deadline: Option<Instant>) -> Result<ResponseHead, ClientError> {
+fn send_on(
+    conn: &mut Conn,
+    head: RequestHead,
+    body: &mut ReqBody,
+    deadline: Option<Instant>,
+) -> Result<ResponseHead, ClientError> {
     let now = Instant::now();
     let len = match body {
         ReqBody::None => BodyLength::Known(0),
@@ -460,8 +495,12 @@ fn send_on(conn: &mut Conn, head: RequestHead, body: &mut ReqBody, deadline: Opt
     match body {
         ReqBody::None => {}
         ReqBody::Bytes(b) => {
-            conn.http.send_data(b.clone()).map_err(|e| ClientError::Io(io::Error::other(e)))?;
-            conn.http.send_end(now, None).map_err(|e| ClientError::Io(io::Error::other(e)))?;
+            conn.http
+                .send_data(b.clone())
+                .map_err(|e| ClientError::Io(io::Error::other(e)))?;
+            conn.http
+                .send_end(now, None)
+                .map_err(|e| ClientError::Io(io::Error::other(e)))?;
         }
         ReqBody::Reader(r) => {
             let mut buf = vec![0u8; 64 * 1024];
@@ -476,7 +515,9 @@ fn send_on(conn: &mut Conn, head: RequestHead, body: &mut ReqBody, deadline: Opt
                 conn.drv.flush(&mut conn.http).map_err(ClientError::Io)?;
                 remaining(deadline)?;
             }
-            conn.http.send_end(now, None).map_err(|e| ClientError::Io(io::Error::other(e)))?;
+            conn.http
+                .send_end(now, None)
+                .map_err(|e| ClientError::Io(io::Error::other(e)))?;
         }
     }
     loop {
@@ -486,7 +527,9 @@ fn send_on(conn: &mut Conn, head: RequestHead, body: &mut ReqBody, deadline: Opt
                 ClientEvent::Response(r) => return Ok(r.head),
                 ClientEvent::Error(e) => {
                     return Err(match e.kind() {
-                        ErrorKind::ResponseTimeout | ErrorKind::BodyTimeout => ClientError::Timeout("read"),
+                        ErrorKind::ResponseTimeout | ErrorKind::BodyTimeout => {
+                            ClientError::Timeout("read")
+                        }
                         _ => ClientError::Protocol(e),
                     })
                 }
@@ -494,11 +537,12 @@ fn send_on(conn: &mut Conn, head: RequestHead, body: &mut ReqBody, deadline: Opt
             }
         }
         let poll = remaining(deadline)?;
-        match conn.drv.read_once(&mut conn.http, poll).map_err(ClientError::Io)? {
-            ReadOutcome::Idle => {
-                remaining(deadline)?;
-            }
-            _ => {}
+        if let ReadOutcome::Idle = conn
+            .drv
+            .read_once(&mut conn.http, poll)
+            .map_err(ClientError::Io)?
+        {
+            remaining(deadline)?;
         }
     }
 }
@@ -518,7 +562,10 @@ pub struct Response {
 
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Response").field("url", &self.url).field("head", &self.head).finish()
+        f.debug_struct("Response")
+            .field("url", &self.url)
+            .field("head", &self.head)
+            .finish()
     }
 }
 

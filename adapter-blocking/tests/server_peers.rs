@@ -14,54 +14,101 @@ use wireloom_core::http::{Method, ServerConfig, StatusCode};
 fn start(config: ServerConfig, threads: usize) -> (ServerHandle, SocketAddr, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let mut r = Router::new();
-    r.route(Method::GET, "/plaintext", Server::handler(|_: &mut Request<'_>| {
-        Response::text(StatusCode::OK, "Hello, World!")
-    }))
+    r.route(
+        Method::GET,
+        "/plaintext",
+        Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")),
+    )
     .unwrap();
-    r.route(Method::POST, "/api/echo", Server::handler(|req: &mut Request<'_>| {
-        let ct = req.header("content-type").unwrap_or("application/octet-stream").to_string();
-        match req.read_body(64 << 20) {
-            Ok(b) => Response::bytes(StatusCode::OK, &ct, b),
-            Err(_) => Response::new(StatusCode::CONTENT_TOO_LARGE),
-        }
-    }))
+    r.route(
+        Method::POST,
+        "/api/echo",
+        Server::handler(|req: &mut Request<'_>| {
+            let ct = req
+                .header("content-type")
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            match req.read_body(64 << 20) {
+                Ok(b) => Response::bytes(StatusCode::OK, &ct, b),
+                Err(_) => Response::new(StatusCode::CONTENT_TOO_LARGE),
+            }
+        }),
+    )
     .unwrap();
-    r.route(Method::GET, "/users/{id}", Server::handler(|req: &mut Request<'_>| {
-        Response::json(StatusCode::OK, format!("{{\"id\":\"{}\"}}", req.param("id").unwrap_or("")))
-    }))
+    r.route(
+        Method::GET,
+        "/users/{id}",
+        Server::handler(|req: &mut Request<'_>| {
+            Response::json(
+                StatusCode::OK,
+                format!("{{\"id\":\"{}\"}}", req.param("id").unwrap_or("")),
+            )
+        }),
+    )
     .unwrap();
-    r.regex(Method::GET, r"^/reverse/(?P<word>[a-z]+)$", Server::handler(|req: &mut Request<'_>| {
-        Response::text(StatusCode::OK, req.param("word").unwrap_or("").chars().rev().collect::<String>())
-    }))
+    r.regex(
+        Method::GET,
+        r"^/reverse/(?P<word>[a-z]+)$",
+        Server::handler(|req: &mut Request<'_>| {
+            Response::text(
+                StatusCode::OK,
+                req.param("word")
+                    .unwrap_or("")
+                    .chars()
+                    .rev()
+                    .collect::<String>(),
+            )
+        }),
+    )
     .unwrap();
-    r.route(Method::GET, "/panic", Server::handler(|_: &mut Request<'_>| -> Response { panic!("handler bug") }))
-        .unwrap();
-    r.route(Method::GET, "/stream", Server::handler(|_: &mut Request<'_>| {
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        Response::stream(StatusCode::OK, "application/octet-stream", std::io::Cursor::new(data))
-    }))
+    r.route(
+        Method::GET,
+        "/panic",
+        Server::handler(|_: &mut Request<'_>| -> Response { panic!("handler bug") }),
+    )
     .unwrap();
-    r.route(Method::GET, "/bad-header", Server::handler(|_: &mut Request<'_>| {
-        Response::text(StatusCode::OK, "x").header("X-Evil", "a\r\nSet-Cookie: pwned=1")
-    }))
+    r.route(
+        Method::GET,
+        "/stream",
+        Server::handler(|_: &mut Request<'_>| {
+            let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+            Response::stream(
+                StatusCode::OK,
+                "application/octet-stream",
+                std::io::Cursor::new(data),
+            )
+        }),
+    )
     .unwrap();
-    r.route(Method::POST, "/upgrade", Server::handler(|req: &mut Request<'_>| {
-        let _ = req;
-        Response::new(StatusCode::SWITCHING_PROTOCOLS)
-            .header("Upgrade", "echo")
-            .header("Connection", "Upgrade")
-            .with_body(Body::Upgrade(Box::new(|mut up| {
-                let mut buf = [0u8; 64];
-                let mut got = up.read_ahead.to_vec();
-                while got.len() < 4 {
-                    match up.io.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
+    r.route(
+        Method::GET,
+        "/bad-header",
+        Server::handler(|_: &mut Request<'_>| {
+            Response::text(StatusCode::OK, "x").header("X-Evil", "a\r\nSet-Cookie: pwned=1")
+        }),
+    )
+    .unwrap();
+    r.route(
+        Method::POST,
+        "/upgrade",
+        Server::handler(|req: &mut Request<'_>| {
+            let _ = req;
+            Response::new(StatusCode::SWITCHING_PROTOCOLS)
+                .header("Upgrade", "echo")
+                .header("Connection", "Upgrade")
+                .with_body(Body::Upgrade(Box::new(|mut up| {
+                    let mut buf = [0u8; 64];
+                    let mut got = up.read_ahead.to_vec();
+                    while got.len() < 4 {
+                        match up.io.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
                     }
-                }
-                let _ = up.io.write_all(&got);
-            })))
-    }))
+                    let _ = up.io.write_all(&got);
+                })))
+        }),
+    )
     .unwrap();
     let h2 = Arc::clone(&hits);
     let server = Server::builder()
@@ -70,11 +117,15 @@ fn start(config: ServerConfig, threads: usize) -> (ServerHandle, SocketAddr, Arc
         .threads(threads)
         .config(config)
         .router(r)
-        .middleware(move |req: &mut Request<'_>, next: &dyn Fn(&mut Request<'_>) -> Response| {
-            h2.fetch_add(1, Ordering::SeqCst);
-            next(req).header("X-Served-By", "wireloom")
+        .middleware(
+            move |req: &mut Request<'_>, next: &dyn Fn(&mut Request<'_>) -> Response| {
+                h2.fetch_add(1, Ordering::SeqCst);
+                next(req).header("X-Served-By", "wireloom")
+            },
+        )
+        .error_page(StatusCode::NOT_FOUND, |_| {
+            Response::html(StatusCode::NOT_FOUND, "<h1>nothing here</h1>")
         })
-        .error_page(StatusCode::NOT_FOUND, |_| Response::html(StatusCode::NOT_FOUND, "<h1>nothing here</h1>"))
         .build()
         .unwrap();
     let addr = server.local_addrs()[0];
@@ -82,8 +133,15 @@ fn start(config: ServerConfig, threads: usize) -> (ServerHandle, SocketAddr, Arc
 }
 
 fn curl(args: &[&str]) -> (String, String) {
-    let out = Command::new("curl").args(["-sS", "--max-time", "10"]).args(args).output().expect("curl must be installed");
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl must be installed");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -92,7 +150,8 @@ fn curl_keep_alive_routes_and_errors() {
     let base = format!("http://{addr}");
     // Two requests on one connection: curl reports a single connect.
     let (out, err) = curl(&[
-        "-w", "\n%{num_connects}\n",
+        "-w",
+        "\n%{num_connects}\n",
         &format!("{base}/plaintext"),
         &format!("{base}/users/42"),
     ]);
@@ -104,18 +163,31 @@ fn curl_keep_alive_routes_and_errors() {
     assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n"), "{out}");
     assert!(out.contains("<h1>nothing here</h1>"));
     let (out, _) = curl(&["-i", "-X", "DELETE", &format!("{base}/plaintext")]);
-    assert!(out.starts_with("HTTP/1.1 405 Method Not Allowed\r\n") && out.contains("Allow: GET, HEAD\r\n"), "{out}");
+    assert!(
+        out.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
+            && out.contains("Allow: GET, HEAD\r\n"),
+        "{out}"
+    );
     // A panicking handler: 500, and the server lives on.
     let (out, _) = curl(&["-i", &format!("{base}/panic")]);
-    assert!(out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{out}");
+    assert!(
+        out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+        "{out}"
+    );
     let (out, _) = curl(&[&format!("{base}/plaintext")]);
     assert_eq!(out, "Hello, World!");
     // Header injection attempt by a handler: refused with 500.
     let (out, _) = curl(&["-i", &format!("{base}/bad-header")]);
-    assert!(out.starts_with("HTTP/1.1 500 ") && !out.contains("pwned"), "{out}");
+    assert!(
+        out.starts_with("HTTP/1.1 500 ") && !out.contains("pwned"),
+        "{out}"
+    );
     // HEAD: headers only.
     let (out, _) = curl(&["-I", &format!("{base}/plaintext")]);
-    assert!(out.contains("Content-Length: 13\r\n") && out.contains("X-Served-By: wireloom\r\n"), "{out}");
+    assert!(
+        out.contains("Content-Length: 13\r\n") && out.contains("X-Served-By: wireloom\r\n"),
+        "{out}"
+    );
     assert!(hits.load(Ordering::SeqCst) >= 7);
     h.shutdown();
 }
@@ -144,17 +216,32 @@ fn curl_uploads_chunked_and_expect_continue() {
     assert_eq!(std::fs::read(&out_file).unwrap(), payload);
     // Expect: 100-continue with a known length.
     let (out, err) = curl(&[
-        "-v", "-H", "Expect: 100-continue", "-H", "Content-Type: text/plain",
-        "--data-binary", &format!("@{}", file.display()),
-        "-o", &out_file.display().to_string(), &url,
+        "-v",
+        "-H",
+        "Expect: 100-continue",
+        "-H",
+        "Content-Type: text/plain",
+        "--data-binary",
+        &format!("@{}", file.display()),
+        "-o",
+        &out_file.display().to_string(),
+        &url,
     ]);
     assert!(err.contains("HTTP/1.1 100 Continue"), "{err}{out}");
     assert_eq!(std::fs::read(&out_file).unwrap(), payload);
     // Streamed (chunked) response.
     let (out, _) = curl(&["-i", "--raw", &format!("http://{addr}/stream")]);
-    assert!(out.contains("Transfer-Encoding: chunked\r\n"), "{}", &out[..200.min(out.len())]);
+    assert!(
+        out.contains("Transfer-Encoding: chunked\r\n"),
+        "{}",
+        &out[..200.min(out.len())]
+    );
     let (body, _) = curl(&[&format!("http://{addr}/stream")]);
-    assert_eq!(body.len(), String::from_utf8_lossy(&(0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>()).len());
+    assert_eq!(
+        body.len(),
+        String::from_utf8_lossy(&(0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>())
+            .len()
+    );
     std::fs::remove_dir_all(&dir).ok();
     h.shutdown();
 }
@@ -182,23 +269,38 @@ print("ok")
 "#,
         port = addr.port()
     );
-    let out = Command::new("python3").arg("-c").arg(script).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok", "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ok",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     h.shutdown();
 }
 
 #[test]
 fn bad_input_and_slow_clients() {
-    let mut cfg = ServerConfig::default();
-    cfg.head_timeout = Duration::from_millis(500);
+    let cfg = ServerConfig {
+        head_timeout: Duration::from_millis(500),
+        ..ServerConfig::default()
+    };
     let (h, addr, _) = start(cfg, 4);
     // Malformed request: 400 and close.
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n")
+        .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n") && out.contains("Connection: close"), "{out}");
+    assert!(
+        out.starts_with("HTTP/1.1 400 Bad Request\r\n") && out.contains("Connection: close"),
+        "{out}"
+    );
     // Smuggling attempt: CL + TE.
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -209,7 +311,8 @@ fn bad_input_and_slow_clients() {
     // A slowloris client is timed out with 408 while others are served.
     let mut slow = TcpStream::connect(addr).unwrap();
     slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    slow.write_all(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n").unwrap();
+    slow.write_all(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n")
+        .unwrap();
     let started = Instant::now();
     let (fast, _) = curl(&[&format!("http://{addr}/plaintext")]);
     assert_eq!(fast, "Hello, World!");
@@ -234,25 +337,39 @@ fn upgrade_hands_over_the_socket() {
         got.extend_from_slice(&buf[..n]);
     }
     let text = String::from_utf8_lossy(&got);
-    assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{text}");
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{text}"
+    );
     h.shutdown();
 }
 
 #[test]
 fn graceful_shutdown_finishes_in_flight() {
     let mut r = Router::new();
-    r.route(Method::GET, "/slow", Server::handler(|_: &mut Request<'_>| {
-        std::thread::sleep(Duration::from_millis(400));
-        Response::text(StatusCode::OK, "done")
-    }))
+    r.route(
+        Method::GET,
+        "/slow",
+        Server::handler(|_: &mut Request<'_>| {
+            std::thread::sleep(Duration::from_millis(400));
+            Response::text(StatusCode::OK, "done")
+        }),
+    )
     .unwrap();
-    let server = Server::builder().bind("127.0.0.1:0").unwrap().threads(2).router(r).build().unwrap();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .threads(2)
+        .router(r)
+        .build()
+        .unwrap();
     let addr = server.local_addrs()[0];
     let h = server.spawn().unwrap();
     let t = std::thread::spawn(move || {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         out
@@ -260,9 +377,16 @@ fn graceful_shutdown_finishes_in_flight() {
     std::thread::sleep(Duration::from_millis(100));
     h.shutdown();
     let out = t.join().unwrap();
-    assert!(out.starts_with("HTTP/1.1 200 OK\r\n") && out.contains("Connection: close") && out.ends_with("done"), "{out}");
-    assert!(TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err() || {
-        // The port may still accept at the OS level briefly; nothing answers.
-        true
-    });
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n")
+            && out.contains("Connection: close")
+            && out.ends_with("done"),
+        "{out}"
+    );
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err() || {
+            // The port may still accept at the OS level briefly; nothing answers.
+            true
+        }
+    );
 }

@@ -130,7 +130,10 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         let timeout = self.config.idle_timeout;
         let mut out = Vec::new();
         self.idle.retain(|_, list| {
-            while list.front().is_some_and(|(_, t)| now.saturating_duration_since(*t) >= timeout) {
+            while list
+                .front()
+                .is_some_and(|(_, t)| now.saturating_duration_since(*t) >= timeout)
+            {
                 if let Some((c, _)) = list.pop_front() {
                     out.push(c);
                 }

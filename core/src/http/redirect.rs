@@ -28,7 +28,11 @@ pub struct Redirect {
 pub fn redirect(method: &Method, status: StatusCode) -> Option<Redirect> {
     match status.as_u16() {
         303 => Some(Redirect {
-            method: if *method == Method::HEAD { Method::HEAD } else { Method::GET },
+            method: if *method == Method::HEAD {
+                Method::HEAD
+            } else {
+                Method::GET
+            },
             keep_body: false,
         }),
         301 | 302 if *method == Method::POST => Some(Redirect {
@@ -48,7 +52,13 @@ pub fn redirect(method: &Method, status: StatusCode) -> Option<Redirect> {
 pub const CROSS_ORIGIN_STRIP: &[&str] = &["authorization", "cookie", "proxy-authorization"];
 
 /// Fields dropped when the body is not sent again.
-pub const BODY_STRIP: &[&str] = &["content-length", "content-type", "transfer-encoding", "content-encoding", "expect"];
+pub const BODY_STRIP: &[&str] = &[
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "content-encoding",
+    "expect",
+];
 
 /// The fields to remove from the next request.
 pub fn fields_to_strip(cross_origin: bool, keep_body: bool) -> Vec<&'static str> {

@@ -1,0 +1,448 @@
+//! The blocking client against real servers: nginx and Python's http.server,
+//! plus our own server for redirects, pooling and retries.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wireloom_blocking::client::{Agent, AgentConfig, ClientError};
+use wireloom_blocking::router::Router;
+use wireloom_blocking::server::{Request, Response, Server, ServerHandle};
+use wireloom_core::http::{Method, StatusCode};
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("wireloom-{tag}-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_port(port: u16) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on {port}");
+}
+
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn nginx_binary() -> &'static str {
+    for p in ["/usr/sbin/nginx", "/usr/bin/nginx"] {
+        if Path::new(p).exists() {
+            return p;
+        }
+    }
+    panic!("nginx must be installed (apt-get install nginx)");
+}
+
+fn start_nginx(root: &Path, extra: &str) -> (Peer, u16) {
+    let port = free_port();
+    let dir = temp_dir("nginx");
+    let conf = format!(
+        r#"
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_requests 1000;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location = /moved {{ return 301 /hello.txt; }}
+        location = /see-other {{ return 303 /hello.txt; }}
+        location = /conn {{ add_header X-Requests $connection_requests always; return 200 "ok"; }}
+        {extra}
+    }}
+}}
+"#,
+        dir = dir.display(),
+        root = root.display()
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new(nginx_binary())
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("-p")
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(port);
+    (Peer(child), port)
+}
+
+#[test]
+fn against_nginx() {
+    let root = temp_dir("root");
+    std::fs::write(root.join("hello.txt"), "hello from nginx\n").unwrap();
+    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(root.join("big.bin"), &big).unwrap();
+    let (_nginx, port) = start_nginx(&root, "");
+    let agent = Agent::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let res = agent.get(&format!("{base}/hello.txt")).send().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.header("content-type"), Some("text/plain"));
+    assert_eq!(res.into_string(1 << 20).unwrap(), "hello from nginx\n");
+    // Keep-alive: the pooled connection carries the next requests.
+    for i in 1..=3 {
+        let res = agent.get(&format!("{base}/conn")).send().unwrap();
+        assert_eq!(
+            res.header("x-requests"),
+            Some(&*format!("{}", i + 1)),
+            "request {i}"
+        );
+        res.into_bytes(100).unwrap();
+    }
+    assert_eq!(agent.idle_connections(), 1);
+    // Large body streamed, and the size limit.
+    let res = agent.get(&format!("{base}/big.bin")).send().unwrap();
+    assert_eq!(res.into_bytes(10_000_000).unwrap(), big);
+    let res = agent.get(&format!("{base}/big.bin")).send().unwrap();
+    assert!(matches!(
+        res.into_bytes(1000),
+        Err(ClientError::BodyTooLarge(1000))
+    ));
+    // Redirects: followed, or not.
+    let res = agent.get(&format!("{base}/moved")).send().unwrap();
+    assert!(res.url().ends_with("/hello.txt"));
+    assert_eq!(res.into_string(100).unwrap(), "hello from nginx\n");
+    let res = agent
+        .get(&format!("{base}/moved"))
+        .redirects(0)
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 301);
+    // 303 turns POST into GET.
+    let res = agent
+        .post(&format!("{base}/see-other"))
+        .body("data")
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // HEAD.
+    let res = agent.head(&format!("{base}/big.bin")).send().unwrap();
+    assert_eq!(res.header("content-length"), Some("5000000"));
+    assert!(res.into_bytes(0).unwrap().is_empty());
+    // 404.
+    assert_eq!(
+        agent
+            .get(&format!("{base}/missing"))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn against_python_http_server() {
+    let root = temp_dir("pyroot");
+    std::fs::write(root.join("index.html"), "<p>python</p>").unwrap();
+    let port = free_port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+            "--directory",
+        ])
+        .arg(&root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _peer = Peer(child);
+    wait_port(port);
+    let agent = Agent::new();
+    for _ in 0..3 {
+        // HTTP/1.0 server: each response closes; the agent reconnects.
+        let res = agent
+            .get(&format!("http://127.0.0.1:{port}/index.html"))
+            .send()
+            .unwrap();
+        assert_eq!(res.head().version, wireloom_core::http::Version::Http10);
+        assert_eq!(res.into_string(1000).unwrap(), "<p>python</p>");
+    }
+    assert_eq!(agent.idle_connections(), 0);
+    let res = agent
+        .get(&format!("http://127.0.0.1:{port}/nope"))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    std::fs::remove_dir_all(&root).ok();
+}
+
+fn our_server(connections: Arc<AtomicUsize>) -> (ServerHandle, SocketAddr) {
+    let mut r = Router::new();
+    r.route(
+        Method::GET,
+        "/auth",
+        Server::handler(|req: &mut Request<'_>| {
+            Response::text(
+                StatusCode::OK,
+                format!(
+                    "auth={} cookie={}",
+                    req.header("authorization").unwrap_or("-"),
+                    req.header("cookie").unwrap_or("-")
+                ),
+            )
+        }),
+    )
+    .unwrap();
+    r.route(
+        Method::GET,
+        "/to-auth",
+        Server::handler(|_: &mut Request<'_>| {
+            Response::new(StatusCode::FOUND).header("Location", "/auth")
+        }),
+    )
+    .unwrap();
+    r.route(
+        Method::GET,
+        "/loop",
+        Server::handler(|_: &mut Request<'_>| {
+            Response::new(StatusCode::FOUND).header("Location", "/loop")
+        }),
+    )
+    .unwrap();
+    r.any(
+        "/echo",
+        Server::handler(|req: &mut Request<'_>| {
+            let m = req.method().to_string();
+            let b = req.read_body(1 << 20).unwrap_or_default();
+            Response::text(
+                StatusCode::OK,
+                format!("{m} {}", String::from_utf8_lossy(&b)),
+            )
+        }),
+    )
+    .unwrap();
+    r.route(
+        Method::POST,
+        "/go307",
+        Server::handler(|_: &mut Request<'_>| {
+            Response::new(StatusCode::TEMPORARY_REDIRECT).header("Location", "/echo")
+        }),
+    )
+    .unwrap();
+    r.route(
+        Method::POST,
+        "/go302",
+        Server::handler(|_: &mut Request<'_>| {
+            Response::new(StatusCode::FOUND).header("Location", "/echo")
+        }),
+    )
+    .unwrap();
+    r.route(
+        Method::GET,
+        "/slow",
+        Server::handler(|_: &mut Request<'_>| {
+            std::thread::sleep(Duration::from_millis(1500));
+            Response::text(StatusCode::OK, "late")
+        }),
+    )
+    .unwrap();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .threads(4)
+        .middleware(
+            move |req: &mut Request<'_>, next: &dyn Fn(&mut Request<'_>) -> Response| {
+                let _ = &connections;
+                next(req)
+            },
+        )
+        .router(r)
+        .build()
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    (server.spawn().unwrap(), addr)
+}
+
+#[test]
+fn redirects_strip_credentials_across_origins() {
+    let (h1, a1) = our_server(Arc::new(AtomicUsize::new(0)));
+    let (h2, a2) = our_server(Arc::new(AtomicUsize::new(0)));
+    // A tiny redirector on a third port: sends everything to the other origin.
+    let redirector = TcpListener::bind("127.0.0.1:0").unwrap();
+    let raddr = redirector.local_addr().unwrap();
+    let target = format!("http://{a2}/auth");
+    let same = format!("http://{a1}/auth");
+    let t = std::thread::spawn(move || {
+        for (i, s) in redirector.incoming().take(2).enumerate() {
+            let mut s = s.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let loc = if i == 0 { &target } else { &same };
+            let _ = write!(s, "HTTP/1.1 302 Found\r\nLocation: {loc}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    let agent = Agent::new();
+    let res = agent
+        .get(&format!("http://{raddr}/start"))
+        .header("Authorization", "Bearer secret")
+        .header("Cookie", "session=1")
+        .send()
+        .unwrap();
+    assert_eq!(res.into_string(100).unwrap(), "auth=- cookie=-");
+    // Another port is another origin too.
+    let res = agent
+        .get(&format!("http://{raddr}/again"))
+        .header("Authorization", "Bearer secret")
+        .send()
+        .unwrap();
+    assert_eq!(res.into_string(100).unwrap(), "auth=- cookie=-");
+    // A same-origin redirect keeps them.
+    let res = agent
+        .get(&format!("http://{a1}/to-auth"))
+        .header("Authorization", "Bearer secret")
+        .send()
+        .unwrap();
+    assert_eq!(res.into_string(100).unwrap(), "auth=Bearer secret cookie=-");
+    t.join().unwrap();
+    // Method rules: 307 keeps POST and body, 302 turns POST into GET.
+    let res = agent
+        .post(&format!("http://{a1}/go307"))
+        .body("payload")
+        .send()
+        .unwrap();
+    assert_eq!(res.into_string(100).unwrap(), "POST payload");
+    let res = agent
+        .post(&format!("http://{a1}/go302"))
+        .body("payload")
+        .send()
+        .unwrap();
+    assert_eq!(res.into_string(100).unwrap(), "GET ");
+    // Loops end.
+    assert!(matches!(
+        agent.get(&format!("http://{a1}/loop")).send(),
+        Err(ClientError::TooManyRedirects(5))
+    ));
+    h1.shutdown();
+    h2.shutdown();
+}
+
+#[test]
+fn dead_pooled_connection_is_retried_once() {
+    // A server that answers one request per connection, keep-alive
+    // advertised, then closes: the pooled connection is dead on reuse.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let acc = Arc::clone(&accepted);
+    let t = std::thread::spawn(move || {
+        for s in l.incoming().take(3) {
+            let mut s = s.unwrap();
+            acc.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let agent = Agent::new();
+    for _ in 0..2 {
+        let res = agent.get(&format!("http://{addr}/")).send().unwrap();
+        assert_eq!(res.into_string(10).unwrap(), "ok");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    // The second GET went out on the dead pooled connection and was retried
+    // on a fresh one.
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    // A POST is not idempotent: no retry, an error instead.
+    let r = agent.post(&format!("http://{addr}/")).body("x").send();
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    drop(agent);
+    let _ = TcpStream::connect(addr);
+    t.join().unwrap();
+}
+
+#[test]
+fn timeouts() {
+    let (h, addr) = our_server(Arc::new(AtomicUsize::new(0)));
+    let agent = Agent::with_config(AgentConfig {
+        read_timeout: Duration::from_millis(300),
+        ..AgentConfig::default()
+    });
+    let started = Instant::now();
+    assert!(matches!(
+        agent.get(&format!("http://{addr}/slow")).send(),
+        Err(ClientError::Timeout(_))
+    ));
+    assert!(started.elapsed() < Duration::from_millis(1200));
+    let agent = Agent::new();
+    let started = Instant::now();
+    let r = agent
+        .get(&format!("http://{addr}/slow"))
+        .timeout(Duration::from_millis(300))
+        .send();
+    assert!(matches!(r, Err(ClientError::Timeout(_))), "{r:?}");
+    assert!(started.elapsed() < Duration::from_millis(1200));
+    // Connection refused.
+    let port = free_port();
+    assert!(matches!(
+        agent.get(&format!("http://127.0.0.1:{port}/")).send(),
+        Err(ClientError::Connect(_))
+    ));
+    // Bad URL and bad header.
+    assert!(matches!(
+        agent.get("ftp://x/").send(),
+        Err(ClientError::BadUrl(_))
+    ));
+    assert!(matches!(
+        agent
+            .get(&format!("http://{addr}/"))
+            .header("X", "a\r\nb")
+            .send(),
+        Err(ClientError::BadHeader(_))
+    ));
+    // Streamed upload, chunked.
+    let body = std::io::Cursor::new(vec![b'z'; 100_000]);
+    let res = agent
+        .put(&format!("http://{addr}/echo"))
+        .body_reader(body)
+        .send()
+        .unwrap();
+    let text = res.into_string(1 << 20).unwrap();
+    assert_eq!(text.len(), 4 + 100_000);
+    h.shutdown();
+}
