@@ -1,0 +1,149 @@
+//! Serving a directory through the [`FileCache`]: every decision (200, 206,
+//! 304, 412, 416, multipart ranges) comes from
+//! [`wireloom_core::http::file::plan`]; this module only finds the file
+//! safely under the root and maps planned ranges to cached bytes.
+
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wireloom_core::http::file::{plan, safe_segments};
+use wireloom_core::http::{Method, StatusCode};
+
+use crate::cache::{CachedFile, FileCache};
+use crate::server::{Body, FileSource, Handler, Request, Response};
+
+/// A handler serving files under a root directory.
+///
+/// Paths are decoded segment by segment; `..` in any encoding, separators
+/// inside a segment, and symbolic links that lead outside the root are
+/// refused. A directory is served through its index file (`index.html`);
+/// a directory path without a trailing slash is redirected to one.
+pub struct StaticFiles {
+    root: PathBuf,
+    cache: FileCache,
+    index: String,
+    strip_prefix: String,
+    seed: AtomicU64,
+}
+
+impl StaticFiles {
+    /// Serves `root` (which must exist) through `cache`.
+    pub fn new(root: impl AsRef<Path>, cache: FileCache) -> io::Result<StaticFiles> {
+        let root = root.as_ref().canonicalize()?;
+        if !root.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "static root is not a directory"));
+        }
+        Ok(StaticFiles {
+            root,
+            cache,
+            index: "index.html".into(),
+            strip_prefix: String::new(),
+            seed: AtomicU64::new(0x9e37_79b9_7f4a_7c15),
+        })
+    }
+
+    /// Removes `prefix` from request paths first (when mounted at
+    /// `/static/{*path}`, pass `/static`).
+    pub fn strip_prefix(mut self, prefix: &str) -> StaticFiles {
+        self.strip_prefix = prefix.trim_end_matches('/').to_string();
+        self
+    }
+
+    /// The index file name for directories (default `index.html`).
+    pub fn index(mut self, name: &str) -> StaticFiles {
+        self.index = name.to_string();
+        self
+    }
+
+    /// The root directory (canonical).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Resolves a request path to a file under the root, or the status to
+    /// answer with.
+    fn resolve(&self, path: &str) -> Result<PathBuf, Response> {
+        let path = path.strip_prefix(self.strip_prefix.as_str()).unwrap_or(path);
+        let segs = safe_segments(path).map_err(|_| Response::text(StatusCode::FORBIDDEN, "forbidden\n"))?;
+        let mut p = self.root.clone();
+        for s in &segs {
+            p.push(s);
+        }
+        let real = p.canonicalize().map_err(|_| Response::text(StatusCode::NOT_FOUND, "not found\n"))?;
+        if !real.starts_with(&self.root) {
+            // A symbolic link pointing outside the root.
+            return Err(Response::text(StatusCode::FORBIDDEN, "forbidden\n"));
+        }
+        if real.is_dir() {
+            if !path.ends_with('/') && !path.is_empty() {
+                let mut loc = format!("{}{}/", self.strip_prefix, path);
+                if !loc.starts_with('/') {
+                    loc.insert(0, '/');
+                }
+                return Err(Response::new(StatusCode::MOVED_PERMANENTLY).header("Location", loc));
+            }
+            let index = real.join(&self.index);
+            let index_real = index.canonicalize().map_err(|_| Response::text(StatusCode::NOT_FOUND, "not found\n"))?;
+            if !index_real.starts_with(&self.root) {
+                return Err(Response::text(StatusCode::FORBIDDEN, "forbidden\n"));
+            }
+            return Ok(index_real);
+        }
+        Ok(real)
+    }
+}
+
+struct Source(CachedFile);
+
+impl FileSource for Source {
+    fn slice(&self, start: u64, end: u64) -> io::Result<Bytes> {
+        let b = self.0.bytes();
+        if end > b.len() as u64 || start > end {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "range outside the file"));
+        }
+        Ok(b.slice(start as usize..end as usize))
+    }
+
+    fn read_checked(&self, start: u64, end: u64) -> io::Result<Bytes> {
+        if !self.0.is_mapped() {
+            return self.slice(start, end);
+        }
+        self.0.read_range_checked(Range { start, end })
+    }
+
+    fn is_unchanged(&self) -> bool {
+        !self.0.is_mapped() || self.0.is_unchanged().unwrap_or(false)
+    }
+}
+
+impl Handler for StaticFiles {
+    fn handle(&self, req: &mut Request<'_>) -> Response {
+        if *req.method() != Method::GET && *req.method() != Method::HEAD {
+            return Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n").header("Allow", "GET, HEAD");
+        }
+        let path = match self.resolve(req.path()) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let file = match self.cache.get(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Response::text(StatusCode::NOT_FOUND, "not found\n"),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Response::text(StatusCode::FORBIDDEN, "forbidden\n")
+            }
+            Err(_) => return Response::text(StatusCode::NOT_FOUND, "not found\n"),
+        };
+        let seed = self.seed.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        let planned = plan(req.head(), &file.meta(), seed);
+        let body = if planned.body.is_empty() {
+            Body::Empty
+        } else {
+            Body::File(Arc::new(Source(file)), planned.body)
+        };
+        Response::from_parts(planned.head, body)
+    }
+}
