@@ -73,4 +73,4 @@ pub use config::{
 };
 pub use error::TlsError;
 pub use pump::{PeerClose, TlsPump};
-pub use stream::{SocketTimeouts, Transport, TlsStream};
+pub use stream::{SocketTimeouts, TlsStream, Transport};

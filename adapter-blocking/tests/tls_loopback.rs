@@ -29,7 +29,10 @@ fn round_trip_small_and_large() {
         tls.read_exact(&mut big).expect("read big");
         tls.write_all(&big).expect("echo big");
         tls.shutdown().expect("close_notify");
-        (tls.server_name().map(str::to_owned), tls.alpn_protocol().map(<[u8]>::to_vec))
+        (
+            tls.server_name().map(str::to_owned),
+            tls.alpn_protocol().map(<[u8]>::to_vec),
+        )
     });
     let mut c = connect(addr, &client_config(&p.ca_pem), "localhost").expect("client handshake");
     c.write_all(b"ping\n").expect("write");
@@ -86,13 +89,28 @@ fn wrong_ca_is_refused() {
     let (addr, server) = serve(server_config(&p), 1, |res| res.err());
     let err = connect(addr, &client_config(&other_pem), "localhost").expect_err("must fail");
     assert!(
-        matches!(err, TlsError::InvalidPeerCertificate(CertificateError::UnknownIssuer)),
+        matches!(
+            err,
+            TlsError::InvalidPeerCertificate(CertificateError::UnknownIssuer)
+        ),
         "{err:?}"
     );
     assert!(err.is_peer_error());
-    assert!(err.to_string().contains("peer certificate refused"), "{err}");
-    let server_err = server.join().expect("thread").pop().flatten().expect("server error");
-    assert_eq!(server_err.alert(), Some(AlertDescription::UnknownCA), "{server_err:?}");
+    assert!(
+        err.to_string().contains("peer certificate refused"),
+        "{err}"
+    );
+    let server_err = server
+        .join()
+        .expect("thread")
+        .pop()
+        .flatten()
+        .expect("server error");
+    assert_eq!(
+        server_err.alert(),
+        Some(AlertDescription::UnknownCA),
+        "{server_err:?}"
+    );
 }
 
 #[test]
@@ -138,10 +156,17 @@ fn alpn_negotiation_and_mismatch() {
         .build()
         .expect("config");
     let err = connect(addr, &h2_only, "localhost").expect_err("no common protocol");
-    assert_eq!(err.alert(), Some(AlertDescription::NoApplicationProtocol), "{err:?}");
+    assert_eq!(
+        err.alert(),
+        Some(AlertDescription::NoApplicationProtocol),
+        "{err:?}"
+    );
 
     let out = server.join().expect("thread");
-    assert_eq!(out[0].as_ref().expect("first").as_deref(), Some(&b"http/1.1"[..]));
+    assert_eq!(
+        out[0].as_ref().expect("first").as_deref(),
+        Some(&b"http/1.1"[..])
+    );
     assert!(
         matches!(out[1], Err(TlsError::NoApplicationProtocol)),
         "{:?}",
@@ -175,8 +200,11 @@ fn handshake_timeout_fires_for_a_silent_client() {
 #[test]
 fn handshake_timeout_default_is_ten_seconds() {
     let p = pki();
-    let s = ServerTlsConfig::from_pem(p.localhost.cert_pem.as_bytes(), p.localhost.key_pem.as_bytes())
-        .expect("config");
+    let s = ServerTlsConfig::from_pem(
+        p.localhost.cert_pem.as_bytes(),
+        p.localhost.key_pem.as_bytes(),
+    )
+    .expect("config");
     assert_eq!(s.handshake_timeout(), Duration::from_secs(10));
     assert_eq!(s.rustls_config().alpn_protocols, vec![b"http/1.1".to_vec()]);
     let c = ClientTlsConfig::new().expect("webpki roots");
@@ -215,7 +243,10 @@ fn close_notify_versus_truncation() {
     assert_eq!(&buf, b"bye");
     let err = c.read(&mut buf).expect_err("truncation");
     assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
-    assert!(matches!(TlsError::from_io_ref(&err), Some(TlsError::Truncated)), "{err:?}");
+    assert!(
+        matches!(TlsError::from_io_ref(&err), Some(TlsError::Truncated)),
+        "{err:?}"
+    );
     assert!(c.is_truncated() && !c.peer_closed());
 
     // Truncated, accepted as EOF (what HTTP with its own framing may do).
@@ -243,8 +274,10 @@ fn transport_enum_passes_through() {
     let mut t = Transport::from(c);
     assert!(t.is_tls());
     assert_eq!(t.alpn_protocol(), Some(&b"http/1.1"[..]));
-    t.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    t.set_write_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    t.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    t.set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     assert_eq!(t.peer_addr().expect("peer"), addr);
     t.write_all(b"through the transport").expect("write");
     t.shutdown_write().expect("close_notify + FIN");
@@ -280,11 +313,13 @@ fn shuttle(c: &mut TlsPump, s: &mut TlsPump, cp: &mut BytesMut, sp: &mut BytesMu
     for _ in 0..20 {
         let mut moved = false;
         while let Some(b) = c.poll_ciphertext() {
-            s.handle_ciphertext(&mut BytesMut::from(&b[..]), sp).expect("server input");
+            s.handle_ciphertext(&mut BytesMut::from(&b[..]), sp)
+                .expect("server input");
             moved = true;
         }
         while let Some(b) = s.poll_ciphertext() {
-            c.handle_ciphertext(&mut BytesMut::from(&b[..]), cp).expect("client input");
+            c.handle_ciphertext(&mut BytesMut::from(&b[..]), cp)
+                .expect("client input");
             moved = true;
         }
         if !moved {
@@ -326,7 +361,10 @@ fn pump_in_memory_one_byte_at_a_time_and_close() {
 
     s.send_close_notify();
     assert!(s.close_sent());
-    assert!(matches!(s.write_plaintext(b"late"), Err(TlsError::Usage(_))));
+    assert!(matches!(
+        s.write_plaintext(b"late"),
+        Err(TlsError::Usage(_))
+    ));
     shuttle(&mut c, &mut s, &mut cp, &mut sp);
     assert!(c.peer_closed());
     assert!(!c.wants_read());
@@ -346,7 +384,10 @@ fn pump_eof_cases_and_sticky_errors() {
 
     // EOF during the handshake.
     let mut s = server.accept().expect("pump");
-    assert!(matches!(s.handle_eof(), Err(TlsError::ClosedDuringHandshake)));
+    assert!(matches!(
+        s.handle_eof(),
+        Err(TlsError::ClosedDuringHandshake)
+    ));
 
     // EOF after the handshake without close_notify: truncation.
     let mut c = client.connect("localhost").expect("pump");
@@ -359,7 +400,9 @@ fn pump_eof_cases_and_sticky_errors() {
     // Garbage: a fatal, sticky protocol error, with an alert for the peer.
     let mut s = server.accept().expect("pump");
     let mut garbage = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..]);
-    let err = s.handle_ciphertext(&mut garbage, &mut sp).expect_err("not TLS");
+    let err = s
+        .handle_ciphertext(&mut garbage, &mut sp)
+        .expect_err("not TLS");
     assert!(matches!(err, TlsError::Protocol(_)), "{err:?}");
     assert!(err.is_peer_error());
     let alert = s.poll_ciphertext().expect("alert queued");
@@ -380,34 +423,72 @@ fn configuration_errors_are_typed() {
 
     let missing = std::path::Path::new("/nonexistent/wireloom/cert.pem");
     let e = Identity::from_pem_files(missing, missing).expect_err("missing file");
-    assert!(matches!(&e, TlsError::ReadFile { path, .. } if path == missing), "{e:?}");
-    assert!(e.to_string().contains("/nonexistent/wireloom/cert.pem"), "{e}");
+    assert!(
+        matches!(&e, TlsError::ReadFile { path, .. } if path == missing),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("/nonexistent/wireloom/cert.pem"),
+        "{e}"
+    );
 
     // Swapped arguments: the key file holds no certificate.
-    assert!(matches!(Identity::from_pem(key, cert), Err(TlsError::NoCertificate)));
-    assert!(matches!(Identity::from_pem(b"", key), Err(TlsError::NoCertificate)));
-    assert!(matches!(Identity::from_pem(cert, cert), Err(TlsError::NoPrivateKey)));
+    assert!(matches!(
+        Identity::from_pem(key, cert),
+        Err(TlsError::NoCertificate)
+    ));
+    assert!(matches!(
+        Identity::from_pem(b"", key),
+        Err(TlsError::NoCertificate)
+    ));
+    assert!(matches!(
+        Identity::from_pem(cert, cert),
+        Err(TlsError::NoPrivateKey)
+    ));
     let bad_b64 = b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
     assert!(matches!(
         Identity::from_pem(bad_b64, key),
-        Err(TlsError::Pem { what: "certificate", .. })
+        Err(TlsError::Pem {
+            what: "certificate",
+            ..
+        })
     ));
     let no_end = b"-----BEGIN PRIVATE KEY-----\nAAAA\n";
     assert!(matches!(
         Identity::from_pem(cert, no_end),
-        Err(TlsError::Pem { what: "private key", .. })
+        Err(TlsError::Pem {
+            what: "private key",
+            ..
+        })
     ));
     let bad_key = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
-    assert!(matches!(Identity::from_pem(cert, bad_key), Err(TlsError::BadPrivateKey(_))));
+    assert!(matches!(
+        Identity::from_pem(cert, bad_key),
+        Err(TlsError::BadPrivateKey(_))
+    ));
     // Another certificate's key.
     let e = Identity::from_pem(cert, p.a.key_pem.as_bytes()).expect_err("mismatch");
     assert!(matches!(e, TlsError::KeyMismatch), "{e:?}");
     assert!(!e.is_peer_error());
     let junk_cert = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-    assert!(matches!(Identity::from_pem(junk_cert, key), Err(TlsError::BadCertificate(_))));
+    assert!(matches!(
+        Identity::from_pem(junk_cert, key),
+        Err(TlsError::BadCertificate(_))
+    ));
 
-    assert!(matches!(ServerTlsConfig::builder().build(), Err(TlsError::NoServerCertificate)));
-    for bad in ["", "bad name!", "*.com", "a.*.test", "*", "127.0.0.1", "*.*.test"] {
+    assert!(matches!(
+        ServerTlsConfig::builder().build(),
+        Err(TlsError::NoServerCertificate)
+    ));
+    for bad in [
+        "",
+        "bad name!",
+        "*.com",
+        "a.*.test",
+        "*",
+        "127.0.0.1",
+        "*.*.test",
+    ] {
         let r = ServerTlsConfig::builder().sni_identity(bad, p.a.identity());
         assert!(matches!(r, Err(TlsError::InvalidHostName(_))), "{bad:?}");
     }
@@ -422,7 +503,10 @@ fn configuration_errors_are_typed() {
     ));
     assert!(matches!(
         ClientTlsConfig::builder().add_root_pem(bad_b64),
-        Err(TlsError::Pem { what: "CA certificate", .. })
+        Err(TlsError::Pem {
+            what: "CA certificate",
+            ..
+        })
     ));
     assert!(matches!(
         ClientTlsConfig::builder().add_root_pem(junk_cert),
@@ -433,7 +517,10 @@ fn configuration_errors_are_typed() {
         Err(TlsError::ReadFile { .. })
     ));
     let client = client_config(&p.ca_pem);
-    assert!(matches!(client.connect("bad host!"), Err(TlsError::InvalidHostName(_))));
+    assert!(matches!(
+        client.connect("bad host!"),
+        Err(TlsError::InvalidHostName(_))
+    ));
     assert!(server_name("[::1]").is_ok());
     assert!(server_name("127.0.0.1").is_ok());
     assert!(server_name("").is_err());
@@ -443,7 +530,11 @@ fn configuration_errors_are_typed() {
 fn pem_files_load() {
     let p = pki();
     let dir = temp_dir("files");
-    let (cert, key, ca) = (dir.join("cert.pem"), dir.join("key.pem"), dir.join("ca.pem"));
+    let (cert, key, ca) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("ca.pem"),
+    );
     std::fs::write(&cert, &p.localhost.cert_pem).expect("write");
     std::fs::write(&key, &p.localhost.key_pem).expect("write");
     std::fs::write(&ca, &p.ca_pem).expect("write");
@@ -469,13 +560,22 @@ fn resolver_lookup_rules() {
     r.add("*.wild.test", &p.wild.identity()).expect("wildcard");
     let a = r.lookup(Some("a.test")).expect("a");
     assert_eq!(a.cert[0], p.a.der);
-    assert_eq!(r.lookup(Some("X.WILD.test")).expect("wild").cert[0], p.wild.der);
-    assert!(r.lookup(Some("wild.test")).is_none(), "wildcard needs a label");
+    assert_eq!(
+        r.lookup(Some("X.WILD.test")).expect("wild").cert[0],
+        p.wild.der
+    );
+    assert!(
+        r.lookup(Some("wild.test")).is_none(),
+        "wildcard needs a label"
+    );
     assert!(r.lookup(Some("a.b.wild.test")).is_none(), "one label only");
     assert!(r.lookup(None).is_none());
     r.set_default(&p.localhost.identity());
     assert_eq!(r.lookup(None).expect("default").cert[0], p.localhost.der);
-    assert_eq!(r.lookup(Some("zzz.test")).expect("default").cert[0], p.localhost.der);
+    assert_eq!(
+        r.lookup(Some("zzz.test")).expect("default").cert[0],
+        p.localhost.der
+    );
     assert_eq!(p.a.identity().certificate_chain()[0], p.a.der);
 }
 
@@ -491,7 +591,8 @@ fn tls_stream_over_any_read_write() {
         let (a, b) = UnixStream::pair().expect("pair");
         let h = std::thread::spawn(move || {
             let mut s = TlsStream::server(b, &server).expect("stream");
-            s.handshake(Instant::now() + Duration::from_secs(5)).expect("handshake");
+            s.handshake(Instant::now() + Duration::from_secs(5))
+                .expect("handshake");
             let mut buf = [0u8; 4];
             s.read_exact(&mut buf).expect("read");
             s.write_all(&buf).expect("write");

@@ -66,7 +66,10 @@ fn run(cmd: &mut Command, limit: Duration) -> Output {
                 stderr,
             };
         }
-        assert!(Instant::now() < deadline, "{cmd:?} did not finish in {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{cmd:?} did not finish in {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -187,7 +190,10 @@ fn drive_http(mut sock: TcpStream, cfg: &ServerTlsConfig) -> Result<Seen, TlsErr
     Ok(seen)
 }
 
-fn serve_http(cfg: ServerTlsConfig, n: usize) -> (SocketAddr, JoinHandle<Vec<Result<Seen, TlsError>>>) {
+fn serve_http(
+    cfg: ServerTlsConfig,
+    n: usize,
+) -> (SocketAddr, JoinHandle<Vec<Result<Seen, TlsError>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let h = std::thread::spawn(move || {
@@ -231,29 +237,55 @@ fn curl_against_our_server() {
         run(&mut cmd, Duration::from_secs(20))
     };
     let out = curl("localhost", "/one", true);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "hello /one sni=localhost alpn=http/1.1\n"
     );
     let out = curl("a.test", "/two", true);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello /two sni=a.test alpn=http/1.1\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello /two sni=a.test alpn=http/1.1\n"
+    );
     // By IP address: no SNI, default certificate with the 127.0.0.1 SAN.
     let mut cmd = Command::new("curl");
     cmd.args(["-sS", "--http1.1", "--max-time", "10", "--cacert"])
         .arg(&ca)
         .arg(format!("https://127.0.0.1:{port}/ip"));
     let out = run(&mut cmd, Duration::from_secs(20));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello /ip sni=- alpn=http/1.1\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello /ip sni=- alpn=http/1.1\n"
+    );
     // Without our CA, curl refuses the certificate (exit 60).
     let out = curl("localhost", "/untrusted", false);
-    assert_eq!(out.status.code(), Some(60), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(60),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let seen = server.join().expect("server thread");
     eprintln!("curl connections as seen by the server: {seen:#?}");
-    let ok: Vec<&Seen> = seen[..3].iter().map(|s| s.as_ref().expect("served")).collect();
+    let ok: Vec<&Seen> = seen[..3]
+        .iter()
+        .map(|s| s.as_ref().expect("served"))
+        .collect();
     assert_eq!(ok[0].targets, ["/one"]);
     assert_eq!(ok[1].sni.as_deref(), Some("a.test"));
     assert_eq!(ok[2].sni, None);
@@ -303,10 +335,23 @@ fn python_ssl_client_against_our_server() {
     };
     let out = py("b.test");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.starts_with("TLSv1.3 http/1.1\nHTTP/1.1 200 OK\r\n"), "{text}");
-    assert!(text.ends_with("\r\n\r\nhello /py sni=b.test alpn=http/1.1\n"), "{text}");
-    assert!(text.to_ascii_lowercase().contains("connection: close"), "{text}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("TLSv1.3 http/1.1\nHTTP/1.1 200 OK\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\r\n\r\nhello /py sni=b.test alpn=http/1.1\n"),
+        "{text}"
+    );
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
 
     // Python checks the host name: the default certificate is not valid for it.
     let out = py("nope.test");
@@ -404,7 +449,11 @@ fn our_client_against_python_https_server() {
     );
     eprintln!(
         "python server closed with {}",
-        if c.peer_closed() { "close_notify" } else { "TCP FIN only (truncation)" }
+        if c.peer_closed() {
+            "close_notify"
+        } else {
+            "TCP FIN only (truncation)"
+        }
     );
 
     // Host name not in Python's certificate: refused by our client.
@@ -420,16 +469,22 @@ fn our_client_against_python_https_server() {
     );
     // Through the Transport enum as the HTTP client will use it.
     let sock = TcpStream::connect(addr).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let mut t = TlsStream::client(sock, &client, "127.0.0.1").expect("stream");
-    t.handshake(Instant::now() + Duration::from_secs(10)).expect("handshake by IP");
+    t.handshake(Instant::now() + Duration::from_secs(10))
+        .expect("handshake by IP");
     t.set_accept_truncation(true);
     let mut t = wireloom_blocking::tls::Transport::from(t);
-    t.write_all(b"GET /ip HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").expect("write");
+    t.write_all(b"GET /ip HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .expect("write");
     let mut resp = Vec::new();
     t.read_to_end(&mut resp).expect("read");
     let text = String::from_utf8_lossy(&resp);
-    assert!(text.ends_with("python saw /ip sni=- alpn=http/1.1\n"), "{text}");
+    assert!(
+        text.ends_with("python saw /ip sni=- alpn=http/1.1\n"),
+        "{text}"
+    );
     drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -54,13 +54,10 @@ fn ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
 
 fn leaf(issuer: &Issuer<'static, KeyPair>, names: &[&str]) -> Leaf {
     let key = KeyPair::generate().expect("leaf key");
-    let mut params = CertificateParams::new(
-        names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-    )
-    .expect("leaf params");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, names[0]);
+    let mut params =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .expect("leaf params");
+    params.distinguished_name.push(DnType::CommonName, names[0]);
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.use_authority_key_identifier_extension = true;
@@ -122,10 +119,10 @@ pub fn temp_dir(tag: &str) -> PathBuf {
         std::process::id(),
         Instant::now()
     ));
-    let dir = PathBuf::from(
-        dir.to_string_lossy()
-            .replace(|c: char| !(c.is_ascii_alphanumeric() || "/-_.".contains(c)), "_"),
-    );
+    let dir = PathBuf::from(dir.to_string_lossy().replace(
+        |c: char| !(c.is_ascii_alphanumeric() || "/-_.".contains(c)),
+        "_",
+    ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
