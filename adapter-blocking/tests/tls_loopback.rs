@@ -607,3 +607,137 @@ fn tls_stream_over_any_read_write() {
         h.join().expect("thread");
     }
 }
+
+#[test]
+fn handshake_deadline_holds_against_a_slow_drip_client() {
+    let p = pki();
+    let cfg = ServerTlsConfig::builder()
+        .default_identity(p.localhost.identity())
+        .handshake_timeout(Duration::from_millis(300))
+        .build()
+        .expect("config");
+    let (addr, server) = serve(cfg, 1, |res| res.err());
+    let started = Instant::now();
+    let mut drip = TcpStream::connect(addr).expect("connect");
+    // A record header announcing a long ClientHello, then one byte every
+    // 50 ms: each read makes progress, only the deadline stops it.
+    drip.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00])
+        .expect("header");
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(50));
+        if drip.write_all(&[0x01]).is_err() || server.is_finished() {
+            break;
+        }
+    }
+    let err = server.join().expect("thread").pop().flatten();
+    let elapsed = started.elapsed();
+    assert!(matches!(err, Some(TlsError::HandshakeTimeout)), "{err:?}");
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+}
+
+/// Not a pass/fail test: prints handshake latency and bulk throughput of
+/// `TlsStream` (on `TlsPump`) against `rustls::StreamOwned` over loopback,
+/// alternating the two several rounds. Run with
+/// `cargo test -p wireloom-blocking --test tls_loopback -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_against_rustls_stream_owned() {
+    use std::sync::Arc;
+    const BULK: usize = 32 << 20;
+    const HANDSHAKES: usize = 50;
+    let p = pki();
+    let server = server_config(&p);
+    let client = client_config(&p.ca_pem);
+
+    fn sink_server(
+        cfg: ServerTlsConfig,
+        n: usize,
+        owned: bool,
+    ) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let a = l.local_addr().expect("addr");
+        let h = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            for _ in 0..n {
+                let (s, _) = l.accept().expect("accept");
+                if owned {
+                    let conn = rustls::ServerConnection::new(Arc::clone(cfg.rustls_config()))
+                        .expect("conn");
+                    let mut t = rustls::StreamOwned::new(conn, s);
+                    while let Ok(k) = t.read(&mut buf) {
+                        if k == 0 {
+                            break;
+                        }
+                    }
+                } else {
+                    let mut t = TlsStream::server(s, &cfg).expect("stream");
+                    t.set_accept_truncation(true);
+                    while let Ok(k) = t.read(&mut buf) {
+                        if k == 0 {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        (a, h)
+    }
+
+    let run = |owned: bool| -> (Duration, Duration) {
+        let (addr, h) = sink_server(server.clone(), HANDSHAKES + 1, owned);
+        let t0 = Instant::now();
+        for _ in 0..HANDSHAKES {
+            let s = TcpStream::connect(addr).expect("connect");
+            if owned {
+                let conn = client.connection("localhost").expect("conn");
+                let mut t = rustls::StreamOwned::new(conn, s);
+                t.write_all(b"x").expect("hs");
+                t.conn.send_close_notify();
+                t.flush().expect("flush");
+            } else {
+                let mut t = TlsStream::client(s, &client, "localhost").expect("stream");
+                t.write_all(b"x").expect("hs");
+                t.shutdown().expect("close");
+            }
+        }
+        let hs = t0.elapsed() / HANDSHAKES as u32;
+        let chunk = vec![7u8; 64 * 1024];
+        let s = TcpStream::connect(addr).expect("connect");
+        let t1 = Instant::now();
+        if owned {
+            let conn = client.connection("localhost").expect("conn");
+            let mut t = rustls::StreamOwned::new(conn, s);
+            for _ in 0..BULK / chunk.len() {
+                t.write_all(&chunk).expect("bulk");
+            }
+            t.conn.send_close_notify();
+            t.flush().expect("flush");
+        } else {
+            let mut t = TlsStream::client(s, &client, "localhost").expect("stream");
+            for _ in 0..BULK / chunk.len() {
+                t.write_all(&chunk).expect("bulk");
+            }
+            t.shutdown().expect("close");
+        }
+        h.join().expect("server");
+        (hs, t1.elapsed())
+    };
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..5 {
+        ours.push(run(false));
+        theirs.push(run(true));
+    }
+    let med = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let mut oh: Vec<_> = ours.iter().map(|r| r.0).collect();
+    let mut th: Vec<_> = theirs.iter().map(|r| r.0).collect();
+    let mut ob: Vec<_> = ours.iter().map(|r| r.1).collect();
+    let mut tb: Vec<_> = theirs.iter().map(|r| r.1).collect();
+    let (oh, th, ob, tb) = (med(&mut oh), med(&mut th), med(&mut ob), med(&mut tb));
+    let mbps = |d: Duration| BULK as f64 / d.as_secs_f64() / 1e6;
+    eprintln!("handshake+1 byte+close (median of 5 rounds x {HANDSHAKES}): TlsStream {oh:?}, StreamOwned {th:?}, ratio {:.2}", oh.as_secs_f64() / th.as_secs_f64());
+    eprintln!("bulk {} MiB client->server (median of 5): TlsStream {:.0} MB/s, StreamOwned {:.0} MB/s, ratio {:.2}", BULK >> 20, mbps(ob), mbps(tb), mbps(ob) / mbps(tb));
+}

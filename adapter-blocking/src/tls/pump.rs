@@ -135,6 +135,29 @@ impl TlsPump {
         Ok(consumed)
     }
 
+    /// Blocking-IO shortcut for [`handle_ciphertext`](TlsPump::handle_ciphertext):
+    /// one `read` from `rd` straight into rustls (no intermediate buffer),
+    /// then the same processing. Returns the bytes read; `Ok(0)` means `rd`
+    /// is at end of stream (call [`handle_eof`](TlsPump::handle_eof)) or the
+    /// peer already sent `close_notify`. IO errors (including `WouldBlock`,
+    /// `TimedOut`, `Interrupted`) are returned as [`TlsError::Io`] and are
+    /// not sticky.
+    pub fn read_ciphertext_from(
+        &mut self,
+        rd: &mut dyn io::Read,
+        plaintext: &mut BytesMut,
+    ) -> Result<usize, TlsError> {
+        self.check()?;
+        if self.peer_closed || self.eof {
+            return Ok(0);
+        }
+        let n = self.conn.read_tls(rd).map_err(TlsError::Io)?;
+        if n > 0 {
+            self.process(plaintext)?;
+        }
+        Ok(n)
+    }
+
     fn process(&mut self, plaintext: &mut BytesMut) -> Result<(), TlsError> {
         match self.conn.process_new_packets() {
             Ok(state) => {
@@ -216,6 +239,23 @@ impl TlsPump {
             }
         }
         out.len() - start
+    }
+
+    /// Blocking-IO shortcut for [`poll_ciphertext`](TlsPump::poll_ciphertext):
+    /// writes all pending ciphertext straight to `wr` (no intermediate
+    /// buffer). On an error (for example a write timeout) the unwritten
+    /// bytes stay queued.
+    pub fn write_ciphertext_to(&mut self, wr: &mut dyn io::Write) -> io::Result<usize> {
+        let mut total = 0;
+        while self.conn.wants_write() {
+            match self.conn.write_tls(wr) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => total += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
     }
 
     /// Queues a `close_notify` alert (drain it with `poll_ciphertext`). No

@@ -8,9 +8,6 @@ use bytes::{Buf, BytesMut};
 
 use super::{ClientTlsConfig, PeerClose, ServerTlsConfig, TlsError, TlsPump};
 
-/// Size of one socket read: a full TLS record plus its header and tag.
-const READ_CHUNK: usize = 16 * 1024 + 512;
-
 /// Sockets whose blocking reads and writes can time out; used by
 /// [`TlsStream::handshake`] to enforce its deadline.
 pub trait SocketTimeouts {
@@ -74,8 +71,6 @@ pub struct TlsStream<S> {
     pump: TlsPump,
     /// Decrypted bytes not yet returned by `read`.
     plaintext: BytesMut,
-    /// Socket read buffer, allocated once.
-    rbuf: Box<[u8]>,
     /// A transport EOF without close_notify reads as `Ok(0)`.
     accept_truncation: bool,
 }
@@ -87,7 +82,6 @@ impl<S: Read + Write> TlsStream<S> {
             sock,
             pump,
             plaintext: BytesMut::new(),
-            rbuf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             accept_truncation: false,
         }
     }
@@ -104,12 +98,7 @@ impl<S: Read + Write> TlsStream<S> {
 
     /// Writes all pending ciphertext to the transport.
     fn flush_ciphertext(&mut self) -> io::Result<()> {
-        let mut wrote = false;
-        while let Some(bytes) = self.pump.poll_ciphertext() {
-            self.sock.write_all(&bytes)?;
-            wrote = true;
-        }
-        if wrote {
+        if self.pump.write_ciphertext_to(&mut self.sock)? > 0 {
             self.sock.flush()?;
         }
         Ok(())
@@ -117,19 +106,17 @@ impl<S: Read + Write> TlsStream<S> {
 
     /// One blocking read from the transport, fed to the pump.
     fn read_transport(&mut self) -> Result<(), TlsError> {
-        let n = loop {
-            match self.sock.read(&mut self.rbuf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(TlsError::Io(e)),
+        let res = loop {
+            match self
+                .pump
+                .read_ciphertext_from(&mut self.sock, &mut self.plaintext)
+            {
+                Err(TlsError::Io(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(TlsError::Io(e)) => return Err(TlsError::Io(e)),
+                Ok(0) => break self.pump.handle_eof().map(|_| ()),
+                Ok(_) => break Ok(()),
+                Err(e) => break Err(e),
             }
-        };
-        let res = if n == 0 {
-            self.pump.handle_eof().map(|_| ())
-        } else {
-            self.pump
-                .handle_ciphertext_slice(&self.rbuf[..n], &mut self.plaintext)
-                .map(|_| ())
         };
         if res.is_err() {
             // Best effort: tell the peer why (rustls queued an alert).
