@@ -389,6 +389,36 @@ fn pump_eof_cases_and_sticky_errors() {
         Err(TlsError::ClosedDuringHandshake)
     ));
 
+    // close_notify in the middle of the handshake, then EOF: still an
+    // incomplete session, on the pump and on a blocking stream.
+    let mut c = client.connect("localhost").expect("pump");
+    let mut s = server.accept().expect("pump");
+    let mut wire = BytesMut::new();
+    c.send_close_notify();
+    while let Some(b) = c.poll_ciphertext() {
+        wire.extend_from_slice(&b);
+    }
+    let mut sp = BytesMut::new();
+    let fed = s.handle_ciphertext(&mut wire.clone(), &mut sp);
+    match fed {
+        // rustls refuses close_notify before the handshake completes.
+        Err(e) => assert_eq!(e.alert(), Some(AlertDescription::CloseNotify), "{e:?}"),
+        Ok(()) => {
+            assert!(matches!(
+                s.handle_eof(),
+                Err(TlsError::ClosedDuringHandshake)
+            ));
+            assert!(matches!(
+                s.handle_eof(),
+                Err(TlsError::ClosedDuringHandshake)
+            ));
+        }
+    }
+    let mut st = TlsStream::server(std::io::Cursor::new(wire.to_vec()), &server).expect("stream");
+    let mut buf = [0u8; 8];
+    let err = st.read(&mut buf).expect_err("no session");
+    assert!(TlsError::from_io_ref(&err).is_some(), "{err:?}");
+
     // EOF after the handshake without close_notify: truncation.
     let mut c = client.connect("localhost").expect("pump");
     let mut s = server.accept().expect("pump");

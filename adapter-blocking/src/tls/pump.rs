@@ -195,10 +195,11 @@ impl TlsPump {
             let _ = self.conn.read_tls(&mut io::empty());
         }
         self.eof = true;
-        if self.peer_closed {
-            Ok(PeerClose::CloseNotify)
-        } else if self.conn.is_handshaking() {
+        if self.conn.is_handshaking() {
+            // Even after a close_notify: a session that never completed.
             Err(TlsError::ClosedDuringHandshake)
+        } else if self.peer_closed {
+            Ok(PeerClose::CloseNotify)
         } else {
             Ok(PeerClose::Truncated)
         }
