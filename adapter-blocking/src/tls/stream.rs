@@ -65,6 +65,36 @@ impl SocketTimeouts for std::os::unix::net::UnixStream {
 /// [`set_accept_truncation`](TlsStream::set_accept_truncation) was called, in
 /// which case it is `Ok(0)` too and [`is_truncated`](TlsStream::is_truncated)
 /// tells the two apart.
+///
+/// ```no_run
+/// use std::io::{Read, Write};
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::Instant;
+/// use wireloom_blocking::tls::{ClientTlsConfig, ServerTlsConfig, TlsStream, Transport};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Server: accept, then complete the handshake within the configured time.
+/// let config = ServerTlsConfig::from_pem_files("cert.pem", "key.pem")?;
+/// let listener = TcpListener::bind("127.0.0.1:8443")?;
+/// let (sock, _) = listener.accept()?;
+/// let mut tls = TlsStream::server(sock, &config)?;
+/// tls.handshake(Instant::now() + config.handshake_timeout())?;
+/// let mut conn = Transport::from(tls);
+/// conn.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")?;
+/// conn.shutdown_write()?; // close_notify, then FIN
+///
+/// // Client: certificates checked against webpki-roots and the host name.
+/// let client = ClientTlsConfig::new()?;
+/// let sock = TcpStream::connect("example.com:443")?;
+/// let mut tls = TlsStream::client(sock, &client, "example.com")?;
+/// tls.handshake(Instant::now() + client.handshake_timeout())?;
+/// tls.write_all(b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")?;
+/// tls.set_accept_truncation(true); // many servers skip close_notify
+/// let mut response = Vec::new();
+/// tls.read_to_end(&mut response)?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct TlsStream<S> {
     sock: S,
