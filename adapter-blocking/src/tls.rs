@@ -74,3 +74,6 @@ pub use config::{
 pub use error::TlsError;
 pub use pump::{PeerClose, TlsPump};
 pub use stream::{SocketTimeouts, TlsStream, Transport};
+mod glue;
+
+pub use glue::acceptor;
