@@ -45,6 +45,14 @@ impl Stamp {
             dev: m.dev(),
         }
     }
+
+    /// Whether an open descriptor's `fstat` still shows the bytes as loaded:
+    /// same size and mtime. Not ctime: renaming another file over this one
+    /// or unlinking it changes the ctime (link count) but not a byte, and
+    /// replacing by rename is exactly how files should be updated.
+    fn same_bytes(&self, now: &Stamp) -> bool {
+        self.len == now.len && self.mtime == now.mtime
+    }
 }
 
 /// A cached file: its bytes and what a response needs to describe them.
@@ -242,17 +250,17 @@ impl CachedFile {
     }
 
     /// Whether the bytes are still the file's as loaded: for a mapped file,
-    /// `fstat` of the held descriptor shows the same size, mtime and ctime
-    /// (a truncation or write changes them); an in-memory file is a private
+    /// `fstat` of the held descriptor shows the same size and mtime (a
+    /// truncation or write changes them); an in-memory file is a private
     /// snapshot and always answers true.
     ///
     /// This does not look at the path: a file replaced by rename keeps its
-    /// old inode alive and unchanged ([`FileCache::get`](super::FileCache::get)
-    /// sees the replacement).
+    /// old inode alive and unchanged, so responses in flight complete
+    /// ([`FileCache::get`](super::FileCache::get) sees the replacement).
     pub fn is_unchanged(&self) -> io::Result<bool> {
         match &self.inner.file {
             None => Ok(true),
-            Some(f) => Ok(Stamp::of(&f.metadata()?) == self.inner.stamp),
+            Some(f) => Ok(self.inner.stamp.same_bytes(&Stamp::of(&f.metadata()?))),
         }
     }
 

@@ -44,8 +44,8 @@
 //! `EFAULT` or a short count (tested in `tests/cache_sigbus.rs`). So the
 //! rule is: **mapped bytes are only ever handed to the kernel, never read by
 //! Rust code**, and every change is detected with `fstat` on the descriptor
-//! the mapping came from ([`CachedFile::is_unchanged`]: size, mtime and
-//! ctime as at load time).
+//! the mapping came from ([`CachedFile::is_unchanged`]: size and mtime as
+//! at load time).
 //!
 //! Files below [`CacheConfig::small_file_threshold`] are read into memory
 //! (and checked unchanged across the read) and are immune: their
@@ -86,12 +86,16 @@
 //!
 //! ## Limits of `stat` validation
 //!
-//! A change is seen through the size, mtime or ctime it leaves behind. A
-//! rewrite that keeps the size and lands within the same timestamp tick as the
-//! previous write is invisible to any `stat`-based check (Linux 6.13+ makes
-//! this unlikely with fine-grained timestamps once a timestamp has been
-//! queried), and so are stores made through another process's shared
-//! writable mapping after its first write fault. Replace files by writing a
+//! A change is seen through the size or mtime it leaves behind (and ctime,
+//! inode and device for [`FileCache::get`]). The kernel updates the mtime
+//! before it copies a write's data, which is what makes checking after a
+//! copy sound. A rewrite that keeps the size and lands within the same
+//! timestamp tick as the previous write is invisible to any `stat`-based
+//! check (Linux 6.13+ makes this unlikely with fine-grained timestamps once
+//! a timestamp has been queried), and so are stores made through another
+//! process's shared writable mapping after its first write fault, and an
+//! in-place rewrite whose mtime is restored (`rsync --inplace -t`) if it
+//! happens entirely between two checks. Replace files by writing a
 //! new one and renaming it over the old (the mapping keeps the old inode
 //! alive and intact, and the next [`FileCache::get`] loads the new one): that
 //! is always safe.
