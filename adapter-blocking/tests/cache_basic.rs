@@ -131,6 +131,26 @@ fn zero_copy_sharing() {
     let chunk = cur.next_chunk().unwrap().unwrap();
     assert_eq!(chunk.as_ptr(), f.bytes()[4096..].as_ptr());
     assert_eq!(c.stats().hits, 3);
+
+    // A whole mapped file: slices of the mapping, then the held-back last
+    // 16 KiB as a checked copy.
+    let mut cur = f.cursor(0..f.len(), 256 * 1024).unwrap();
+    let mut chunks = Vec::new();
+    while let Some(chunk) = cur.next_chunk().unwrap() {
+        cur.advance(chunk.len());
+        chunks.push(chunk);
+    }
+    let base = f.bytes().as_ptr() as usize;
+    let (last, mapped) = chunks.split_last().unwrap();
+    let mut off = 0;
+    for ch in mapped {
+        assert_eq!(ch.as_ptr() as usize, base + off);
+        off += ch.len();
+    }
+    assert_eq!(off as u64, f.len() - wireloom_blocking::cache::HELD_BACK);
+    assert_eq!(last.len() as u64, wireloom_blocking::cache::HELD_BACK);
+    assert_ne!(last.as_ptr() as usize, base + off);
+    assert_eq!(&last[..], &filled(1 << 20, 1)[off..]);
 }
 
 #[test]

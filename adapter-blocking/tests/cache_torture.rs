@@ -225,7 +225,10 @@ fn round(dir: &TempDir, cache: &FileCache, n: usize, path: Path, m: Mutation, wh
     match served {
         Ok(sent) => {
             assert_eq!(sent, LEN as u64, "{ctx}");
-            assert!(got == orig, "{ctx}: complete response differs from the original");
+            assert!(
+                got == orig,
+                "{ctx}: complete response differs from the original"
+            );
             t.complete = 1;
         }
         Err(ServeError::FileChanged) => {

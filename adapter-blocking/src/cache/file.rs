@@ -144,9 +144,9 @@ impl CachedFile {
                 //   userspace consumers get `read_range_checked`, which uses
                 //   pread(2) on the descriptor, not the mapping;
                 // - every chunk is preceded by an fstat check of this
-                //   descriptor and the final chunk is sent from a checked
-                //   pread copy, so a change cuts the response instead of
-                //   completing it with wrong bytes;
+                //   descriptor and the held-back last bytes are sent from a
+                //   checked pread copy, so a change cuts the response
+                //   instead of completing it with wrong bytes;
                 // - `Bytes::from_owner` only takes the mapping's address and
                 //   length, and the `Debug` impl never prints the bytes.
                 // What remains is the contract documented on

@@ -66,9 +66,11 @@
 //!
 //! What each path guarantees:
 //! - A response that **completes** carries exactly the bytes the file had when
-//!   it was loaded, on every path: `write_range`/`RangeCursor` hold the final
-//!   chunk back, copy it with `pread`, and check the file *after* that copy,
-//!   so no change can land in the part not yet handed to the kernel.
+//!   it was loaded, on every path: `write_range`/`RangeCursor` hold the last
+//!   16 KiB ([`HELD_BACK`]) back until all else is written, copy them with
+//!   `pread`, and check the file *after* that copy. The kernel updates a
+//!   file's mtime before it changes any byte, so a check that passes after
+//!   every byte has been copied proves that none of them was changed.
 //! - A response that is **cut** by `write_range`/`RangeCursor` may end with
 //!   up to one write call (at most `chunk_size` bytes) taken from the mapping
 //!   while the change was happening: new bytes for an in-place rewrite,
@@ -113,7 +115,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use bytes::Bytes;
 pub use file::CachedFile;
-pub use serve::{DirectWrite, RangeCursor, ServeError};
+pub use serve::{DirectWrite, RangeCursor, ServeError, HELD_BACK};
 
 use file::Stamp;
 

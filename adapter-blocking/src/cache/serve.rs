@@ -13,6 +13,10 @@ use bytes::{Buf, Bytes};
 
 use super::CachedFile;
 
+/// How much of the end of a range of a mapped file is sent from a checked
+/// `pread` copy instead of the mapping (at most the chunk size).
+pub const HELD_BACK: u64 = 16 * 1024;
+
 /// Why a range could not be sent.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -118,9 +122,11 @@ direct!(TcpStream, &TcpStream, UnixStream, &UnixStream, File, &File);
 /// close the connection without completing the response.
 ///
 /// Each `next_chunk` of a mapped file first checks
-/// [`CachedFile::is_unchanged`]; the final chunk is held back, copied with
-/// `pread` and checked after the copy, so the response can only complete
-/// with the bytes the file had when it was loaded.
+/// [`CachedFile::is_unchanged`] and returns a slice of the mapping; the last
+/// [`HELD_BACK`] bytes (16 KiB, or the chunk size if smaller) are held back
+/// until everything before them has been written, then copied with `pread`
+/// and checked after the copy, so the response can only complete with the
+/// bytes the file had when it was loaded.
 ///
 /// ```no_run
 /// # fn demo(f: &wireloom_blocking::cache::CachedFile, sock: &mut std::net::TcpStream)
@@ -139,7 +145,7 @@ pub struct RangeCursor {
     pos: u64,
     end: u64,
     chunk_size: u64,
-    /// The final chunk, copied and checked; what is left of it to write.
+    /// The held-back tail, copied and checked; what is left of it to write.
     tail: Option<Bytes>,
 }
 
@@ -171,10 +177,14 @@ impl RangeCursor {
             let (a, b) = (self.pos as usize, (self.pos + n) as usize);
             return Ok(Some(self.file.bytes().slice(a..b)));
         }
-        if self.end - self.pos <= self.chunk_size {
-            // Final chunk: copy it out of the page cache first, check after
-            // the copy; once it passes nothing can alter what is left to
-            // send.
+        let tail_len = HELD_BACK.min(self.chunk_size);
+        if self.end - self.pos <= tail_len {
+            // The held-back tail: copy it out of the page cache first, check
+            // after the copy. Every earlier byte was already copied by the
+            // kernel in an earlier write, and a write to the file updates
+            // the mtime before it changes any byte, so a passing check
+            // proves the whole response is the loaded version; nothing can
+            // alter the copy still to be sent.
             let tail = self
                 .file
                 .read_range_checked(self.pos..self.end)
@@ -191,7 +201,9 @@ impl RangeCursor {
         if !self.file.is_unchanged()? {
             return Err(ServeError::FileChanged);
         }
-        let (a, b) = (self.pos as usize, (self.pos + self.chunk_size) as usize);
+        // Up to the chunk size, stopping short of the held-back tail.
+        let stop = (self.pos + self.chunk_size).min(self.end - tail_len);
+        let (a, b) = (self.pos as usize, stop as usize);
         Ok(Some(self.file.bytes().slice(a..b)))
     }
 
@@ -229,8 +241,9 @@ impl CachedFile {
     ///
     /// The mapped bytes go straight to `write(2)`/`send(2)`: one kernel
     /// copy, no userspace read. Before each chunk the file is checked with
-    /// [`is_unchanged`](Self::is_unchanged); the final chunk is held back
-    /// until a check made after copying it passes (see [`RangeCursor`]).
+    /// [`is_unchanged`](Self::is_unchanged); the last [`HELD_BACK`] bytes are
+    /// held back until a check made after copying them passes (see
+    /// [`RangeCursor`]).
     /// A truncation met inside a write (`EFAULT`, short write) shows up as
     /// the same check failing.
     ///
