@@ -327,7 +327,11 @@ fn empty_file_and_ranges() {
     let err = t.read_range_checked(5..11).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(matches!(
-        t.write_range(8..4, &mut File::create(d.path("out")).unwrap(), 4),
+        t.write_range(
+            std::ops::Range { start: 8, end: 4 },
+            &mut File::create(d.path("out")).unwrap(),
+            4
+        ),
         Err(ServeError::InvalidRange {
             start: 8,
             end: 4,

@@ -4,7 +4,12 @@
 //!
 //! [`FileCache`] is runtime-neutral (a `Mutex` held only for map updates,
 //! never across IO): the blocking, tokio and async-std adapters all use it.
-//! Unix only (it relies on `stat` fields and `pread`).
+//! Its calls are blocking filesystem syscalls: a hit costs one `stat`, a
+//! miss an `open` plus a read or `mmap`, [`CachedFile::read_range_checked`]
+//! a `pread` (which waits for the disk if the pages are not in the page
+//! cache). Async adapters run misses and cold reads on their blocking pool
+//! (`spawn_blocking`, `blocking::unblock`). Unix only (it relies on `stat`
+//! fields and `pread`).
 //!
 //! ```
 //! use wireloom_blocking::cache::{CacheConfig, FileCache};
