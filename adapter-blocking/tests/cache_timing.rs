@@ -86,3 +86,60 @@ fn get_hit_timing() {
     eprintln!("uncached load, 8 MiB mmap:  {:8.0} ns", miss.1);
     fs::remove_dir_all(&d).unwrap();
 }
+
+/// Loopback throughput of the two serving paths (a 32 MiB mapped file sent
+/// 8 times each, alternating).
+#[test]
+#[ignore = "prints timings; run explicitly"]
+fn serve_path_throughput() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let d = dir().join("tp");
+    fs::create_dir_all(&d).unwrap();
+    let p = d.join("big.bin");
+    const LEN: u64 = 32 << 20;
+    fs::write(&p, vec![7u8; LEN as usize]).unwrap();
+    let cache = FileCache::default();
+    let f = cache.get(&p).unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (mut server, _) = l.accept().unwrap();
+    let drain = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0u64;
+        loop {
+            match client.read(&mut buf).unwrap() {
+                0 => return n,
+                k => n += k as u64,
+            }
+        }
+    });
+    let (mut zero_copy, mut checked) = (0f64, 0f64);
+    for _ in 0..8 {
+        let t = Instant::now();
+        f.write_range(0..LEN, &mut server, 256 * 1024).unwrap();
+        zero_copy += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let mut pos = 0;
+        while pos < LEN {
+            let end = (pos + 256 * 1024).min(LEN);
+            server
+                .write_all(&f.read_range_checked(pos..end).unwrap())
+                .unwrap();
+            pos = end;
+        }
+        checked += t.elapsed().as_secs_f64();
+    }
+    drop(server);
+    assert_eq!(drain.join().unwrap(), 16 * LEN);
+    let mib = (8 * LEN) as f64 / (1 << 20) as f64;
+    eprintln!(
+        "write_range (mapping -> send):        {:6.0} MiB/s",
+        mib / zero_copy
+    );
+    eprintln!(
+        "read_range_checked + write_all:       {:6.0} MiB/s",
+        mib / checked
+    );
+    fs::remove_dir_all(&d).unwrap();
+}
