@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use wireloom_blocking::cache::FileCache;
 
-fn dir() -> PathBuf {
-    let p = std::env::temp_dir().join(format!("wireloom-timing-{}", std::process::id()));
+fn dir(tag: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("wireloom-timing-{tag}-{}", std::process::id()));
     fs::create_dir_all(&p).unwrap();
     p
 }
@@ -28,7 +28,7 @@ fn per_op(n: u32, mut f: impl FnMut()) -> f64 {
 #[test]
 #[ignore = "prints timings; run explicitly"]
 fn get_hit_timing() {
-    let d = dir();
+    let d = dir("get");
     let small = d.join("small.html");
     let big = d.join("big.bin");
     fs::write(&small, vec![b'x'; 4096]).unwrap();
@@ -94,8 +94,7 @@ fn get_hit_timing() {
 fn serve_path_throughput() {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
-    let d = dir().join("tp");
-    fs::create_dir_all(&d).unwrap();
+    let d = dir("serve");
     let p = d.join("big.bin");
     const LEN: u64 = 32 << 20;
     fs::write(&p, vec![7u8; LEN as usize]).unwrap();
