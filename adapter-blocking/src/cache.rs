@@ -1,1 +1,0 @@
-//! The memory-mapped file cache (in progress).
