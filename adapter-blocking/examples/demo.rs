@@ -23,7 +23,8 @@ use wireloom_blocking::static_files::StaticFiles;
 use wireloom_blocking::tls::ServerTlsConfig;
 use wireloom_core::http::{Method, StatusCode};
 
-const USAGE: &str = "usage: demo [--addr HOST:PORT] [--root DIR] [--tls-cert PEM --tls-key PEM] [--threads N]";
+const USAGE: &str =
+    "usage: demo [--addr HOST:PORT] [--root DIR] [--tls-cert PEM --tls-key PEM] [--threads N]";
 
 fn main() -> ExitCode {
     let mut addr = "127.0.0.1:8080".to_string();
@@ -39,7 +40,11 @@ fn main() -> ExitCode {
             "--root" => value().map(|v| root = PathBuf::from(v)),
             "--tls-cert" => value().map(|v| cert = Some(v)),
             "--tls-key" => value().map(|v| key = Some(v)),
-            "--threads" => value().and_then(|v| v.parse().map(|n| threads = Some(n)).map_err(|_| format!("bad --threads {v}"))),
+            "--threads" => value().and_then(|v| {
+                v.parse()
+                    .map(|n| threads = Some(n))
+                    .map_err(|_| format!("bad --threads {v}"))
+            }),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -54,24 +59,39 @@ fn main() -> ExitCode {
 
     let mut router = Router::new();
     let api = |r: &mut Router<_>| -> Result<(), wireloom_blocking::router::RouteError> {
-        r.route(Method::GET, "/plaintext", Server::handler(|_: &mut Request<'_>| {
-            Response::text(StatusCode::OK, "Hello, World!")
-        }))?;
-        r.route(Method::POST, "/api/echo", Server::handler(|req: &mut Request<'_>| {
-            let ct = req.header("content-type").unwrap_or("application/octet-stream").to_string();
-            match req.read_body(16 << 20) {
-                Ok(body) => Response::bytes(StatusCode::OK, &ct, body),
-                Err(_) => Response::text(StatusCode::CONTENT_TOO_LARGE, "body too large\n"),
-            }
-        }))?;
-        r.route(Method::GET, "/api/headers", Server::handler(|req: &mut Request<'_>| {
-            let map: Vec<serde_json::Value> = req
-                .headers()
-                .iter()
-                .map(|(n, v)| serde_json::json!([n.as_str(), String::from_utf8_lossy(v.as_bytes())]))
-                .collect();
-            Response::json(StatusCode::OK, serde_json::Value::Array(map).to_string())
-        }))?;
+        r.route(
+            Method::GET,
+            "/plaintext",
+            Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")),
+        )?;
+        r.route(
+            Method::POST,
+            "/api/echo",
+            Server::handler(|req: &mut Request<'_>| {
+                let ct = req
+                    .header("content-type")
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                match req.read_body(16 << 20) {
+                    Ok(body) => Response::bytes(StatusCode::OK, &ct, body),
+                    Err(_) => Response::text(StatusCode::CONTENT_TOO_LARGE, "body too large\n"),
+                }
+            }),
+        )?;
+        r.route(
+            Method::GET,
+            "/api/headers",
+            Server::handler(|req: &mut Request<'_>| {
+                let map: Vec<serde_json::Value> = req
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| {
+                        serde_json::json!([n.as_str(), String::from_utf8_lossy(v.as_bytes())])
+                    })
+                    .collect();
+                Response::json(StatusCode::OK, serde_json::Value::Array(map).to_string())
+            }),
+        )?;
         Ok(())
     };
     if let Err(e) = api(&mut router) {
@@ -126,7 +146,10 @@ fn main() -> ExitCode {
         }
     };
     for a in server.local_addrs() {
-        println!("wireloom demo listening on {scheme}://{a}/ (root {})", root.display());
+        println!(
+            "wireloom demo listening on {scheme}://{a}/ (root {})",
+            root.display()
+        );
     }
     if let Err(e) = server.run() {
         eprintln!("demo: {e}");
@@ -141,7 +164,11 @@ fn log_requests(req: &mut Request<'_>, next: &dyn Fn(&mut Request<'_>) -> Respon
     let line = format!("{} {}", req.method(), req.head().target);
     let res = next(req);
     if std::env::var_os("WIRELOOM_QUIET").is_none() {
-        eprintln!("{line} -> {} ({:?})", res.status().as_u16(), started.elapsed());
+        eprintln!(
+            "{line} -> {} ({:?})",
+            res.status().as_u16(),
+            started.elapsed()
+        );
     }
     res
 }

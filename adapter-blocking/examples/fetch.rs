@@ -16,7 +16,8 @@ use wireloom_blocking::client::{Agent, AgentConfig};
 use wireloom_blocking::tls::ClientTlsConfig;
 use wireloom_core::http::Method;
 
-const USAGE: &str = "usage: fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA] [--follow] [--ca PEM] [-i]";
+const USAGE: &str =
+    "usage: fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA] [--follow] [--ca PEM] [-i]";
 
 fn main() -> ExitCode {
     let mut url = None;
@@ -30,7 +31,11 @@ fn main() -> ExitCode {
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
         let r: Result<(), String> = match a.as_str() {
-            "-X" | "--request" => value().and_then(|m| m.parse::<Method>().map(|m| method = Some(m)).map_err(|e| e.to_string())),
+            "-X" | "--request" => value().and_then(|m| {
+                m.parse::<Method>()
+                    .map(|m| method = Some(m))
+                    .map_err(|e| e.to_string())
+            }),
             "-H" | "--header" => value().and_then(|h| match h.split_once(':') {
                 Some((n, v)) => {
                     headers.push((n.trim().to_string(), v.trim().to_string()));
@@ -92,13 +97,20 @@ fn main() -> ExitCode {
         tls: Some(Arc::new(tls)),
         ..AgentConfig::default()
     });
-    let method = method.unwrap_or(if data.is_some() { Method::POST } else { Method::GET });
+    let method = method.unwrap_or(if data.is_some() {
+        Method::POST
+    } else {
+        Method::GET
+    });
     let mut req = agent.request(method, &url);
     for (n, v) in &headers {
         req = req.header(n, v);
     }
     if let Some(d) = data {
-        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
             req = req.header("Content-Type", "application/x-www-form-urlencoded");
         }
         req = req.body(d);
@@ -114,7 +126,13 @@ fn main() -> ExitCode {
     let mut out = stdout.lock();
     if include {
         let h = res.head();
-        let _ = write!(out, "{} {} {}\r\n", h.version, h.status.as_u16(), String::from_utf8_lossy(&h.reason));
+        let _ = write!(
+            out,
+            "{} {} {}\r\n",
+            h.version,
+            h.status.as_u16(),
+            String::from_utf8_lossy(&h.reason)
+        );
         for (n, v) in &h.headers {
             let _ = write!(out, "{}: {}\r\n", n, String::from_utf8_lossy(v.as_bytes()));
         }

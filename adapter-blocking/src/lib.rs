@@ -17,4 +17,5 @@ pub mod client;
 pub mod driver;
 pub mod router;
 pub mod server;
+pub mod static_files;
 pub mod tls;

@@ -223,13 +223,24 @@ impl Read for Request<'_> {
 
 /// Bytes of a file body, as the planner's [`Segment::File`] ranges need them.
 pub trait FileSource: Send + Sync {
-    /// The bytes `start..end` for a socket that hands them to the kernel
-    /// (may be a slice of a memory map).
-    fn slice(&self, start: u64, end: u64) -> io::Result<Bytes>;
-    /// The bytes `start..end` read safely for user-space consumers (TLS).
-    fn read_checked(&self, start: u64, end: u64) -> io::Result<Bytes>;
-    /// Whether the file is still the one the response was planned for.
-    fn is_unchanged(&self) -> bool;
+    /// The bytes `start..end` in checked pieces of at most `chunk` bytes.
+    /// With `zero_copy`, pieces may be slices of a memory map that only the
+    /// kernel reads (plain sockets); otherwise they are safe copies (TLS).
+    /// A piece that fails with [`ServeError::FileChanged`](crate::cache::ServeError)
+    /// (as an `io::Error`) means the file changed: the response is cut.
+    fn chunks(
+        &self,
+        start: u64,
+        end: u64,
+        chunk: usize,
+        zero_copy: bool,
+    ) -> io::Result<Box<dyn FileChunks + '_>>;
+}
+
+/// Checked pieces of a file range.
+pub trait FileChunks {
+    /// The next piece; `None` at the end of the range.
+    fn next_chunk(&mut self) -> io::Result<Option<Bytes>>;
 }
 
 /// The transport after a protocol switch, with the bytes already read past
@@ -901,26 +912,22 @@ fn write_response(
                 match seg {
                     Segment::Bytes(b) => conn.send_data(b).map_err(io_err)?,
                     Segment::File(a, b) => {
-                        let mut at = a;
-                        while at < b {
-                            let end = (at + CHUNK as u64).min(b);
-                            if !src.is_unchanged() {
-                                return Ok(false);
+                        let Ok(mut chunks) = src.chunks(a, b, CHUNK, zero_copy) else {
+                            return Ok(false);
+                        };
+                        loop {
+                            match chunks.next_chunk() {
+                                Ok(Some(data)) => {
+                                    conn.send_data(data).map_err(io_err)?;
+                                    drv.flush(conn)?;
+                                }
+                                Ok(None) => break,
+                                // Changed or unreadable: cut the response.
+                                Err(_) => return Ok(false),
                             }
-                            let data = if zero_copy {
-                                src.slice(at, end)?
-                            } else {
-                                src.read_checked(at, end)?
-                            };
-                            conn.send_data(data).map_err(io_err)?;
-                            drv.flush(conn)?;
-                            at = end;
                         }
                     }
                 }
-            }
-            if !src.is_unchanged() {
-                return Ok(false);
             }
             conn.send_end(Instant::now(), None).map_err(io_err)?;
         }

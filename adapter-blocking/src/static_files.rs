@@ -4,7 +4,6 @@
 //! safely under the root and maps planned ranges to cached bytes.
 
 use std::io;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,8 +12,8 @@ use bytes::Bytes;
 use wireloom_core::http::file::{plan, safe_segments};
 use wireloom_core::http::{Method, StatusCode};
 
-use crate::cache::{CachedFile, FileCache};
-use crate::server::{Body, FileSource, Handler, Request, Response};
+use crate::cache::{CachedFile, FileCache, RangeCursor};
+use crate::server::{Body, FileChunks, FileSource, Handler, Request, Response};
 
 /// A handler serving files under a root directory.
 ///
@@ -35,7 +34,10 @@ impl StaticFiles {
     pub fn new(root: impl AsRef<Path>, cache: FileCache) -> io::Result<StaticFiles> {
         let root = root.as_ref().canonicalize()?;
         if !root.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "static root is not a directory"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "static root is not a directory",
+            ));
         }
         Ok(StaticFiles {
             root,
@@ -67,13 +69,18 @@ impl StaticFiles {
     /// Resolves a request path to a file under the root, or the status to
     /// answer with.
     fn resolve(&self, path: &str) -> Result<PathBuf, Response> {
-        let path = path.strip_prefix(self.strip_prefix.as_str()).unwrap_or(path);
-        let segs = safe_segments(path).map_err(|_| Response::text(StatusCode::FORBIDDEN, "forbidden\n"))?;
+        let path = path
+            .strip_prefix(self.strip_prefix.as_str())
+            .unwrap_or(path);
+        let segs = safe_segments(path)
+            .map_err(|_| Response::text(StatusCode::FORBIDDEN, "forbidden\n"))?;
         let mut p = self.root.clone();
         for s in &segs {
             p.push(s);
         }
-        let real = p.canonicalize().map_err(|_| Response::text(StatusCode::NOT_FOUND, "not found\n"))?;
+        let real = p
+            .canonicalize()
+            .map_err(|_| Response::text(StatusCode::NOT_FOUND, "not found\n"))?;
         if !real.starts_with(&self.root) {
             // A symbolic link pointing outside the root.
             return Err(Response::text(StatusCode::FORBIDDEN, "forbidden\n"));
@@ -87,7 +94,9 @@ impl StaticFiles {
                 return Err(Response::new(StatusCode::MOVED_PERMANENTLY).header("Location", loc));
             }
             let index = real.join(&self.index);
-            let index_real = index.canonicalize().map_err(|_| Response::text(StatusCode::NOT_FOUND, "not found\n"))?;
+            let index_real = index
+                .canonicalize()
+                .map_err(|_| Response::text(StatusCode::NOT_FOUND, "not found\n"))?;
             if !index_real.starts_with(&self.root) {
                 return Err(Response::text(StatusCode::FORBIDDEN, "forbidden\n"));
             }
@@ -99,31 +108,78 @@ impl StaticFiles {
 
 struct Source(CachedFile);
 
+/// Zero-copy pieces: the cache's cursor (checks before each piece, and the
+/// tail copied and checked last).
+struct Direct(RangeCursor);
+
+impl FileChunks for Direct {
+    fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        match self.0.next_chunk()? {
+            Some(b) => {
+                self.0.advance(b.len());
+                Ok(Some(b))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Copied pieces for TLS: `pread`, then checked.
+struct Copied<'a> {
+    file: &'a CachedFile,
+    at: u64,
+    end: u64,
+    chunk: u64,
+}
+
+impl FileChunks for Copied<'_> {
+    fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        if self.at >= self.end {
+            return Ok(None);
+        }
+        let stop = (self.at + self.chunk).min(self.end);
+        let b = if self.file.is_mapped() {
+            self.file.read_range_checked(self.at..stop)?
+        } else {
+            self.file.bytes().slice(self.at as usize..stop as usize)
+        };
+        self.at = stop;
+        Ok(Some(b))
+    }
+}
+
 impl FileSource for Source {
-    fn slice(&self, start: u64, end: u64) -> io::Result<Bytes> {
-        let b = self.0.bytes();
-        if end > b.len() as u64 || start > end {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "range outside the file"));
+    fn chunks(
+        &self,
+        start: u64,
+        end: u64,
+        chunk: usize,
+        zero_copy: bool,
+    ) -> io::Result<Box<dyn FileChunks + '_>> {
+        if zero_copy {
+            Ok(Box::new(Direct(self.0.cursor(start..end, chunk)?)))
+        } else {
+            if end > self.0.len() || start > end {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "range outside the file",
+                ));
+            }
+            Ok(Box::new(Copied {
+                file: &self.0,
+                at: start,
+                end,
+                chunk: chunk.max(1) as u64,
+            }))
         }
-        Ok(b.slice(start as usize..end as usize))
-    }
-
-    fn read_checked(&self, start: u64, end: u64) -> io::Result<Bytes> {
-        if !self.0.is_mapped() {
-            return self.slice(start, end);
-        }
-        self.0.read_range_checked(Range { start, end })
-    }
-
-    fn is_unchanged(&self) -> bool {
-        !self.0.is_mapped() || self.0.is_unchanged().unwrap_or(false)
     }
 }
 
 impl Handler for StaticFiles {
     fn handle(&self, req: &mut Request<'_>) -> Response {
         if *req.method() != Method::GET && *req.method() != Method::HEAD {
-            return Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n").header("Allow", "GET, HEAD");
+            return Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+                .header("Allow", "GET, HEAD");
         }
         let path = match self.resolve(req.path()) {
             Ok(p) => p,
@@ -131,13 +187,17 @@ impl Handler for StaticFiles {
         };
         let file = match self.cache.get(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Response::text(StatusCode::NOT_FOUND, "not found\n"),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Response::text(StatusCode::NOT_FOUND, "not found\n")
+            }
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
                 return Response::text(StatusCode::FORBIDDEN, "forbidden\n")
             }
             Err(_) => return Response::text(StatusCode::NOT_FOUND, "not found\n"),
         };
-        let seed = self.seed.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        let seed = self
+            .seed
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
         let planned = plan(req.head(), &file.meta(), seed);
         let body = if planned.body.is_empty() {
             Body::Empty

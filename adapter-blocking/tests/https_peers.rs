@@ -26,7 +26,11 @@ impl Drop for Peer {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_port(port: u16) {
@@ -46,15 +50,38 @@ fn curl_against_our_https_server() {
     let dir = temp_dir("https-curl");
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, &p.ca_pem).unwrap();
-    let tls = ServerTlsConfig::from_pem(p.localhost.cert_pem.as_bytes(), p.localhost.key_pem.as_bytes()).unwrap();
-    let mut r = Router::new();
-    r.route(Method::GET, "/plaintext", Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")))
-        .unwrap();
-    r.route(Method::POST, "/echo", Server::handler(|req: &mut Request<'_>| {
-        Response::bytes(StatusCode::OK, "application/octet-stream", req.read_body(1 << 24).unwrap_or_default())
-    }))
+    let tls = ServerTlsConfig::from_pem(
+        p.localhost.cert_pem.as_bytes(),
+        p.localhost.key_pem.as_bytes(),
+    )
     .unwrap();
-    let server = Server::builder().bind("127.0.0.1:0").unwrap().threads(4).acceptor(acceptor(tls)).router(r).build().unwrap();
+    let mut r = Router::new();
+    r.route(
+        Method::GET,
+        "/plaintext",
+        Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")),
+    )
+    .unwrap();
+    r.route(
+        Method::POST,
+        "/echo",
+        Server::handler(|req: &mut Request<'_>| {
+            Response::bytes(
+                StatusCode::OK,
+                "application/octet-stream",
+                req.read_body(1 << 24).unwrap_or_default(),
+            )
+        }),
+    )
+    .unwrap();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .threads(4)
+        .acceptor(acceptor(tls))
+        .router(r)
+        .build()
+        .unwrap();
     let port = server.local_addrs()[0].port();
     let h = server.spawn().unwrap();
     let url = format!("https://localhost:{port}/plaintext");
@@ -64,7 +91,12 @@ fn curl_against_our_https_server() {
         .args(["-w", "\n%{num_connects} %{http_version}\n", &url, &url])
         .output()
         .expect("curl must be installed");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, World!\n1 1.1\nHello, World!\n0 1.1\n", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Hello, World!\n1 1.1\nHello, World!\n0 1.1\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A 2 MiB upload over TLS, chunked.
     let payload = dir.join("up.bin");
     let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 241) as u8).collect();
@@ -83,7 +115,11 @@ fn curl_against_our_https_server() {
     assert!(st.success());
     assert_eq!(std::fs::read(&out_file).unwrap(), data);
     // Without the CA, curl refuses our certificate.
-    let st = Command::new("curl").args(["-sS", "--max-time", "10", &url]).stderr(Stdio::null()).status().unwrap();
+    let st = Command::new("curl")
+        .args(["-sS", "--max-time", "10", &url])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     assert_eq!(st.code(), Some(60));
     h.shutdown();
 }
@@ -144,15 +180,25 @@ http {{
         .unwrap();
     let _nginx = Peer(child);
     wait_port(port);
-    let tls = ClientTlsConfig::builder().add_root_pem(p.ca_pem.as_bytes()).unwrap().build().unwrap();
+    let tls = ClientTlsConfig::builder()
+        .add_root_pem(p.ca_pem.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
     let agent = Agent::with_config(AgentConfig {
         tls: Some(Arc::new(tls)),
         ..AgentConfig::default()
     });
-    let res = agent.get(&format!("https://localhost:{port}/hello.txt")).send().unwrap();
+    let res = agent
+        .get(&format!("https://localhost:{port}/hello.txt"))
+        .send()
+        .unwrap();
     assert_eq!(res.into_string(1000).unwrap(), "hello over tls\n");
     for i in 1..=3 {
-        let res = agent.get(&format!("https://127.0.0.1:{port}/conn")).send().unwrap();
+        let res = agent
+            .get(&format!("https://127.0.0.1:{port}/conn"))
+            .send()
+            .unwrap();
         assert_eq!(res.header("x-requests"), Some(&*(i.to_string())));
         res.into_bytes(10).unwrap();
     }
@@ -161,7 +207,17 @@ http {{
         tls: Some(Arc::new(ClientTlsConfig::new().unwrap())),
         ..AgentConfig::default()
     });
-    assert!(matches!(strict.get(&format!("https://localhost:{port}/hello.txt")).send(), Err(ClientError::Tls(_))));
+    assert!(matches!(
+        strict
+            .get(&format!("https://localhost:{port}/hello.txt"))
+            .send(),
+        Err(ClientError::Tls(_))
+    ));
     // And https without a connector is a clear error.
-    assert!(matches!(Agent::new().get(&format!("https://localhost:{port}/")).send(), Err(ClientError::Tls(_))));
+    assert!(matches!(
+        Agent::new()
+            .get(&format!("https://localhost:{port}/"))
+            .send(),
+        Err(ClientError::Tls(_))
+    ));
 }
