@@ -69,6 +69,9 @@ pub enum Found<'r, H> {
 
 /// Routes in the order they were added; the first match wins.
 ///
+/// The server routes a CONNECT request's `host:port` target as the path
+/// `/host:port`, so `route(Method::CONNECT, "/{*authority}", h)` catches tunnels.
+///
 /// ```
 /// use wireloom_blocking::router::{Found, Router};
 /// use wireloom_core::http::Method;

@@ -798,7 +798,14 @@ fn dispatch(
     peer: Option<SocketAddr>,
 ) -> bool {
     let method = req.head.method.clone();
-    let found = shared.router.find(&method, req.head.target.path());
+    // CONNECT's authority-form target is routed as `/host:port`.
+    let routed_path = match req.head.target.authority() {
+        Some(a) if req.head.target.form() == wireloom_core::http::TargetForm::Authority => {
+            format!("/{a}")
+        }
+        _ => req.head.target.path().to_string(),
+    };
+    let found = shared.router.find(&method, &routed_path);
     let mut body = ConnBody {
         conn,
         drv,

@@ -35,14 +35,25 @@ fn demo(args: &[&str]) -> (Running, String) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http")).expect("demo prints its URL").trim_end_matches('/').to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .expect("demo prints its URL")
+        .trim_end_matches('/')
+        .to_string();
     (Running(child), url)
 }
 
 fn fetch(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(example("fetch")).args(args).output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -52,12 +63,31 @@ fn demo_and_fetch() {
     assert_eq!((code, out.as_str()), (Some(0), "Hello, World!"));
     let (code, out, _) = fetch(&[&format!("{url}/plaintext"), "-i"]);
     assert_eq!(code, Some(0));
-    assert!(out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\nHello, World!"), "{out}");
-    let (_, out, _) = fetch(&[&format!("{url}/api/echo"), "-d", "payload=1", "-H", "Content-Type: text/x-demo", "-i"]);
-    assert!(out.contains("Content-Type: text/x-demo\r\n") && out.ends_with("payload=1"), "{out}");
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\nHello, World!"),
+        "{out}"
+    );
+    let (_, out, _) = fetch(&[
+        &format!("{url}/api/echo"),
+        "-d",
+        "payload=1",
+        "-H",
+        "Content-Type: text/x-demo",
+        "-i",
+    ]);
+    assert!(
+        out.contains("Content-Type: text/x-demo\r\n") && out.ends_with("payload=1"),
+        "{out}"
+    );
     let (_, out, _) = fetch(&[&format!("{url}/api/headers"), "-H", "X-Probe: 42"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(v.as_array().unwrap().iter().any(|h| h[0] == "X-Probe" && h[1] == "42"), "{out}");
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h[0] == "X-Probe" && h[1] == "42"),
+        "{out}"
+    );
     let (_, out, _) = fetch(&[&format!("{url}/")]);
     assert!(out.contains("<h1>wireloom</h1>"));
     let (_, out, _) = fetch(&[&format!("{url}/docs"), "-i"]);
@@ -65,7 +95,11 @@ fn demo_and_fetch() {
     let (_, out, _) = fetch(&[&format!("{url}/docs"), "--follow"]);
     assert!(out.contains("Directory index"), "{out}");
     // Transport errors: nonzero exit.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (code, _, err) = fetch(&[&format!("http://127.0.0.1:{port}/")]);
     assert_eq!(code, Some(1), "{err}");
     let (code, _, _) = fetch(&["--bogus"]);
@@ -76,11 +110,20 @@ fn demo_and_fetch() {
 fn demo_over_tls() {
     let p = tls_support::pki();
     let dir = tls_support::temp_dir("demo-tls");
-    let (cert, key, ca) = (dir.join("cert.pem"), dir.join("key.pem"), dir.join("ca.pem"));
+    let (cert, key, ca) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("ca.pem"),
+    );
     std::fs::write(&cert, &p.localhost.cert_pem).unwrap();
     std::fs::write(&key, &p.localhost.key_pem).unwrap();
     std::fs::write(&ca, &p.ca_pem).unwrap();
-    let (_demo, url) = demo(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let (_demo, url) = demo(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
     assert!(url.starts_with("https://"), "{url}");
     let url = url.replace("127.0.0.1", "localhost");
     let (code, out, err) = fetch(&[&format!("{url}/plaintext"), "--ca", ca.to_str().unwrap()]);
@@ -90,7 +133,16 @@ fn demo_over_tls() {
     assert_eq!(code, Some(1));
     assert!(err.contains("TLS"), "{err}");
     let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10", "--cacert", ca.to_str().unwrap(), &format!("{url}/css/site.css"), "-r", "0-3"])
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "--cacert",
+            ca.to_str().unwrap(),
+            &format!("{url}/css/site.css"),
+            "-r",
+            "0-3",
+        ])
         .output()
         .expect("curl must be installed");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "body");

@@ -390,3 +390,83 @@ fn graceful_shutdown_finishes_in_flight() {
         }
     );
 }
+
+/// Relays bytes both ways between two sockets until either side closes
+/// (bounded to 10 s).
+fn relay(a: &mut dyn wireloom_blocking::driver::Socket, b: &mut TcpStream) {
+    a.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+    b.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut buf = vec![0u8; 16 * 1024];
+    while Instant::now() < until {
+        match a.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if b.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+        match b.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if a.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+#[test]
+fn connect_tunnel_under_curl() {
+    let (target, target_addr, _) = start(ServerConfig::default(), 2);
+    let mut r = Router::new();
+    r.route(
+        Method::CONNECT,
+        "/{*authority}",
+        Server::handler(|req: &mut Request<'_>| {
+            let authority = req.param("authority").unwrap_or("").to_string();
+            let Ok(mut upstream) = TcpStream::connect(authority.as_str()) else {
+                return Response::new(StatusCode::BAD_GATEWAY);
+            };
+            Response::new(StatusCode::OK).with_body(Body::Upgrade(Box::new(move |mut up| {
+                if !up.read_ahead.is_empty() && upstream.write_all(&up.read_ahead).is_err() {
+                    return;
+                }
+                relay(&mut *up.io, &mut upstream);
+            })))
+        }),
+    )
+    .unwrap();
+    let proxy = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .threads(2)
+        .router(r)
+        .build()
+        .unwrap();
+    let paddr = proxy.local_addrs()[0];
+    let proxy = proxy.spawn().unwrap();
+    let (out, err) = curl(&[
+        "-p",
+        "-x",
+        &format!("http://{paddr}"),
+        &format!("http://{target_addr}/plaintext"),
+    ]);
+    assert_eq!(out, "Hello, World!", "{err}");
+    proxy.shutdown();
+    target.shutdown();
+}
