@@ -1,6 +1,6 @@
 //! A blocking HTTP/1.1 client: an [`Agent`] with a connection pool,
 //! redirects, timeouts and HTTPS, on the core
-//! [`ClientConnection`](wireloom_core::http::ClientConnection).
+//! [`wireloom_core::http::ClientConnection`].
 //!
 //! ```no_run
 //! use wireloom_blocking::client::Agent;

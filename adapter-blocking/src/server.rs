@@ -1,6 +1,6 @@
 //! A blocking HTTP/1.1 server: a bounded pool of worker threads, each
 //! driving one connection at a time through the core
-//! [`ServerConnection`](wireloom_core::http::ServerConnection).
+//! [`wireloom_core::http::ServerConnection`].
 //!
 //! ```no_run
 //! use wireloom_blocking::server::{Request, Response, Server};

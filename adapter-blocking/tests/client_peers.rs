@@ -1,109 +1,20 @@
 //! The blocking client against real servers: nginx and Python's http.server,
 //! plus our own server for redirects, pooling and retries.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{free_port, start_nginx, temp_dir, wait_port, Peer};
 use wireloom_blocking::client::{Agent, AgentConfig, ClientError};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Request, Response, Server, ServerHandle};
 use wireloom_core::http::{Method, StatusCode};
-
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    let d = std::env::temp_dir().join(format!("wireloom-{tag}-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(port: u16) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on {port}");
-}
-
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn nginx_binary() -> &'static str {
-    for p in ["/usr/sbin/nginx", "/usr/bin/nginx"] {
-        if Path::new(p).exists() {
-            return p;
-        }
-    }
-    panic!("nginx must be installed (apt-get install nginx)");
-}
-
-fn start_nginx(root: &Path, extra: &str) -> (Peer, u16) {
-    let port = free_port();
-    let dir = temp_dir("nginx");
-    let conf = format!(
-        r#"
-daemon off;
-master_process off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    keepalive_requests 1000;
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-        location = /moved {{ return 301 /hello.txt; }}
-        location = /see-other {{ return 303 /hello.txt; }}
-        location = /conn {{ add_header X-Requests $connection_requests always; return 200 "ok"; }}
-        {extra}
-    }}
-}}
-"#,
-        dir = dir.display(),
-        root = root.display()
-    );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(nginx_binary())
-        .arg("-c")
-        .arg(&conf_path)
-        .arg("-p")
-        .arg(&dir)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_port(port);
-    (Peer(child), port)
-}
 
 #[test]
 fn against_nginx() {
@@ -111,7 +22,16 @@ fn against_nginx() {
     std::fs::write(root.join("hello.txt"), "hello from nginx\n").unwrap();
     let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 253) as u8).collect();
     std::fs::write(root.join("big.bin"), &big).unwrap();
-    let (_nginx, port) = start_nginx(&root, "");
+    let (_nginx, port) = start_nginx(
+        "",
+        &format!(
+            r#"root {};
+        location = /moved {{ return 301 /hello.txt; }}
+        location = /see-other {{ return 303 /hello.txt; }}
+        location = /conn {{ add_header X-Requests $connection_requests always; return 200 "ok"; }}"#,
+            root.display()
+        ),
+    );
     let agent = Agent::new();
     let base = format!("http://127.0.0.1:{port}");
     let res = agent.get(&format!("{base}/hello.txt")).send().unwrap();

@@ -1,48 +1,19 @@
 //! HTTPS end to end: our server under curl, our client against nginx with
 //! TLS. Certificates: a CA and leaves made by rcgen in the test.
 
+mod common;
 mod tls_support;
 
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use common::start_nginx;
 use tls_support::{pki, temp_dir};
 use wireloom_blocking::client::{Agent, AgentConfig, ClientError};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Request, Response, Server};
 use wireloom_blocking::tls::{acceptor, ClientTlsConfig, ServerTlsConfig};
 use wireloom_core::http::{Method, StatusCode};
-
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(port: u16) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on {port}");
-}
 
 #[test]
 fn curl_against_our_https_server() {
@@ -124,15 +95,6 @@ fn curl_against_our_https_server() {
     h.shutdown();
 }
 
-fn nginx_binary() -> &'static str {
-    for p in ["/usr/sbin/nginx", "/usr/bin/nginx"] {
-        if Path::new(p).exists() {
-            return p;
-        }
-    }
-    panic!("nginx must be installed (apt-get install nginx)");
-}
-
 #[test]
 fn our_client_against_nginx_tls() {
     let p = pki();
@@ -142,44 +104,16 @@ fn our_client_against_nginx_tls() {
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("hello.txt"), "hello over tls\n").unwrap();
-    let port = free_port();
-    let conf = format!(
-        r#"
-daemon off;
-master_process off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate {d}/cert.pem;
+    let (_nginx, port) = start_nginx(
+        "ssl",
+        &format!(
+            r#"ssl_certificate {d}/cert.pem;
         ssl_certificate_key {d}/key.pem;
         root {d}/root;
-        location = /conn {{ add_header X-Requests $connection_requests always; return 200 "ok"; }}
-    }}
-}}
-"#,
-        d = dir.display()
+        location = /conn {{ add_header X-Requests $connection_requests always; return 200 "ok"; }}"#,
+            d = dir.display()
+        ),
     );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = Command::new(nginx_binary())
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .arg("-p")
-        .arg(&dir)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _nginx = Peer(child);
-    wait_port(port);
     let tls = ClientTlsConfig::builder()
         .add_root_pem(p.ca_pem.as_bytes())
         .unwrap()

@@ -1,5 +1,7 @@
 //! The blocking server against real clients: curl and Python's http.client.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -7,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::curl;
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Body, Request, Response, Server, ServerHandle};
 use wireloom_core::http::{Method, ServerConfig, StatusCode};
@@ -130,18 +133,6 @@ fn start(config: ServerConfig, threads: usize) -> (ServerHandle, SocketAddr, Arc
         .unwrap();
     let addr = server.local_addrs()[0];
     (server.spawn().unwrap(), addr, hits)
-}
-
-fn curl(args: &[&str]) -> (String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10"])
-        .args(args)
-        .output()
-        .expect("curl must be installed");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -2,28 +2,18 @@
 //! validators, conditional GET, ranges, index files, escapes from the root,
 //! and a file rewritten while it is being served.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::temp_dir;
 use wireloom_blocking::cache::{CacheConfig, FileCache};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Server, ServerHandle};
 use wireloom_blocking::static_files::StaticFiles;
-
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "wireloom-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn serve(root: &std::path::Path) -> (ServerHandle, SocketAddr, FileCache) {
     let cache = FileCache::new(CacheConfig::default());

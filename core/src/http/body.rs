@@ -403,6 +403,30 @@ impl BodyDecoder {
         }
     }
 
+    /// Decodes everything `input` holds, handing each piece to `on_data`.
+    /// Returns whether any byte was decoded, and the trailers once the body
+    /// is complete (empty for non-chunked bodies).
+    pub fn decode_available(
+        &mut self,
+        input: &mut BytesMut,
+        mut on_data: impl FnMut(Bytes),
+    ) -> Result<(bool, Option<HeaderMap>), Error> {
+        let mut progressed = false;
+        loop {
+            match self.decode(input)? {
+                Some(BodyItem::Data(b)) => {
+                    progressed = true;
+                    on_data(b);
+                    if self.finished_by_length() {
+                        return Ok((true, Some(HeaderMap::new())));
+                    }
+                }
+                Some(BodyItem::End(t)) => return Ok((true, Some(t))),
+                None => return Ok((progressed, None)),
+            }
+        }
+    }
+
     /// Whether the body ends by itself now (Content-Length reached); the
     /// caller then emits `End` with no trailers.
     pub fn finished_by_length(&mut self) -> bool {

@@ -521,25 +521,9 @@ impl ClientConnection {
         let Read::Body(dec) = &mut self.read else {
             return Ok(false);
         };
-        let mut ended = None;
-        let mut progressed = false;
-        loop {
-            match dec.decode(input)? {
-                Some(BodyItem::Data(b)) => {
-                    progressed = true;
-                    self.events.push_back(ClientEvent::Data(b));
-                    if dec.finished_by_length() {
-                        ended = Some(HeaderMap::new());
-                        break;
-                    }
-                }
-                Some(BodyItem::End(t)) => {
-                    ended = Some(t);
-                    break;
-                }
-                None => break,
-            }
-        }
+        let events = &mut self.events;
+        let (progressed, ended) =
+            dec.decode_available(input, |b| events.push_back(ClientEvent::Data(b)))?;
         if let Some(t) = ended {
             self.events.push_back(ClientEvent::End(t));
             self.response_done(now);

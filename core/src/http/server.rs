@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use super::body::{BodyDecoder, BodyEncoder as Enc, BodyItem, BodyLimits};
+use super::body::{BodyDecoder, BodyEncoder as Enc, BodyLimits};
 use super::error::{Error, ErrorKind, UsageError};
 use super::framing::{self, Expectation, Framing};
 use super::header::HeaderMap;
@@ -654,27 +654,12 @@ impl ServerConnection {
             Read::Body(d) | Read::Discard(d) => d,
             _ => return Ok(false),
         };
-        let mut progressed = false;
-        let mut ended = None;
-        loop {
-            match dec.decode(input)? {
-                Some(BodyItem::Data(b)) => {
-                    progressed = true;
-                    if emit {
-                        self.events.push_back(ServerEvent::Data(b));
-                    }
-                    if dec.finished_by_length() {
-                        ended = Some(HeaderMap::new());
-                        break;
-                    }
-                }
-                Some(BodyItem::End(t)) => {
-                    ended = Some(t);
-                    break;
-                }
-                None => break,
+        let events = &mut self.events;
+        let (progressed, ended) = dec.decode_available(input, |b| {
+            if emit {
+                events.push_back(ServerEvent::Data(b));
             }
-        }
+        })?;
         if let Some(trailers) = ended {
             if emit {
                 self.events.push_back(ServerEvent::End(trailers));
