@@ -85,6 +85,7 @@ pub struct Driver<S> {
     /// these belong to the new protocol.
     pub buf: BytesMut,
     eof: bool,
+    write_batches: u64,
 }
 
 impl<S: Socket> Driver<S> {
@@ -94,6 +95,7 @@ impl<S: Socket> Driver<S> {
             sock,
             buf: BytesMut::with_capacity(READ_CHUNK),
             eof: false,
+            write_batches: 0,
         }
     }
 
@@ -102,9 +104,17 @@ impl<S: Socket> Driver<S> {
         self.eof
     }
 
+    /// How many [`flush`](Driver::flush) calls had something to write: each
+    /// is one batch handed to the transport (with SMTP PIPELINING, a whole
+    /// envelope is one batch).
+    pub fn write_batches(&self) -> u64 {
+        self.write_batches
+    }
+
     /// Writes everything the dialogue wants sent, batching with vectored writes.
     pub fn flush<D: Dialogue>(&mut self, d: &mut D) -> io::Result<()> {
         let mut batch: Vec<Bytes> = Vec::new();
+        let mut counted = false;
         loop {
             while batch.len() < 64 {
                 match d.poll_transmit() {
@@ -115,6 +125,10 @@ impl<S: Socket> Driver<S> {
             }
             if batch.is_empty() {
                 return self.sock.flush();
+            }
+            if !counted {
+                counted = true;
+                self.write_batches += 1;
             }
             write_all_vectored(&mut self.sock, &mut batch)?;
         }

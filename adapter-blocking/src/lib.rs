@@ -17,5 +17,6 @@ pub mod client;
 pub mod driver;
 pub mod router;
 pub mod server;
+pub mod smtp;
 pub mod static_files;
 pub mod tls;

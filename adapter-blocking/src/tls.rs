@@ -77,3 +77,4 @@ pub use stream::{SocketTimeouts, TlsStream, Transport};
 mod glue;
 
 pub use glue::acceptor;
+pub(crate) use glue::client_handshake;

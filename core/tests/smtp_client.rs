@@ -367,3 +367,27 @@ fn noop_keeps_the_session_idle() {
     assert!(matches!(&events[0], ClientEvent::NoopReply(r) if r.code == 250));
     assert_eq!(events[1], ClientEvent::Ready);
 }
+
+#[test]
+fn abort_mid_body_drops_unsent_output_and_closes() {
+    let mut s = Script::ready(cc(), "250-mx\r\n250 PIPELINING\r\n");
+    let env = Envelope::new("a@b.example", ["c@d.example"]);
+    s.c.start_message(s.now, env, MessageInfo::default())
+        .unwrap();
+    s.drain();
+    s.feed(b"250 ok\r\n250 ok\r\n354 go\r\n");
+    s.c.send_body(s.now, Bytes::from_static(b"first part\r\n"))
+        .unwrap();
+    s.c.abort();
+    let (events, wire) = s.drain();
+    assert_eq!(events, [ClientEvent::Closed]);
+    assert!(
+        !wire.contains("first part") && !wire.contains("QUIT"),
+        "{wire}"
+    );
+    assert!(s.c.is_closed());
+    assert_eq!(s.c.poll_timeout(), None);
+    // Idempotent once closed.
+    s.c.abort();
+    assert!(s.drain().0.is_empty());
+}

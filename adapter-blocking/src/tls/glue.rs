@@ -7,7 +7,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{ClientTlsConfig, ServerTlsConfig, TlsStream, Transport};
+use super::{ClientTlsConfig, ServerTlsConfig, TlsError, TlsStream, Transport};
 use crate::driver::{Socket, TlsConnector};
 
 impl Socket for TlsStream<TcpStream> {
@@ -55,12 +55,25 @@ pub fn acceptor(config: ServerTlsConfig) -> crate::server::Acceptor {
     })
 }
 
+/// The client handshake both clients run on a connected TCP stream (HTTPS
+/// from the start; SMTP at connect or after STARTTLS): certificate checked
+/// for `server_name`, within the configuration's handshake timeout. A server
+/// that ends without close_notify reads as a plain EOF (the protocols above
+/// frame their own data).
+pub(crate) fn client_handshake(
+    config: &ClientTlsConfig,
+    tcp: TcpStream,
+    server_name: &str,
+) -> Result<TlsStream<TcpStream>, TlsError> {
+    let mut s = TlsStream::client(tcp, config, server_name)?;
+    s.handshake(Instant::now() + config.handshake_timeout())?;
+    s.set_accept_truncation(true);
+    Ok(s)
+}
+
 impl TlsConnector for ClientTlsConfig {
     fn connect(&self, tcp: TcpStream, server_name: &str) -> io::Result<Box<dyn Socket>> {
-        let mut s = TlsStream::client(tcp, self, server_name).map_err(io::Error::from)?;
-        s.handshake(Instant::now() + self.handshake_timeout())
-            .map_err(io::Error::from)?;
-        s.set_accept_truncation(true);
+        let s = client_handshake(self, tcp, server_name).map_err(io::Error::from)?;
         Ok(Box::new(s))
     }
 }

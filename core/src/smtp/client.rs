@@ -725,6 +725,17 @@ impl Client {
         Ok(())
     }
 
+    /// Abandons the session at once, e.g. because the source of a streamed
+    /// body failed: unsent output is dropped, no QUIT is sent, and
+    /// [`ClientEvent::Closed`] follows. The caller closes the transport
+    /// without ending the data, so the server discards the message. Does
+    /// nothing once the session is closed.
+    pub fn abort(&mut self) {
+        if self.phase != Phase::Closed {
+            self.fail_local();
+        }
+    }
+
     /// Abandons the session at once (no QUIT, unsent output dropped): the
     /// server sees the connection close mid-message and discards it.
     fn fail_local(&mut self) {

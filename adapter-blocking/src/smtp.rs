@@ -1,0 +1,717 @@
+//! A blocking SMTP client on `std::net`, with implicit TLS or STARTTLS
+//! through [`crate::tls`]: a thin driver of the core
+//! [`Client`](wireloom_core::smtp::client::Client) dialogue.
+//!
+//! Every protocol decision (EHLO/HELO, when to send STARTTLS, which AUTH
+//! mechanism, PIPELINING, BDAT or DATA, dot-stuffing, RSET after a refused
+//! message, QUIT, per-command reply timeouts) is taken by core. This module
+//! moves bytes, sets socket read timeouts to the deadline core asks for,
+//! runs the TLS handshake (at connect for [`Security::Tls`], or when core
+//! reports the STARTTLS go-ahead) and turns core's events into return values.
+//!
+//! ```text
+//! SmtpClient::builder("host:port") ─build()─> SmtpClient ─connect()─> SmtpConnection
+//!     .security(..) .credentials(..)                     greeting, EHLO, [STARTTLS, EHLO], [AUTH]
+//!                                          send(&Envelope, message) -> Delivery (per recipient)
+//!                                          send(..) ... (RSET by core after a refusal)
+//!                                          quit()
+//! ```
+//!
+//! # Example
+//!
+//! ```no_run
+//! use wireloom_blocking::smtp::{Envelope, Security, SmtpClient, StartTls};
+//! use wireloom_blocking::core::smtp::auth::Credentials;
+//!
+//! # fn main() -> Result<(), wireloom_blocking::smtp::Error> {
+//! let client = SmtpClient::builder("mail.example.com:587")
+//!     .hello_name("client.example.com")
+//!     .security(Security::StartTls(StartTls::Required))
+//!     .credentials(Credentials::password("alice", "secret"))
+//!     .build()?;
+//! let mut conn = client.connect()?;
+//! let envelope = Envelope::new("alice@example.com", ["bob@example.org", "carol@example.net"]);
+//! let delivery = conn.send(
+//!     &envelope,
+//!     "From: alice@example.com\r\nSubject: hi\r\n\r\nHello!\r\n",
+//! )?;
+//! for r in &delivery.recipients {
+//!     println!("{}: {}", r.address, r.reply);
+//! }
+//! conn.quit()?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::io::{self, Read};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use wireloom_core::smtp::auth::{Credentials, Mechanism};
+use wireloom_core::smtp::client::{
+    Client, ClientConfig, ClientError, ClientEvent, ClientTimeouts, Stage, TlsPolicy, UsageError,
+};
+use wireloom_core::smtp::extensions::Extensions;
+use wireloom_core::smtp::reply::Reply;
+use wireloom_core::Dialogue;
+
+use crate::driver::{Driver, ReadOutcome};
+use crate::tls::{client_handshake, ClientTlsConfig, TlsError, Transport};
+
+pub use wireloom_core::smtp::client::{
+    Delivery, Envelope, MessageInfo, RecipientResult, TransactionFailure,
+};
+
+/// How the connection is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Security {
+    /// Implicit TLS ("SMTPS", RFC 8314, port 465): the TLS handshake comes
+    /// first, the SMTP dialogue starts with the greeting inside TLS.
+    Tls,
+    /// STARTTLS (RFC 3207) on a plaintext connection (ports 587 and 25).
+    StartTls(StartTls),
+    /// Plaintext only; STARTTLS is never sent. AUTH mechanisms that send the
+    /// secret are then refused unless allowed through
+    /// [`SmtpClientBuilder::configure`] (`allow_insecure_auth`).
+    None,
+}
+
+/// Whether STARTTLS must succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartTls {
+    /// Fail the session with [`ClientError::TlsUnavailable`] or
+    /// [`ClientError::StartTlsRefused`] when the server cannot upgrade.
+    Required,
+    /// Upgrade when offered, go on in plaintext otherwise.
+    Opportunistic,
+}
+
+impl Security {
+    fn apply(self, config: &mut ClientConfig) {
+        let (policy, secure) = match self {
+            Security::Tls => (TlsPolicy::None, true),
+            Security::StartTls(StartTls::Required) => (TlsPolicy::Required, false),
+            Security::StartTls(StartTls::Opportunistic) => (TlsPolicy::Opportunistic, false),
+            Security::None => (TlsPolicy::None, false),
+        };
+        config.tls = policy;
+        config.transport_secure = secure;
+    }
+}
+
+/// What took too long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// Establishing the TCP connection ([`SmtpClientBuilder::connect_timeout`]).
+    Connect,
+    /// The TLS handshake (the [`ClientTlsConfig`] handshake timeout).
+    TlsHandshake,
+    /// Writing to the server (bounded by
+    /// [`ClientTimeouts::data_block`], RFC 5321's time for each send).
+    Write,
+    /// The server's reply to a command (core's per-command timeouts,
+    /// [`ClientTimeouts`]).
+    Reply(Stage),
+}
+
+/// Everything that can go wrong. After any variant except [`Error::Rejected`]
+/// and [`Error::Usage`] (unless the usage error was fatal, see
+/// [`UsageError::UndeclaredEightBit`]) the connection is closed and further
+/// calls return [`Error::Closed`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server address is not `host:port`.
+    InvalidServer(String),
+    /// Resolving or connecting failed (refused, unreachable).
+    Connect(io::Error),
+    /// Reading or writing failed, or the source of a streamed body failed.
+    Io(io::Error),
+    /// TLS configuration or handshake failed (certificate not trusted, wrong
+    /// host name, alert...).
+    Tls(TlsError),
+    /// A timeout fired.
+    Timeout(Timeout),
+    /// The session failed as core reports it: greeting or EHLO refused,
+    /// STARTTLS required but not offered or refused, no usable AUTH
+    /// mechanism, credentials refused ([`ClientError::AuthFailed`]),
+    /// 421, a malformed reply, or the server closed the connection.
+    Protocol(ClientError),
+    /// The server refused this message (MAIL, every RCPT, DATA or the end
+    /// of data), with the per-recipient results so far. The connection
+    /// stays usable for the next message.
+    Rejected(TransactionFailure),
+    /// The message or envelope cannot be sent as given (invalid address,
+    /// too large for the server's SIZE, needs SMTPUTF8 or 8BITMIME the
+    /// server lacks...); nothing was sent for it.
+    Usage(UsageError),
+    /// The connection is already closed (after an earlier error).
+    Closed,
+}
+
+impl Error {
+    fn from_core(e: ClientError) -> Error {
+        match e {
+            ClientError::Timeout(stage) => Error::Timeout(Timeout::Reply(stage)),
+            e => Error::Protocol(e),
+        }
+    }
+
+    fn from_tls(e: TlsError) -> Error {
+        match e {
+            TlsError::HandshakeTimeout => Error::Timeout(Timeout::TlsHandshake),
+            e => Error::Tls(e),
+        }
+    }
+
+    fn from_io(e: io::Error) -> Error {
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(Timeout::Write),
+            _ => Error::Io(e),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidServer(s) => write!(f, "server address {s:?} is not host:port"),
+            Error::Connect(e) => write!(f, "connect failed: {e}"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Tls(e) => write!(f, "TLS: {e}"),
+            Error::Timeout(Timeout::Connect) => f.write_str("connect timed out"),
+            Error::Timeout(Timeout::TlsHandshake) => f.write_str("TLS handshake timed out"),
+            Error::Timeout(Timeout::Write) => f.write_str("write timed out"),
+            Error::Timeout(Timeout::Reply(stage)) => {
+                write!(f, "timed out waiting for the {stage:?} reply")
+            }
+            Error::Protocol(e) => write!(f, "SMTP session failed: {e}"),
+            Error::Rejected(t) => match &t.reply {
+                Some(r) => write!(f, "message refused at {:?}: {r}", t.stage),
+                None => write!(f, "message refused: no recipient accepted"),
+            },
+            Error::Usage(e) => write!(f, "cannot send: {e}"),
+            Error::Closed => f.write_str("connection closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Connect(e) | Error::Io(e) => Some(e),
+            Error::Tls(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Usage(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Builds an [`SmtpClient`]. Defaults: STARTTLS required, certificates
+/// verified against the webpki roots for the server's host name, hello name
+/// `localhost`, connect timeout 30 s, RFC 5321 reply timeouts.
+#[derive(Clone, Debug)]
+pub struct SmtpClientBuilder {
+    server: String,
+    config: ClientConfig,
+    security: Security,
+    tls: Option<ClientTlsConfig>,
+    ca_pem: Vec<Vec<u8>>,
+    ca_files: Vec<PathBuf>,
+    tls_name: Option<String>,
+    connect_timeout: Duration,
+}
+
+impl SmtpClientBuilder {
+    /// The name sent in EHLO/HELO (a domain or address literal such as
+    /// `[192.0.2.1]`).
+    pub fn hello_name(mut self, name: impl Into<String>) -> Self {
+        self.config.hello_name = name.into();
+        self
+    }
+
+    /// Implicit TLS, STARTTLS (required or opportunistic) or plaintext.
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// A complete TLS configuration (e.g. [`ClientTlsConfig::from_rustls`]
+    /// with a hand-built rustls `ClientConfig`, or a custom root store from
+    /// [`ClientTlsConfig::builder`]). Replaces [`ca_pem`](Self::ca_pem).
+    pub fn tls_config(mut self, config: ClientTlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Trusts the CA certificates in `pem` instead of the webpki roots
+    /// (may be called several times).
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem.push(pem.into());
+        self
+    }
+
+    /// Trusts the CA certificates in a PEM file instead of the webpki roots
+    /// (read by [`build`](Self::build)).
+    pub fn ca_pem_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.ca_files.push(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// The name the server certificate must carry (default: the host part
+    /// of the server address).
+    pub fn tls_server_name(mut self, name: impl Into<String>) -> Self {
+        self.tls_name = Some(name.into());
+        self
+    }
+
+    /// Authenticates with these credentials; core picks the strongest
+    /// mechanism both sides support, never one that sends the secret in
+    /// plaintext unless allowed.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.config.credentials = Some(credentials);
+        self
+    }
+
+    /// Forces one AUTH mechanism.
+    pub fn mechanism(mut self, mechanism: Mechanism) -> Self {
+        self.config.mechanism = Some(mechanism);
+        self
+    }
+
+    /// Time allowed to establish the TCP connection (per address tried).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Per-command reply timeouts (core's; the socket read timeout follows
+    /// the deadline core asks for). `data_block` also bounds each write.
+    pub fn timeouts(mut self, timeouts: ClientTimeouts) -> Self {
+        self.config.timeouts = timeouts;
+        self
+    }
+
+    /// Adjusts the core configuration directly (PIPELINING, CHUNKING,
+    /// `all_recipients_required`, `allow_insecure_auth`, reply limits...).
+    /// The TLS fields are set from [`security`](Self::security).
+    pub fn configure(mut self, f: impl FnOnce(&mut ClientConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Checks the address and loads the TLS configuration.
+    pub fn build(self) -> Result<SmtpClient, Error> {
+        let (host, _) = split_host_port(&self.server)
+            .ok_or_else(|| Error::InvalidServer(self.server.clone()))?;
+        let tls = match (self.security, self.tls) {
+            (Security::None, _) => None,
+            (_, Some(tls)) => Some(tls),
+            (_, None) => {
+                // SMTP offers no ALPN protocol.
+                let mut b = ClientTlsConfig::builder().alpn_protocols(Vec::<Vec<u8>>::new());
+                if !self.ca_pem.is_empty() || !self.ca_files.is_empty() {
+                    b = b.only_custom_roots();
+                }
+                for pem in &self.ca_pem {
+                    b = b.add_root_pem(pem).map_err(Error::Tls)?;
+                }
+                for path in &self.ca_files {
+                    b = b.add_root_pem_file(path).map_err(Error::Tls)?;
+                }
+                Some(b.build().map_err(Error::Tls)?)
+            }
+        };
+        let mut config = self.config;
+        self.security.apply(&mut config);
+        Ok(SmtpClient {
+            inner: Arc::new(Inner {
+                tls_name: self.tls_name.unwrap_or(host),
+                server: self.server,
+                config,
+                security: self.security,
+                tls,
+                connect_timeout: self.connect_timeout,
+            }),
+        })
+    }
+}
+
+/// `host:port` or `[v6]:port` → (host without brackets, port).
+fn split_host_port(s: &str) -> Option<(String, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let bracketed = s.starts_with('[');
+    let ok = !host.is_empty() && (bracketed || !host.contains(':'));
+    ok.then(|| (host.to_string(), port))
+}
+
+#[derive(Debug)]
+struct Inner {
+    server: String,
+    tls_name: String,
+    config: ClientConfig,
+    security: Security,
+    tls: Option<ClientTlsConfig>,
+    connect_timeout: Duration,
+}
+
+/// A configured SMTP client: cheap to clone, opens [`SmtpConnection`]s.
+#[derive(Clone, Debug)]
+pub struct SmtpClient {
+    inner: Arc<Inner>,
+}
+
+impl SmtpClient {
+    /// Starts a builder for the server at `host:port` (`[v6]:port` for IPv6).
+    pub fn builder(server: impl Into<String>) -> SmtpClientBuilder {
+        SmtpClientBuilder {
+            server: server.into(),
+            config: ClientConfig::new("localhost"),
+            security: Security::StartTls(StartTls::Required),
+            tls: None,
+            ca_pem: Vec::new(),
+            ca_files: Vec::new(),
+            tls_name: None,
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Connects, runs the TLS handshake for [`Security::Tls`], then the
+    /// greeting, EHLO, STARTTLS and AUTH as core decides, and returns once
+    /// the session is ready for a message.
+    pub fn connect(&self) -> Result<SmtpConnection, Error> {
+        let inner = &self.inner;
+        let tcp = tcp_connect(&inner.server, inner.connect_timeout)?;
+        let _ = tcp.set_nodelay(true);
+        tcp.set_write_timeout(Some(inner.config.timeouts.data_block))
+            .map_err(Error::Io)?;
+        let transport = match (inner.security, &inner.tls) {
+            (Security::Tls, Some(tls)) => Transport::from(
+                client_handshake(tls, tcp, &inner.tls_name).map_err(Error::from_tls)?,
+            ),
+            _ => Transport::Plain(tcp),
+        };
+        let mut conn = SmtpConnection {
+            client: Client::new(inner.config.clone(), Instant::now()),
+            drv: Some(Driver::new(transport)),
+            inner: Arc::clone(inner),
+            greeting: None,
+            mechanism: None,
+            outcome: None,
+            noop: None,
+        };
+        conn.drive_until(|c| c.client.is_ready())?;
+        Ok(conn)
+    }
+
+    /// Connects, sends one message and quits.
+    pub fn send(&self, envelope: &Envelope, message: impl Into<Bytes>) -> Result<Delivery, Error> {
+        let mut conn = self.connect()?;
+        let delivery = conn.send(envelope, message)?;
+        conn.quit()?;
+        Ok(delivery)
+    }
+}
+
+fn tcp_connect(server: &str, timeout: Duration) -> Result<TcpStream, Error> {
+    let (host, port) =
+        split_host_port(server).ok_or_else(|| Error::InvalidServer(server.to_string()))?;
+    let addrs = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(Error::Connect)?;
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(match last.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout(Timeout::Connect),
+        _ => Error::Connect(last),
+    })
+}
+
+/// One SMTP session, ready for messages. Dropping it without
+/// [`quit`](SmtpConnection::quit) closes the socket without QUIT.
+#[derive(Debug)]
+pub struct SmtpConnection {
+    client: Client,
+    /// `None` once the transport is closed.
+    drv: Option<Driver<Transport>>,
+    inner: Arc<Inner>,
+    greeting: Option<Reply>,
+    mechanism: Option<Mechanism>,
+    outcome: Option<Result<Delivery, TransactionFailure>>,
+    noop: Option<Reply>,
+}
+
+impl SmtpConnection {
+    /// Sends one message (any line endings; core normalises them to CRLF
+    /// and dot-stuffs). `Ok` when the server accepted it for at least one
+    /// recipient: check [`Delivery::recipients`] for refused ones.
+    pub fn send(
+        &mut self,
+        envelope: &Envelope,
+        message: impl Into<Bytes>,
+    ) -> Result<Delivery, Error> {
+        let message = message.into();
+        let info = MessageInfo::of(&message);
+        self.send_stream(envelope, info, std::iter::once(Ok(message)))
+    }
+
+    /// Sends a message produced in chunks. `info` declares what core needs
+    /// before MAIL FROM (size estimate, 8-bit content); a chunk with 8-bit
+    /// octets in a message declared 7-bit is a fatal
+    /// [`UsageError::UndeclaredEightBit`]. A chunk source error abandons the
+    /// session (the server never sees the end of data, so discards the
+    /// message) and is returned as [`Error::Io`]. The next chunk is taken
+    /// only once the server is ready for data, so memory stays bounded.
+    pub fn send_stream<I>(
+        &mut self,
+        envelope: &Envelope,
+        info: MessageInfo,
+        chunks: I,
+    ) -> Result<Delivery, Error>
+    where
+        I: IntoIterator<Item = io::Result<Bytes>>,
+    {
+        self.drive_until(|c| c.client.is_ready())?;
+        self.outcome = None;
+        self.client
+            .start_message(Instant::now(), envelope.clone(), info)
+            .map_err(|e| self.usage(e))?;
+        for chunk in chunks {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    self.client.abort();
+                    self.close_transport();
+                    return Err(Error::Io(e));
+                }
+            };
+            self.client
+                .send_body(Instant::now(), chunk)
+                .map_err(|e| self.usage(e))?;
+            self.drive_until(|c| c.outcome.is_some() || c.client.queued_body_len() == 0)?;
+            if self.outcome.is_some() {
+                // Refused before the end: the rest of the body is not needed.
+                break;
+            }
+        }
+        self.client
+            .finish_body(Instant::now())
+            .map_err(|e| self.usage(e))?;
+        self.drive_until(|c| c.outcome.is_some())?;
+        match self.outcome.take() {
+            Some(Ok(delivery)) => Ok(delivery),
+            Some(Err(failure)) => Err(Error::Rejected(failure)),
+            None => Err(Error::Closed),
+        }
+    }
+
+    /// [`send_stream`](Self::send_stream) reading the message from `reader`
+    /// in 64 KiB chunks.
+    pub fn send_reader(
+        &mut self,
+        envelope: &Envelope,
+        info: MessageInfo,
+        mut reader: impl Read,
+    ) -> Result<Delivery, Error> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let chunks = std::iter::from_fn(move || loop {
+            match reader.read(&mut buf) {
+                Ok(0) => return None,
+                Ok(n) => return Some(Ok(Bytes::copy_from_slice(&buf[..n]))),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        });
+        self.send_stream(envelope, info, chunks)
+    }
+
+    /// Sends NOOP and returns the reply (checks that the session is alive).
+    pub fn noop(&mut self) -> Result<Reply, Error> {
+        self.drive_until(|c| c.client.is_ready())?;
+        self.noop = None;
+        self.client
+            .noop(Instant::now())
+            .map_err(|e| self.usage(e))?;
+        self.drive_until(|c| c.noop.is_some())?;
+        self.noop.take().ok_or(Error::Closed)
+    }
+
+    /// Sends QUIT, waits for the reply and closes the connection. A session
+    /// that already ended returns `Ok`.
+    pub fn quit(mut self) -> Result<(), Error> {
+        if self.client.is_closed() || self.drv.is_none() {
+            self.close_transport();
+            return Ok(());
+        }
+        self.drive_until(|c| c.client.is_ready())?;
+        self.client
+            .quit(Instant::now())
+            .map_err(|e| self.usage(e))?;
+        self.drive_until(|c| c.client.is_closed())?;
+        self.close_transport();
+        match self.client.error() {
+            Some(e) => Err(Error::from_core(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// The server's greeting.
+    pub fn greeting(&self) -> Option<&Reply> {
+        self.greeting.as_ref()
+    }
+
+    /// The capabilities from the last EHLO (after STARTTLS, the second one).
+    pub fn extensions(&self) -> &Extensions {
+        self.client.extensions()
+    }
+
+    /// True when the session runs over TLS (implicit or after STARTTLS).
+    pub fn is_secure(&self) -> bool {
+        self.client.is_secure()
+    }
+
+    /// The mechanism AUTH succeeded with, if any.
+    pub fn authenticated(&self) -> Option<Mechanism> {
+        self.mechanism
+    }
+
+    /// How many batches of commands and data were written to the socket so
+    /// far (with PIPELINING, MAIL, every RCPT and DATA go out as one batch).
+    pub fn write_batches(&self) -> u64 {
+        self.drv.as_ref().map_or(0, Driver::write_batches)
+    }
+
+    /// A usage error from core; when it was fatal the transport is closed.
+    fn usage(&mut self, e: UsageError) -> Error {
+        if self.client.is_closed() {
+            self.close_transport();
+        }
+        Error::Usage(e)
+    }
+
+    /// Runs the dialogue (write, read, timers, events) until `done` or the
+    /// session ends.
+    fn drive_until(&mut self, done: impl Fn(&Self) -> bool) -> Result<(), Error> {
+        loop {
+            self.process_events()?;
+            self.flush()?;
+            if done(self) {
+                return Ok(());
+            }
+            if self.client.is_closed() || self.drv.is_none() {
+                self.close_transport();
+                return Err(self
+                    .client
+                    .error()
+                    .cloned()
+                    .map_or(Error::Closed, Error::from_core));
+            }
+            self.read()?;
+        }
+    }
+
+    fn process_events(&mut self) -> Result<(), Error> {
+        while let Some(event) = self.client.poll_event() {
+            match event {
+                ClientEvent::Greeting(r) => self.greeting = Some(r),
+                ClientEvent::StartTls => self.start_tls()?,
+                ClientEvent::Authenticated(m) => self.mechanism = Some(m),
+                ClientEvent::MessageSent(d) => self.outcome = Some(Ok(d)),
+                ClientEvent::MessageFailed(f) => self.outcome = Some(Err(f)),
+                ClientEvent::NoopReply(r) => self.noop = Some(r),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        let Some(drv) = self.drv.as_mut() else {
+            return Ok(());
+        };
+        if let Err(e) = drv.flush(&mut self.client) {
+            self.client.abort();
+            self.close_transport();
+            return Err(Error::from_io(e));
+        }
+        Ok(())
+    }
+
+    fn read(&mut self) -> Result<(), Error> {
+        let Some(drv) = self.drv.as_mut() else {
+            return Err(Error::Closed);
+        };
+        // Core arms a reply timer whenever it waits for the server; the
+        // fallback only guards against waiting with none armed.
+        let fallback = self.client.poll_timeout().is_none();
+        let poll = fallback.then_some(self.inner.config.timeouts.command);
+        match drv.read_once(&mut self.client, poll) {
+            Ok(ReadOutcome::Idle) if fallback => {
+                self.client.abort();
+                self.close_transport();
+                Err(Error::Io(io::ErrorKind::TimedOut.into()))
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.client.handle_eof(Instant::now());
+                self.close_transport();
+                Err(Error::Io(e))
+            }
+        }
+    }
+
+    /// Core accepted STARTTLS: hand the TCP stream to the TLS layer. Bytes
+    /// read past the 220 stay in the old driver's buffer (core already
+    /// discarded what it was given) and are dropped with it: the TLS
+    /// session only sees what the socket delivers from now on.
+    fn start_tls(&mut self) -> Result<(), Error> {
+        self.flush()?;
+        let tcp = match self.drv.take().map(|d| d.sock) {
+            Some(Transport::Plain(tcp)) => tcp,
+            _ => {
+                self.client.abort();
+                return Err(Error::Closed);
+            }
+        };
+        let Some(tls) = self.inner.tls.as_ref() else {
+            self.client.abort();
+            return Err(Error::Tls(TlsError::Usage(
+                "STARTTLS without a TLS configuration",
+            )));
+        };
+        match client_handshake(tls, tcp, &self.inner.tls_name) {
+            Ok(stream) => self.drv = Some(Driver::new(Transport::from(stream))),
+            Err(e) => {
+                self.client.abort();
+                return Err(Error::from_tls(e));
+            }
+        }
+        self.client
+            .handle_tls_established(Instant::now())
+            .map_err(Error::Usage)
+    }
+
+    fn close_transport(&mut self) {
+        if let Some(mut drv) = self.drv.take() {
+            let _ = drv.flush(&mut self.client);
+            let _ = drv.sock.shutdown_write();
+        }
+    }
+}
