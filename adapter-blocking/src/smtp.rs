@@ -477,8 +477,9 @@ impl SmtpConnection {
     /// octets in a message declared 7-bit is a fatal
     /// [`UsageError::UndeclaredEightBit`]. A chunk source error abandons the
     /// session (the server never sees the end of data, so discards the
-    /// message) and is returned as [`Error::Io`]. The next chunk is taken
-    /// only once the server is ready for data, so memory stays bounded.
+    /// message) and is returned as [`Error::Io`]. Chunks are pulled one
+    /// ahead of the server: the one after next is taken only once the server
+    /// is ready for data, so memory stays bounded.
     pub fn send_stream<I>(
         &mut self,
         envelope: &Envelope,
@@ -493,7 +494,8 @@ impl SmtpConnection {
         self.client
             .start_message(Instant::now(), envelope.clone(), info)
             .map_err(|e| self.usage(e))?;
-        for chunk in chunks {
+        let mut chunks = chunks.into_iter().peekable();
+        while let Some(chunk) = chunks.next() {
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(e) => {
@@ -505,6 +507,10 @@ impl SmtpConnection {
             self.client
                 .send_body(Instant::now(), chunk)
                 .map_err(|e| self.usage(e))?;
+            if chunks.peek().is_none() {
+                // The end of data goes out with the last chunk.
+                break;
+            }
             self.drive_until(|c| c.outcome.is_some() || c.client.queued_body_len() == 0)?;
             if self.outcome.is_some() {
                 // Refused before the end: the rest of the body is not needed.

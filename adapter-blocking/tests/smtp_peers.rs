@@ -1,0 +1,539 @@
+//! The blocking SMTP client against real peers started here on 127.0.0.1:
+//! aiosmtpd (STARTTLS and implicit TLS with an rcgen CA, AUTH PLAIN and
+//! LOGIN, per-recipient results, several messages per connection) and
+//! Postfix `smtp-sink` (PIPELINING); plus a silent server (timeouts) and a
+//! scripted one (plaintext injected after the STARTTLS go-ahead).
+
+mod common;
+mod tls_support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use bytes::Bytes;
+use serde_json::Value;
+use wireloom_blocking::core::smtp::auth::{Credentials, Mechanism};
+use wireloom_blocking::core::smtp::client::{ClientError, ClientTimeouts, Stage};
+use wireloom_blocking::smtp::{
+    Envelope, Error, MessageInfo, Security, SmtpClient, SmtpClientBuilder, StartTls, Timeout,
+};
+use wireloom_blocking::tls::{ServerTlsConfig, TlsStream};
+
+const AIOSMTPD: &str = r#"
+import base64, json, socket, ssl, sys
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+mode, auth, cert, key = sys.argv[1], sys.argv[2] == "auth", sys.argv[3], sys.argv[4]
+
+class Handler:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("nobody"):
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+    async def handle_DATA(self, server, session, envelope):
+        print(json.dumps({
+            "mail_from": envelope.mail_from,
+            "rcpt_to": envelope.rcpt_tos,
+            # session.ssl: STARTTLS; the transport's ssl_object: implicit TLS.
+            "tls": session.ssl is not None
+                or server.transport.get_extra_info("ssl_object") is not None,
+            "authenticated": bool(session.authenticated),
+            "data_base64": base64.b64encode(envelope.original_content).decode(),
+        }), flush=True)
+        return "250 2.0.0 queued"
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = auth_data.login == b"alice" and auth_data.password == b"secret"
+    # handled=False: aiosmtpd answers 535 itself on failure.
+    return AuthResult(success=ok, handled=False)
+
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+kwargs = {}
+if mode == "starttls":
+    kwargs = dict(tls_context=ctx, require_starttls=True)
+elif mode == "implicit":
+    kwargs = dict(ssl_context=ctx)
+if auth:
+    # aiosmtpd only counts STARTTLS as TLS for auth_require_tls (not an
+    # ssl_context): with implicit TLS the check is off, the transport is TLS.
+    kwargs.update(authenticator=authenticator, auth_require_tls=(mode == "starttls"))
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+c = Controller(Handler(), hostname="127.0.0.1", port=port, **kwargs)
+c.start()
+print(json.dumps({"port": port}), flush=True)
+sys.stdin.read()
+c.stop()
+"#;
+
+/// aiosmtpd in a child process; stopped (stdin closed) when dropped.
+struct Aiosmtpd {
+    child: Child,
+    lines: BufReader<ChildStdout>,
+    port: u16,
+    ca_pem: String,
+}
+
+impl Aiosmtpd {
+    /// `mode`: "plain", "starttls" or "implicit".
+    fn start(mode: &str, auth: bool) -> Aiosmtpd {
+        let pki = tls_support::pki();
+        let dir = common::temp_dir("aiosmtpd");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, &pki.localhost.cert_pem).unwrap();
+        std::fs::write(&key, &pki.localhost.key_pem).unwrap();
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(AIOSMTPD)
+            .arg(mode)
+            .arg(if auth { "auth" } else { "noauth" })
+            .arg(&cert)
+            .arg(&key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut lines = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        lines.read_line(&mut first).unwrap();
+        let v: Value = serde_json::from_str(&first)
+            .unwrap_or_else(|_| panic!("aiosmtpd did not start (pip install aiosmtpd): {first:?}"));
+        Aiosmtpd {
+            child,
+            lines,
+            port: v["port"].as_u64().unwrap() as u16,
+            ca_pem: pki.ca_pem,
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A builder for this server, trusting the test CA, certificate checked
+    /// for `localhost`.
+    fn client(&self, security: Security) -> SmtpClientBuilder {
+        SmtpClient::builder(self.addr())
+            .hello_name("wireloom.test")
+            .security(security)
+            .ca_pem(self.ca_pem.as_bytes())
+            .tls_server_name("localhost")
+    }
+
+    /// The next delivered message, as the handler printed it.
+    fn delivered(&mut self) -> Value {
+        let mut line = String::new();
+        self.lines.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("no delivery: {line:?}"))
+    }
+}
+
+impl Drop for Aiosmtpd {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn data(v: &Value) -> Vec<u8> {
+    B64.decode(v["data_base64"].as_str().unwrap()).unwrap()
+}
+
+const MESSAGE: &[u8] =
+    b"From: a@example.org\nSubject: t\n\n.dot first\r\nbare CR\rbare LF\n..\nend without newline";
+const ON_THE_WIRE_UNSTUFFED: &[u8] =
+    b"From: a@example.org\r\nSubject: t\r\n\r\n.dot first\r\nbare CR\r\nbare LF\r\n..\r\nend without newline\r\n";
+
+#[test]
+fn starttls_required_auth_plain_and_login() {
+    let mut server = Aiosmtpd::start("starttls", true);
+    for (forced, expected) in [
+        (None, Mechanism::Plain),
+        (Some(Mechanism::Login), Mechanism::Login),
+    ] {
+        let mut b = server
+            .client(Security::StartTls(StartTls::Required))
+            .credentials(Credentials::password("alice", "secret"));
+        if let Some(m) = forced {
+            b = b.mechanism(m);
+        }
+        let mut conn = b.build().unwrap().connect().unwrap();
+        assert!(conn.is_secure());
+        assert_eq!(conn.authenticated(), Some(expected));
+        assert!(conn.greeting().is_some_and(|g| g.code == 220));
+        let env = Envelope::new("a@example.org", ["b@example.com"]);
+        let d = conn.send(&env, MESSAGE).unwrap();
+        assert_eq!(d.reply.code, 250);
+        assert!(d.recipients.iter().all(|r| r.accepted()));
+        conn.quit().unwrap();
+        let got = server.delivered();
+        assert_eq!(got["tls"], true);
+        assert_eq!(got["authenticated"], true);
+        assert_eq!(got["mail_from"], "a@example.org");
+        // Exactly the bytes sent: CRLF everywhere, dot-stuffing undone.
+        assert_eq!(data(&got), ON_THE_WIRE_UNSTUFFED);
+    }
+}
+
+#[test]
+fn wrong_password_is_a_typed_error() {
+    let server = Aiosmtpd::start("starttls", true);
+    for mech in [Mechanism::Plain, Mechanism::Login] {
+        let started = Instant::now();
+        let err = server
+            .client(Security::StartTls(StartTls::Required))
+            .credentials(Credentials::password("alice", "wrong"))
+            .mechanism(mech)
+            .build()
+            .unwrap()
+            .connect()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Protocol(ClientError::AuthFailed(r)) if r.code == 535),
+            "{mech:?}: {err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}
+
+#[test]
+fn implicit_tls_several_recipients_and_messages() {
+    let mut server = Aiosmtpd::start("implicit", true);
+    let mut conn = server
+        .client(Security::Tls)
+        .credentials(Credentials::password("alice", "secret"))
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap();
+    assert!(conn.is_secure());
+    assert!(!conn.extensions().starttls);
+    assert_eq!(conn.authenticated(), Some(Mechanism::Plain));
+
+    // One recipient refused: per-recipient results, the others get it.
+    let env = Envelope::new(
+        "a@example.org",
+        ["b@example.com", "nobody@example.com", "c@example.com"],
+    );
+    let d = conn.send(&env, "Subject: one\r\n\r\nfirst\r\n").unwrap();
+    let codes: Vec<_> = d.recipients.iter().map(|r| r.reply.code).collect();
+    assert_eq!(codes, [250, 550, 250]);
+    assert_eq!(d.recipients[1].address, "nobody@example.com");
+    let got = server.delivered();
+    assert_eq!(got["tls"], true);
+    assert_eq!(
+        got["rcpt_to"],
+        serde_json::json!(["b@example.com", "c@example.com"])
+    );
+    assert_eq!(data(&got), b"Subject: one\r\n\r\nfirst\r\n");
+
+    // Every recipient refused: Rejected, and the connection lives on (RSET).
+    let env_bad = Envelope::new("a@example.org", ["nobody@example.com"]);
+    match conn.send(&env_bad, "Subject: x\r\n\r\nx\r\n") {
+        Err(Error::Rejected(f)) => {
+            assert_eq!(f.recipients.len(), 1);
+            assert_eq!(f.recipients[0].reply.code, 550);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(conn.noop().unwrap().code, 250);
+
+    // A second and a third message on the same connection, one streamed.
+    let env2 = Envelope::new("a@example.org", ["d@example.com"]);
+    conn.send(&env2, Bytes::from_static(b"Subject: two\r\n\r\nsecond\r\n"))
+        .unwrap();
+    assert_eq!(data(&server.delivered()), b"Subject: two\r\n\r\nsecond\r\n");
+    let chunks = ["Subject: three\r\n", "\r\n.", "stuffed\r", "\nthird"]
+        .map(|c| Ok(Bytes::from_static(c.as_bytes())));
+    conn.send_stream(&env2, MessageInfo::default(), chunks)
+        .unwrap();
+    assert_eq!(
+        data(&server.delivered()),
+        b"Subject: three\r\n\r\n.stuffed\r\nthird\r\n"
+    );
+    conn.quit().unwrap();
+}
+
+#[test]
+fn streamed_body_source_failure_abandons_the_message() {
+    let mut server = Aiosmtpd::start("plain", false);
+    let client = server.client(Security::None).build().unwrap();
+    let mut conn = client.connect().unwrap();
+    let chunks = vec![
+        Ok(Bytes::from_static(b"Subject: never\r\n\r\npart")),
+        Err(std::io::Error::other("disk on fire")),
+    ];
+    let env = Envelope::new("a@example.org", ["b@example.com"]);
+    let err = conn
+        .send_stream(&env, MessageInfo::default(), chunks)
+        .unwrap_err();
+    assert!(matches!(err, Error::Io(_)), "{err:?}");
+    assert!(matches!(conn.send(&env, "x"), Err(Error::Closed)));
+    // The server discarded it: the next delivery is the next message.
+    client.send(&env, "Subject: after\r\n\r\nok\r\n").unwrap();
+    assert_eq!(data(&server.delivered()), b"Subject: after\r\n\r\nok\r\n");
+}
+
+#[test]
+fn starttls_required_but_not_offered() {
+    let server = Aiosmtpd::start("plain", false);
+    let err = server
+        .client(Security::StartTls(StartTls::Required))
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(ClientError::TlsUnavailable)),
+        "{err:?}"
+    );
+    // Opportunistic goes on in plaintext.
+    let conn = server
+        .client(Security::StartTls(StartTls::Opportunistic))
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap();
+    assert!(!conn.is_secure());
+    conn.quit().unwrap();
+}
+
+#[test]
+fn untrusted_certificate_is_a_tls_error() {
+    let server = Aiosmtpd::start("implicit", false);
+    let (other_ca, _) = tls_support::other_ca();
+    let err = SmtpClient::builder(server.addr())
+        .security(Security::Tls)
+        .ca_pem(other_ca)
+        .tls_server_name("localhost")
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap_err();
+    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+    // Default verification (webpki roots) refuses the test CA too.
+    let err = SmtpClient::builder(server.addr())
+        .security(Security::Tls)
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap_err();
+    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+}
+
+/// A listener that accepts and never says a word.
+fn silent_server() -> (std::thread::JoinHandle<()>, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut sink = Vec::new();
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = s.read_to_end(&mut sink);
+    });
+    (h, addr)
+}
+
+#[test]
+fn silent_server_times_out() {
+    let (h, addr) = silent_server();
+    let timeouts = ClientTimeouts {
+        greeting: Duration::from_millis(400),
+        ..ClientTimeouts::default()
+    };
+    let started = Instant::now();
+    let err = SmtpClient::builder(addr)
+        .security(Security::None)
+        .timeouts(timeouts)
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Reply(Stage::Greeting))),
+        "{err:?}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    h.join().unwrap();
+
+    // Implicit TLS: the handshake times out.
+    let (h, addr) = silent_server();
+    let pki = tls_support::pki();
+    let tls =
+        tls_support::client_config(&pki.ca_pem).with_handshake_timeout(Duration::from_millis(400));
+    let started = Instant::now();
+    let err = SmtpClient::builder(addr)
+        .security(Security::Tls)
+        .tls_config(tls)
+        .tls_server_name("localhost")
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::TlsHandshake)),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    h.join().unwrap();
+}
+
+/// Reads one CRLF-terminated line from a byte stream.
+fn read_line(s: &mut impl Read) -> String {
+    let mut line = Vec::new();
+    let mut b = [0u8];
+    while !line.ends_with(b"\r\n") {
+        if s.read(&mut b).unwrap() == 0 {
+            break;
+        }
+        line.push(b[0]);
+    }
+    String::from_utf8(line).unwrap()
+}
+
+#[test]
+fn plaintext_after_starttls_go_ahead_never_reaches_tls() {
+    let pki = tls_support::pki();
+    let server_cfg = ServerTlsConfig::builder()
+        .default_identity(pki.localhost.identity())
+        .alpn_protocols(Vec::<Vec<u8>>::new())
+        .build()
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"220 mx ready\r\n").unwrap();
+        assert_eq!(read_line(&mut s), "EHLO wireloom.test\r\n");
+        s.write_all(b"250-mx\r\n250 STARTTLS\r\n").unwrap();
+        assert_eq!(read_line(&mut s), "STARTTLS\r\n");
+        // A man in the middle appends plaintext to the go-ahead, in the
+        // same segment: it must be neither believed nor fed to TLS.
+        s.write_all(b"220 go ahead\r\n250-mx\r\n250 AUTH PLAIN\r\n")
+            .unwrap();
+        let mut tls = TlsStream::server(s, &server_cfg).unwrap();
+        tls.handshake(Instant::now() + Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(read_line(&mut tls), "EHLO wireloom.test\r\n");
+        tls.write_all(b"250-mx.secure\r\n250 PIPELINING\r\n")
+            .unwrap();
+        assert_eq!(read_line(&mut tls), "QUIT\r\n");
+        tls.write_all(b"221 bye\r\n").unwrap();
+    });
+    let conn = SmtpClient::builder(addr)
+        .hello_name("wireloom.test")
+        .ca_pem(pki.ca_pem.as_bytes())
+        .tls_server_name("localhost")
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap();
+    assert!(conn.is_secure());
+    assert_eq!(conn.extensions().domain, "mx.secure");
+    assert!(conn.extensions().auth.is_empty());
+    conn.quit().unwrap();
+    h.join().unwrap();
+}
+
+/// Postfix smtp-sink on a free port, capturing every transaction into
+/// `dump` (run as root it must drop to `nobody`).
+fn smtp_sink(extra: &[&str], dump: &Path) -> (common::Peer, String) {
+    let sink = "/usr/sbin/smtp-sink";
+    assert!(
+        Path::new(sink).exists(),
+        "smtp-sink is required (apt-get install postfix; .ci/run installs it)"
+    );
+    let port = common::free_port();
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let mut cmd = Command::new(sink);
+    if is_root {
+        cmd.args(["-u", "nobody"]);
+    }
+    let child = cmd
+        .args(extra)
+        .arg("-D")
+        .arg(dump)
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("100")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let peer = common::Peer(child);
+    common::wait_port(port);
+    (peer, format!("127.0.0.1:{port}"))
+}
+
+/// Wait (at most 5 s) until the dump file holds `n` transactions.
+fn dumped(dump: &Path, n: usize) -> String {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(dump).unwrap_or_default();
+        if text.matches("X-Client-Addr:").count() >= n || Instant::now() > until {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn smtp_sink_pipelining() {
+    let dir = common::temp_dir("smtp-sink");
+    // smtp-sink writes the dump as `nobody`.
+    Command::new("chmod").arg("777").arg(&dir).status().unwrap();
+    let recipients = ["r1@example.com", "r2@example.com", "r3@example.com"];
+    let env = Envelope::new("s@example.org", recipients);
+    let mut batches = Vec::new();
+    for (tag, extra) in [("pipelined", &[][..]), ("lockstep", &["-p"][..])] {
+        let dump = dir.join(tag);
+        let (_sink, addr) = smtp_sink(extra, &dump);
+        let mut conn = SmtpClient::builder(addr)
+            .hello_name("wireloom.test")
+            .security(Security::None)
+            .build()
+            .unwrap()
+            .connect()
+            .unwrap();
+        assert_eq!(conn.extensions().pipelining, extra.is_empty());
+        let before = conn.write_batches();
+        for i in 0..3 {
+            let d = conn
+                .send(&env, format!("Subject: m{i}\r\n\r\nbody {i}\r\n"))
+                .unwrap();
+            assert_eq!(d.recipients.len(), 3);
+            assert!(d.recipients.iter().all(|r| r.accepted()), "{d:?}");
+        }
+        batches.push((conn.write_batches() - before) / 3);
+        conn.quit().unwrap();
+        let text = dumped(&dump, 3);
+        assert_eq!(text.matches("X-Mail-Args: <s@example.org>").count(), 3);
+        for r in recipients {
+            assert_eq!(text.matches(&format!("X-Rcpt-Args: <{r}>")).count(), 3);
+        }
+        for i in 0..3 {
+            assert!(
+                text.contains(&format!("Subject: m{i}\n\nbody {i}\n")),
+                "{text}"
+            );
+        }
+    }
+    // Pipelined: MAIL + 3 RCPT + DATA in one write, then the body.
+    // Lock-step: MAIL, RCPT, RCPT, RCPT, DATA, body.
+    assert_eq!(batches, [2, 6], "writes per message");
+}
