@@ -53,7 +53,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use wireloom_core::smtp::auth::{Credentials, Mechanism};
 use wireloom_core::smtp::client::{
-    Client, ClientConfig, ClientError, ClientEvent, ClientTimeouts, Stage, TlsPolicy, UsageError,
+    Client, ClientConfig, ClientError, ClientEvent, ClientTimeouts, Stage, UsageError,
 };
 use wireloom_core::smtp::extensions::Extensions;
 use wireloom_core::smtp::reply::Reply;
@@ -63,46 +63,8 @@ use crate::driver::{Driver, ReadOutcome};
 use crate::tls::{client_handshake, ClientTlsConfig, TlsError, Transport};
 
 pub use wireloom_core::smtp::client::{
-    Delivery, Envelope, MessageInfo, RecipientResult, TransactionFailure,
+    Delivery, Envelope, MessageInfo, RecipientResult, Security, StartTls, TransactionFailure,
 };
-
-/// How the connection is protected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Security {
-    /// Implicit TLS ("SMTPS", RFC 8314, port 465): the TLS handshake comes
-    /// first, the SMTP dialogue starts with the greeting inside TLS.
-    Tls,
-    /// STARTTLS (RFC 3207) on a plaintext connection (ports 587 and 25).
-    StartTls(StartTls),
-    /// Plaintext only; STARTTLS is never sent. AUTH mechanisms that send the
-    /// secret are then refused unless allowed through
-    /// [`SmtpClientBuilder::configure`] (`allow_insecure_auth`).
-    None,
-}
-
-/// Whether STARTTLS must succeed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StartTls {
-    /// Fail the session with [`ClientError::TlsUnavailable`] or
-    /// [`ClientError::StartTlsRefused`] when the server cannot upgrade.
-    Required,
-    /// Upgrade when offered, go on in plaintext otherwise.
-    Opportunistic,
-}
-
-impl Security {
-    fn apply(self, config: &mut ClientConfig) {
-        let (policy, secure) = match self {
-            Security::Tls => (TlsPolicy::None, true),
-            Security::StartTls(StartTls::Required) => (TlsPolicy::Required, false),
-            Security::StartTls(StartTls::Opportunistic) => (TlsPolicy::Opportunistic, false),
-            Security::None => (TlsPolicy::None, false),
-        };
-        config.tls = policy;
-        config.transport_secure = secure;
-    }
-}
 
 /// What took too long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,7 +183,6 @@ impl std::error::Error for Error {
 pub struct SmtpClientBuilder {
     server: String,
     config: ClientConfig,
-    security: Security,
     tls: Option<ClientTlsConfig>,
     ca_pem: Vec<Vec<u8>>,
     ca_files: Vec<PathBuf>,
@@ -239,7 +200,7 @@ impl SmtpClientBuilder {
 
     /// Implicit TLS, STARTTLS (required or opportunistic) or plaintext.
     pub fn security(mut self, security: Security) -> Self {
-        self.security = security;
+        self.config.set_security(security);
         self
     }
 
@@ -301,7 +262,7 @@ impl SmtpClientBuilder {
 
     /// Adjusts the core configuration directly (PIPELINING, CHUNKING,
     /// `all_recipients_required`, `allow_insecure_auth`, reply limits...).
-    /// The TLS fields are set from [`security`](Self::security).
+    /// [`security`](Self::security) sets the `tls` and `transport_secure` fields.
     pub fn configure(mut self, f: impl FnOnce(&mut ClientConfig)) -> Self {
         f(&mut self.config);
         self
@@ -311,7 +272,7 @@ impl SmtpClientBuilder {
     pub fn build(self) -> Result<SmtpClient, Error> {
         let (host, _) = split_host_port(&self.server)
             .ok_or_else(|| Error::InvalidServer(self.server.clone()))?;
-        let tls = match (self.security, self.tls) {
+        let tls = match (self.config.security(), self.tls) {
             (Security::None, _) => None,
             (_, Some(tls)) => Some(tls),
             (_, None) => {
@@ -329,14 +290,11 @@ impl SmtpClientBuilder {
                 Some(b.build().map_err(Error::Tls)?)
             }
         };
-        let mut config = self.config;
-        self.security.apply(&mut config);
         Ok(SmtpClient {
             inner: Arc::new(Inner {
                 tls_name: self.tls_name.unwrap_or(host),
                 server: self.server,
-                config,
-                security: self.security,
+                config: self.config,
                 tls,
                 connect_timeout: self.connect_timeout,
             }),
@@ -362,7 +320,6 @@ struct Inner {
     server: String,
     tls_name: String,
     config: ClientConfig,
-    security: Security,
     tls: Option<ClientTlsConfig>,
     connect_timeout: Duration,
 }
@@ -378,8 +335,11 @@ impl SmtpClient {
     pub fn builder(server: impl Into<String>) -> SmtpClientBuilder {
         SmtpClientBuilder {
             server: server.into(),
-            config: ClientConfig::new("localhost"),
-            security: Security::StartTls(StartTls::Required),
+            config: {
+                let mut c = ClientConfig::new("localhost");
+                c.set_security(Security::StartTls(StartTls::Required));
+                c
+            },
             tls: None,
             ca_pem: Vec::new(),
             ca_files: Vec::new(),
@@ -397,7 +357,7 @@ impl SmtpClient {
         let _ = tcp.set_nodelay(true);
         tcp.set_write_timeout(Some(inner.config.timeouts.data_block))
             .map_err(Error::Io)?;
-        let transport = match (inner.security, &inner.tls) {
+        let transport = match (inner.config.security(), &inner.tls) {
             (Security::Tls, Some(tls)) => Transport::from(
                 client_handshake(tls, tcp, &inner.tls_name).map_err(Error::from_tls)?,
             ),

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use wireloom_core::smtp::auth::{Credentials, Mechanism};
 use wireloom_core::smtp::client::{
-    Client, ClientConfig, ClientError, ClientEvent, Envelope, MessageInfo, Stage, TlsPolicy,
-    UsageError,
+    Client, ClientConfig, ClientError, ClientEvent, Envelope, MessageInfo, Security, Stage,
+    StartTls, TlsPolicy, UsageError,
 };
 use wireloom_core::Dialogue;
 
@@ -390,4 +390,32 @@ fn abort_mid_body_drops_unsent_output_and_closes() {
     // Idempotent once closed.
     s.c.abort();
     assert!(s.drain().0.is_empty());
+}
+
+#[test]
+fn security_sets_policy_and_transport_together() {
+    for security in [
+        Security::Tls,
+        Security::StartTls(StartTls::Required),
+        Security::StartTls(StartTls::Opportunistic),
+        Security::None,
+    ] {
+        let mut config = cc();
+        config.set_security(security);
+        assert_eq!(config.security(), security);
+        let secure = security == Security::Tls;
+        assert_eq!(config.transport_secure, secure);
+        // Implicit TLS: the dialogue never sends STARTTLS, even if offered.
+        let mut s = Script::new(config);
+        s.feed(b"220 mx\r\n");
+        let (_, wire) = s.feed(b"250-mx\r\n250 STARTTLS\r\n");
+        let sends_starttls = matches!(security, Security::StartTls(_));
+        assert_eq!(
+            wire == "STARTTLS\r\n",
+            sends_starttls,
+            "{security:?}: {wire}"
+        );
+        assert_eq!(s.c.is_secure(), secure);
+    }
+    assert_eq!(cc().security(), Security::StartTls(StartTls::Opportunistic));
 }

@@ -25,6 +25,32 @@ pub enum TlsPolicy {
     None,
 }
 
+/// How a connection is protected: what the adapter does before the
+/// dialogue starts, and what the dialogue does about STARTTLS. Set with
+/// [`ClientConfig::set_security`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Security {
+    /// Implicit TLS ("SMTPS", RFC 8314, port 465): the adapter completes
+    /// the TLS handshake first; the dialogue starts with the greeting inside
+    /// TLS and never sends STARTTLS.
+    Tls,
+    /// STARTTLS (RFC 3207) on a plaintext connection (ports 587 and 25).
+    StartTls(StartTls),
+    /// Plaintext only; STARTTLS is never sent.
+    None,
+}
+
+/// Whether STARTTLS must succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartTls {
+    /// Fail the session ([`ClientError::TlsUnavailable`],
+    /// [`ClientError::StartTlsRefused`]) when the server cannot upgrade.
+    Required,
+    /// Upgrade when offered, go on in plaintext otherwise.
+    Opportunistic,
+}
+
 /// Per-command reply timeouts (RFC 5321 §4.5.3.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientTimeouts {
@@ -106,6 +132,32 @@ impl ClientConfig {
             all_recipients_required: false,
             timeouts: ClientTimeouts::default(),
             reply_limits: ReplyLimits::default(),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Sets [`tls`](ClientConfig::tls) and
+    /// [`transport_secure`](ClientConfig::transport_secure) together.
+    pub fn set_security(&mut self, security: Security) {
+        let (policy, secure) = match security {
+            Security::Tls => (TlsPolicy::None, true),
+            Security::StartTls(StartTls::Required) => (TlsPolicy::Required, false),
+            Security::StartTls(StartTls::Opportunistic) => (TlsPolicy::Opportunistic, false),
+            Security::None => (TlsPolicy::None, false),
+        };
+        self.tls = policy;
+        self.transport_secure = secure;
+    }
+
+    /// The protection these settings describe. [`Security::Tls`] tells the
+    /// adapter to complete a TLS handshake before the dialogue starts.
+    pub fn security(&self) -> Security {
+        match (self.transport_secure, self.tls) {
+            (true, _) => Security::Tls,
+            (false, TlsPolicy::Required) => Security::StartTls(StartTls::Required),
+            (false, TlsPolicy::Opportunistic) => Security::StartTls(StartTls::Opportunistic),
+            (false, TlsPolicy::None) => Security::None,
         }
     }
 }
