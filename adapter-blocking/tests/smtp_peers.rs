@@ -25,10 +25,12 @@ use wireloom_blocking::smtp::{
 use wireloom_blocking::tls::{ServerTlsConfig, TlsStream};
 
 const AIOSMTPD: &str = r#"
-import base64, json, socket, ssl, sys
+import base64, json, logging, socket, ssl, sys
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+# aiosmtpd's own AuthResult(handled=False) path sets the deprecated login_data.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 mode, auth, cert, key = sys.argv[1], sys.argv[2] == "auth", sys.argv[3], sys.argv[4]
 
 class Handler:
@@ -41,6 +43,7 @@ class Handler:
         print(json.dumps({
             "mail_from": envelope.mail_from,
             "rcpt_to": envelope.rcpt_tos,
+            "mail_options": envelope.mail_options,
             # session.ssl: STARTTLS; the transport's ssl_object: implicit TLS.
             "tls": session.ssl is not None
                 or server.transport.get_extra_info("ssl_object") is not None,
@@ -259,6 +262,87 @@ fn implicit_tls_several_recipients_and_messages() {
         b"Subject: three\r\n\r\n.stuffed\r\nthird\r\n"
     );
     conn.quit().unwrap();
+}
+
+#[test]
+fn plaintext_session_declares_8bitmime_and_smtputf8() {
+    let mut server = Aiosmtpd::start("plain", false);
+    let mut conn = server
+        .client(Security::None)
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap();
+    assert!(!conn.is_secure());
+    let body: &[u8] = b"Subject: t\n\n8bit \xc3\xa9\r\n.\n";
+    conn.send(&Envelope::new("a@example.org", ["b@example.com"]), body)
+        .unwrap();
+    let got = server.delivered();
+    assert!(
+        got["mail_options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "BODY=8BITMIME"),
+        "{got}"
+    );
+    assert_eq!(data(&got), b"Subject: t\r\n\r\n8bit \xc3\xa9\r\n.\r\n");
+    let env = Envelope::new("j\u{f6}rg@example.org", ["b\u{fc}cher@example.com"]);
+    conn.send(&env, "Subject: u\r\n\r\nutf8\r\n").unwrap();
+    let got = server.delivered();
+    assert_eq!(got["mail_from"], "j\u{f6}rg@example.org");
+    assert!(got["mail_options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o == "SMTPUTF8"));
+    conn.quit().unwrap();
+}
+
+#[test]
+fn plaintext_auth_only_when_allowed() {
+    let mut server = Aiosmtpd::start("plain", true);
+    let builder = |password: &str| {
+        server
+            .client(Security::None)
+            .credentials(Credentials::password("alice", password))
+    };
+    // Core refuses to send the secret over plaintext by default.
+    let err = builder("secret").build().unwrap().connect().unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(ClientError::AuthUnavailable)),
+        "{err:?}"
+    );
+    for (forced, expected) in [
+        (None, Mechanism::Plain),
+        (Some(Mechanism::Login), Mechanism::Login),
+    ] {
+        let mut b = builder("secret").configure(|c| c.allow_insecure_auth = true);
+        if let Some(m) = forced {
+            b = b.mechanism(m);
+        }
+        let conn = b.build().unwrap().connect().unwrap();
+        assert_eq!(conn.authenticated(), Some(expected));
+        conn.quit().unwrap();
+    }
+    let err = builder("wrong")
+        .configure(|c| c.allow_insecure_auth = true)
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Protocol(ClientError::AuthFailed(r)) if r.code == 535),
+        "{err:?}"
+    );
+    let env = Envelope::new("alice@example.org", ["b@example.com"]);
+    builder("secret")
+        .configure(|c| c.allow_insecure_auth = true)
+        .build()
+        .unwrap()
+        .send(&env, "hi\r\n")
+        .unwrap();
+    assert_eq!(server.delivered()["authenticated"], true);
 }
 
 #[test]
