@@ -55,7 +55,9 @@ fn is_atext(b: u8) -> bool {
 }
 
 fn is_dot_atom(s: &str) -> bool {
-    !s.is_empty() && s.split('.').all(|a| !a.is_empty() && a.bytes().all(is_atext))
+    !s.is_empty()
+        && s.split('.')
+            .all(|a| !a.is_empty() && a.bytes().all(is_atext))
 }
 
 impl Mailbox {
@@ -73,10 +75,20 @@ impl Mailbox {
         if !p.at_end() {
             return Err(invalid(address, "unexpected text after the address"));
         }
-        Mailbox::from_parts(name.filter(|n| !n.is_empty()).map(str::to_owned), local, domain, address)
+        Mailbox::from_parts(
+            name.filter(|n| !n.is_empty()).map(str::to_owned),
+            local,
+            domain,
+            address,
+        )
     }
 
-    fn from_parts(name: Option<String>, local: String, domain: String, input: &str) -> Result<Mailbox, MimeError> {
+    fn from_parts(
+        name: Option<String>,
+        local: String,
+        domain: String,
+        input: &str,
+    ) -> Result<Mailbox, MimeError> {
         if local.is_empty() {
             return Err(invalid(input, "empty local part"));
         }
@@ -87,16 +99,20 @@ impl Mailbox {
             let _ = c;
             return Err(invalid(input, "control character in the local part"));
         }
-        let m = Mailbox { name, local, domain };
-        validate_mailbox(&m.addr_spec(), false).map_err(|e| {
-            MimeError::InvalidAddress {
-                input: input.to_owned(),
-                reason: match e {
-                    crate::smtp::address::AddressError::TooLong => "address too long",
-                    crate::smtp::address::AddressError::InvalidCharacter(_) => "invalid character in the address",
-                    _ => "malformed address",
-                },
-            }
+        let m = Mailbox {
+            name,
+            local,
+            domain,
+        };
+        validate_mailbox(&m.addr_spec(), false).map_err(|e| MimeError::InvalidAddress {
+            input: input.to_owned(),
+            reason: match e {
+                crate::smtp::address::AddressError::TooLong => "address too long",
+                crate::smtp::address::AddressError::InvalidCharacter(_) => {
+                    "invalid character in the address"
+                }
+                _ => "malformed address",
+            },
         })?;
         Ok(m)
     }
@@ -268,7 +284,9 @@ fn push_quoted(s: &mut String, text: &str) {
 fn format_phrase(name: &str) -> String {
     let ascii = name.bytes().all(|b| (32..=126).contains(&b));
     if ascii && !name.contains("=?") {
-        let atoms = name.split(' ').all(|w| !w.is_empty() && w.bytes().all(is_atext));
+        let atoms = name
+            .split(' ')
+            .all(|w| !w.is_empty() && w.bytes().all(is_atext));
         if atoms {
             return name.to_owned();
         }
@@ -334,7 +352,11 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(s: &'a str) -> Self {
-        Parser { s, b: s.as_bytes(), i: 0 }
+        Parser {
+            s,
+            b: s.as_bytes(),
+            i: 0,
+        }
     }
 
     fn err(&self, reason: &'static str) -> MimeError {
@@ -406,7 +428,10 @@ impl<'a> Parser<'a> {
                 Some(b'\\') => {
                     out.push_str(&self.s[seg..self.i]);
                     self.i += 1;
-                    let c = self.s[self.i..].chars().next().ok_or_else(|| self.err("unterminated quoted string"))?;
+                    let c = self.s[self.i..]
+                        .chars()
+                        .next()
+                        .ok_or_else(|| self.err("unterminated quoted string"))?;
                     out.push(c);
                     self.i += c.len_utf8();
                     seg = self.i;
@@ -511,7 +536,9 @@ impl<'a> Parser<'a> {
         let words = self.phrase()?;
         self.skip_cfws()?;
         match self.peek() {
-            Some(b'<') => Ok(Address::Mailbox(self.angle_addr(Some(decode_phrase(&words)))?)),
+            Some(b'<') => Ok(Address::Mailbox(
+                self.angle_addr(Some(decode_phrase(&words)))?,
+            )),
             Some(b':') if !words.is_empty() => {
                 self.i += 1;
                 let mut members = Vec::new();
@@ -572,12 +599,26 @@ mod tests {
 
     #[test]
     fn rejects_bad_addresses() {
-        for bad in ["", "a", "a@", "@b", "a..b@c", "a@b..c", "<a@b", "a@b>", "a b@c", "Name <a@b> x", "ä@b.example"] {
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@b",
+            "a..b@c",
+            "a@b..c",
+            "<a@b",
+            "a@b>",
+            "a b@c",
+            "Name <a@b> x",
+            "ä@b.example",
+        ] {
             assert!(Mailbox::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(
             Mailbox::parse("a@b\r\nBcc: evil@x"),
-            Err(MimeError::HeaderInjection { field: "address".into() })
+            Err(MimeError::HeaderInjection {
+                field: "address".into()
+            })
         );
         assert!(matches!(
             Mailbox::new(Some("Eve\nBcc: x@y"), "a@b.example"),
@@ -594,10 +635,22 @@ mod tests {
         let m = Mailbox::new(Some("a \"q\" \\"), "j@x.example").unwrap();
         assert_eq!(m.to_header_value(), r#""a \"q\" \\" <j@x.example>"#);
         let m = Mailbox::new(Some("Jörg"), "\"john doe\"@x.example").unwrap();
-        assert_eq!(m.to_header_value(), "=?utf-8?b?SsO2cmc=?= <\"john doe\"@x.example>");
-        assert_eq!(Mailbox::new(None, "a@b.example").unwrap().to_header_value(), "a@b.example");
+        assert_eq!(
+            m.to_header_value(),
+            "=?utf-8?b?SsO2cmc=?= <\"john doe\"@x.example>"
+        );
+        assert_eq!(
+            Mailbox::new(None, "a@b.example").unwrap().to_header_value(),
+            "a@b.example"
+        );
         // Round trips.
-        for name in ["Jörg Müller", "Smith, John", "a \"q\" \\", "=?not encoded?=", "日本 語"] {
+        for name in [
+            "Jörg Müller",
+            "Smith, John",
+            "a \"q\" \\",
+            "=?not encoded?=",
+            "日本 語",
+        ] {
             let m = Mailbox::new(Some(name), "\"x y\"@b.example").unwrap();
             assert_eq!(Mailbox::parse(&m.to_header_value()).unwrap(), m, "{name}");
         }
@@ -605,7 +658,8 @@ mod tests {
 
     #[test]
     fn groups() {
-        let list = Address::parse_list("Team: a@x.example, B <b@y.example>;, c@z.example, Empty:;").unwrap();
+        let list = Address::parse_list("Team: a@x.example, B <b@y.example>;, c@z.example, Empty:;")
+            .unwrap();
         assert_eq!(list.len(), 3);
         match &list[0] {
             Address::Group(g) => {
@@ -618,7 +672,10 @@ mod tests {
         assert_eq!(list[1].mailboxes()[0].addr_spec(), "c@z.example");
         let g = Group::new("Équipe", list[0].mailboxes().to_vec()).unwrap();
         let text = g.to_header_value();
-        assert_eq!(text, "=?utf-8?q?=C3=89quipe?=: a@x.example, B <b@y.example>;");
+        assert_eq!(
+            text,
+            "=?utf-8?q?=C3=89quipe?=: a@x.example, B <b@y.example>;"
+        );
         assert_eq!(Address::parse(&text).unwrap(), Address::Group(g));
         assert_eq!(
             format_address_list(&list),

@@ -311,7 +311,11 @@ mod tests {
                     assert!(l.len() <= 76);
                 }
             }
-            let joined: Vec<u8> = enc.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect();
+            let joined: Vec<u8> = enc
+                .iter()
+                .copied()
+                .filter(|&b| b != b'\r' && b != b'\n')
+                .collect();
             assert_eq!(STANDARD.decode(joined).unwrap(), &data[..n]);
         }
     }
@@ -378,12 +382,21 @@ mod tests {
         use TransferEncoding::*;
         assert_eq!(choose_text_encoding(b"hello\r\nworld", false), SevenBit);
         assert_eq!(choose_text_encoding("héllo".as_bytes(), true), EightBit);
-        assert_eq!(choose_text_encoding("héllo wörld, this is mostly ascii".as_bytes(), false), QuotedPrintable);
+        assert_eq!(
+            choose_text_encoding("héllo wörld, this is mostly ascii".as_bytes(), false),
+            QuotedPrintable
+        );
         assert_eq!(choose_text_encoding("привет мир".as_bytes(), false), Base64);
         let long = "a".repeat(999);
-        assert_eq!(choose_text_encoding(long.as_bytes(), false), QuotedPrintable);
+        assert_eq!(
+            choose_text_encoding(long.as_bytes(), false),
+            QuotedPrintable
+        );
         assert_eq!(choose_text_encoding(long.as_bytes(), true), QuotedPrintable);
-        assert_eq!(choose_text_encoding(&long.as_bytes()[..998], false), SevenBit);
+        assert_eq!(
+            choose_text_encoding(&long.as_bytes()[..998], false),
+            SevenBit
+        );
         assert_eq!(choose_text_encoding(b"a\0b", true), QuotedPrintable);
     }
 }

@@ -291,7 +291,12 @@ pub(crate) fn format_unstructured(name_len: usize, value: &str) -> String {
     if raw_ok {
         return value.to_owned();
     }
-    encode_words(value, FOLD_WIDTH.saturating_sub(name_len + 2), MAX_ENCODED_WORD).join(" ")
+    encode_words(
+        value,
+        FOLD_WIDTH.saturating_sub(name_len + 2),
+        MAX_ENCODED_WORD,
+    )
+    .join(" ")
 }
 
 /// Writes `Name: value` folded at 78 columns, with its CRLF. Lines are
@@ -629,7 +634,10 @@ mod tests {
             })
         );
         for bad in ["", "X A", "X:A", "Ünï"] {
-            assert!(matches!(validate_header_name(bad), Err(MimeError::InvalidHeaderName(_))));
+            assert!(matches!(
+                validate_header_name(bad),
+                Err(MimeError::InvalidHeaderName(_))
+            ));
         }
     }
 
@@ -659,7 +667,10 @@ mod tests {
     fn decodes_foreign_words() {
         assert_eq!(decode_unstructured("=?ISO-8859-1?Q?a=E9?= b"), "aé b");
         assert_eq!(decode_unstructured("=?utf-8?B?w6k=?= =?utf-8?Q?x?="), "éx");
-        assert_eq!(decode_unstructured("plain =?x-unknown?Q?a?= text"), "plain =?x-unknown?Q?a?= text");
+        assert_eq!(
+            decode_unstructured("plain =?x-unknown?Q?a?= text"),
+            "plain =?x-unknown?Q?a?= text"
+        );
         // A character split across two words by another encoder.
         assert_eq!(decode_unstructured("=?utf-8?Q?=C3?= =?utf-8?Q?=A9?="), "é");
     }
@@ -672,7 +683,10 @@ mod tests {
         for line in s.split("\r\n") {
             assert!(line.len() <= 78, "{line:?}");
         }
-        assert_eq!(s.replace("\r\n ", " "), format!("Subject: {}\r\n", value.trim_end()));
+        assert_eq!(
+            s.replace("\r\n ", " "),
+            format!("Subject: {}\r\n", value.trim_end())
+        );
         // Never inside a quoted string.
         let mut s = String::new();
         let q = format!("\"{}\" <a@b>", "x y ".repeat(30));
@@ -683,9 +697,18 @@ mod tests {
     #[test]
     fn parameters() {
         assert_eq!(format_parameter("filename", "a.pdf"), ["filename=a.pdf"]);
-        assert_eq!(format_parameter("filename", "my file.pdf"), ["filename=\"my file.pdf\""]);
-        assert_eq!(format_parameter("filename", "a\"b"), ["filename=\"a\\\"b\""]);
-        assert_eq!(format_parameter("filename", "résumé.pdf"), ["filename*=utf-8''r%C3%A9sum%C3%A9.pdf"]);
+        assert_eq!(
+            format_parameter("filename", "my file.pdf"),
+            ["filename=\"my file.pdf\""]
+        );
+        assert_eq!(
+            format_parameter("filename", "a\"b"),
+            ["filename=\"a\\\"b\""]
+        );
+        assert_eq!(
+            format_parameter("filename", "résumé.pdf"),
+            ["filename*=utf-8''r%C3%A9sum%C3%A9.pdf"]
+        );
         let long = "日本語のファイル名".repeat(4);
         let items = format_parameter("filename", &long);
         assert!(items.len() > 1);
@@ -701,8 +724,14 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_secs(1_764_630_303);
         assert_eq!(format_date(t), "Mon, 01 Dec 2025 23:05:03 +0000");
         assert_eq!(format_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 +0000");
-        assert_eq!(format_date(UNIX_EPOCH + Duration::from_secs(951_782_400)), "Tue, 29 Feb 2000 00:00:00 +0000");
-        assert_eq!(format_date(UNIX_EPOCH - Duration::from_secs(86_400)), "Wed, 31 Dec 1969 00:00:00 +0000");
+        assert_eq!(
+            format_date(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "Tue, 29 Feb 2000 00:00:00 +0000"
+        );
+        assert_eq!(
+            format_date(UNIX_EPOCH - Duration::from_secs(86_400)),
+            "Wed, 31 Dec 1969 00:00:00 +0000"
+        );
         for days in [-800_000i64, -1, 0, 59, 10_957, 20_000, 2_932_896] {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
@@ -714,8 +743,17 @@ mod tests {
         let m = MediaType::parse("Text/Plain; charset=\"UTF-8\"; format=flowed").unwrap();
         assert_eq!(m.essence(), "text/plain");
         assert_eq!(m.param("CHARSET"), Some("UTF-8"));
-        assert_eq!(m.to_header_value(), "text/plain; charset=UTF-8; format=flowed");
-        for bad in ["text", "text/", "a b/c", "text/plain; x", "text/plain; x=\"y"] {
+        assert_eq!(
+            m.to_header_value(),
+            "text/plain; charset=UTF-8; format=flowed"
+        );
+        for bad in [
+            "text",
+            "text/",
+            "a b/c",
+            "text/plain; x",
+            "text/plain; x=\"y",
+        ] {
             assert!(MediaType::parse(bad).is_err(), "{bad}");
         }
         assert!(matches!(

@@ -8,10 +8,12 @@ use bytes::{Bytes, BytesMut};
 
 use super::address::{format_address_list, Address, Group, Mailbox};
 use super::encoding::{
-    base64_encoded_len, choose_text_encoding, normalize_crlf, Base64Lines, QpEncoder, TransferEncoding,
+    base64_encoded_len, choose_text_encoding, normalize_crlf, Base64Lines, QpEncoder,
+    TransferEncoding,
 };
 use super::header::{
-    check_text, format_date, format_parameter, format_unstructured, validate_header_name, write_folded,
+    check_text, format_date, format_parameter, format_unstructured, validate_header_name,
+    write_folded,
 };
 use super::part::{check_id, Body, DispositionKind, Part};
 use super::MimeError;
@@ -224,7 +226,7 @@ impl MessageBuilder {
         let (a, b) = (random(), random());
         let id = format!("{a:016x}.{b:016x}@{host}");
         self.message_id = self.keep(check_id("Message-ID", &id, true));
-        self.boundary_seed.get_or_insert_with(|| random());
+        self.boundary_seed.get_or_insert_with(random);
         self
     }
 
@@ -252,7 +254,10 @@ impl MessageBuilder {
             if name.len() > 76 {
                 return Err(MimeError::InvalidHeaderName(name.to_owned()));
             }
-            if MESSAGE_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+            if MESSAGE_RESERVED
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name))
+            {
                 return Err(MimeError::ReservedHeader(name.to_owned()));
             }
             check_text(name, value)
@@ -291,7 +296,12 @@ impl MessageBuilder {
     }
 
     /// Adds an attachment (multipart/mixed with the body).
-    pub fn attachment(mut self, content_type: &str, filename: &str, data: impl Into<Bytes>) -> Self {
+    pub fn attachment(
+        mut self,
+        content_type: &str,
+        filename: &str,
+        data: impl Into<Bytes>,
+    ) -> Self {
         if let Some(p) = self.keep(Part::attachment(content_type, filename, data)) {
             self.attachments.push(p);
         }
@@ -347,7 +357,9 @@ impl MessageBuilder {
 
         // Body tree.
         let mut root = match (self.body, self.text, self.html) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => return Err(MimeError::ConflictingBody),
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(MimeError::ConflictingBody)
+            }
             (Some(b), None, None) => b,
             (None, Some(t), Some(h)) => Part::alternative(vec![Part::text(t), Part::html(h)])?,
             (None, Some(t), None) => Part::text(t),
@@ -372,7 +384,11 @@ impl MessageBuilder {
         if let Some(s) = &self.sender {
             write_folded(&mut h, "Sender", &s.to_header_value());
         }
-        for (name, list) in [("Reply-To", &self.reply_to), ("To", &self.to), ("Cc", &self.cc)] {
+        for (name, list) in [
+            ("Reply-To", &self.reply_to),
+            ("To", &self.to),
+            ("Cc", &self.cc),
+        ] {
             if !list.is_empty() {
                 write_folded(&mut h, name, &format_address_list(list));
             }
@@ -383,7 +399,10 @@ impl MessageBuilder {
         if let Some(id) = &self.message_id {
             write_folded(&mut h, "Message-ID", &format!("<{id}>"));
         }
-        for (name, ids) in [("In-Reply-To", &self.in_reply_to), ("References", &self.references)] {
+        for (name, ids) in [
+            ("In-Reply-To", &self.in_reply_to),
+            ("References", &self.references),
+        ] {
             if !ids.is_empty() {
                 let v: Vec<String> = ids.iter().map(|i| format!("<{i}>")).collect();
                 write_folded(&mut h, name, &v.join(" "));
@@ -405,7 +424,9 @@ impl MessageBuilder {
         // The end of the message: a final CRLF where it does not change
         // the content.
         match segs.last() {
-            Some(Seg::Base64(b)) if !b.is_empty() => segs.push(Seg::Static(Bytes::from_static(b"\r\n"))),
+            Some(Seg::Base64(b)) if !b.is_empty() => {
+                segs.push(Seg::Static(Bytes::from_static(b"\r\n")))
+            }
             Some(Seg::Qp(b)) if !b.is_empty() && !b.ends_with(b"\r\n") => {
                 segs.push(Seg::Static(Bytes::from_static(b"=\r\n")))
             }
@@ -721,13 +742,20 @@ impl PlanCtx {
     /// message (a bijection of distinct counter values).
     fn next_boundary(&mut self) -> String {
         self.counter += 1;
-        let x = mix(self.seed.wrapping_add(self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        let x = mix(self
+            .seed
+            .wrapping_add(self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
         format!("=_wl{x:016x}")
     }
 
     /// Appends the segments of `part` (headers prefixed by `prefix`) to
     /// `out`. Returns whether some content is sent 8bit.
-    fn plan(&mut self, part: &Part, mut head: String, out: &mut Vec<Seg>) -> Result<bool, MimeError> {
+    fn plan(
+        &mut self,
+        part: &Part,
+        mut head: String,
+        out: &mut Vec<Seg>,
+    ) -> Result<bool, MimeError> {
         let mut ct = part.content_type.clone();
         match &part.body {
             Body::Multipart(children) => {
@@ -744,7 +772,11 @@ impl PlanCtx {
                 let boundary = loop {
                     let b = self.next_boundary();
                     let needle = format!("--{b}");
-                    if !planned.iter().flatten().any(|s| s.may_contain(needle.as_bytes())) {
+                    if !planned
+                        .iter()
+                        .flatten()
+                        .any(|s| s.may_contain(needle.as_bytes()))
+                    {
                         break b;
                     }
                 };

@@ -52,9 +52,9 @@
 //! assert_eq!(wire.len() as u64, message.len());
 //! let text = String::from_utf8(wire).unwrap();
 //! assert!(text.starts_with("Date: Mon, 01 Dec 2025 23:05:03 +0000\r\n\
-//!     From: =?utf-8?q?J=C3=B6rg_M=C3=BCller?= <joerg@example.org>\r\n\
+//!     From: =?utf-8?b?SsO2cmcgTcO8bGxlcg==?= <joerg@example.org>\r\n\
 //!     To: Team: a@example.net, \"john doe\"@example.net;\r\n\
-//!     Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n"));
+//!     Subject: =?utf-8?b?R3LDvMOfZQ==?=\r\n"));
 //! assert!(!text.contains("audit@"));
 //! assert!(text.contains("filename*=utf-8''r%C3%A9sum%C3%A9.pdf"));
 //! ```
@@ -125,11 +125,20 @@ pub enum MimeError {
 impl fmt::Display for MimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MimeError::HeaderInjection { field } => write!(f, "CR or LF in {field} (header injection refused)"),
-            MimeError::InvalidCharacter { field, ch } => write!(f, "control character {ch:?} in {field}"),
+            MimeError::HeaderInjection { field } => {
+                write!(f, "CR or LF in {field} (header injection refused)")
+            }
+            MimeError::InvalidCharacter { field, ch } => {
+                write!(f, "control character {ch:?} in {field}")
+            }
             MimeError::InvalidHeaderName(n) => write!(f, "invalid header name {n:?}"),
-            MimeError::ReservedHeader(n) => write!(f, "header {n:?} is written by the builder, not as a custom header"),
-            MimeError::InvalidAddress { input, reason } => write!(f, "invalid address {input:?}: {reason}"),
+            MimeError::ReservedHeader(n) => write!(
+                f,
+                "header {n:?} is written by the builder, not as a custom header"
+            ),
+            MimeError::InvalidAddress { input, reason } => {
+                write!(f, "invalid address {input:?}: {reason}")
+            }
             MimeError::InvalidId { field, id } => write!(f, "invalid {field} {id:?}"),
             MimeError::InvalidContentType(t) => write!(f, "invalid content type {t:?}"),
             MimeError::InvalidFilename(n) => write!(f, "invalid filename {n:?}"),

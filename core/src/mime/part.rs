@@ -55,11 +55,19 @@ const PART_RESERVED: &[&str] = &[
 /// printable ASCII, no whitespace, no `<`, `>`, `"`, `\`, `(`, `)`, `,`.
 pub(crate) fn check_id(field: &str, id: &str, need_at: bool) -> Result<String, MimeError> {
     check_text(field, id)?;
-    let inner = id.strip_prefix('<').and_then(|i| i.strip_suffix('>')).unwrap_or(id);
+    let inner = id
+        .strip_prefix('<')
+        .and_then(|i| i.strip_suffix('>'))
+        .unwrap_or(id);
     let ok = !inner.is_empty()
         && inner.len() <= 900
-        && inner.bytes().all(|b| (33..=126).contains(&b) && !b"<>\"\\(),;[]".contains(&b))
-        && (!need_at || inner.split_once('@').is_some_and(|(l, r)| !l.is_empty() && !r.is_empty() && !r.contains('@')));
+        && inner
+            .bytes()
+            .all(|b| (33..=126).contains(&b) && !b"<>\"\\(),;[]".contains(&b))
+        && (!need_at
+            || inner
+                .split_once('@')
+                .is_some_and(|(l, r)| !l.is_empty() && !r.is_empty() && !r.contains('@')));
     if !ok {
         return Err(MimeError::InvalidId {
             field: field.to_owned(),
@@ -99,7 +107,11 @@ impl Part {
 
     /// An attachment: a binary part with `Content-Disposition: attachment`
     /// and a filename (non-ASCII names become RFC 2231 parameters).
-    pub fn attachment(content_type: &str, filename: &str, data: impl Into<Bytes>) -> Result<Part, MimeError> {
+    pub fn attachment(
+        content_type: &str,
+        filename: &str,
+        data: impl Into<Bytes>,
+    ) -> Result<Part, MimeError> {
         Part::binary(content_type, data)?
             .with_disposition(DispositionKind::Attachment)
             .with_filename(filename)
@@ -107,7 +119,11 @@ impl Part {
 
     /// An inline part referenced from HTML as `cid:<content_id>` (given
     /// with or without angle brackets), with `Content-Disposition: inline`.
-    pub fn inline(content_type: &str, content_id: &str, data: impl Into<Bytes>) -> Result<Part, MimeError> {
+    pub fn inline(
+        content_type: &str,
+        content_id: &str,
+        data: impl Into<Bytes>,
+    ) -> Result<Part, MimeError> {
         Part::binary(content_type, data)?
             .with_disposition(DispositionKind::Inline)
             .with_content_id(content_id)
@@ -116,12 +132,17 @@ impl Part {
     /// A `multipart/<subtype>` of `parts` (at least one).
     pub fn multipart(subtype: &str, parts: Vec<Part>) -> Result<Part, MimeError> {
         if subtype.is_empty() || !subtype.bytes().all(is_token_char) {
-            return Err(MimeError::InvalidContentType(format!("multipart/{subtype}")));
+            return Err(MimeError::InvalidContentType(format!(
+                "multipart/{subtype}"
+            )));
         }
         if parts.is_empty() {
             return Err(MimeError::EmptyMultipart);
         }
-        Ok(Part::leaf(MediaType::new_unchecked("multipart", subtype), Body::Multipart(parts)))
+        Ok(Part::leaf(
+            MediaType::new_unchecked("multipart", subtype),
+            Body::Multipart(parts),
+        ))
     }
 
     /// `multipart/alternative`: the same content in several forms, least
@@ -180,7 +201,10 @@ impl Part {
     /// a multipart and `charset` on text are managed by the renderer.
     pub fn with_content_type_param(mut self, name: &str, value: &str) -> Result<Part, MimeError> {
         if name.is_empty() || !name.bytes().all(is_token_char) {
-            return Err(MimeError::InvalidContentType(format!("{}; {name}=", self.content_type.essence())));
+            return Err(MimeError::InvalidContentType(format!(
+                "{}; {name}=",
+                self.content_type.essence()
+            )));
         }
         check_text(name, value)?;
         self.content_type.set_param(name, value);
@@ -250,10 +274,15 @@ mod tests {
             Err(MimeError::InvalidId { .. })
         ));
         assert_eq!(
-            Part::inline("image/png", "<logo@x>", Bytes::new()).unwrap().content_id(),
+            Part::inline("image/png", "<logo@x>", Bytes::new())
+                .unwrap()
+                .content_id(),
             Some("logo@x")
         );
-        assert!(matches!(Part::mixed(vec![]), Err(MimeError::EmptyMultipart)));
+        assert!(matches!(
+            Part::mixed(vec![]),
+            Err(MimeError::EmptyMultipart)
+        ));
         assert!(matches!(
             Part::text("x").with_header("Content-Type", "text/html"),
             Err(MimeError::ReservedHeader(_))
