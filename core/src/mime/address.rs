@@ -193,6 +193,11 @@ impl Group {
     /// The header form: `Name: a@x, B <b@y>;`.
     pub fn to_header_value(&self) -> String {
         let mut s = format_phrase(&self.name);
+        // RFC 2047 §5: an encoded-word is separated from a special by
+        // whitespace.
+        if s.ends_with("?=") {
+            s.push(' ');
+        }
         s.push(':');
         for (i, m) in self.members.iter().enumerate() {
             s.push_str(if i == 0 { " " } else { ", " });
