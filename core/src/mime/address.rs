@@ -679,7 +679,7 @@ mod tests {
         let text = g.to_header_value();
         assert_eq!(
             text,
-            "=?utf-8?q?=C3=89quipe?=: a@x.example, B <b@y.example>;"
+            "=?utf-8?q?=C3=89quipe?= : a@x.example, B <b@y.example>;"
         );
         assert_eq!(Address::parse(&text).unwrap(), Address::Group(g));
         assert_eq!(
