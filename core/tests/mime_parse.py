@@ -1,0 +1,79 @@
+"""Parses one rendered message (bytes on stdin) with Python's `email`
+package (policy=default, the strict modern parser) and prints what it found
+as JSON: decoded headers, addresses and groups, the content-type tree with
+filenames, content IDs and the decoded bytes of every leaf (base64), and
+every defect the parser noticed.
+
+Used by core/tests/mime_python.rs and conformance/tests/mail_render.rs.
+"""
+import base64
+import email
+import email.policy
+import json
+import sys
+
+
+def addresses(header):
+    if header is None:
+        return None
+    return [
+        {
+            "group": g.display_name,
+            "members": [
+                {"name": a.display_name, "addr": a.addr_spec, "local": a.username, "domain": a.domain}
+                for a in g.addresses
+            ],
+        }
+        for g in header.groups
+    ]
+
+
+def tree(part):
+    node = {
+        "type": part.get_content_type(),
+        "filename": part.get_filename(),
+        "disposition": part.get_content_disposition(),
+        "content_id": part["content-id"],
+        "cte": part["content-transfer-encoding"],
+        "charset": part.get_param("charset"),
+    }
+    if part.is_multipart():
+        node["parts"] = [tree(p) for p in part.iter_parts()]
+    else:
+        data = part.get_payload(decode=True)
+        node["data_b64"] = base64.b64encode(data).decode()
+        if part.get_content_maintype() == "text":
+            node["text"] = part.get_content()
+    return node
+
+
+def main():
+    raw = sys.stdin.buffer.read()
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    defects = []
+    for p in msg.walk():
+        defects.extend(type(d).__name__ for d in p.defects)
+        for name in p.keys():
+            defects.extend(type(d).__name__ for d in getattr(p[name], "defects", ()))
+    out = {
+        "defects": defects,
+        "subject": msg["subject"],
+        "date": msg["date"],
+        "message_id": msg["message-id"],
+        "in_reply_to": msg["in-reply-to"],
+        "references": msg["references"],
+        "mime_version": msg["mime-version"],
+        "header_names": list(msg.keys()),
+        "from": addresses(msg["from"]),
+        "sender": addresses(msg["sender"]),
+        "reply_to": addresses(msg["reply-to"]),
+        "to": addresses(msg["to"]),
+        "cc": addresses(msg["cc"]),
+        "bcc": addresses(msg["bcc"]),
+        "custom": {k: str(v) for k, v in msg.items() if k.lower().startswith("x-")},
+        "tree": tree(msg),
+    }
+    print(json.dumps(out))
+
+
+main()
