@@ -51,6 +51,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use wireloom_core::mime::Message;
 use wireloom_core::smtp::auth::{Credentials, Mechanism};
 use wireloom_core::smtp::client::{
     Client, ClientConfig, ClientError, ClientEvent, ClientTimeouts, Stage, UsageError,
@@ -376,6 +377,15 @@ impl SmtpClient {
         Ok(conn)
     }
 
+    /// Connects, sends one MIME message (see
+    /// [`SmtpConnection::send_message`]) and quits.
+    pub fn send_message(&self, message: &Message) -> Result<Delivery, Error> {
+        let mut conn = self.connect()?;
+        let delivery = conn.send_message(message)?;
+        conn.quit()?;
+        Ok(delivery)
+    }
+
     /// Connects, sends one message and quits.
     pub fn send(&self, envelope: &Envelope, message: impl Into<Bytes>) -> Result<Delivery, Error> {
         let mut conn = self.connect()?;
@@ -486,6 +496,17 @@ impl SmtpConnection {
             Some(Err(failure)) => Err(Error::Rejected(failure)),
             None => Err(Error::Closed),
         }
+    }
+
+    /// Sends a message built with the core MIME builder: its envelope (From
+    /// or Sender; To, Cc and Bcc), its size and 8-bit flag for MAIL FROM,
+    /// and its rendered chunks streamed as the server takes them.
+    pub fn send_message(&mut self, message: &Message) -> Result<Delivery, Error> {
+        self.send_stream(
+            &message.envelope(),
+            message.info(),
+            message.render().map(Ok),
+        )
     }
 
     /// [`send_stream`](Self::send_stream) reading the message from `reader`

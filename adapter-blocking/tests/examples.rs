@@ -1,6 +1,8 @@
-//! The `demo` and `fetch` examples as a user runs them (cargo builds the
-//! example binaries before running integration tests).
+//! The `demo`, `fetch` and `send-mail` examples as a user runs them (cargo
+//! builds the example binaries before running integration tests).
 
+mod common;
+mod smtp_support;
 mod tls_support;
 
 use std::io::{BufRead, BufReader};
@@ -146,4 +148,214 @@ fn demo_over_tls() {
         .output()
         .expect("curl must be installed");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "body");
+}
+
+fn send_mail(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(example("send-mail"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Parses a delivered message with Python's `email` package.
+fn python_email(raw: &[u8]) -> serde_json::Value {
+    const PARSE: &str = r#"
+import base64, email, email.policy, json, sys
+m = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
+def text(kind):
+    p = m.get_body(preferencelist=(kind,))
+    # Content as a reader sees it (line endings as Python's str: LF).
+    return p.get_content().replace("\r\n", "\n") if p is not None else None
+print(json.dumps({
+    "subject": m["subject"], "from": m["from"], "to": m["to"], "cc": m["cc"],
+    "bcc": m["bcc"], "message_id": m["message-id"], "date": m["date"],
+    "content_type": m.get_content_type(),
+    "defects": [str(d) for part in m.walk() for d in part.defects],
+    "text": text("plain"), "html": text("html"),
+    "attachments": [{
+        "filename": a.get_filename(), "type": a.get_content_type(),
+        "data_base64": base64.b64encode(a.get_payload(decode=True)).decode(),
+    } for a in m.iter_attachments()],
+}))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", PARSE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), raw).unwrap();
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn send_mail_over_starttls_with_auth_and_attachments() {
+    let mut server = smtp_support::Aiosmtpd::start("starttls", true);
+    let dir = common::temp_dir("send-mail");
+    let pdf = dir.join("r\u{e9}sum\u{e9}.pdf");
+    let pdf_bytes: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+    std::fs::write(&pdf, &pdf_bytes).unwrap();
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "line one\n.line two\n").unwrap();
+    let server_addr = format!("localhost:{}", server.port);
+    let ca = server.ca_file.to_str().unwrap().to_string();
+    let (code, out, err) = send_mail(&[
+        "--server",
+        &server_addr,
+        "--starttls",
+        "--ca",
+        &ca,
+        "--user",
+        "alice",
+        "--password",
+        "secret",
+        "--from",
+        "Alice <alice@example.org>",
+        "--to",
+        "bob@example.com",
+        "nobody@example.com",
+        "--cc",
+        "carol@example.net",
+        "--subject",
+        "Gr\u{fc}\u{df}e from send-mail",
+        "--text",
+        "Hello Bob,\n.see attached\n",
+        "--html",
+        "<p>Hello Bob</p>",
+        "--attach",
+        pdf.to_str().unwrap(),
+        "--attach",
+        notes.to_str().unwrap(),
+    ]);
+    // One recipient refused: printed, exit status 1, the others got it.
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("accepted bob@example.com: 250"), "{out}");
+    assert!(out.contains("refused nobody@example.com: 550"), "{out}");
+    assert!(out.contains("accepted carol@example.net: 250"), "{out}");
+    assert!(out.contains("sent: 250"), "{out}");
+
+    let got = server.delivered();
+    assert_eq!(got["tls"], true);
+    assert_eq!(got["authenticated"], true);
+    assert_eq!(got["mail_from"], "alice@example.org");
+    assert_eq!(
+        got["rcpt_to"],
+        serde_json::json!(["bob@example.com", "carol@example.net"])
+    );
+    let m = python_email(&smtp_support::data(&got));
+    assert_eq!(m["defects"], serde_json::json!([]), "{m}");
+    assert_eq!(m["subject"], "Gr\u{fc}\u{df}e from send-mail");
+    assert_eq!(m["from"], "Alice <alice@example.org>");
+    assert_eq!(m["to"], "bob@example.com, nobody@example.com");
+    assert_eq!(m["cc"], "carol@example.net");
+    assert_eq!(m["content_type"], "multipart/mixed");
+    assert!(
+        m["message_id"].as_str().unwrap().ends_with("@example.org>"),
+        "{m}"
+    );
+    assert!(m["date"].as_str().is_some());
+    assert_eq!(m["text"], "Hello Bob,\n.see attached\n");
+    assert_eq!(m["html"].as_str().unwrap().trim_end(), "<p>Hello Bob</p>");
+    let atts = m["attachments"].as_array().unwrap();
+    assert_eq!(atts.len(), 2, "{m}");
+    assert_eq!(atts[0]["filename"], "r\u{e9}sum\u{e9}.pdf");
+    assert_eq!(atts[0]["type"], "application/pdf");
+    assert_eq!(smtp_support::data(&atts[0]), pdf_bytes);
+    assert_eq!(atts[1]["filename"], "notes.txt");
+    assert_eq!(atts[1]["type"], "text/plain");
+    assert_eq!(
+        smtp_support::data(&atts[1]),
+        b"line one\n.line two\n".to_vec()
+    );
+
+    // Every recipient accepted: exit status 0.
+    let (code, out, err) = send_mail(&[
+        "--server",
+        &server_addr,
+        "--starttls",
+        "--ca",
+        &ca,
+        "--user",
+        "alice",
+        "--password",
+        "secret",
+        "--from",
+        "alice@example.org",
+        "--to",
+        "bob@example.com",
+        "--subject",
+        "plain",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(
+        server.delivered()["rcpt_to"],
+        serde_json::json!(["bob@example.com"])
+    );
+
+    // Wrong password, untrusted CA, bad flags: nonzero.
+    let (code, _, err) = send_mail(&[
+        "--server",
+        &server_addr,
+        "--starttls",
+        "--ca",
+        &ca,
+        "--user",
+        "alice",
+        "--password",
+        "wrong",
+        "--from",
+        "alice@example.org",
+        "--to",
+        "bob@example.com",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("authentication failed"), "{err}");
+    let (code, _, err) = send_mail(&[
+        "--server",
+        &server_addr,
+        "--starttls",
+        "--from",
+        "alice@example.org",
+        "--to",
+        "bob@example.com",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("TLS"), "{err}");
+    let (code, _, _) = send_mail(&["--server", &server_addr, "--tls", "--starttls"]);
+    assert_eq!(code, Some(2));
+}
+
+#[test]
+fn send_mail_over_implicit_tls() {
+    let mut server = smtp_support::Aiosmtpd::start("implicit", false);
+    let (code, out, err) = send_mail(&[
+        "--server",
+        &format!("localhost:{}", server.port),
+        "--tls",
+        "--ca",
+        server.ca_file.to_str().unwrap(),
+        "--from",
+        "alice@example.org",
+        "--to",
+        "bob@example.com",
+        "carol@example.com",
+        "--text",
+        "over SMTPS",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let got = server.delivered();
+    assert_eq!(got["tls"], true);
+    assert_eq!(
+        got["rcpt_to"],
+        serde_json::json!(["bob@example.com", "carol@example.com"])
+    );
+    let m = python_email(&smtp_support::data(&got));
+    assert_eq!(m["text"], "over SMTPS\n");
+    assert_eq!(m["defects"], serde_json::json!([]));
 }
