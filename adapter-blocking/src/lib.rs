@@ -1,5 +1,6 @@
 //! wireloom-blocking: attaches [`wireloom_core`] to `std::net` sockets, with
-//! TLS (rustls) and a memory-mapped file cache.
+//! TLS (rustls) and a memory-mapped file cache: an HTTP [`server`] and
+//! [`client`], and an SMTP client ([`smtp`]).
 //!
 //! It also holds the runtime-neutral IO glue that the async adapters reuse:
 //! [`tls`] (configuration loading and the rustls byte pump that drives any

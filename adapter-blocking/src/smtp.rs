@@ -17,7 +17,9 @@
 //!                                          quit()
 //! ```
 //!
-//! # Example
+//! # Examples
+//!
+//! Raw message bytes, STARTTLS and AUTH:
 //!
 //! ```no_run
 //! use wireloom_blocking::smtp::{Envelope, Security, SmtpClient, StartTls};
@@ -39,6 +41,33 @@
 //!     println!("{}: {}", r.address, r.reply);
 //! }
 //! conn.quit()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A message from the core MIME builder over implicit TLS, trusting a
+//! private CA; the body is rendered and streamed chunk by chunk:
+//!
+//! ```no_run
+//! use std::time::SystemTime;
+//! use wireloom_blocking::core::mime::Message;
+//! use wireloom_blocking::smtp::{Security, SmtpClient};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let message = Message::builder()
+//!     .from("Alice <alice@example.com>")
+//!     .to("bob@example.org")
+//!     .subject("Report")
+//!     .date(SystemTime::now())
+//!     .text("See the attachment.\n")
+//!     .attachment("application/pdf", "report.pdf", std::fs::read("report.pdf")?)
+//!     .build()?;
+//! let client = SmtpClient::builder("smtp.example.com:465")
+//!     .security(Security::Tls)
+//!     .ca_pem_file("ca.pem")
+//!     .build()?;
+//! let delivery = client.send_message(&message)?;
+//! assert!(delivery.recipients.iter().all(|r| r.accepted()));
 //! # Ok(())
 //! # }
 //! ```
@@ -380,18 +409,25 @@ impl SmtpClient {
     /// Connects, sends one MIME message (see
     /// [`SmtpConnection::send_message`]) and quits.
     pub fn send_message(&self, message: &Message) -> Result<Delivery, Error> {
-        let mut conn = self.connect()?;
-        let delivery = conn.send_message(message)?;
-        conn.quit()?;
-        Ok(delivery)
+        self.once(|conn| conn.send_message(message))
     }
 
     /// Connects, sends one message and quits.
     pub fn send(&self, envelope: &Envelope, message: impl Into<Bytes>) -> Result<Delivery, Error> {
+        let message = message.into();
+        self.once(|conn| conn.send(envelope, message))
+    }
+
+    /// One message on a fresh connection. QUIT is sent after a refusal too;
+    /// once the server took the message, a failing QUIT is no error.
+    fn once(
+        &self,
+        f: impl FnOnce(&mut SmtpConnection) -> Result<Delivery, Error>,
+    ) -> Result<Delivery, Error> {
         let mut conn = self.connect()?;
-        let delivery = conn.send(envelope, message)?;
-        conn.quit()?;
-        Ok(delivery)
+        let result = f(&mut conn);
+        let _ = conn.quit();
+        result
     }
 }
 

@@ -220,6 +220,40 @@ fn plaintext_auth_only_when_allowed() {
 }
 
 #[test]
+fn large_message_streamed_from_a_reader_over_starttls() {
+    let mut server = Aiosmtpd::start("starttls", false);
+    let mut message = b"Subject: big\r\n\r\n".to_vec();
+    let mut expected = message.clone();
+    for i in 0..60_000 {
+        let line = format!(
+            "{}line {i} of a big message\u{e9}",
+            if i % 3 == 0 { "." } else { "" }
+        );
+        message.extend_from_slice(line.as_bytes());
+        message.extend_from_slice(if i % 2 == 0 { b"\n" } else { b"\r\n" });
+        expected.extend_from_slice(line.as_bytes());
+        expected.extend_from_slice(b"\r\n");
+    }
+    assert!(message.len() > 1_500_000, "{}", message.len());
+    let mut conn = server
+        .client(Security::StartTls(StartTls::Required))
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap();
+    let info = MessageInfo {
+        size: None,
+        eight_bit: true,
+    };
+    let env = Envelope::new("a@example.org", ["b@example.com"]);
+    conn.send_reader(&env, info, &message[..]).unwrap();
+    conn.quit().unwrap();
+    let got = data(&server.delivered());
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "delivered bytes differ");
+}
+
+#[test]
 fn streamed_body_source_failure_abandons_the_message() {
     let mut server = Aiosmtpd::start("plain", false);
     let client = server.client(Security::None).build().unwrap();

@@ -6,7 +6,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -68,10 +70,12 @@ sys.stdin.read()
 c.stop()
 "#;
 
-/// aiosmtpd in a child process; stopped (stdin closed) when dropped.
+/// aiosmtpd in a child process; stopped (stdin closed, killed if it
+/// lingers) when dropped. Its stdout is read by a thread, so a large
+/// delivery never blocks the server's handler on a full pipe.
 pub struct Aiosmtpd {
     child: Child,
-    lines: BufReader<ChildStdout>,
+    lines: Receiver<String>,
     pub port: u16,
     pub ca_pem: String,
     /// The CA certificate as a PEM file.
@@ -99,9 +103,18 @@ impl Aiosmtpd {
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3");
-        let mut lines = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        lines.read_line(&mut first).unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_default();
         let v: Value = serde_json::from_str(&first)
             .unwrap_or_else(|_| panic!("aiosmtpd did not start (pip install aiosmtpd): {first:?}"));
         Aiosmtpd {
@@ -129,8 +142,10 @@ impl Aiosmtpd {
 
     /// The next delivered message, as the handler printed it.
     pub fn delivered(&mut self) -> Value {
-        let mut line = String::new();
-        self.lines.read_line(&mut line).unwrap();
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no delivery within 30 s");
         serde_json::from_str(&line).unwrap_or_else(|_| panic!("no delivery: {line:?}"))
     }
 }
@@ -138,6 +153,11 @@ impl Aiosmtpd {
 impl Drop for Aiosmtpd {
     fn drop(&mut self) {
         drop(self.child.stdin.take());
+        let until = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
