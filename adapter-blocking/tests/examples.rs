@@ -205,15 +205,21 @@ fn send_mail_over_starttls_with_auth_and_attachments() {
     std::fs::write(&notes, "line one\n.line two\n").unwrap();
     let server_addr = format!("localhost:{}", server.port);
     let ca = server.ca_file.to_str().unwrap().to_string();
-    let (code, out, err) = send_mail(&[
-        "--server",
-        &server_addr,
-        "--starttls",
-        "--ca",
-        &ca,
-        "--user",
-        "alice",
-        "--password",
+    // STARTTLS with our CA, as alice; `rest` starts with the password.
+    let as_alice = |rest: &[&str]| {
+        let head = [
+            "--server",
+            server_addr.as_str(),
+            "--starttls",
+            "--ca",
+            ca.as_str(),
+            "--user",
+            "alice",
+            "--password",
+        ];
+        send_mail(&[&head[..], rest].concat())
+    };
+    let (code, out, err) = as_alice(&[
         "secret",
         "--from",
         "Alice <alice@example.org>",
@@ -275,15 +281,7 @@ fn send_mail_over_starttls_with_auth_and_attachments() {
     );
 
     // Every recipient accepted: exit status 0.
-    let (code, out, err) = send_mail(&[
-        "--server",
-        &server_addr,
-        "--starttls",
-        "--ca",
-        &ca,
-        "--user",
-        "alice",
-        "--password",
+    let (code, out, err) = as_alice(&[
         "secret",
         "--from",
         "alice@example.org",
@@ -299,15 +297,7 @@ fn send_mail_over_starttls_with_auth_and_attachments() {
     );
 
     // Wrong password, untrusted CA, bad flags: nonzero.
-    let (code, _, err) = send_mail(&[
-        "--server",
-        &server_addr,
-        "--starttls",
-        "--ca",
-        &ca,
-        "--user",
-        "alice",
-        "--password",
+    let (code, _, err) = as_alice(&[
         "wrong",
         "--from",
         "alice@example.org",

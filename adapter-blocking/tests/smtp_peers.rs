@@ -59,6 +59,13 @@ fn starttls_required_auth_plain_and_login() {
     }
 }
 
+fn assert_auth_failed(err: &Error) {
+    assert!(
+        matches!(err, Error::Protocol(ClientError::AuthFailed(r)) if r.code == 535),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn wrong_password_is_a_typed_error() {
     let server = Aiosmtpd::start("starttls", true);
@@ -72,10 +79,7 @@ fn wrong_password_is_a_typed_error() {
             .unwrap()
             .connect()
             .unwrap_err();
-        assert!(
-            matches!(&err, Error::Protocol(ClientError::AuthFailed(r)) if r.code == 535),
-            "{mech:?}: {err:?}"
-        );
+        assert_auth_failed(&err);
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 }
@@ -205,10 +209,7 @@ fn plaintext_auth_only_when_allowed() {
         .unwrap()
         .connect()
         .unwrap_err();
-    assert!(
-        matches!(&err, Error::Protocol(ClientError::AuthFailed(r)) if r.code == 535),
-        "{err:?}"
-    );
+    assert_auth_failed(&err);
     let env = Envelope::new("alice@example.org", ["b@example.com"]);
     builder("secret")
         .configure(|c| c.allow_insecure_auth = true)
