@@ -738,3 +738,45 @@ impl SmtpConnection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses() {
+        let ok = split_host_port;
+        assert_eq!(ok("mx.example:25"), Some(("mx.example".into(), 25)));
+        assert_eq!(ok("127.0.0.1:465"), Some(("127.0.0.1".into(), 465)));
+        assert_eq!(ok("[::1]:587"), Some(("::1".into(), 587)));
+        for bad in ["mx.example", ":25", "mx.example:", "mx:99999", "::1:25"] {
+            assert_eq!(ok(bad), None, "{bad}");
+        }
+        let err = SmtpClient::builder("no-port").build().unwrap_err();
+        assert!(matches!(err, Error::InvalidServer(s) if s == "no-port"));
+    }
+
+    #[test]
+    fn security_reaches_core_and_tls_is_built_only_when_needed() {
+        let c = SmtpClient::builder("localhost:25")
+            .security(Security::None)
+            .build()
+            .unwrap();
+        assert_eq!(c.inner.config.security(), Security::None);
+        assert!(c.inner.tls.is_none());
+        let c = SmtpClient::builder("localhost:465")
+            .security(Security::Tls)
+            .build()
+            .unwrap();
+        assert!(c.inner.config.transport_secure);
+        // SMTP offers no ALPN protocol.
+        let tls = c.inner.tls.as_ref().unwrap();
+        assert!(tls.rustls_config().alpn_protocols.is_empty());
+        assert_eq!(c.inner.tls_name, "localhost");
+        let err = SmtpClient::builder("localhost:465")
+            .ca_pem("not a certificate")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::Tls(_)), "{err:?}");
+    }
+}
