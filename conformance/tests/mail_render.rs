@@ -3,7 +3,7 @@
 //! is shared with core's `mime_python` test).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use base64::engine::general_purpose::STANDARD;
@@ -21,7 +21,7 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn render(dir: &PathBuf, spec: &Value) -> Output {
+fn render(dir: &Path, spec: &Value) -> Output {
     let path = dir.join("spec.json");
     std::fs::write(&path, serde_json::to_vec(spec).unwrap()).unwrap();
     Command::new(env!("CARGO_BIN_EXE_wireloom-conformance"))
