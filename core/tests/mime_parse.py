@@ -1,4 +1,4 @@
-"""Parses one rendered message (bytes on stdin) with Python's `email`
+"""Parses rendered messages (one on stdin, or files given as arguments) with Python's `email`
 package (policy=default, the strict modern parser) and prints what it found
 as JSON: decoded headers, addresses and groups, the content-type tree with
 filenames, content IDs and the decoded bytes of every leaf (base64), and
@@ -47,8 +47,7 @@ def tree(part):
     return node
 
 
-def main():
-    raw = sys.stdin.buffer.read()
+def parse(raw):
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     defects = []
     for p in msg.walk():
@@ -73,7 +72,13 @@ def main():
         "custom": {k: str(v) for k, v in msg.items() if k.lower().startswith("x-")},
         "tree": tree(msg),
     }
-    print(json.dumps(out))
+    return out
 
 
-main()
+# With file arguments: one JSON line per file; else one message on stdin.
+if len(sys.argv) > 1:
+    for path in sys.argv[1:]:
+        with open(path, "rb") as f:
+            print(json.dumps(parse(f.read())))
+else:
+    print(json.dumps(parse(sys.stdin.buffer.read())))

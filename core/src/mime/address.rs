@@ -5,7 +5,7 @@
 //! Parsing is strict about what could smuggle a header (CR and LF are
 //! [`MimeError::HeaderInjection`]) and about the address itself (the
 //! addr-spec must also pass the SMTP envelope check,
-//! [`validate_mailbox`](crate::smtp::address::validate_mailbox), so that
+//! [`crate::smtp::address::validate_mailbox`], so that
 //! whatever is in a header can be used in the envelope). Display names are
 //! decoded: `=?utf-8?q?J=C3=B6rg?= <j@x>` parses to the name `Jörg`.
 

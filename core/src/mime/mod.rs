@@ -59,6 +59,29 @@
 //! assert!(text.contains("filename*=utf-8''r%C3%A9sum%C3%A9.pdf"));
 //! ```
 
+//!
+//! # Sending with the SMTP client
+//!
+//! [`Message::envelope`] gives the SMTP envelope (Bcc included),
+//! [`Message::info`] the SIZE and 8BITMIME needs, and [`Message::render`]
+//! the body in bounded chunks, encoded as they are produced:
+//!
+//! ```
+//! use std::time::Instant;
+//! use wireloom_core::mime::Message;
+//! use wireloom_core::smtp::client::{Client, UsageError};
+//!
+//! fn send(client: &mut Client, now: Instant, message: &Message) -> Result<(), UsageError> {
+//!     client.start_message(now, message.envelope(), message.info())?;
+//!     for chunk in message.render() {
+//!         // In an adapter: drain client.poll_transmit() to the socket
+//!         // between chunks, so at most one chunk is buffered.
+//!         client.send_body(now, chunk)?;
+//!     }
+//!     client.finish_body(now)
+//! }
+//! ```
+
 pub mod address;
 pub mod encoding;
 pub mod header;

@@ -216,6 +216,9 @@ impl Part {
     /// ([`MimeError::ReservedHeader`]).
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Part, MimeError> {
         validate_header_name(name)?;
+        if name.len() > 76 {
+            return Err(MimeError::InvalidHeaderName(name.to_owned()));
+        }
         if PART_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
             return Err(MimeError::ReservedHeader(name.to_owned()));
         }

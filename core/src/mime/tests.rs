@@ -657,6 +657,15 @@ proptest! {
     }
 
     #[test]
+    fn address_parser_never_panics(s in prop_oneof!["\\PC{0,80}", "[ -~]{0,80}", "[a@<>:;,\"()\\\\. =?]{0,40}"]) {
+        if let Ok(list) = Address::parse_list(&s) {
+            // Whatever parses formats to something that parses the same.
+            let text = address::format_address_list(&list);
+            prop_assert_eq!(Address::parse_list(&text).unwrap(), list);
+        }
+    }
+
+    #[test]
     fn mailboxes_round_trip(name in arb_name(), local in "[a-z0-9.!#$%&'*+/=?^_`{|}~ \"\\\\-]{1,30}") {
         if let Ok(m) = Mailbox::new(Some(&name), &format!("{}@example.org", quote(&local))) {
             let back = Mailbox::parse(&m.to_header_value()).unwrap();
