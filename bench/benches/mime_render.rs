@@ -9,10 +9,11 @@
 //!
 //! Notes on fairness: lettre takes the attachment as an owned `Vec<u8>`, so
 //! its iterations include a 10 MiB copy (its API needs one per message);
-//! mail-builder borrows a slice; wireloom takes a `Bytes` (a refcount). For
-//! wireloom the renderer's chunks are written into one `Vec`, as the
-//! others produce one; the streaming use (chunks to a socket) never holds
-//! the encoded message at all.
+//! mail-builder borrows a slice; wireloom takes a `Bytes` (a refcount).
+//! `wireloom` produces one `Vec` (`Message::to_bytes`), as the others do;
+//! `wireloom_streamed` pulls 64 KiB chunks from the `Renderer` and drops
+//! them (what an adapter writing to a socket does): the encoded message is
+//! never held whole.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -47,11 +48,7 @@ fn wireloom(data: &Bytes) -> Vec<u8> {
         .attachment("application/octet-stream", "report.bin", data.clone())
         .build()
         .unwrap();
-    let mut out = Vec::with_capacity(m.len() as usize);
-    for chunk in m.render() {
-        out.extend_from_slice(&chunk);
-    }
-    out
+    m.to_bytes()
 }
 
 fn wireloom_streamed(data: &Bytes) -> usize {

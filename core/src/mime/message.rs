@@ -527,11 +527,11 @@ impl Message {
 
     /// Renders the whole message into one buffer.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len as usize);
-        for chunk in self.render() {
-            out.extend_from_slice(&chunk);
-        }
-        out
+        // One exact allocation, encoded in place (no intermediate chunks).
+        let mut out = BytesMut::with_capacity(self.len as usize);
+        let done = self.render().write_into(&mut out, usize::MAX);
+        debug_assert!(done);
+        Vec::from(out)
     }
 }
 
@@ -574,65 +574,60 @@ impl Renderer {
     /// The next chunk of at most the chunk size, or `None` at the end.
     pub fn poll_chunk(&mut self) -> Option<Bytes> {
         let limit = self.chunk_size;
-        let mut out = BytesMut::new();
-        while self.idx < self.segs.len() {
-            let segs = Arc::clone(&self.segs);
-            match &segs[self.idx] {
-                Seg::Static(b) | Seg::Raw(b) => {
-                    let rest = b.len() - self.pos;
-                    if out.is_empty() && rest >= limit / 2 {
-                        // Zero-copy slice of a large body.
-                        let take = rest.min(limit);
-                        let chunk = b.slice(self.pos..self.pos + take);
-                        self.pos += take;
-                        if self.pos == b.len() {
-                            self.advance();
-                        }
-                        return Some(chunk);
-                    }
-                    let room = limit - out.len();
-                    if room == 0 {
-                        break;
-                    }
-                    if out.capacity() == 0 {
-                        out.reserve(limit);
-                    }
-                    let take = rest.min(room);
-                    out.extend_from_slice(&b[self.pos..self.pos + take]);
-                    self.pos += take;
-                    if self.pos == b.len() {
-                        self.advance();
-                    } else {
-                        break;
-                    }
+        if let Some(Seg::Static(b) | Seg::Raw(b)) = self.segs.get(self.idx) {
+            let rest = b.len() - self.pos;
+            if rest >= limit / 2 {
+                // Zero-copy slice of a large body.
+                let take = rest.min(limit);
+                let chunk = b.slice(self.pos..self.pos + take);
+                self.pos += take;
+                if self.pos == b.len() {
+                    self.advance();
                 }
-                Seg::Base64(b) => {
-                    if out.capacity() == 0 {
-                        out.reserve(limit);
-                    }
-                    if self.b64.write(b, &mut out, limit) {
-                        self.advance();
-                    } else {
-                        break;
-                    }
-                }
-                Seg::Qp(b) => {
-                    if out.capacity() == 0 {
-                        out.reserve(limit);
-                    }
-                    if self.qp.write(b, &mut out, limit) {
-                        self.advance();
-                    } else {
-                        break;
-                    }
-                }
+                return Some(chunk);
             }
         }
+        let mut out = BytesMut::with_capacity(limit.min(self.remaining_hint()));
+        self.write_into(&mut out, limit);
         if out.is_empty() {
             None
         } else {
             Some(out.freeze())
         }
+    }
+
+    /// An upper bound of what is left, to size buffers (exact for all but
+    /// the current segment's progress).
+    fn remaining_hint(&self) -> usize {
+        self.segs[self.idx.min(self.segs.len())..]
+            .iter()
+            .map(|s| s.encoded_len_upper())
+            .fold(0usize, usize::saturating_add)
+    }
+
+    /// Appends the next octets of the message to `out` while `out.len()`
+    /// stays within `limit` (at least 80 octets above `out.len()` are needed
+    /// for progress). Returns true when the whole message has been written.
+    /// For an adapter that owns its output buffer.
+    pub fn write_into(&mut self, out: &mut BytesMut, limit: usize) -> bool {
+        while self.idx < self.segs.len() {
+            let segs = Arc::clone(&self.segs);
+            let done = match &segs[self.idx] {
+                Seg::Static(b) | Seg::Raw(b) => {
+                    let take = (b.len() - self.pos).min(limit.saturating_sub(out.len()));
+                    out.extend_from_slice(&b[self.pos..self.pos + take]);
+                    self.pos += take;
+                    self.pos == b.len()
+                }
+                Seg::Base64(b) => self.b64.write(b, out, limit),
+                Seg::Qp(b) => self.qp.write(b, out, limit),
+            };
+            if !done {
+                return false;
+            }
+            self.advance();
+        }
+        true
     }
 }
 
@@ -674,6 +669,16 @@ impl Seg {
                     }
                 }
             }
+        }
+    }
+
+    /// Cheap upper bound of [`encoded_len`](Seg::encoded_len) (QP at
+    /// most triples).
+    fn encoded_len_upper(&self) -> usize {
+        match self {
+            Seg::Static(b) | Seg::Raw(b) => b.len(),
+            Seg::Base64(b) => base64_encoded_len(b.len()),
+            Seg::Qp(b) => b.len().saturating_mul(4),
         }
     }
 

@@ -685,3 +685,31 @@ fn quote(local: &str) -> String {
     s.push('"');
     s
 }
+
+#[test]
+fn write_into_matches_chunks() {
+    let data = Bytes::from((0..100_000u32).map(|i| (i * 7) as u8).collect::<Vec<_>>());
+    let m = base()
+        .text("é ".repeat(3000))
+        .attachment("application/octet-stream", "a", data)
+        .build()
+        .unwrap();
+    let whole = m.to_bytes();
+    let mut r = m.render();
+    let mut out = bytes::BytesMut::new();
+    let mut steps = 0;
+    loop {
+        let limit = out.len() + 300;
+        let done = r.write_into(&mut out, limit);
+        assert!(out.len() <= limit);
+        steps += 1;
+        if done {
+            break;
+        }
+    }
+    assert!(steps > 100);
+    assert_eq!(&out[..], &whole[..]);
+    assert!(m
+        .render()
+        .write_into(&mut bytes::BytesMut::new(), usize::MAX));
+}
