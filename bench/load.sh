@@ -180,17 +180,28 @@ stop() {
     wait "$SERVER_PID" 2>/dev/null || true
 }
 
-# run_wrk URL SECS: prints "REQ_PER_SEC ERRORS".
+CLK_TCK=$(getconf CLK_TCK)
+# cpu_ticks PID: user + system time of the whole process so far, in ticks.
+cpu_ticks() {
+    awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# run_wrk URL SECS: prints "REQ_PER_SEC ERRORS CPU_US_PER_REQUEST", the last
+# being the server's CPU time (user + system, all threads) per request.
 run_wrk() {
-    local out rps errs
+    local out rps errs n c0 c1 cpu
+    c0=$(cpu_ticks "$SERVER_PID")
     out=$(timeout $(($2 + 30)) taskset -c "$LOAD_CPU" "$WRK" -t1 -c"$CONNS" -d"$2"s "$1" 2>&1) || {
         echo "load.sh: wrk failed on $1: $out" >&2
-        echo "0 failed"
+        echo "0 1 0"
         return 0
     }
+    c1=$(cpu_ticks "$SERVER_PID")
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    n=$(awk '/ requests in / {print $1}' <<<"$out")
     errs=$(awk '/Non-2xx or 3xx responses:/ {n+=$NF} /Socket errors:/ {gsub(",",""); n+=$4+$6+$8+$10} END {print n+0}' <<<"$out")
-    echo "${rps:-0} $errs"
+    cpu=$(awk -v a="$c0" -v b="$c1" -v n="${n:-0}" -v hz="$CLK_TCK" 'BEGIN {if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print 0}')
+    echo "${rps:-0} $errs $cpu"
 }
 
 median() {
@@ -207,7 +218,7 @@ server_part() {
     echo "== server: $ROUNDS rounds, wrk -t1 -c$CONNS -d${DURATION}s (after ${WARMUP}s warm-up)," \
         "server on cpu $SERVER_CPU, wrk on cpu $LOAD_CPU" >&2
     : >"$TMP/results"
-    local round k i name scen res
+    local round k i name scen res rps errs cpu
     for round in $(seq 1 "$ROUNDS"); do
         local n=${#CONTESTANTS[@]}
         for k in $(seq 0 $((n - 1))); do
@@ -219,7 +230,8 @@ server_part() {
                 if [ "$name" = hyper-fs ] && [ "$scen" = plaintext ]; then continue; fi
                 run_wrk "$BASE$(path_of "$scen")" "$WARMUP" >/dev/null
                 res=$(run_wrk "$BASE$(path_of "$scen")" "$DURATION")
-                echo "round $round $name $scen ${res% *} req/s, errors ${res#* }" >&2
+                read -r rps errs cpu <<<"$res"
+                echo "round $round $name $scen $rps req/s, errors $errs, server CPU $cpu us/request" >&2
                 echo "$name $scen $res" >>"$TMP/results"
             done
             stop
@@ -245,6 +257,27 @@ server_part() {
             rx = (x > 0) ? sprintf("%.2f", w/x) : "-"
             hfs = (hf == "-") ? "-" : sprintf("%.0f", hf)
             printf "| %s | %.0f | %.0f | %s | %.0f | %s | %s |\n", name, w, h, hfs, x, rh, rx
+        }'
+    done
+    echo
+    echo "Server CPU time (user + system, all threads, from /proc/PID/stat) per request, in"\
+        "microseconds: median of $ROUNDS rounds; less sensitive than requests/s to other load on the"\
+        "server's core. Ratio > 1: wireloom spends more CPU per request."
+    echo
+    echo "| scenario | wireloom-blocking | hyper (memory) | hyper (tokio::fs) | nginx | wireloom/hyper | wireloom/nginx |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for scen in "${SCENARIOS[@]}"; do
+        w=$(awk -v s="$scen" '$1=="wireloom" && $2==s {print $5}' "$TMP/results" | median)
+        h=$(awk -v s="$scen" '$1=="hyper" && $2==s {print $5}' "$TMP/results" | median)
+        hf=$(awk -v s="$scen" '$1=="hyper-fs" && $2==s {print $5}' "$TMP/results" | median)
+        x=$(awk -v s="$scen" '$1=="nginx" && $2==s {print $5}' "$TMP/results" | median)
+        [ "$scen" = plaintext ] && hf="-"
+        awk -v s="$scen" -v w="$w" -v h="$h" -v hf="$hf" -v x="$x" 'BEGIN {
+            name = (s=="plaintext") ? "plaintext (keep-alive)" : (s=="4k" ? "4 KiB file" : "1 MiB file")
+            rh = (h > 0) ? sprintf("%.2f", w/h) : "-"
+            rx = (x > 0) ? sprintf("%.2f", w/x) : "-"
+            hfs = (hf == "-") ? "-" : sprintf("%.1f", hf)
+            printf "| %s | %.1f | %.1f | %s | %.1f | %s | %s |\n", name, w, h, hfs, x, rh, rx
         }'
     done
     errs=$(awk '{n+=$4} END {print n+0}' "$TMP/results")
