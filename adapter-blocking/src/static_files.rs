@@ -74,18 +74,8 @@ impl StaticFiles {
             .unwrap_or(path);
         let segs = safe_segments(path)
             .map_err(|_| Response::text(StatusCode::FORBIDDEN, "forbidden\n"))?;
-        let mut p = self.root.clone();
-        for s in &segs {
-            p.push(s);
-        }
-        let real = p
-            .canonicalize()
-            .map_err(|_| Response::text(StatusCode::NOT_FOUND, "not found\n"))?;
-        if !real.starts_with(&self.root) {
-            // A symbolic link pointing outside the root.
-            return Err(Response::text(StatusCode::FORBIDDEN, "forbidden\n"));
-        }
-        if real.is_dir() {
+        let (real, is_dir) = self.locate(&segs)?;
+        if is_dir {
             if !path.ends_with('/') && !path.is_empty() {
                 let mut loc = format!("{}{}/", self.strip_prefix, path);
                 if !loc.starts_with('/') {
@@ -103,6 +93,37 @@ impl StaticFiles {
             return Ok(index_real);
         }
         Ok(real)
+    }
+
+    /// The path of `segs` under the root and whether it is a directory.
+    ///
+    /// The root is canonical and the segments hold no `.`, `..` nor
+    /// separator, so the joined path is canonical unless one of its
+    /// components is a symbolic link: one `lstat` per segment checks that
+    /// (instead of `realpath`, which reads every component from `/`). On a
+    /// link the whole path is canonicalised and must stay under the root.
+    fn locate(&self, segs: &[String]) -> Result<(PathBuf, bool), Response> {
+        let not_found = || Response::text(StatusCode::NOT_FOUND, "not found\n");
+        let mut p = self.root.clone();
+        let mut is_dir = true;
+        for (i, s) in segs.iter().enumerate() {
+            p.push(s);
+            let meta = std::fs::symlink_metadata(&p).map_err(|_| not_found())?;
+            if meta.file_type().is_symlink() {
+                for rest in &segs[i + 1..] {
+                    p.push(rest);
+                }
+                let real = p.canonicalize().map_err(|_| not_found())?;
+                if !real.starts_with(&self.root) {
+                    // A symbolic link pointing outside the root.
+                    return Err(Response::text(StatusCode::FORBIDDEN, "forbidden\n"));
+                }
+                let is_dir = real.is_dir();
+                return Ok((real, is_dir));
+            }
+            is_dir = meta.is_dir();
+        }
+        Ok((p, is_dir))
     }
 }
 
