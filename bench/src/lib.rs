@@ -67,7 +67,10 @@ pub mod hyper_peer {
             let entry = entry?;
             if entry.file_type()?.is_file() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                map.insert(format!("/{name}"), Bytes::from(std::fs::read(entry.path())?));
+                map.insert(
+                    format!("/{name}"),
+                    Bytes::from(std::fs::read(entry.path())?),
+                );
             }
         }
         Ok(map)
@@ -95,11 +98,7 @@ pub mod hyper_peer {
         }
     }
 
-    fn reply(
-        status: StatusCode,
-        content_type: &'static str,
-        body: Bytes,
-    ) -> Response<Full<Bytes>> {
+    fn reply(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
         let mut res = Response::new(Full::new(body));
         *res.status_mut() = status;
         res.headers_mut()
