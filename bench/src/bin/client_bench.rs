@@ -152,6 +152,14 @@ fn start_server(kind: &str) -> Result<String, String> {
     Ok(format!("http://{addr}/plaintext"))
 }
 
+/// CPU time this thread has used so far (from `/proc/thread-self/schedstat`,
+/// nanoseconds on CPU), when the kernel reports it.
+fn thread_cpu() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -198,53 +206,64 @@ fn main() -> ExitCode {
     }
     let mut rates = [Vec::new(), Vec::new()];
     let mut times = [Vec::new(), Vec::new()];
+    let mut cpus = [Vec::new(), Vec::new()];
     for round in 0..o.rounds {
         // Alternate which client goes first.
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
             let c = &clients[i];
+            let cpu0 = thread_cpu();
             let t0 = Instant::now();
             if let Err(e) = c.run(&url, o.requests) {
                 eprintln!("client_bench: {} failed: {e}", c.name());
                 return ExitCode::FAILURE;
             }
             let dt = t0.elapsed();
+            let cpu = match (cpu0, thread_cpu()) {
+                (Some(a), Some(b)) => (b - a).as_secs_f64() * 1e6 / o.requests as f64,
+                _ => f64::NAN,
+            };
             let rate = o.requests as f64 / dt.as_secs_f64();
             println!(
-                "round {} {:<18} {:>8.1} ms {:>10.0} req/s",
+                "round {} {:<18} {:>8.1} ms {:>10.0} req/s {:>7.2} us CPU/request",
                 round + 1,
                 c.name(),
                 ms(dt),
-                rate
+                rate,
+                cpu
             );
             rates[i].push(rate);
             times[i].push(ms(dt));
+            cpus[i].push(cpu);
         }
     }
     let med_rate = [median(&mut rates[0]), median(&mut rates[1])];
     let med_time = [median(&mut times[0]), median(&mut times[1])];
+    let med_cpu = [median(&mut cpus[0]), median(&mut cpus[1])];
     println!();
     println!(
-        "| client | median total for {} GETs (ms) | median req/s | req/s, all rounds |",
+        "| client | median total for {} GETs (ms) | median req/s | median client CPU per request (us) | req/s, all rounds |",
         o.requests
     );
-    println!("|---|---:|---:|---|");
+    println!("|---|---:|---:|---:|---|");
     for i in 0..2 {
         let mut all = rates[i].clone();
         all.sort_by(f64::total_cmp);
         let all: Vec<String> = all.iter().map(|r| format!("{r:.0}")).collect();
         println!(
-            "| {} | {:.1} | {:.0} | {} |",
+            "| {} | {:.1} | {:.0} | {:.2} | {} |",
             clients[i].name(),
             med_time[i],
             med_rate[i],
+            med_cpu[i],
             all.join(", ")
         );
     }
     println!();
     println!(
-        "ratio wireloom-blocking / ureq (median req/s): {:.2}",
-        med_rate[0] / med_rate[1]
+        "ratio wireloom-blocking / ureq (median req/s): {:.2}; (median client CPU per request): {:.2}",
+        med_rate[0] / med_rate[1],
+        med_cpu[0] / med_cpu[1]
     );
     ExitCode::SUCCESS
 }
