@@ -75,6 +75,10 @@ pub enum ReadOutcome {
 
 /// Read size per call.
 const READ_CHUNK: usize = 16 * 1024;
+/// Shortest read timeout handed to the OS (zero would mean "block").
+const MIN_WAIT: Duration = Duration::from_millis(1);
+/// Buffers handed to one `writev`.
+const MAX_IOV: usize = 64;
 
 /// Owns a socket and its read buffer and drives one dialogue at a time.
 #[derive(Debug)]
@@ -86,6 +90,17 @@ pub struct Driver<S> {
     pub buf: BytesMut,
     eof: bool,
     write_batches: u64,
+    /// The read timeout last set on `sock` (outer `None`: unknown). The
+    /// driver skips the `setsockopt` when it can keep it; whoever changes
+    /// the socket's read timeout directly must call
+    /// [`Driver::forget_read_timeout`].
+    read_timeout: Option<Option<Duration>>,
+    /// What each `read` fills (zeroed once, then reused) before the bytes
+    /// received are appended to `buf`: cheaper than zeroing `READ_CHUNK`
+    /// fresh bytes of `buf` per call when requests are small.
+    scratch: Vec<u8>,
+    /// The vectored-write batch, reused between flushes.
+    batch: Vec<Bytes>,
 }
 
 impl<S: Socket> Driver<S> {
@@ -96,7 +111,44 @@ impl<S: Socket> Driver<S> {
             buf: BytesMut::with_capacity(READ_CHUNK),
             eof: false,
             write_batches: 0,
+            read_timeout: None,
+            scratch: Vec::new(),
+            batch: Vec::new(),
         }
+    }
+
+    /// Forgets which read timeout the driver last set on the socket (call
+    /// after changing it through `sock` directly).
+    pub fn forget_read_timeout(&mut self) {
+        self.read_timeout = None;
+    }
+
+    /// Makes the socket's read timeout at most `wait` (and not much less),
+    /// calling `setsockopt` only when the current one does not fit. Waking
+    /// early is harmless: [`Driver::read_once`] then reports `Idle` (or runs
+    /// the timer if it is due) and the caller reads again.
+    fn set_wait(&mut self, wait: Option<Duration>) -> io::Result<()> {
+        let want = match wait {
+            None => None,
+            Some(w) => {
+                let w = w.max(MIN_WAIT);
+                if let Some(Some(cur)) = self.read_timeout {
+                    if cur <= w && w <= cur * 2 {
+                        return Ok(());
+                    }
+                }
+                // A little under `w`, so that a slightly shorter wait next
+                // time (the same deadline, a bit later) still fits.
+                Some((w - w / 8).max(MIN_WAIT))
+            }
+        };
+        if self.read_timeout == Some(want) {
+            return Ok(());
+        }
+        self.read_timeout = None;
+        self.sock.set_read_timeout(want)?;
+        self.read_timeout = Some(want);
+        Ok(())
     }
 
     /// Whether the peer has closed its side.
@@ -113,10 +165,10 @@ impl<S: Socket> Driver<S> {
 
     /// Writes everything the dialogue wants sent, batching with vectored writes.
     pub fn flush<D: Dialogue>(&mut self, d: &mut D) -> io::Result<()> {
-        let mut batch: Vec<Bytes> = Vec::new();
+        let mut batch = std::mem::take(&mut self.batch);
         let mut counted = false;
-        loop {
-            while batch.len() < 64 {
+        let r = loop {
+            while batch.len() < MAX_IOV {
                 match d.poll_transmit() {
                     Some(b) if b.is_empty() => {}
                     Some(b) => batch.push(b),
@@ -124,14 +176,19 @@ impl<S: Socket> Driver<S> {
                 }
             }
             if batch.is_empty() {
-                return self.sock.flush();
+                break self.sock.flush();
             }
             if !counted {
                 counted = true;
                 self.write_batches += 1;
             }
-            write_all_vectored(&mut self.sock, &mut batch)?;
-        }
+            if let Err(e) = write_all_vectored(&mut self.sock, &mut batch) {
+                break Err(e);
+            }
+        };
+        batch.clear();
+        self.batch = batch;
+        r
     }
 
     /// Feeds whatever is already buffered to the dialogue (e.g. pipelined
@@ -168,16 +225,14 @@ impl<S: Socket> Driver<S> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        // A zero timeout means "block" to the OS: never pass it.
-        self.sock
-            .set_read_timeout(wait.map(|w| w.max(Duration::from_millis(1))))?;
-        let len = self.buf.len();
-        self.buf.resize(len + READ_CHUNK, 0);
-        let r = self.sock.read(&mut self.buf[len..]);
+        self.set_wait(wait)?;
+        if self.scratch.len() != READ_CHUNK {
+            self.scratch = vec![0; READ_CHUNK];
+        }
+        let r = self.sock.read(&mut self.scratch);
         let n = match r {
             Ok(n) => n,
             Err(e) => {
-                self.buf.truncate(len);
                 return match e.kind() {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
                         let now = Instant::now();
@@ -200,7 +255,7 @@ impl<S: Socket> Driver<S> {
                 };
             }
         };
-        self.buf.truncate(len + n);
+        self.buf.extend_from_slice(&self.scratch[..n]);
         let now = Instant::now();
         if n == 0 {
             self.eof = true;
@@ -219,8 +274,12 @@ impl<S: Socket> Driver<S> {
 pub fn write_all_vectored<W: Write + ?Sized>(w: &mut W, batch: &mut Vec<Bytes>) -> io::Result<()> {
     let mut first = 0;
     while first < batch.len() {
-        let slices: Vec<IoSlice<'_>> = batch[first..].iter().map(|b| IoSlice::new(b)).collect();
-        let mut n = match w.write_vectored(&slices) {
+        let mut slices = [IoSlice::new(&[]); MAX_IOV];
+        let count = (batch.len() - first).min(MAX_IOV);
+        for (s, b) in slices.iter_mut().zip(&batch[first..first + count]) {
+            *s = IoSlice::new(b);
+        }
+        let mut n = match w.write_vectored(&slices[..count]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

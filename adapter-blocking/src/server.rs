@@ -848,12 +848,36 @@ fn dispatch(
         conn.close_after_response();
     }
     if !response.head.headers.contains("date") {
-        response.head.headers.append_field(
-            wireloom_core::http::names::DATE,
-            wireloom_core::http::http_date(SystemTime::now()),
-        );
+        response
+            .head
+            .headers
+            .append_field(wireloom_core::http::names::DATE, date_now());
     }
     write_response(conn, drv, response).unwrap_or(false)
+}
+
+/// The `Date` value for now, formatted once per second per thread.
+fn date_now() -> wireloom_core::http::HeaderValue {
+    use std::cell::RefCell;
+    use wireloom_core::http::HeaderValue;
+    thread_local! {
+        static LAST: RefCell<Option<(u64, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((s, v)) if *s == secs => v.clone(),
+            _ => {
+                let v = wireloom_core::http::http_date(now);
+                *last = Some((secs, v.clone()));
+                v
+            }
+        }
+    })
 }
 
 fn call_chain(mws: &[Arc<dyn Middleware>], h: &dyn Handler, req: &mut Request<'_>) -> Response {

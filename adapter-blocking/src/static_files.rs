@@ -3,6 +3,7 @@
 //! [`wireloom_core::http::file::plan`]; this module only finds the file
 //! safely under the root and maps planned ranges to cached bytes.
 
+use std::fs::Metadata;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,26 +67,19 @@ impl StaticFiles {
         &self.root
     }
 
-    /// Resolves a request path to a file under the root, or the status to
-    /// answer with.
-    fn resolve(&self, path: &str) -> Result<PathBuf, Response> {
+    /// Resolves a request path to a file under the root (with its metadata
+    /// when the lookup already has it), or the status to answer with.
+    fn resolve(&self, path: &str) -> Result<(PathBuf, Option<Metadata>), Response> {
         let path = path
             .strip_prefix(self.strip_prefix.as_str())
             .unwrap_or(path);
         let segs = safe_segments(path)
             .map_err(|_| Response::text(StatusCode::FORBIDDEN, "forbidden\n"))?;
-        let mut p = self.root.clone();
-        for s in &segs {
-            p.push(s);
-        }
-        let real = p
-            .canonicalize()
-            .map_err(|_| Response::text(StatusCode::NOT_FOUND, "not found\n"))?;
-        if !real.starts_with(&self.root) {
-            // A symbolic link pointing outside the root.
-            return Err(Response::text(StatusCode::FORBIDDEN, "forbidden\n"));
-        }
-        if real.is_dir() {
+        let (real, meta) = self.locate(&segs)?;
+        if meta
+            .as_ref()
+            .map_or_else(|| real.is_dir(), Metadata::is_dir)
+        {
             if !path.ends_with('/') && !path.is_empty() {
                 let mut loc = format!("{}{}/", self.strip_prefix, path);
                 if !loc.starts_with('/') {
@@ -100,9 +94,40 @@ impl StaticFiles {
             if !index_real.starts_with(&self.root) {
                 return Err(Response::text(StatusCode::FORBIDDEN, "forbidden\n"));
             }
-            return Ok(index_real);
+            return Ok((index_real, None));
         }
-        Ok(real)
+        Ok((real, meta))
+    }
+
+    /// The path of `segs` under the root, with its metadata unless a link
+    /// was followed.
+    ///
+    /// The root is canonical and the segments hold no `.`, `..` nor
+    /// separator, so the joined path is canonical unless one of its
+    /// components is a symbolic link: one `lstat` per segment checks that
+    /// (instead of `realpath`, which reads every component from `/`). On a
+    /// link the whole path is canonicalised and must stay under the root.
+    fn locate(&self, segs: &[String]) -> Result<(PathBuf, Option<Metadata>), Response> {
+        let not_found = || Response::text(StatusCode::NOT_FOUND, "not found\n");
+        let mut p = self.root.clone();
+        let mut last = None;
+        for (i, s) in segs.iter().enumerate() {
+            p.push(s);
+            let meta = std::fs::symlink_metadata(&p).map_err(|_| not_found())?;
+            if meta.file_type().is_symlink() {
+                for rest in &segs[i + 1..] {
+                    p.push(rest);
+                }
+                let real = p.canonicalize().map_err(|_| not_found())?;
+                if !real.starts_with(&self.root) {
+                    // A symbolic link pointing outside the root.
+                    return Err(Response::text(StatusCode::FORBIDDEN, "forbidden\n"));
+                }
+                return Ok((real, None));
+            }
+            last = Some(meta);
+        }
+        Ok((p, last))
     }
 }
 
@@ -181,11 +206,15 @@ impl Handler for StaticFiles {
             return Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
                 .header("Allow", "GET, HEAD");
         }
-        let path = match self.resolve(req.path()) {
+        let (path, meta) = match self.resolve(req.path()) {
             Ok(p) => p,
             Err(r) => return r,
         };
-        let file = match self.cache.get(&path) {
+        let found = match &meta {
+            Some(m) => self.cache.get_with_metadata(&path, m),
+            None => self.cache.get(&path),
+        };
+        let file = match found {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Response::text(StatusCode::NOT_FOUND, "not found\n")

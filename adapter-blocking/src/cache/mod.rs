@@ -296,10 +296,23 @@ impl FileCache {
     pub fn get(&self, path: impl AsRef<Path>) -> io::Result<CachedFile> {
         let path = path.as_ref();
         let meta = fs::metadata(path)?;
+        self.get_with_metadata(path, &meta)
+    }
+
+    /// [`FileCache::get`] with the `stat` already done by the caller: `meta`
+    /// must be the metadata of `path` (following links) taken just before,
+    /// e.g. an `lstat` that found a regular file. Saves one system call per
+    /// request for a caller that had to look at the path anyway.
+    pub fn get_with_metadata(
+        &self,
+        path: impl AsRef<Path>,
+        meta: &fs::Metadata,
+    ) -> io::Result<CachedFile> {
+        let path = path.as_ref();
         if !meta.file_type().is_file() {
             return Err(file::not_regular());
         }
-        let stamp = Stamp::of(&meta);
+        let stamp = Stamp::of(meta);
         let config = &self.shared.config;
         {
             let mut st = self.lock();
