@@ -131,8 +131,7 @@ fn bench_response(c: &mut Criterion, name: &str, input: &'static [u8]) {
     g.bench_function("wireloom_head", |b| {
         b.iter(|| {
             let buf = black_box(&shared);
-            let Status::Complete(raw) = parse_response(buf, &cfg, &mut raw_headers).unwrap()
-            else {
+            let Status::Complete(raw) = parse_response(buf, &cfg, &mut raw_headers).unwrap() else {
                 panic!("partial")
             };
             black_box(ResponseHead::from_raw(buf, &raw, &raw_headers));
