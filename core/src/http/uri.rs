@@ -221,6 +221,32 @@ impl RequestTarget {
         percent_decode(self.path())
     }
 
+    /// The path's segments, each percent-decoded on its own (as UTF-8,
+    /// lossily), so that an encoded `%2F` stays inside its segment instead of
+    /// splitting it: the decoding that matches [`encode_path_segment`]. Empty
+    /// for authority-form and `*`.
+    ///
+    /// ```
+    /// use wireloom_core::http::{Method, RequestTarget};
+    /// let t = RequestTarget::parse(b"/files/a%2Fb/caf%C3%A9?x", &Method::GET).unwrap();
+    /// let segs: Vec<_> = t.path_segments().collect();
+    /// assert_eq!(segs, ["files", "a/b", "caf\u{e9}"]);
+    /// assert_eq!(t.decoded_path(), "/files/a/b/caf\u{e9}");
+    /// ```
+    pub fn path_segments(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        let p = match self.form {
+            TargetForm::Origin | TargetForm::Absolute => self.path(),
+            TargetForm::Authority | TargetForm::Asterisk => "",
+        };
+        let p = p.strip_prefix('/').unwrap_or(p);
+        let mut segs = p.split('/');
+        if p.is_empty() {
+            // `/` has no segments, not one empty one.
+            segs.next();
+        }
+        segs.map(percent_decode)
+    }
+
     /// The query parsed as `application/x-www-form-urlencoded` pairs.
     pub fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
         parse_form(self.query().unwrap_or("").as_bytes())
@@ -389,6 +415,29 @@ mod tests {
         assert_eq!((a.path(), a.query()), ("/", Some("x=1")));
         let d = RequestTarget::parse(b"/caf%C3%A9%20x", &Method::GET).unwrap();
         assert_eq!(d.decoded_path(), "/caf\u{e9} x");
+    }
+
+    #[test]
+    fn path_segments_decode_per_segment() {
+        let seg = |t: &[u8], m: &Method| -> Vec<String> {
+            let t = RequestTarget::parse(t, m).unwrap();
+            t.path_segments().map(|s| s.into_owned()).collect()
+        };
+        assert_eq!(seg(b"/", &Method::GET), Vec::<String>::new());
+        assert_eq!(seg(b"/a//b/", &Method::GET), ["a", "", "b", ""]);
+        assert_eq!(seg(b"/a%2F%20b", &Method::GET), ["a/ b"]);
+        assert_eq!(seg(b"http://h", &Method::GET), Vec::<String>::new());
+        assert_eq!(seg(b"http://h/x%3Fy?q", &Method::GET), ["x?y"]);
+        assert_eq!(seg(b"h:1", &Method::CONNECT), Vec::<String>::new());
+        assert_eq!(seg(b"*", &Method::OPTIONS), Vec::<String>::new());
+        // Round trip with the per-segment encoder.
+        for parts in [&["a/b", "c d", "%", "\u{e9}?#"][..], &["x"]] {
+            let path: String = parts
+                .iter()
+                .map(|p| format!("/{}", encode_path_segment(p)))
+                .collect();
+            assert_eq!(seg(path.as_bytes(), &Method::GET), parts);
+        }
     }
 
     #[test]
