@@ -7,7 +7,7 @@ use std::fmt;
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, CONTROLS};
 
-use super::chars::{is_uri_char, is_vchar};
+use super::chars::{find_non_uri, is_vchar};
 use super::Method;
 
 /// Which of the four forms of RFC 9112 §3.2 a request-target has.
@@ -269,27 +269,30 @@ fn check_chars(b: &[u8], lenient: bool) -> Result<(), InvalidTarget> {
     if b.is_empty() {
         return Err(InvalidTarget::Form);
     }
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        let ok = if lenient {
-            is_vchar(c) && c != b'#'
-        } else {
-            is_uri_char(c)
-        };
-        if !ok {
-            return Err(InvalidTarget::Character);
-        }
-        if c == b'%' && !lenient {
-            let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
-            if !hex(i + 1) || !hex(i + 2) {
-                return Err(InvalidTarget::Character);
+    if !lenient {
+        // Runs of plain characters sixteen at a time; stop at `%` or a bad byte.
+        let mut i = 0;
+        loop {
+            i = find_non_uri(b, i);
+            match b.get(i) {
+                None => return Ok(()),
+                Some(b'%') => {
+                    let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
+                    if !hex(i + 1) || !hex(i + 2) {
+                        return Err(InvalidTarget::Character);
+                    }
+                    i += 3;
+                }
+                Some(_) => return Err(InvalidTarget::Character),
             }
-            i += 2;
         }
-        i += 1;
     }
-    Ok(())
+    // Lenient: any visible ASCII but `#`.
+    if b.iter().all(|&c| is_vchar(c) && c != b'#') {
+        Ok(())
+    } else {
+        Err(InvalidTarget::Character)
+    }
 }
 
 fn is_authority_form(b: &[u8]) -> bool {
