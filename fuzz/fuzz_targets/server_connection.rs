@@ -25,10 +25,7 @@ fn drain(conn: &mut ServerConnection, now: Instant, wire: &mut Vec<u8>) {
             ServerEvent::End(_) => {
                 let mut res = ResponseHead::new(StatusCode::OK);
                 let _ = res.header("X-Fuzz", "1");
-                if conn
-                    .send_response(now, res, BodyLength::Known(2))
-                    .is_ok()
-                {
+                if conn.send_response(now, res, BodyLength::Known(2)).is_ok() {
                     let _ = conn.send_data(Bytes::from_static(b"ok"));
                     let _ = conn.send_end(now, None);
                 }
