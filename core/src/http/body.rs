@@ -288,8 +288,13 @@ impl ChunkedDecoder {
             }
             return Ok(None);
         }
+        // Only the complete lines are parsed, so that the answer depends on
+        // the bytes received, never on how they were split: a broken line is
+        // reported once its line ending arrives, whole input or not.
+        let lines = memchr::memrchr(b'\n', input).map_or(0, |lf| lf + 1);
         let mut raw = Vec::new();
-        match parse_fields(input, 0, &self.head_cfg, &mut raw, false)? {
+        match parse_fields(&input[..lines], 0, &self.head_cfg, &mut raw, false)? {
+            Status::Partial if input.len() > self.head_cfg.max_head => err(ErrorKind::HeadTooLarge),
             Status::Partial => Ok(None),
             Status::Complete(end) => {
                 let block = input.split_to(end).freeze();
@@ -607,6 +612,29 @@ mod tests {
             InvalidHeaderName
         );
         assert_eq!(every_split(b"5\r\nab").unwrap_err(), IncompleteMessage);
+    }
+
+    /// Found by the `chunked_decoder` fuzz target: a trailer line that is
+    /// already invalid before its line ending was reported when the input
+    /// came whole, but waited for more input when it came split.
+    #[test]
+    fn trailer_errors_do_not_depend_on_the_split() {
+        let input: &[u8] = b"0\r\nA: b\r\nBad name";
+        let whole = decode_all(input, input.len());
+        for step in 1..input.len() {
+            assert_eq!(decode_all(input, step), whole, "step {step}");
+        }
+        assert_eq!(whole, Err(ErrorKind::IncompleteMessage));
+        assert_eq!(
+            every_split(b"0\r\nA: b\r\nBad name: x\r\n").unwrap_err(),
+            ErrorKind::InvalidHeaderName
+        );
+        // The head-size limit still bounds an unfinished trailer line.
+        let long = format!("0\r\nA: {}", "b".repeat(70 * 1024));
+        assert_eq!(
+            decode_all(long.as_bytes(), 1000).unwrap_err(),
+            ErrorKind::HeadTooLarge
+        );
     }
 
     #[test]

@@ -77,28 +77,79 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&c| is_tchar(c))
 }
 
+/// Index of the first byte in `s[from..]` that is not a token character;
+/// `s.len()` when there is none. Eight table lookups per step without bounds
+/// checks (tokens are short: the early exit matters more than the width).
+#[inline(always)]
+pub(crate) fn skip_tchars(s: &[u8], mut i: usize) -> usize {
+    while let Some(block) = s.get(i..i + 8) {
+        let Ok(block) = <&[u8; 8]>::try_from(block) else {
+            break;
+        };
+        for (k, &c) in block.iter().enumerate() {
+            if !is_tchar(c) {
+                return i + k;
+            }
+        }
+        i += 8;
+    }
+    while i < s.len() && is_tchar(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Bytes scanned per block by [`find_ctl`] and [`find_non_uri`].
+const BLOCK: usize = 16;
+
+/// Whether any byte of the block is a CTL: below 0x20, or 0x7F; HTAB
+/// included. Written branch-free over a fixed-size array so that the compiler
+/// turns it into SIMD compares and a move-mask (SSE2 on x86-64, NEON on
+/// aarch64) without `unsafe`.
+#[inline(always)]
+fn block_has_ctl(b: &[u8; BLOCK]) -> bool {
+    let mut acc = false;
+    for &c in b {
+        acc |= (c < 0x20) | (c == 0x7f);
+    }
+    acc
+}
+
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
+/// Index of the first CTL byte among eight (as in [`block_has_ctl`]), found
+/// with word arithmetic: the lowest flagged byte is exact (borrows only
+/// propagate upwards), for bytes below 0x20 and for 0x7F alike.
+#[inline(always)]
+fn swar_ctl_index(eight: &[u8]) -> Option<usize> {
+    let w = u64::from_le_bytes(eight.try_into().ok()?);
+    let lt = w.wrapping_sub(LO * 0x20) & !w & HI;
+    let x = w ^ (LO * 0x7f);
+    let del = x.wrapping_sub(LO) & !x & HI;
+    let m = lt | del;
+    (m != 0).then(|| (m.trailing_zeros() / 8) as usize)
+}
+
 /// Index of the first byte in `s[from..]` (absolute index) that is below 0x20
-/// or equal to 0x7F, scanning eight bytes at a time. HTAB counts as such a
+/// or equal to 0x7F, scanning sixteen bytes at a time. HTAB counts as such a
 /// byte; the caller decides. `None` when there is none.
-#[inline]
+#[inline(always)]
 pub(crate) fn find_ctl(s: &[u8], mut i: usize) -> Option<usize> {
-    while i + 8 <= s.len() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&s[i..i + 8]);
-        let w = u64::from_le_bytes(word);
-        // Bytes below 0x20: the lowest flagged byte is exact (borrows only
-        // propagate upwards), and so is the lowest flagged 0x7F byte.
-        let lt = w.wrapping_sub(LO * 0x20) & !w & HI;
-        let x = w ^ (LO * 0x7f);
-        let del = x.wrapping_sub(LO) & !x & HI;
-        let m = lt | del;
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
+    while let Some(block) = s.get(i..i + BLOCK) {
+        let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
+            break;
+        };
+        if block_has_ctl(block) {
+            // The hit is in this block: locate it eight bytes at a time.
+            let (lo, hi) = block.split_at(8);
+            let k = match swar_ctl_index(lo) {
+                Some(k) => k,
+                None => 8 + swar_ctl_index(hi).unwrap_or(0),
+            };
+            return Some(i + k);
         }
-        i += 8;
+        i += BLOCK;
     }
     while i < s.len() {
         let c = s[i];
@@ -110,6 +161,49 @@ pub(crate) fn find_ctl(s: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
+/// Whether any byte of the block is outside the strict request-target set or
+/// is a `%` (which needs its two hex digits checked). Branch-free range and
+/// equality compares, like [`block_has_ctl`], so that it vectorises.
+#[inline(always)]
+fn block_has_non_uri(b: &[u8; BLOCK]) -> bool {
+    let mut acc = false;
+    for &c in b {
+        acc |= (c <= 0x20)
+            | (c >= 0x7f)
+            | (c == b'"')
+            | (c == b'#')
+            | (c == b'%')
+            | (c == b'<')
+            | (c == b'>')
+            | (c == b'\\')
+            | (c == b'^')
+            | (c == b'`')
+            | (c == b'{')
+            | (c == b'|')
+            | (c == b'}');
+    }
+    acc
+}
+
+/// Index of the first byte in `s[from..]` that is not a strict
+/// request-target character or is a `%`; `s.len()` when there is none.
+#[inline(always)]
+pub(crate) fn find_non_uri(s: &[u8], mut i: usize) -> usize {
+    while let Some(block) = s.get(i..i + BLOCK) {
+        let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
+            break;
+        };
+        if block_has_non_uri(block) {
+            break;
+        }
+        i += BLOCK;
+    }
+    while i < s.len() && is_uri_char(s[i]) && s[i] != b'%' {
+        i += 1;
+    }
+    i
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,7 +212,7 @@ mod tests {
     fn find_ctl_agrees_with_bytewise_scan() {
         // Every position and every byte value, with neighbours that could
         // cause borrow artefacts.
-        for len in 0..20usize {
+        for len in 0..40usize {
             for pos in 0..len {
                 for bad in [0u8, 1, 9, 10, 13, 0x1f, 0x7f] {
                     for fill in [b'a', 0x20, 0x7e, 0x80, 0xff, 0x21] {
@@ -139,9 +233,37 @@ mod tests {
         for start in 0..256 {
             let expect = all[start..]
                 .iter()
+                .position(|&c| !is_uri_char(c) || c == b'%')
+                .map_or(all.len(), |p| p + start);
+            assert_eq!(find_non_uri(&all, start), expect);
+            let expect = all[start..]
+                .iter()
                 .position(|&c| c < 0x20 || c == 0x7f)
                 .map(|p| p + start);
             assert_eq!(find_ctl(&all, start), expect);
+        }
+    }
+
+    #[test]
+    fn block_rules_match_the_tables() {
+        for c in 0..=255u8 {
+            let b = [c; BLOCK];
+            let ctl = c < 0x20 || c == 0x7f;
+            assert_eq!(block_has_ctl(&b), ctl, "{c:#x}");
+            let non_uri = !is_uri_char(c) || c == b'%';
+            assert_eq!(block_has_non_uri(&b), non_uri, "{c:#x}");
+            // One odd byte among good ones, at every position, in two blocks
+            // and a tail.
+            for pos in 0..40 {
+                let mut v = vec![b'a'; 40];
+                v[pos] = c;
+                let ctl = (c < 0x20 || c == 0x7f).then_some(pos);
+                assert_eq!(find_ctl(&v, 0), ctl);
+                let stop = if is_uri_char(c) && c != b'%' { 40 } else { pos };
+                assert_eq!(find_non_uri(&v, 0), stop);
+                let stop = if is_tchar(c) { 40 } else { pos };
+                assert_eq!(skip_tchars(&v, 0), stop);
+            }
         }
     }
 

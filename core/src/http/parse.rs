@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use super::chars::{find_ctl, is_field_char, is_tchar, is_uri_char, is_vchar};
+use super::chars::{find_ctl, find_non_uri, is_field_char, is_vchar, skip_tchars};
 use super::error::{Error, ErrorKind};
 use super::header::{HeaderMap, HeaderName, HeaderValue};
 use super::message::{RequestHead, ResponseHead};
@@ -222,9 +222,7 @@ pub fn parse_request(
 
     // method SP
     let m_start = i;
-    while i < buf.len() && is_tchar(buf[i]) {
-        i += 1;
-    }
+    i = skip_tchars(buf, i);
     if i == buf.len() {
         return partial_line(too_long(i), ErrorKind::RequestLineTooLong, buf, cfg);
     }
@@ -241,30 +239,24 @@ pub fn parse_request(
             i += 1;
         }
     } else {
-        while i < buf.len() {
-            let c = buf[i];
-            if !is_uri_char(c) {
+        loop {
+            // Runs of plain target characters, sixteen at a time; stops at
+            // anything else, `%` included.
+            i = find_non_uri(buf, i);
+            if buf.get(i) != Some(&b'%') {
                 break;
             }
-            if c == b'%' {
-                // pct-encoded = "%" HEXDIG HEXDIG
-                for k in 1..3 {
-                    match buf.get(i + k) {
-                        Some(h) if h.is_ascii_hexdigit() => {}
-                        Some(_) => return err(ErrorKind::InvalidTarget),
-                        None => {
-                            return partial_line(
-                                too_long(i),
-                                ErrorKind::RequestLineTooLong,
-                                buf,
-                                cfg,
-                            )
-                        }
+            // pct-encoded = "%" HEXDIG HEXDIG
+            for k in 1..3 {
+                match buf.get(i + k) {
+                    Some(h) if h.is_ascii_hexdigit() => {}
+                    Some(_) => return err(ErrorKind::InvalidTarget),
+                    None => {
+                        return partial_line(too_long(i), ErrorKind::RequestLineTooLong, buf, cfg)
                     }
                 }
-                i += 2;
             }
-            i += 1;
+            i += 3;
         }
     }
     if i >= buf.len() {
@@ -497,9 +489,7 @@ pub fn parse_fields(
         }
         // field-name
         let n_start = i;
-        while i < buf.len() && is_tchar(buf[i]) {
-            i += 1;
-        }
+        i = skip_tchars(buf, i);
         if i == buf.len() {
             return partial_fields(buf, line_start, cfg);
         }

@@ -7,7 +7,7 @@ use std::fmt;
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, CONTROLS};
 
-use super::chars::{is_uri_char, is_vchar};
+use super::chars::{find_non_uri, is_vchar};
 use super::Method;
 
 /// Which of the four forms of RFC 9112 §3.2 a request-target has.
@@ -221,6 +221,32 @@ impl RequestTarget {
         percent_decode(self.path())
     }
 
+    /// The path's segments, each percent-decoded on its own (as UTF-8,
+    /// lossily), so that an encoded `%2F` stays inside its segment instead of
+    /// splitting it: the decoding that matches [`encode_path_segment`]. Empty
+    /// for authority-form and `*`.
+    ///
+    /// ```
+    /// use wireloom_core::http::{Method, RequestTarget};
+    /// let t = RequestTarget::parse(b"/files/a%2Fb/caf%C3%A9?x", &Method::GET).unwrap();
+    /// let segs: Vec<_> = t.path_segments().collect();
+    /// assert_eq!(segs, ["files", "a/b", "caf\u{e9}"]);
+    /// assert_eq!(t.decoded_path(), "/files/a/b/caf\u{e9}");
+    /// ```
+    pub fn path_segments(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        let p = match self.form {
+            TargetForm::Origin | TargetForm::Absolute => self.path(),
+            TargetForm::Authority | TargetForm::Asterisk => "",
+        };
+        let p = p.strip_prefix('/').unwrap_or(p);
+        let mut segs = p.split('/');
+        if p.is_empty() {
+            // `/` has no segments, not one empty one.
+            segs.next();
+        }
+        segs.map(percent_decode)
+    }
+
     /// The query parsed as `application/x-www-form-urlencoded` pairs.
     pub fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
         parse_form(self.query().unwrap_or("").as_bytes())
@@ -243,27 +269,30 @@ fn check_chars(b: &[u8], lenient: bool) -> Result<(), InvalidTarget> {
     if b.is_empty() {
         return Err(InvalidTarget::Form);
     }
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        let ok = if lenient {
-            is_vchar(c) && c != b'#'
-        } else {
-            is_uri_char(c)
-        };
-        if !ok {
-            return Err(InvalidTarget::Character);
-        }
-        if c == b'%' && !lenient {
-            let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
-            if !hex(i + 1) || !hex(i + 2) {
-                return Err(InvalidTarget::Character);
+    if !lenient {
+        // Runs of plain characters sixteen at a time; stop at `%` or a bad byte.
+        let mut i = 0;
+        loop {
+            i = find_non_uri(b, i);
+            match b.get(i) {
+                None => return Ok(()),
+                Some(b'%') => {
+                    let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
+                    if !hex(i + 1) || !hex(i + 2) {
+                        return Err(InvalidTarget::Character);
+                    }
+                    i += 3;
+                }
+                Some(_) => return Err(InvalidTarget::Character),
             }
-            i += 2;
         }
-        i += 1;
     }
-    Ok(())
+    // Lenient: any visible ASCII but `#`.
+    if b.iter().all(|&c| is_vchar(c) && c != b'#') {
+        Ok(())
+    } else {
+        Err(InvalidTarget::Character)
+    }
 }
 
 fn is_authority_form(b: &[u8]) -> bool {
@@ -389,6 +418,29 @@ mod tests {
         assert_eq!((a.path(), a.query()), ("/", Some("x=1")));
         let d = RequestTarget::parse(b"/caf%C3%A9%20x", &Method::GET).unwrap();
         assert_eq!(d.decoded_path(), "/caf\u{e9} x");
+    }
+
+    #[test]
+    fn path_segments_decode_per_segment() {
+        let seg = |t: &[u8], m: &Method| -> Vec<String> {
+            let t = RequestTarget::parse(t, m).unwrap();
+            t.path_segments().map(|s| s.into_owned()).collect()
+        };
+        assert_eq!(seg(b"/", &Method::GET), Vec::<String>::new());
+        assert_eq!(seg(b"/a//b/", &Method::GET), ["a", "", "b", ""]);
+        assert_eq!(seg(b"/a%2F%20b", &Method::GET), ["a/ b"]);
+        assert_eq!(seg(b"http://h", &Method::GET), Vec::<String>::new());
+        assert_eq!(seg(b"http://h/x%3Fy?q", &Method::GET), ["x?y"]);
+        assert_eq!(seg(b"h:1", &Method::CONNECT), Vec::<String>::new());
+        assert_eq!(seg(b"*", &Method::OPTIONS), Vec::<String>::new());
+        // Round trip with the per-segment encoder.
+        for parts in [&["a/b", "c d", "%", "\u{e9}?#"][..], &["x"]] {
+            let path: String = parts
+                .iter()
+                .map(|p| format!("/{}", encode_path_segment(p)))
+                .collect();
+            assert_eq!(seg(path.as_bytes(), &Method::GET), parts);
+        }
     }
 
     #[test]
