@@ -33,7 +33,7 @@ use wireloom_core::http::{
 
 use wireloom_core::Dialogue;
 
-use crate::driver::{Driver, ReadOutcome, Socket};
+use crate::driver::{read_pieces, ChunkRead, Driver, ReadOutcome, Socket};
 use crate::router::{Found, Params, Router};
 
 /// How often a worker waiting on an idle connection looks at the shutdown flag.
@@ -206,18 +206,18 @@ impl<'a> Request<'a> {
     }
 }
 
+impl ChunkRead for Request<'_> {
+    fn pending(&mut self) -> &mut Bytes {
+        &mut self.pending
+    }
+    fn next_piece(&mut self) -> io::Result<Option<Bytes>> {
+        self.read_chunk()
+    }
+}
+
 impl Read for Request<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pending.is_empty() {
-            match self.read_chunk()? {
-                Some(c) => self.pending = c,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        bytes::Buf::advance(&mut self.pending, n);
-        Ok(n)
+        read_pieces(self, buf)
     }
 }
 
