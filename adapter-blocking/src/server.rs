@@ -711,6 +711,9 @@ impl BodySource for ConnBody<'_> {
                 }
                 Some(ServerEvent::Error(e)) => {
                     self.ended = true;
+                    // Send the answer core queued (408, 400, 413) before
+                    // the handler's own response is refused.
+                    let _ = self.drv.flush(self.conn);
                     return Err(io::Error::new(io::ErrorKind::InvalidData, e));
                 }
                 Some(_) => {}

@@ -179,7 +179,15 @@ fn curl_keep_alive_routes_and_errors() {
         out.contains("Content-Length: 13\r\n") && out.contains("X-Served-By: wireloom\r\n"),
         "{out}"
     );
-    assert!(hits.load(Ordering::SeqCst) >= 7);
+    // HEAD on a streamed (chunked) response: the head only, promptly.
+    let started = Instant::now();
+    let (out, err) = curl(&["-I", &format!("{base}/stream")]);
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n"),
+        "{out}{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(hits.load(Ordering::SeqCst) >= 8);
     h.shutdown();
 }
 
@@ -278,6 +286,7 @@ print("ok")
 fn bad_input_and_slow_clients() {
     let cfg = ServerConfig {
         head_timeout: Duration::from_millis(500),
+        body_timeout: Duration::from_millis(500),
         ..ServerConfig::default()
     };
     let (h, addr, _) = start(cfg, 4);
@@ -311,6 +320,61 @@ fn bad_input_and_slow_clients() {
     slow.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{out}");
     assert!(started.elapsed() < Duration::from_secs(4));
+    // A client that drips a head one byte at a time does not extend the
+    // head deadline.
+    let mut drip = TcpStream::connect(addr).unwrap();
+    drip.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = Instant::now();
+    let mut closed = false;
+    for b in b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if drip.write_all(&[*b]).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let mut out = String::new();
+    let _ = drip.read_to_string(&mut out);
+    assert!(
+        closed || out.starts_with("HTTP/1.1 408 "),
+        "dripping client not timed out: {out}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // A body that stalls mid-way is timed out too, and the connection closed.
+    let mut stall = TcpStream::connect(addr).unwrap();
+    stall
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stall
+        .write_all(b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+        .unwrap();
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let _ = stall.read_to_end(&mut out);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "stalled body held the connection for {elapsed:?}"
+    );
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.starts_with("HTTP/1.1 408 Request Timeout\r\n") && out.contains("Connection: close"),
+        "{out}"
+    );
+    // A malformed chunked body, met while the handler streams it: 400, close.
+    let mut bad = TcpStream::connect(addr).unwrap();
+    bad.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    bad.write_all(b"POST /api/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = bad.read_to_string(&mut out);
+    assert!(
+        out.starts_with("HTTP/1.1 400 Bad Request\r\n") && out.contains("Connection: close"),
+        "{out}"
+    );
+    // Meanwhile the server kept serving.
+    let (fast, _) = curl(&[&format!("http://{addr}/plaintext")]);
+    assert_eq!(fast, "Hello, World!");
     h.shutdown();
 }
 
@@ -356,6 +420,14 @@ fn graceful_shutdown_finishes_in_flight() {
         .unwrap();
     let addr = server.local_addrs()[0];
     let h = server.spawn().unwrap();
+    // An idle keep-alive connection, after one exchange.
+    let mut idle = TcpStream::connect(addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    idle.write_all(b"GET /missing HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = idle.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 404 "));
     let t = std::thread::spawn(move || {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -374,12 +446,135 @@ fn graceful_shutdown_finishes_in_flight() {
             && out.ends_with("done"),
         "{out}"
     );
-    assert!(
-        TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err() || {
-            // The port may still accept at the OS level briefly; nothing answers.
-            true
+    // The idle connection was closed without a response.
+    let started = Instant::now();
+    assert_eq!(idle.read(&mut buf).unwrap(), 0);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // The listener is gone: new connections are refused.
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err());
+}
+
+/// Reads one response (up to its empty body or `Content-Length` bytes).
+fn read_response(s: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len: usize = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if got.len() >= end + 4 + len {
+                return text;
+            }
         }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return text,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn several_addresses_pool_bound_and_max_connections() {
+    let mut r = Router::new();
+    r.route(
+        Method::GET,
+        "/plaintext",
+        Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")),
+    )
+    .unwrap();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .backlog(16)
+        .threads(1)
+        .max_connections(2)
+        .router(r)
+        .build()
+        .unwrap();
+    let addrs = server.local_addrs();
+    assert_eq!(addrs.len(), 2);
+    assert_ne!(addrs[0], addrs[1]);
+    let h = server.spawn().unwrap();
+    // Both listeners serve.
+    for a in &addrs {
+        let (out, err) = curl(&[&format!("http://{a}/plaintext")]);
+        assert_eq!(out, "Hello, World!", "{a}: {err}");
+    }
+    let get = b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n";
+    // Connection A occupies the only worker (kept alive after a request).
+    let mut a = TcpStream::connect(addrs[0]).unwrap();
+    a.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    a.write_all(get).unwrap();
+    assert!(read_response(&mut a).ends_with("Hello, World!"));
+    // Connection B is accepted but waits for a worker: one thread is the
+    // concurrency bound.
+    let mut b = TcpStream::connect(addrs[1]).unwrap();
+    b.write_all(get).unwrap();
+    b.set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        b.read(&mut buf).is_err(),
+        "B served while A holds the worker"
     );
+    assert_eq!(h.active_connections(), 2);
+    // Connection C is over max_connections: 503 and closed at once.
+    let mut c = TcpStream::connect(addrs[0]).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    assert!(
+        out.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{out}"
+    );
+    // A leaves: B gets the worker and its answer.
+    drop(a);
+    b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(read_response(&mut b).ends_with("Hello, World!"));
+    drop(b);
+    h.shutdown();
+}
+
+#[test]
+fn keep_alive_off_closes_after_each_response() {
+    let mut r = Router::new();
+    r.route(
+        Method::GET,
+        "/plaintext",
+        Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")),
+    )
+    .unwrap();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .threads(2)
+        .keep_alive(false)
+        .router(r)
+        .build()
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let h = server.spawn().unwrap();
+    // Two pipelined requests: one response, then the close.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 1, "{out}");
+    assert!(out.contains("Connection: close\r\n"), "{out}");
+    // curl needs a connection per request.
+    let url = format!("http://{addr}/plaintext");
+    let (out, _) = curl(&["-w", "\n%{num_connects}\n", &url, &url]);
+    assert_eq!(out, "Hello, World!\n1\nHello, World!\n1\n");
+    h.shutdown();
 }
 
 /// Relays bytes both ways between two sockets until either side closes
