@@ -784,7 +784,10 @@ fn error_response(shared: &Shared, status: StatusCode, head: &RequestHead) -> Re
     match shared.error_pages.get(&status.as_u16()) {
         Some(page) => {
             let mut r = page(head);
+            // The status (and its reason phrase) is ours, whatever the page said.
+            let ResponseHead { status, reason, .. } = ResponseHead::new(status);
             r.head.status = status;
+            r.head.reason = reason;
             r
         }
         None => Response::text(status, format!("{}\n", status)),
@@ -817,22 +820,28 @@ fn dispatch(
     };
     let mut request = Request::new(req.head, req.framing, &mut body);
     request.peer = peer;
-    let response = match found {
+    let (handler, allowed) = match found {
         Found::Route(handler, params) => {
             request.params = params;
-            let h = Arc::clone(handler);
-            let run = |r: &mut Request<'_>| call_chain(&shared.middleware, &*h, r);
-            match catch_unwind(AssertUnwindSafe(|| run(&mut request))) {
-                Ok(resp) => resp,
-                Err(_) => error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head()),
-            }
+            (Some(handler), None)
         }
-        Found::MethodNotAllowed(allowed) => {
+        Found::MethodNotAllowed(allowed) => (None, Some(allowed)),
+        Found::NotFound => (None, None),
+    };
+    // Middleware wraps every answer, the router's 404 and 405 included.
+    let inner = |r: &mut Request<'_>| match (handler, &allowed) {
+        (Some(h), _) => h.handle(r),
+        (None, Some(allowed)) => {
             let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-            error_response(shared, StatusCode::METHOD_NOT_ALLOWED, request.head())
+            error_response(shared, StatusCode::METHOD_NOT_ALLOWED, r.head())
                 .header("Allow", list.join(", "))
         }
-        Found::NotFound => error_response(shared, StatusCode::NOT_FOUND, request.head()),
+        (None, None) => error_response(shared, StatusCode::NOT_FOUND, r.head()),
+    };
+    let run = |r: &mut Request<'_>| call_chain(&shared.middleware, &inner, r);
+    let response = match catch_unwind(AssertUnwindSafe(|| run(&mut request))) {
+        Ok(resp) => resp,
+        Err(_) => error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head()),
     };
     let mut response = if response.invalid_header {
         error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head())
@@ -842,7 +851,15 @@ fn dispatch(
             .error_pages
             .contains_key(&response.head.status.as_u16())
     {
-        error_response(shared, response.head.status, request.head())
+        // The page replaces the empty body; the fields the handler and
+        // middleware set (WWW-Authenticate, Retry-After...) stay.
+        let mut page = error_response(shared, response.head.status, request.head());
+        for (name, value) in &response.head.headers {
+            if !page.head.headers.contains(name.as_str()) {
+                page.head.headers.append_field(name.clone(), value.clone());
+            }
+        }
+        page
     } else {
         response
     };
@@ -859,9 +876,13 @@ fn dispatch(
     write_response(conn, drv, response).unwrap_or(false)
 }
 
-fn call_chain(mws: &[Arc<dyn Middleware>], h: &dyn Handler, req: &mut Request<'_>) -> Response {
+fn call_chain(
+    mws: &[Arc<dyn Middleware>],
+    h: &dyn Fn(&mut Request<'_>) -> Response,
+    req: &mut Request<'_>,
+) -> Response {
     match mws.split_first() {
-        None => h.handle(req),
+        None => h(req),
         Some((m, rest)) => m.handle(req, &|r: &mut Request<'_>| call_chain(rest, h, r)),
     }
 }

@@ -656,3 +656,127 @@ fn connect_tunnel_under_curl() {
     proxy.shutdown();
     target.shutdown();
 }
+
+#[test]
+fn middleware_chain_auth_and_error_pages() {
+    use std::sync::Mutex;
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut r = Router::new();
+    let l = Arc::clone(&log);
+    r.route(
+        Method::GET,
+        "/private/{item}",
+        Server::handler(move |req: &mut Request<'_>| {
+            l.lock().unwrap().push("handler".into());
+            Response::text(
+                StatusCode::OK,
+                format!("secret {}", req.param("item").unwrap()),
+            )
+        }),
+    )
+    .unwrap();
+    r.route(
+        Method::GET,
+        "/forbidden",
+        Server::handler(|_: &mut Request<'_>| Response::new(StatusCode::FORBIDDEN)),
+    )
+    .unwrap();
+    r.route(
+        Method::GET,
+        "/panic",
+        Server::handler(|_: &mut Request<'_>| -> Response { panic!("handler bug") }),
+    )
+    .unwrap();
+    let (l1, l2) = (Arc::clone(&log), Arc::clone(&log));
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .threads(2)
+        .router(r)
+        // Timing, outermost: sees every response, including the auth refusal.
+        .middleware(
+            move |req: &mut Request<'_>, next: &dyn Fn(&mut Request<'_>) -> Response| {
+                l1.lock().unwrap().push("timing in".into());
+                let started = Instant::now();
+                let res = next(req);
+                l1.lock().unwrap().push("timing out".into());
+                res.header("X-Elapsed-Us", started.elapsed().as_micros().to_string())
+            },
+        )
+        // Authentication: refuses without calling the handler.
+        .middleware(
+            move |req: &mut Request<'_>, next: &dyn Fn(&mut Request<'_>) -> Response| {
+                l2.lock().unwrap().push("auth".into());
+                if req.path().starts_with("/private/")
+                    && req.header("authorization") != Some("Bearer ok")
+                {
+                    return Response::new(StatusCode::UNAUTHORIZED)
+                        .header("WWW-Authenticate", "Bearer");
+                }
+                next(req)
+            },
+        )
+        .error_page(StatusCode::UNAUTHORIZED, |_| {
+            Response::html(StatusCode::OK, "<p>log in first</p>")
+        })
+        .error_page(StatusCode::FORBIDDEN, |head| {
+            Response::text(
+                StatusCode::OK,
+                format!("no access to {}", head.target.path()),
+            )
+        })
+        .error_page(StatusCode::INTERNAL_SERVER_ERROR, |_| {
+            Response::text(StatusCode::OK, "our fault, sorry")
+        })
+        .build()
+        .unwrap();
+    let base = format!("http://{}", server.local_addrs()[0]);
+    let h = server.spawn().unwrap();
+    let (out, _) = curl(&[
+        "-H",
+        "Authorization: Bearer ok",
+        &format!("{base}/private/x"),
+    ]);
+    assert_eq!(out, "secret x");
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["timing in", "auth", "handler", "timing out"]
+    );
+    log.lock().unwrap().clear();
+    let (out, _) = curl(&["-i", &format!("{base}/private/x")]);
+    assert!(
+        out.starts_with("HTTP/1.1 401 Unauthorized\r\n")
+            && out.contains("X-Elapsed-Us: ")
+            && out.contains("WWW-Authenticate: Bearer\r\n")
+            && out.contains("Content-Type: text/html")
+            && out.ends_with("<p>log in first</p>"),
+        "{out}"
+    );
+    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
+    // The router's own 404 goes through the middleware too.
+    log.lock().unwrap().clear();
+    let (out, _) = curl(&["-i", &format!("{base}/nowhere")]);
+    assert!(
+        out.starts_with("HTTP/1.1 404 Not Found\r\n") && out.contains("X-Elapsed-Us: "),
+        "{out}"
+    );
+    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
+    // Custom pages keep the status; the page sees the request.
+    let (out, _) = curl(&["-i", &format!("{base}/forbidden")]);
+    assert!(
+        out.starts_with("HTTP/1.1 403 Forbidden\r\n") && out.ends_with("no access to /forbidden"),
+        "{out}"
+    );
+    // A panic: the custom 500 page, on a connection that stays usable.
+    let (out, err) = curl(&[
+        "-w",
+        "\n%{http_code} %{num_connects}\n",
+        &format!("{base}/panic"),
+        &format!("{base}/forbidden"),
+    ]);
+    assert_eq!(
+        out, "our fault, sorry\n500 1\nno access to /forbidden\n403 0\n",
+        "{err}"
+    );
+    h.shutdown();
+}
