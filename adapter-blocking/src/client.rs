@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wireloom_core::http::pool::{Pool, PoolConfig};
+use wireloom_core::http::pool::{retry_on_fresh_connection, Failure, Pool, PoolConfig};
 use wireloom_core::http::redirect::{fields_to_strip, redirect};
 use wireloom_core::http::{
     BodyLength, ClientConfig, ClientConnection, ClientEvent, ErrorKind, HeaderMap, Method,
@@ -476,13 +476,13 @@ fn exchange(
                 });
             }
             Err(e) => {
-                let retry = attempt == 0
-                    && reused
-                    && replayable
-                    && method.is_idempotent()
-                    && matches!(&e, ClientError::Io(_))
-                        | matches!(&e, ClientError::Protocol(p) if p.kind() == ErrorKind::ClosedBeforeResponse);
-                if !retry {
+                let failure = Failure {
+                    reused,
+                    body_replayable: replayable,
+                    before_response: matches!(&e, ClientError::Io(_))
+                        | matches!(&e, ClientError::Protocol(p) if p.kind() == ErrorKind::ClosedBeforeResponse),
+                };
+                if !retry_on_fresh_connection(method, attempt, failure) {
                     return Err(e);
                 }
             }
