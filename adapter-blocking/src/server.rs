@@ -367,6 +367,8 @@ struct Shared {
     shutdown: AtomicBool,
     active: AtomicUsize,
     max_connections: usize,
+    /// Worker threads: more active connections than this means some wait.
+    threads: usize,
 }
 
 /// Configures a [`Server`].
@@ -415,7 +417,8 @@ impl ServerBuilder {
     }
 
     /// Worker threads: the number of connections served at once (default
-    /// 8 per core, at least 16).
+    /// 8 per core, at least 16). While connections wait for a worker, idle
+    /// keep-alive connections are closed to make room.
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = n.max(1);
         self
@@ -514,6 +517,7 @@ impl ServerBuilder {
                 shutdown: AtomicBool::new(false),
                 active: AtomicUsize::new(0),
                 max_connections: self.max_connections,
+                threads: self.threads,
             }),
         })
     }
@@ -773,6 +777,11 @@ fn serve_connection(shared: &Shared, tcp: TcpStream) {
                     if eofs > 2 {
                         return;
                     }
+                }
+                // Connections wait for a worker: free this one if it is an
+                // idle keep-alive connection.
+                Ok(ReadOutcome::Idle) if shared.active.load(Ordering::Relaxed) > shared.threads => {
+                    conn.close_if_idle();
                 }
                 Ok(_) => {}
             },

@@ -485,6 +485,15 @@ fn several_addresses_pool_bound_and_max_connections() {
         Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")),
     )
     .unwrap();
+    r.route(
+        Method::GET,
+        "/slow",
+        Server::handler(|_: &mut Request<'_>| {
+            std::thread::sleep(Duration::from_millis(800));
+            Response::text(StatusCode::OK, "slow")
+        }),
+    )
+    .unwrap();
     let server = Server::builder()
         .bind("127.0.0.1:0")
         .unwrap()
@@ -506,16 +515,17 @@ fn several_addresses_pool_bound_and_max_connections() {
         assert_eq!(out, "Hello, World!", "{a}: {err}");
     }
     let get = b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n";
-    // Connection A occupies the only worker (kept alive after a request).
+    // Connection A occupies the only worker with a slow request.
     let mut a = TcpStream::connect(addrs[0]).unwrap();
     a.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    a.write_all(get).unwrap();
-    assert!(read_response(&mut a).ends_with("Hello, World!"));
+    a.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
     // Connection B is accepted but waits for a worker: one thread is the
     // concurrency bound.
     let mut b = TcpStream::connect(addrs[1]).unwrap();
     b.write_all(get).unwrap();
-    b.set_read_timeout(Some(Duration::from_millis(400)))
+    b.set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     let mut buf = [0u8; 64];
     assert!(
@@ -532,9 +542,22 @@ fn several_addresses_pool_bound_and_max_connections() {
         out.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
         "{out}"
     );
-    // A leaves: B gets the worker and its answer.
-    drop(a);
-    b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // A's response ends its request; A is now an idle keep-alive connection
+    // while B waits, so the server closes A and serves B.
+    assert!(read_response(&mut a).ends_with("slow"));
+    b.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let started = Instant::now();
+    assert!(read_response(&mut b).ends_with("Hello, World!"));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(a.read(&mut buf).unwrap(), 0, "idle A not closed");
+    // With nobody waiting, an idle keep-alive connection stays open.
+    b.write_all(get).unwrap();
+    b.set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    let first = read_response(&mut b);
+    assert!(first.ends_with("Hello, World!"), "{first}");
+    std::thread::sleep(Duration::from_millis(300));
+    b.write_all(get).unwrap();
     assert!(read_response(&mut b).ends_with("Hello, World!"));
     drop(b);
     h.shutdown();
