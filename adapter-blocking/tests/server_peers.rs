@@ -803,3 +803,65 @@ fn middleware_chain_auth_and_error_pages() {
     );
     h.shutdown();
 }
+
+#[test]
+fn client_that_never_reads_is_dropped_by_the_write_timeout() {
+    let mut r = Router::new();
+    r.route(
+        Method::GET,
+        "/big",
+        Server::handler(|_: &mut Request<'_>| {
+            Response::stream(
+                StatusCode::OK,
+                "application/octet-stream",
+                std::io::repeat(b'x').take(1 << 30),
+            )
+        }),
+    )
+    .unwrap();
+    r.route(
+        Method::GET,
+        "/plaintext",
+        Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")),
+    )
+    .unwrap();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .threads(1)
+        .write_timeout(Duration::from_millis(300))
+        .router(r)
+        .build()
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let h = server.spawn().unwrap();
+    // Asks for a large body and never reads it: the only worker blocks on
+    // a full socket until the write timeout drops the connection.
+    let mut stuck = TcpStream::connect(addr).unwrap();
+    stuck
+        .write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let (out, err) = curl(&[&format!("http://{addr}/plaintext")]);
+    assert_eq!(out, "Hello, World!", "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The stuck connection was cut: its body ends well short of 1 GiB.
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match stuck.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n as u64,
+        }
+    }
+    assert!(total < 1 << 29, "{total} bytes");
+    h.shutdown();
+}
