@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wireloom_core::http::pool::{Pool, PoolConfig};
+use wireloom_core::http::pool::{retry_on_fresh_connection, Failure, Pool, PoolConfig};
 use wireloom_core::http::redirect::{fields_to_strip, redirect};
 use wireloom_core::http::{
     BodyLength, ClientConfig, ClientConnection, ClientEvent, ErrorKind, HeaderMap, Method,
@@ -25,7 +25,7 @@ use wireloom_core::http::{
 };
 use wireloom_core::Dialogue;
 
-use crate::driver::{Driver, ReadOutcome, Socket, TlsConnector};
+use crate::driver::{read_pieces, ChunkRead, Driver, ReadOutcome, Socket, TlsConnector};
 
 /// What can go wrong with a request.
 #[derive(Debug)]
@@ -35,11 +35,12 @@ pub enum ClientError {
     BadUrl(String),
     /// A header name or value is invalid (e.g. holds CR or LF).
     BadHeader(String),
-    /// Connecting failed (DNS, refused, connect timeout).
+    /// Connecting failed (DNS, refused; a connect timeout is `Timeout("connect")`).
     Connect(io::Error),
     /// The TLS handshake failed, or HTTPS was asked without a TLS connector.
     Tls(io::Error),
-    /// A read, write or total timeout fired.
+    /// A timeout fired: `"connect"`, `"read"`, `"write"` or `"request"` (the
+    /// total per request).
     Timeout(&'static str),
     /// Reading or writing failed.
     Io(io::Error),
@@ -341,6 +342,14 @@ fn origin_of(url: &url::Url) -> Result<Origin, ClientError> {
     Ok(Origin { https, host, port })
 }
 
+/// A failed write: the write timeout when the socket stayed full too long.
+fn write_error(e: io::Error) -> ClientError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout("write"),
+        _ => ClientError::Io(e),
+    }
+}
+
 fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, ClientError> {
     match deadline {
         None => Ok(None),
@@ -377,7 +386,13 @@ fn connect(agent: &Agent, origin: &Origin, deadline: Option<Instant>) -> Result<
             Err(e) => last = e,
         }
     }
-    let tcp = tcp.ok_or(ClientError::Connect(last))?;
+    let tcp = match tcp {
+        Some(t) => t,
+        None if last.kind() == io::ErrorKind::TimedOut => {
+            return Err(ClientError::Timeout("connect"))
+        }
+        None => return Err(ClientError::Connect(last)),
+    };
     let _ = tcp.set_nodelay(true);
     let _ = tcp.set_write_timeout(Some(cfg.write_timeout));
     let sock: Box<dyn Socket> = if origin.https {
@@ -461,13 +476,13 @@ fn exchange(
                 });
             }
             Err(e) => {
-                let retry = attempt == 0
-                    && reused
-                    && replayable
-                    && method.is_idempotent()
-                    && matches!(&e, ClientError::Io(_))
-                        | matches!(&e, ClientError::Protocol(p) if p.kind() == ErrorKind::ClosedBeforeResponse);
-                if !retry {
+                let failure = Failure {
+                    reused,
+                    body_replayable: replayable,
+                    before_response: matches!(&e, ClientError::Io(_))
+                        | matches!(&e, ClientError::Protocol(p) if p.kind() == ErrorKind::ClosedBeforeResponse),
+                };
+                if !retry_on_fresh_connection(method, attempt, failure) {
                     return Err(e);
                 }
             }
@@ -512,7 +527,7 @@ fn send_on(
                 conn.http
                     .send_data(Bytes::copy_from_slice(&buf[..n]))
                     .map_err(|e| ClientError::Io(io::Error::other(e)))?;
-                conn.drv.flush(&mut conn.http).map_err(ClientError::Io)?;
+                conn.drv.flush(&mut conn.http).map_err(write_error)?;
                 remaining(deadline)?;
             }
             conn.http
@@ -521,7 +536,7 @@ fn send_on(
         }
     }
     loop {
-        conn.drv.flush(&mut conn.http).map_err(ClientError::Io)?;
+        conn.drv.flush(&mut conn.http).map_err(write_error)?;
         while let Some(ev) = conn.http.poll_event() {
             match ev {
                 ClientEvent::Response(r) => return Ok(r.head),
@@ -622,7 +637,7 @@ impl Response {
                 }
             }
             remaining(self.deadline)?;
-            conn.drv.flush(&mut conn.http).map_err(ClientError::Io)?;
+            conn.drv.flush(&mut conn.http).map_err(write_error)?;
             conn.drv
                 .read_once(&mut conn.http, remaining(self.deadline)?)
                 .map_err(ClientError::Io)?;
@@ -658,17 +673,17 @@ impl Response {
     }
 }
 
+impl ChunkRead for Response {
+    fn pending(&mut self) -> &mut Bytes {
+        &mut self.pending
+    }
+    fn next_piece(&mut self) -> io::Result<Option<Bytes>> {
+        self.read_chunk().map_err(io::Error::other)
+    }
+}
+
 impl Read for Response {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pending.is_empty() {
-            match self.read_chunk().map_err(io::Error::other)? {
-                Some(c) => self.pending = c,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        bytes::Buf::advance(&mut self.pending, n);
-        Ok(n)
+        read_pieces(self, buf)
     }
 }

@@ -270,6 +270,33 @@ impl<S: Socket> Driver<S> {
     }
 }
 
+/// A body handed out in [`Bytes`] pieces that is also read through
+/// [`io::Read`]: the piece a short `read` left over waits in
+/// [`pending`](ChunkRead::pending). Implemented by the server's request and
+/// the client's response, whose `Read` impls are [`read_pieces`].
+pub(crate) trait ChunkRead {
+    /// The rest of the piece the last `read` did not take.
+    fn pending(&mut self) -> &mut Bytes;
+    /// The next piece (the pending one first); `None` at the end.
+    fn next_piece(&mut self) -> io::Result<Option<Bytes>>;
+}
+
+/// `io::Read::read` for a [`ChunkRead`]: copies from the pending piece,
+/// fetching the next one when it is used up; 0 at the end of the body.
+pub(crate) fn read_pieces<R: ChunkRead + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    if r.pending().is_empty() {
+        match r.next_piece()? {
+            Some(piece) => *r.pending() = piece,
+            None => return Ok(0),
+        }
+    }
+    let pending = r.pending();
+    let n = buf.len().min(pending.len());
+    buf[..n].copy_from_slice(&pending[..n]);
+    bytes::Buf::advance(pending, n);
+    Ok(n)
+}
+
 /// Writes every buffer in `batch` (emptying it), retrying partial writes.
 pub fn write_all_vectored<W: Write + ?Sized>(w: &mut W, batch: &mut Vec<Bytes>) -> io::Result<()> {
     let mut first = 0;

@@ -33,7 +33,7 @@ use wireloom_core::http::{
 
 use wireloom_core::Dialogue;
 
-use crate::driver::{Driver, ReadOutcome, Socket};
+use crate::driver::{read_pieces, ChunkRead, Driver, ReadOutcome, Socket};
 use crate::router::{Found, Params, Router};
 
 /// How often a worker waiting on an idle connection looks at the shutdown flag.
@@ -206,18 +206,18 @@ impl<'a> Request<'a> {
     }
 }
 
+impl ChunkRead for Request<'_> {
+    fn pending(&mut self) -> &mut Bytes {
+        &mut self.pending
+    }
+    fn next_piece(&mut self) -> io::Result<Option<Bytes>> {
+        self.read_chunk()
+    }
+}
+
 impl Read for Request<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pending.is_empty() {
-            match self.read_chunk()? {
-                Some(c) => self.pending = c,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        bytes::Buf::advance(&mut self.pending, n);
-        Ok(n)
+        read_pieces(self, buf)
     }
 }
 
@@ -367,6 +367,8 @@ struct Shared {
     shutdown: AtomicBool,
     active: AtomicUsize,
     max_connections: usize,
+    /// Worker threads: more active connections than this means some wait.
+    threads: usize,
 }
 
 /// Configures a [`Server`].
@@ -415,7 +417,8 @@ impl ServerBuilder {
     }
 
     /// Worker threads: the number of connections served at once (default
-    /// 8 per core, at least 16).
+    /// 8 per core, at least 16). While connections wait for a worker, idle
+    /// keep-alive connections are closed to make room.
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = n.max(1);
         self
@@ -514,6 +517,7 @@ impl ServerBuilder {
                 shutdown: AtomicBool::new(false),
                 active: AtomicUsize::new(0),
                 max_connections: self.max_connections,
+                threads: self.threads,
             }),
         })
     }
@@ -711,6 +715,9 @@ impl BodySource for ConnBody<'_> {
                 }
                 Some(ServerEvent::Error(e)) => {
                     self.ended = true;
+                    // Send the answer core queued (408, 400, 413) before
+                    // the handler's own response is refused.
+                    let _ = self.drv.flush(self.conn);
                     return Err(io::Error::new(io::ErrorKind::InvalidData, e));
                 }
                 Some(_) => {}
@@ -771,6 +778,11 @@ fn serve_connection(shared: &Shared, tcp: TcpStream) {
                         return;
                     }
                 }
+                // Connections wait for a worker: free this one if it is an
+                // idle keep-alive connection.
+                Ok(ReadOutcome::Idle) if shared.active.load(Ordering::Relaxed) > shared.threads => {
+                    conn.close_if_idle();
+                }
                 Ok(_) => {}
             },
         }
@@ -781,7 +793,10 @@ fn error_response(shared: &Shared, status: StatusCode, head: &RequestHead) -> Re
     match shared.error_pages.get(&status.as_u16()) {
         Some(page) => {
             let mut r = page(head);
+            // The status (and its reason phrase) is ours, whatever the page said.
+            let ResponseHead { status, reason, .. } = ResponseHead::new(status);
             r.head.status = status;
+            r.head.reason = reason;
             r
         }
         None => Response::text(status, format!("{}\n", status)),
@@ -814,22 +829,28 @@ fn dispatch(
     };
     let mut request = Request::new(req.head, req.framing, &mut body);
     request.peer = peer;
-    let response = match found {
+    let (handler, allowed) = match found {
         Found::Route(handler, params) => {
             request.params = params;
-            let h = Arc::clone(handler);
-            let run = |r: &mut Request<'_>| call_chain(&shared.middleware, &*h, r);
-            match catch_unwind(AssertUnwindSafe(|| run(&mut request))) {
-                Ok(resp) => resp,
-                Err(_) => error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head()),
-            }
+            (Some(handler), None)
         }
-        Found::MethodNotAllowed(allowed) => {
+        Found::MethodNotAllowed(allowed) => (None, Some(allowed)),
+        Found::NotFound => (None, None),
+    };
+    // Middleware wraps every answer, the router's 404 and 405 included.
+    let inner = |r: &mut Request<'_>| match (handler, &allowed) {
+        (Some(h), _) => h.handle(r),
+        (None, Some(allowed)) => {
             let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-            error_response(shared, StatusCode::METHOD_NOT_ALLOWED, request.head())
+            error_response(shared, StatusCode::METHOD_NOT_ALLOWED, r.head())
                 .header("Allow", list.join(", "))
         }
-        Found::NotFound => error_response(shared, StatusCode::NOT_FOUND, request.head()),
+        (None, None) => error_response(shared, StatusCode::NOT_FOUND, r.head()),
+    };
+    let run = |r: &mut Request<'_>| call_chain(&shared.middleware, &inner, r);
+    let response = match catch_unwind(AssertUnwindSafe(|| run(&mut request))) {
+        Ok(resp) => resp,
+        Err(_) => error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head()),
     };
     let mut response = if response.invalid_header {
         error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head())
@@ -839,7 +860,15 @@ fn dispatch(
             .error_pages
             .contains_key(&response.head.status.as_u16())
     {
-        error_response(shared, response.head.status, request.head())
+        // The page replaces the empty body; the fields the handler and
+        // middleware set (WWW-Authenticate, Retry-After...) stay.
+        let mut page = error_response(shared, response.head.status, request.head());
+        for (name, value) in &response.head.headers {
+            if !page.head.headers.contains(name.as_str()) {
+                page.head.headers.append_field(name.clone(), value.clone());
+            }
+        }
+        page
     } else {
         response
     };
@@ -880,9 +909,13 @@ fn date_now() -> wireloom_core::http::HeaderValue {
     })
 }
 
-fn call_chain(mws: &[Arc<dyn Middleware>], h: &dyn Handler, req: &mut Request<'_>) -> Response {
+fn call_chain(
+    mws: &[Arc<dyn Middleware>],
+    h: &dyn Fn(&mut Request<'_>) -> Response,
+    req: &mut Request<'_>,
+) -> Response {
     match mws.split_first() {
-        None => h.handle(req),
+        None => h(req),
         Some((m, rest)) => m.handle(req, &|r: &mut Request<'_>| call_chain(rest, h, r)),
     }
 }

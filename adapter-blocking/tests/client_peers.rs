@@ -14,6 +14,7 @@ use common::{free_port, start_nginx, temp_dir, wait_port, Peer};
 use wireloom_blocking::client::{Agent, AgentConfig, ClientError};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Request, Response, Server, ServerHandle};
+use wireloom_core::http::pool::PoolConfig;
 use wireloom_core::http::{Method, StatusCode};
 
 #[test]
@@ -163,11 +164,22 @@ fn our_server(connections: Arc<AtomicUsize>) -> (ServerHandle, SocketAddr) {
         }),
     )
     .unwrap();
+    r.route(
+        Method::GET,
+        "/peer",
+        Server::handler(|req: &mut Request<'_>| {
+            let port = req.peer_addr().map_or(0, |a| a.port());
+            Response::text(StatusCode::OK, port.to_string())
+        }),
+    )
+    .unwrap();
     r.any(
         "/echo",
         Server::handler(|req: &mut Request<'_>| {
             let m = req.method().to_string();
-            let b = req.read_body(1 << 20).unwrap_or_default();
+            // The body through `io::Read`, bounded.
+            let mut b = Vec::new();
+            let _ = req.by_ref().take(1 << 20).read_to_end(&mut b);
             Response::text(
                 StatusCode::OK,
                 format!("{m} {}", String::from_utf8_lossy(&b)),
@@ -365,4 +377,128 @@ fn timeouts() {
     let text = res.into_string(1 << 20).unwrap();
     assert_eq!(text.len(), 4 + 100_000);
     h.shutdown();
+}
+
+#[test]
+fn pool_per_host_idle_limit_and_idle_timeout() {
+    let (h, addr) = our_server(Arc::new(AtomicUsize::new(0)));
+    let agent = Agent::with_config(AgentConfig {
+        pool: PoolConfig {
+            max_idle_per_key: 1,
+            idle_timeout: Duration::from_millis(400),
+            ..PoolConfig::default()
+        },
+        ..AgentConfig::default()
+    });
+    let url = format!("http://{addr}/peer");
+    let port = |res: wireloom_blocking::client::Response| -> u16 {
+        res.into_string(100).unwrap().parse().unwrap()
+    };
+    // Two responses open at once: two connections.
+    let r1 = agent.get(&url).send().unwrap();
+    let r2 = agent.get(&url).send().unwrap();
+    let (p1, p2) = (port(r1), port(r2));
+    assert_ne!(p1, p2);
+    // Both went back to the pool, but only one is kept for this host: the
+    // most recently returned.
+    assert_eq!(agent.idle_connections(), 1);
+    assert_eq!(port(agent.get(&url).send().unwrap()), p2);
+    assert_eq!(agent.idle_connections(), 1);
+    // Past the idle timeout the pooled connection is not reused.
+    std::thread::sleep(Duration::from_millis(600));
+    let p4 = port(agent.get(&url).send().unwrap());
+    assert!(p4 != p1 && p4 != p2, "{p4} reused after the idle timeout");
+    h.shutdown();
+}
+
+#[test]
+fn all_methods_and_the_body_as_a_reader() {
+    let (h, addr) = our_server(Arc::new(AtomicUsize::new(0)));
+    let agent = Agent::new();
+    let url = format!("http://{addr}/echo");
+    for m in [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::from_bytes(b"PURGE").unwrap(),
+    ] {
+        let mut res = agent
+            .request(m.clone(), &url)
+            .header("X-Custom", "1")
+            .body("b")
+            .send()
+            .unwrap();
+        // The response body through `io::Read`, in small reads.
+        let mut text = String::new();
+        let mut buf = [0u8; 3];
+        loop {
+            let n = res.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            text.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+        }
+        assert_eq!(text, format!("{m} b"));
+    }
+    // HEAD: no body even though the server states a length.
+    let res = agent.head(&url).send().unwrap();
+    assert_eq!(res.header("content-length"), Some("5"));
+    assert!(res.into_bytes(0).unwrap().is_empty());
+    // All on one pooled connection.
+    assert_eq!(agent.idle_connections(), 1);
+    h.shutdown();
+}
+
+#[test]
+fn write_and_connect_timeouts() {
+    // A server that accepts and never reads: a large streamed upload fills
+    // the socket buffers and the write timeout fires.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(6));
+        drop(s);
+    });
+    let agent = Agent::with_config(AgentConfig {
+        write_timeout: Duration::from_millis(300),
+        ..AgentConfig::default()
+    });
+    let started = Instant::now();
+    let r = agent
+        .put(&format!("http://{addr}/sink"))
+        .body_reader(std::io::repeat(b'x').take(256 << 20))
+        .send();
+    assert!(
+        matches!(r, Err(ClientError::Timeout("write"))),
+        "{:?}",
+        r.err()
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(t);
+    // A listener whose accept queue is full drops new SYNs: the connect
+    // timeout fires.
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    s.listen(0).unwrap();
+    let full: SocketAddr = s.local_addr().unwrap().as_socket().unwrap();
+    let _queued: Vec<TcpStream> = (0..4)
+        .filter_map(|_| TcpStream::connect_timeout(&full, Duration::from_millis(200)).ok())
+        .collect();
+    let agent = Agent::with_config(AgentConfig {
+        connect_timeout: Duration::from_millis(300),
+        ..AgentConfig::default()
+    });
+    let started = Instant::now();
+    let r = agent.get(&format!("http://{full}/")).send();
+    assert!(
+        matches!(r, Err(ClientError::Timeout("connect"))),
+        "{:?}",
+        r.err()
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
 }

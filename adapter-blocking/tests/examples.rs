@@ -109,6 +109,39 @@ fn demo_and_fetch() {
 }
 
 #[test]
+fn demo_root_flag_and_fetch_methods() {
+    let root = tls_support::temp_dir("demo-root");
+    std::fs::write(root.join("index.html"), "<p>my own root</p>").unwrap();
+    std::fs::write(root.join("notes.txt"), "plain notes\n").unwrap();
+    let (_demo, url) = demo(&["--root", root.to_str().unwrap()]);
+    let (code, out, _) = fetch(&[&format!("{url}/")]);
+    assert_eq!((code, out.as_str()), (Some(0), "<p>my own root</p>"));
+    let (_, out, _) = fetch(&[&format!("{url}/notes.txt"), "-i"]);
+    assert!(
+        out.contains("Content-Type: text/plain") && out.ends_with("\r\n\r\nplain notes\n"),
+        "{out}"
+    );
+    // The bundled sample site is not served any more.
+    let (_, out, _) = fetch(&[&format!("{url}/css/site.css"), "-i"]);
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+    // -X: PUT on a GET route is 405 (an HTTP answer, exit code 0); HEAD
+    // prints no body.
+    let (code, out, _) = fetch(&[&format!("{url}/plaintext"), "-X", "PUT", "-i"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("HTTP/1.1 405"), "{out}");
+    let (code, out, _) = fetch(&[&format!("{url}/plaintext"), "-X", "HEAD", "-i"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n"),
+        "{out}"
+    );
+    // -X POST with -d on the echo route.
+    let (_, out, _) = fetch(&[&format!("{url}/api/echo"), "-X", "POST", "-d", "x=1"]);
+    assert_eq!(out, "x=1");
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
 fn demo_over_tls() {
     let p = tls_support::pki();
     let dir = tls_support::temp_dir("demo-tls");

@@ -12,7 +12,9 @@ use tls_support::{pki, temp_dir};
 use wireloom_blocking::client::{Agent, AgentConfig, ClientError};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Request, Response, Server};
-use wireloom_blocking::tls::{acceptor, ClientTlsConfig, ServerTlsConfig};
+use wireloom_blocking::tls::{
+    acceptor, certificates_from_pem, crypto_provider, ClientTlsConfig, ServerTlsConfig,
+};
 use wireloom_core::http::{Method, StatusCode};
 
 #[test]
@@ -136,6 +138,26 @@ fn our_client_against_nginx_tls() {
         assert_eq!(res.header("x-requests"), Some(&*(i.to_string())));
         res.into_bytes(10).unwrap();
     }
+    // A complete custom rustls ClientConfig (our CA as the only root).
+    let mut roots = rustls::RootCertStore::empty();
+    for c in certificates_from_pem(p.ca_pem.as_bytes()).unwrap() {
+        roots.add(c).unwrap();
+    }
+    let mut custom = rustls::ClientConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    custom.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let custom = Agent::with_config(AgentConfig {
+        tls: Some(Arc::new(ClientTlsConfig::from_rustls(Arc::new(custom)))),
+        ..AgentConfig::default()
+    });
+    let res = custom
+        .get(&format!("https://localhost:{port}/hello.txt"))
+        .send()
+        .unwrap();
+    assert_eq!(res.into_string(1000).unwrap(), "hello over tls\n");
     // Default roots do not know our CA: refused.
     let strict = Agent::with_config(AgentConfig {
         tls: Some(Arc::new(ClientTlsConfig::new().unwrap())),

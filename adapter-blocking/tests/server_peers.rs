@@ -179,7 +179,15 @@ fn curl_keep_alive_routes_and_errors() {
         out.contains("Content-Length: 13\r\n") && out.contains("X-Served-By: wireloom\r\n"),
         "{out}"
     );
-    assert!(hits.load(Ordering::SeqCst) >= 7);
+    // HEAD on a streamed (chunked) response: the head only, promptly.
+    let started = Instant::now();
+    let (out, err) = curl(&["-I", &format!("{base}/stream")]);
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n"),
+        "{out}{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(hits.load(Ordering::SeqCst) >= 8);
     h.shutdown();
 }
 
@@ -278,6 +286,7 @@ print("ok")
 fn bad_input_and_slow_clients() {
     let cfg = ServerConfig {
         head_timeout: Duration::from_millis(500),
+        body_timeout: Duration::from_millis(500),
         ..ServerConfig::default()
     };
     let (h, addr, _) = start(cfg, 4);
@@ -311,6 +320,61 @@ fn bad_input_and_slow_clients() {
     slow.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{out}");
     assert!(started.elapsed() < Duration::from_secs(4));
+    // A client that drips a head one byte at a time does not extend the
+    // head deadline.
+    let mut drip = TcpStream::connect(addr).unwrap();
+    drip.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = Instant::now();
+    let mut closed = false;
+    for b in b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if drip.write_all(&[*b]).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let mut out = String::new();
+    let _ = drip.read_to_string(&mut out);
+    assert!(
+        closed || out.starts_with("HTTP/1.1 408 "),
+        "dripping client not timed out: {out}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // A body that stalls mid-way is timed out too, and the connection closed.
+    let mut stall = TcpStream::connect(addr).unwrap();
+    stall
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stall
+        .write_all(b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+        .unwrap();
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let _ = stall.read_to_end(&mut out);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "stalled body held the connection for {elapsed:?}"
+    );
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.starts_with("HTTP/1.1 408 Request Timeout\r\n") && out.contains("Connection: close"),
+        "{out}"
+    );
+    // A malformed chunked body, met while the handler streams it: 400, close.
+    let mut bad = TcpStream::connect(addr).unwrap();
+    bad.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    bad.write_all(b"POST /api/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = bad.read_to_string(&mut out);
+    assert!(
+        out.starts_with("HTTP/1.1 400 Bad Request\r\n") && out.contains("Connection: close"),
+        "{out}"
+    );
+    // Meanwhile the server kept serving.
+    let (fast, _) = curl(&[&format!("http://{addr}/plaintext")]);
+    assert_eq!(fast, "Hello, World!");
     h.shutdown();
 }
 
@@ -356,6 +420,14 @@ fn graceful_shutdown_finishes_in_flight() {
         .unwrap();
     let addr = server.local_addrs()[0];
     let h = server.spawn().unwrap();
+    // An idle keep-alive connection, after one exchange.
+    let mut idle = TcpStream::connect(addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    idle.write_all(b"GET /missing HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = idle.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 404 "));
     let t = std::thread::spawn(move || {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -374,12 +446,158 @@ fn graceful_shutdown_finishes_in_flight() {
             && out.ends_with("done"),
         "{out}"
     );
-    assert!(
-        TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err() || {
-            // The port may still accept at the OS level briefly; nothing answers.
-            true
+    // The idle connection was closed without a response.
+    let started = Instant::now();
+    assert_eq!(idle.read(&mut buf).unwrap(), 0);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // The listener is gone: new connections are refused.
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err());
+}
+
+/// Reads one response (up to its empty body or `Content-Length` bytes).
+fn read_response(s: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len: usize = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if got.len() >= end + 4 + len {
+                return text;
+            }
         }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return text,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn several_addresses_pool_bound_and_max_connections() {
+    let mut r = Router::new();
+    r.route(
+        Method::GET,
+        "/plaintext",
+        Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")),
+    )
+    .unwrap();
+    r.route(
+        Method::GET,
+        "/slow",
+        Server::handler(|_: &mut Request<'_>| {
+            std::thread::sleep(Duration::from_millis(800));
+            Response::text(StatusCode::OK, "slow")
+        }),
+    )
+    .unwrap();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .backlog(16)
+        .threads(1)
+        .max_connections(2)
+        .router(r)
+        .build()
+        .unwrap();
+    let addrs = server.local_addrs();
+    assert_eq!(addrs.len(), 2);
+    assert_ne!(addrs[0], addrs[1]);
+    let h = server.spawn().unwrap();
+    // Both listeners serve.
+    for a in &addrs {
+        let (out, err) = curl(&[&format!("http://{a}/plaintext")]);
+        assert_eq!(out, "Hello, World!", "{a}: {err}");
+    }
+    let get = b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n";
+    // Connection A occupies the only worker with a slow request.
+    let mut a = TcpStream::connect(addrs[0]).unwrap();
+    a.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    a.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // Connection B is accepted but waits for a worker: one thread is the
+    // concurrency bound.
+    let mut b = TcpStream::connect(addrs[1]).unwrap();
+    b.write_all(get).unwrap();
+    b.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        b.read(&mut buf).is_err(),
+        "B served while A holds the worker"
     );
+    assert_eq!(h.active_connections(), 2);
+    // Connection C is over max_connections: 503 and closed at once.
+    let mut c = TcpStream::connect(addrs[0]).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    assert!(
+        out.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{out}"
+    );
+    // A's response ends its request; A is now an idle keep-alive connection
+    // while B waits, so the server closes A and serves B.
+    assert!(read_response(&mut a).ends_with("slow"));
+    b.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let started = Instant::now();
+    assert!(read_response(&mut b).ends_with("Hello, World!"));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(a.read(&mut buf).unwrap(), 0, "idle A not closed");
+    // With nobody waiting, an idle keep-alive connection stays open.
+    b.write_all(get).unwrap();
+    b.set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    let first = read_response(&mut b);
+    assert!(first.ends_with("Hello, World!"), "{first}");
+    std::thread::sleep(Duration::from_millis(300));
+    b.write_all(get).unwrap();
+    assert!(read_response(&mut b).ends_with("Hello, World!"));
+    drop(b);
+    h.shutdown();
+}
+
+#[test]
+fn keep_alive_off_closes_after_each_response() {
+    let mut r = Router::new();
+    r.route(
+        Method::GET,
+        "/plaintext",
+        Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")),
+    )
+    .unwrap();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .threads(2)
+        .keep_alive(false)
+        .router(r)
+        .build()
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let h = server.spawn().unwrap();
+    // Two pipelined requests: one response, then the close.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 1, "{out}");
+    assert!(out.contains("Connection: close\r\n"), "{out}");
+    // curl needs a connection per request.
+    let url = format!("http://{addr}/plaintext");
+    let (out, _) = curl(&["-w", "\n%{num_connects}\n", &url, &url]);
+    assert_eq!(out, "Hello, World!\n1\nHello, World!\n1\n");
+    h.shutdown();
 }
 
 /// Relays bytes both ways between two sockets until either side closes
@@ -460,4 +678,190 @@ fn connect_tunnel_under_curl() {
     assert_eq!(out, "Hello, World!", "{err}");
     proxy.shutdown();
     target.shutdown();
+}
+
+#[test]
+fn middleware_chain_auth_and_error_pages() {
+    use std::sync::Mutex;
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut r = Router::new();
+    let l = Arc::clone(&log);
+    r.route(
+        Method::GET,
+        "/private/{item}",
+        Server::handler(move |req: &mut Request<'_>| {
+            l.lock().unwrap().push("handler".into());
+            Response::text(
+                StatusCode::OK,
+                format!("secret {}", req.param("item").unwrap()),
+            )
+        }),
+    )
+    .unwrap();
+    r.route(
+        Method::GET,
+        "/forbidden",
+        Server::handler(|_: &mut Request<'_>| Response::new(StatusCode::FORBIDDEN)),
+    )
+    .unwrap();
+    r.route(
+        Method::GET,
+        "/panic",
+        Server::handler(|_: &mut Request<'_>| -> Response { panic!("handler bug") }),
+    )
+    .unwrap();
+    let (l1, l2) = (Arc::clone(&log), Arc::clone(&log));
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .threads(2)
+        .router(r)
+        // Timing, outermost: sees every response, including the auth refusal.
+        .middleware(
+            move |req: &mut Request<'_>, next: &dyn Fn(&mut Request<'_>) -> Response| {
+                l1.lock().unwrap().push("timing in".into());
+                let started = Instant::now();
+                let res = next(req);
+                l1.lock().unwrap().push("timing out".into());
+                res.header("X-Elapsed-Us", started.elapsed().as_micros().to_string())
+            },
+        )
+        // Authentication: refuses without calling the handler.
+        .middleware(
+            move |req: &mut Request<'_>, next: &dyn Fn(&mut Request<'_>) -> Response| {
+                l2.lock().unwrap().push("auth".into());
+                if req.path().starts_with("/private/")
+                    && req.header("authorization") != Some("Bearer ok")
+                {
+                    return Response::new(StatusCode::UNAUTHORIZED)
+                        .header("WWW-Authenticate", "Bearer");
+                }
+                next(req)
+            },
+        )
+        .error_page(StatusCode::UNAUTHORIZED, |_| {
+            Response::html(StatusCode::OK, "<p>log in first</p>")
+        })
+        .error_page(StatusCode::FORBIDDEN, |head| {
+            Response::text(
+                StatusCode::OK,
+                format!("no access to {}", head.target.path()),
+            )
+        })
+        .error_page(StatusCode::INTERNAL_SERVER_ERROR, |_| {
+            Response::text(StatusCode::OK, "our fault, sorry")
+        })
+        .build()
+        .unwrap();
+    let base = format!("http://{}", server.local_addrs()[0]);
+    let h = server.spawn().unwrap();
+    let (out, _) = curl(&[
+        "-H",
+        "Authorization: Bearer ok",
+        &format!("{base}/private/x"),
+    ]);
+    assert_eq!(out, "secret x");
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["timing in", "auth", "handler", "timing out"]
+    );
+    log.lock().unwrap().clear();
+    let (out, _) = curl(&["-i", &format!("{base}/private/x")]);
+    assert!(
+        out.starts_with("HTTP/1.1 401 Unauthorized\r\n")
+            && out.contains("X-Elapsed-Us: ")
+            && out.contains("WWW-Authenticate: Bearer\r\n")
+            && out.contains("Content-Type: text/html")
+            && out.ends_with("<p>log in first</p>"),
+        "{out}"
+    );
+    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
+    // The router's own 404 goes through the middleware too.
+    log.lock().unwrap().clear();
+    let (out, _) = curl(&["-i", &format!("{base}/nowhere")]);
+    assert!(
+        out.starts_with("HTTP/1.1 404 Not Found\r\n") && out.contains("X-Elapsed-Us: "),
+        "{out}"
+    );
+    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
+    // Custom pages keep the status; the page sees the request.
+    let (out, _) = curl(&["-i", &format!("{base}/forbidden")]);
+    assert!(
+        out.starts_with("HTTP/1.1 403 Forbidden\r\n") && out.ends_with("no access to /forbidden"),
+        "{out}"
+    );
+    // A panic: the custom 500 page, on a connection that stays usable.
+    let (out, err) = curl(&[
+        "-w",
+        "\n%{http_code} %{num_connects}\n",
+        &format!("{base}/panic"),
+        &format!("{base}/forbidden"),
+    ]);
+    assert_eq!(
+        out, "our fault, sorry\n500 1\nno access to /forbidden\n403 0\n",
+        "{err}"
+    );
+    h.shutdown();
+}
+
+#[test]
+fn client_that_never_reads_is_dropped_by_the_write_timeout() {
+    let mut r = Router::new();
+    r.route(
+        Method::GET,
+        "/big",
+        Server::handler(|_: &mut Request<'_>| {
+            Response::stream(
+                StatusCode::OK,
+                "application/octet-stream",
+                std::io::repeat(b'x').take(1 << 30),
+            )
+        }),
+    )
+    .unwrap();
+    r.route(
+        Method::GET,
+        "/plaintext",
+        Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")),
+    )
+    .unwrap();
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .threads(1)
+        .write_timeout(Duration::from_millis(300))
+        .router(r)
+        .build()
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let h = server.spawn().unwrap();
+    // Asks for a large body and never reads it: the only worker blocks on
+    // a full socket until the write timeout drops the connection.
+    let mut stuck = TcpStream::connect(addr).unwrap();
+    stuck
+        .write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let (out, err) = curl(&[&format!("http://{addr}/plaintext")]);
+    assert_eq!(out, "Hello, World!", "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The stuck connection was cut: its body ends well short of 1 GiB.
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match stuck.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n as u64,
+        }
+    }
+    assert!(total < 1 << 29, "{total} bytes");
+    h.shutdown();
 }

@@ -619,3 +619,36 @@ fn client_server_round_trip_in_memory() {
     assert_eq!(got, b"alpha beta gamma");
     assert!(client.is_reusable());
 }
+
+#[test]
+fn close_if_idle_only_between_requests() {
+    let now = Instant::now();
+    let mut conn = ServerConnection::new(ServerConfig::default(), now);
+    let mut buf = BytesMut::new();
+    // Fresh: the client is about to send its first request.
+    assert!(!conn.close_if_idle());
+    // Mid-head.
+    feed(&mut conn, now, &mut buf, b"GET /a HTTP/1.1\r\nHo");
+    assert!(!conn.close_if_idle());
+    // Request in, response not yet sent.
+    feed(&mut conn, now, &mut buf, b"st: a\r\n\r\n");
+    assert!(!conn.close_if_idle());
+    ok(&mut conn, now, "a");
+    wire(&mut conn);
+    // Mid-body of the next request.
+    feed(
+        &mut conn,
+        now,
+        &mut buf,
+        b"POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab",
+    );
+    assert!(!conn.close_if_idle());
+    feed(&mut conn, now, &mut buf, b"cd");
+    ok(&mut conn, now, "b");
+    assert!(wire(&mut conn).ends_with("\r\n\r\nb"));
+    // Between requests after a response: closes, silently.
+    assert!(conn.close_if_idle());
+    assert!(conn.is_closed());
+    assert_eq!(wire(&mut conn), "");
+    assert!(!conn.close_if_idle());
+}

@@ -5,6 +5,8 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
+use super::Method;
+
 /// Pool limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolConfig {
@@ -150,5 +152,106 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
             .values()
             .filter_map(|l| l.front().map(|(_, t)| *t + self.config.idle_timeout))
             .min()
+    }
+}
+
+/// How a request failed on a connection, as far as a retry is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    /// Whether the connection came from the pool (rather than being fresh).
+    pub reused: bool,
+    /// Whether the request body can be sent again (none, or held in memory;
+    /// not a stream already consumed).
+    pub body_replayable: bool,
+    /// Whether the server never began a response: the write failed, or the
+    /// connection was closed or reset before any response byte.
+    pub before_response: bool,
+}
+
+/// Whether a failed request is sent again on a fresh connection: once only
+/// (`attempt` counts from 0), when the connection was a pooled one the
+/// server may have closed while it sat idle (RFC 9112 §9.3.1), the method is
+/// idempotent and the body replayable (RFC 9110 §9.2.2), and no response had
+/// begun.
+///
+/// ```
+/// use wireloom_core::http::Method;
+/// use wireloom_core::http::pool::{retry_on_fresh_connection, Failure};
+/// let dead = Failure { reused: true, body_replayable: true, before_response: true };
+/// assert!(retry_on_fresh_connection(&Method::GET, 0, dead));
+/// assert!(!retry_on_fresh_connection(&Method::GET, 1, dead)); // once only
+/// assert!(!retry_on_fresh_connection(&Method::POST, 0, dead)); // not idempotent
+/// ```
+pub fn retry_on_fresh_connection(method: &Method, attempt: u32, failure: Failure) -> bool {
+    attempt == 0
+        && failure.reused
+        && failure.body_replayable
+        && failure.before_response
+        && method.is_idempotent()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_rules() {
+        let dead = Failure {
+            reused: true,
+            body_replayable: true,
+            before_response: true,
+        };
+        for m in [
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ] {
+            assert!(retry_on_fresh_connection(&m, 0, dead), "{m}");
+        }
+        assert!(!retry_on_fresh_connection(&Method::POST, 0, dead));
+        assert!(!retry_on_fresh_connection(&Method::PATCH, 0, dead));
+        assert!(!retry_on_fresh_connection(&Method::GET, 1, dead));
+        // A fresh connection that fails is a real failure.
+        let fresh = Failure {
+            reused: false,
+            ..dead
+        };
+        assert!(!retry_on_fresh_connection(&Method::GET, 0, fresh));
+        // A streamed body cannot be sent twice.
+        let streamed = Failure {
+            body_replayable: false,
+            ..dead
+        };
+        assert!(!retry_on_fresh_connection(&Method::PUT, 0, streamed));
+        // Once a response began, the server acted on the request.
+        let answered = Failure {
+            before_response: false,
+            ..dead
+        };
+        assert!(!retry_on_fresh_connection(&Method::GET, 0, answered));
+    }
+
+    #[test]
+    fn per_key_limit_keeps_the_newest_and_expiry() {
+        let t0 = Instant::now();
+        let mut pool = Pool::new(PoolConfig {
+            max_idle_per_key: 2,
+            max_idle: 3,
+            idle_timeout: Duration::from_secs(10),
+        });
+        assert!(pool.checkin("a", 1, t0).is_empty());
+        assert!(pool.checkin("a", 2, t0).is_empty());
+        assert_eq!(pool.checkin("a", 3, t0), vec![1]);
+        assert!(pool.checkin("b", 4, t0 + Duration::from_secs(1)).is_empty());
+        // Over the global limit: the globally oldest goes.
+        assert_eq!(pool.checkin("c", 5, t0 + Duration::from_secs(2)), vec![2]);
+        assert_eq!(pool.len(), 3);
+        assert_eq!(pool.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+        assert_eq!(pool.expire(t0 + Duration::from_secs(10)), vec![3]);
+        assert_eq!(pool.checkout(&"b", t0 + Duration::from_secs(5)), Some(4));
+        assert_eq!(pool.checkout(&"c", t0 + Duration::from_secs(12)), None);
+        assert!(pool.is_empty());
     }
 }

@@ -198,6 +198,9 @@ pub struct ServerConnection {
     bodyless_done: bool,
     /// Bytes of a head seen so far (for the head timer and EOF).
     partial_head: bool,
+    /// At least one response was completed: between requests, the
+    /// connection is an idle keep-alive one.
+    served: bool,
     /// Where the last head scan stopped, and the last newline seen, so a head
     /// trickling in is not re-parsed for every byte.
     scanned: usize,
@@ -225,6 +228,7 @@ impl ServerConnection {
             error: None,
             bodyless_done: false,
             partial_head: false,
+            served: false,
             scanned: 0,
             last_newline: None,
             timer,
@@ -278,6 +282,41 @@ impl ServerConnection {
         if self.resp == Resp::Idle && matches!(self.read, Read::Head) && !self.partial_head {
             self.close_now();
         }
+    }
+
+    /// Closes an idle keep-alive connection: one that has completed a
+    /// response and waits for the next request with no byte of it read. A
+    /// server short of workers or sockets does this to serve new clients; a
+    /// client that finds its reused connection closed sends an idempotent
+    /// request again on a fresh one (RFC 9112 §9.3.1). A fresh connection
+    /// (no request yet) or one in the middle of a message is left alone.
+    /// Returns whether the connection closed.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::BytesMut;
+    /// use wireloom_core::Dialogue;
+    /// use wireloom_core::http::{BodyLength, ResponseHead, ServerConfig, ServerConnection,
+    ///     StatusCode};
+    /// let now = Instant::now();
+    /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
+    /// assert!(!conn.close_if_idle()); // no request yet
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..])).unwrap();
+    /// conn.send_response(now, ResponseHead::new(StatusCode::NO_CONTENT), BodyLength::Known(0)).unwrap();
+    /// assert!(conn.close_if_idle());
+    /// assert!(conn.is_closed());
+    /// ```
+    pub fn close_if_idle(&mut self) -> bool {
+        let idle = self.served
+            && !self.closed
+            && !self.switched
+            && self.resp == Resp::Idle
+            && matches!(self.read, Read::Head)
+            && !self.partial_head;
+        if idle {
+            self.close_now();
+        }
+        idle
     }
 
     /// The application wants the request body: sends `100 Continue` if the
@@ -524,6 +563,7 @@ impl ServerConnection {
     fn finish_response(&mut self, now: Instant) {
         self.resp = Resp::Idle;
         self.current = None;
+        self.served = true;
         match std::mem::replace(&mut self.read, Read::Head) {
             Read::Done | Read::Head => {}
             Read::Body(d) => {
