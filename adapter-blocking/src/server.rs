@@ -861,13 +861,10 @@ fn dispatch(
             .contains_key(&response.head.status.as_u16())
     {
         // The page replaces the empty body; the fields the handler and
-        // middleware set (WWW-Authenticate, Retry-After...) stay.
+        // middleware set (WWW-Authenticate, Retry-After...) stay, those of
+        // the replaced body (Content-Length...) do not.
         let mut page = error_response(shared, response.head.status, request.head());
-        for (name, value) in &response.head.headers {
-            if !page.head.headers.contains(name.as_str()) {
-                page.head.headers.append_field(name.clone(), value.clone());
-            }
-        }
+        page.head.headers.carry_over(&response.head.headers);
         page
     } else {
         response
@@ -924,6 +921,32 @@ fn io_err(e: wireloom_core::http::UsageError) -> io::Error {
     io::Error::other(e)
 }
 
+/// Starts the response `head`. When core refuses it (a handler's
+/// `Content-Length` that contradicts its body, a `Transfer-Encoding` that
+/// does not end in chunked...), the client gets a 500 and the connection
+/// closes after it, instead of no answer at all: `Ok(false)` then, and the
+/// caller skips the body.
+fn start_response(
+    conn: &mut ServerConnection,
+    head: ResponseHead,
+    len: BodyLength,
+) -> io::Result<bool> {
+    if conn.send_response(Instant::now(), head, len).is_ok() {
+        return Ok(true);
+    }
+    let body = Bytes::from_static(b"internal server error\n");
+    let mut head = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
+    head.headers
+        .append("Content-Type", "text/plain; charset=utf-8")
+        .map_err(io::Error::other)?;
+    conn.close_after_response();
+    conn.send_response(Instant::now(), head, BodyLength::Known(body.len() as u64))
+        .map_err(io_err)?;
+    conn.send_data(body).map_err(io_err)?;
+    conn.send_end(Instant::now(), None).map_err(io_err)?;
+    Ok(false)
+}
+
 /// Writes a response; `Ok(false)` when the connection ends (upgrade, or a
 /// file changed under the response).
 fn write_response(
@@ -934,19 +957,22 @@ fn write_response(
     let Response { head, body, .. } = resp;
     match body {
         Body::Empty => {
-            conn.send_response(Instant::now(), head, BodyLength::Known(0))
-                .map_err(io_err)?;
+            if !start_response(conn, head, BodyLength::Known(0))? {
+                return Ok(true);
+            }
             conn.send_end(Instant::now(), None).map_err(io_err)?;
         }
         Body::Full(b) => {
-            conn.send_response(Instant::now(), head, BodyLength::Known(b.len() as u64))
-                .map_err(io_err)?;
+            if !start_response(conn, head, BodyLength::Known(b.len() as u64))? {
+                return Ok(true);
+            }
             conn.send_data(b).map_err(io_err)?;
             conn.send_end(Instant::now(), None).map_err(io_err)?;
         }
         Body::Stream(mut r) => {
-            conn.send_response(Instant::now(), head, BodyLength::Unknown)
-                .map_err(io_err)?;
+            if !start_response(conn, head, BodyLength::Unknown)? {
+                return Ok(true);
+            }
             let mut buf = vec![0u8; 64 * 1024];
             loop {
                 let n = match r.read(&mut buf) {
@@ -969,8 +995,9 @@ fn write_response(
                     Segment::File(a, b) => b - a,
                 })
                 .sum();
-            conn.send_response(Instant::now(), head, BodyLength::Known(total))
-                .map_err(io_err)?;
+            if !start_response(conn, head, BodyLength::Known(total))? {
+                return Ok(true);
+            }
             let zero_copy = drv.sock.zero_copy();
             for seg in segments {
                 match seg {
@@ -996,8 +1023,9 @@ fn write_response(
             conn.send_end(Instant::now(), None).map_err(io_err)?;
         }
         Body::Upgrade(f) => {
-            conn.send_response(Instant::now(), head, BodyLength::Known(0))
-                .map_err(io_err)?;
+            if !start_response(conn, head, BodyLength::Known(0))? {
+                return Ok(true);
+            }
             drv.flush(conn)?;
             if conn.is_switched() {
                 let io = std::mem::replace(&mut drv.sock, Box::new(ClosedSocket));

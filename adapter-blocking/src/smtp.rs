@@ -110,6 +110,10 @@ pub enum Timeout {
     /// The server's reply to a command (core's per-command timeouts,
     /// [`ClientTimeouts`]).
     Reply(Stage),
+    /// Waiting on the server while core had no reply timer armed, for
+    /// longer than [`ClientTimeouts::command`] (a safety net: core arms a
+    /// timer whenever it waits for a reply).
+    Idle,
 }
 
 /// Everything that can go wrong. After any variant except [`Error::Rejected`]
@@ -180,6 +184,7 @@ impl fmt::Display for Error {
             Error::Timeout(Timeout::Connect) => f.write_str("connect timed out"),
             Error::Timeout(Timeout::TlsHandshake) => f.write_str("TLS handshake timed out"),
             Error::Timeout(Timeout::Write) => f.write_str("write timed out"),
+            Error::Timeout(Timeout::Idle) => f.write_str("timed out waiting on the server"),
             Error::Timeout(Timeout::Reply(stage)) => {
                 write!(f, "timed out waiting for the {stage:?} reply")
             }
@@ -401,6 +406,7 @@ impl SmtpClient {
             mechanism: None,
             outcome: None,
             noop: None,
+            idle_deadline: None,
         };
         conn.drive_until(|c| c.client.is_ready())?;
         Ok(conn)
@@ -462,6 +468,8 @@ pub struct SmtpConnection {
     mechanism: Option<Mechanism>,
     outcome: Option<Result<Delivery, TransactionFailure>>,
     noop: Option<Reply>,
+    /// When waiting with no core timer armed gives up (see [`Timeout::Idle`]).
+    idle_deadline: Option<Instant>,
 }
 
 impl SmtpConnection {
@@ -683,15 +691,33 @@ impl SmtpConnection {
         };
         // Core arms a reply timer whenever it waits for the server; the
         // fallback only guards against waiting with none armed.
-        let fallback = self.client.poll_timeout().is_none();
-        let poll = fallback.then_some(self.inner.config.timeouts.command);
+        let now = Instant::now();
+        let deadline = if self.client.poll_timeout().is_none() {
+            *self
+                .idle_deadline
+                .get_or_insert(now + self.inner.config.timeouts.command)
+        } else {
+            self.idle_deadline = None;
+            now
+        };
+        let poll = self
+            .idle_deadline
+            .map(|at| at.saturating_duration_since(now));
         match drv.read_once(&mut self.client, poll) {
-            Ok(ReadOutcome::Idle) if fallback => {
+            // The driver may wake before the interval asked for.
+            Ok(ReadOutcome::Idle) if self.idle_deadline.is_some() => {
+                if Instant::now() < deadline {
+                    return Ok(());
+                }
+                self.idle_deadline = None;
                 self.client.abort();
                 self.close_transport();
-                Err(Error::Io(io::ErrorKind::TimedOut.into()))
+                Err(Error::Timeout(Timeout::Idle))
             }
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.idle_deadline = None;
+                Ok(())
+            }
             Err(e) => {
                 self.client.handle_eof(Instant::now());
                 self.close_transport();

@@ -410,6 +410,23 @@ impl HeaderMap {
         self.get(name).is_some()
     }
 
+    /// Copies onto `self` the fields of `other` that still hold when the
+    /// body they came with is replaced by another (a server's custom error
+    /// page standing in for a handler's empty 401): every instance of each
+    /// field, in order, except the fields that describe or frame one
+    /// particular body ([`describes_content`]) and those `self` already has.
+    pub fn carry_over(&mut self, other: &HeaderMap) {
+        let before = self.entries.len();
+        for (name, value) in other {
+            if describes_content(name.as_str())
+                || self.entries[..before].iter().any(|(n, _)| n == name)
+            {
+                continue;
+            }
+            self.append_field(name.clone(), value.clone());
+        }
+    }
+
     /// Adds a field at the end, keeping existing ones of the same name.
     pub fn append(
         &mut self,
@@ -478,6 +495,30 @@ impl HeaderMap {
     pub fn clear(&mut self) {
         self.entries.clear();
     }
+}
+
+/// Whether the field `name` (any case) describes or frames one particular
+/// message body: its length and transfer coding (`Content-Length`,
+/// `Transfer-Encoding`, `Trailer`), its representation metadata
+/// (`Content-Type`, `Content-Encoding`, `Content-Language`,
+/// `Content-Location`, `Content-Range`, `Content-Disposition`) or its
+/// validators (`ETag`, `Last-Modified`). Such fields must not survive when
+/// the body is swapped for another.
+pub fn describes_content(name: &str) -> bool {
+    const FIELDS: [&str; 11] = [
+        "content-length",
+        "transfer-encoding",
+        "trailer",
+        "content-type",
+        "content-encoding",
+        "content-language",
+        "content-location",
+        "content-range",
+        "content-disposition",
+        "etag",
+        "last-modified",
+    ];
+    FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name))
 }
 
 impl fmt::Debug for HeaderMap {
@@ -563,6 +604,48 @@ pub mod names {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn carry_over_keeps_repeats_and_drops_content_fields() {
+        let mut handler = HeaderMap::new();
+        for (n, v) in [
+            ("WWW-Authenticate", "Basic realm=\"a\""),
+            ("Content-Length", "0"),
+            ("WWW-Authenticate", "Bearer"),
+            ("ETag", "\"x\""),
+            ("Set-Cookie", "a="),
+            ("Set-Cookie", "b="),
+            ("X-Page", "handler"),
+        ] {
+            handler.append(n, v).unwrap();
+        }
+        let mut page = HeaderMap::new();
+        page.append("Content-Type", "text/html").unwrap();
+        page.append("content-length", "12").unwrap();
+        page.append("X-Page", "page").unwrap();
+        page.carry_over(&handler);
+        let got: Vec<(String, String)> = page
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let want = [
+            ("Content-Type", "text/html"),
+            ("content-length", "12"),
+            ("X-Page", "page"),
+            ("WWW-Authenticate", "Basic realm=\"a\""),
+            ("WWW-Authenticate", "Bearer"),
+            ("Set-Cookie", "a="),
+            ("Set-Cookie", "b="),
+        ];
+        assert_eq!(got, want.map(|(n, v)| (n.to_owned(), v.to_owned())));
+        assert!(describes_content("TRANSFER-ENCODING"));
+        assert!(!describes_content("www-authenticate"));
+    }
 
     #[test]
     fn values_reject_injection() {
