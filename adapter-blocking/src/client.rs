@@ -12,7 +12,6 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -367,31 +366,14 @@ fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, ClientError>
 fn connect(agent: &Agent, origin: &Origin, deadline: Option<Instant>) -> Result<Conn, ClientError> {
     let cfg = &agent.inner.config;
     let host = origin.host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<_> = (host, origin.port)
-        .to_socket_addrs()
-        .map_err(ClientError::Connect)?
-        .collect();
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
-    let mut tcp = None;
-    for a in addrs {
-        let mut t = cfg.connect_timeout;
-        if let Some(r) = remaining(deadline)? {
-            t = t.min(r);
+    remaining(deadline)?;
+    let tcp = match crate::driver::connect_tcp(host, origin.port, cfg.connect_timeout, deadline) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            remaining(deadline)?;
+            return Err(ClientError::Timeout("connect"));
         }
-        match TcpStream::connect_timeout(&a, t) {
-            Ok(s) => {
-                tcp = Some(s);
-                break;
-            }
-            Err(e) => last = e,
-        }
-    }
-    let tcp = match tcp {
-        Some(t) => t,
-        None if last.kind() == io::ErrorKind::TimedOut => {
-            return Err(ClientError::Timeout("connect"))
-        }
-        None => return Err(ClientError::Connect(last)),
+        Err(e) => return Err(ClientError::Connect(e)),
     };
     let _ = tcp.set_nodelay(true);
     let _ = tcp.set_write_timeout(Some(cfg.write_timeout));

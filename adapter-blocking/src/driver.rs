@@ -297,6 +297,39 @@ pub(crate) fn read_pieces<R: ChunkRead + ?Sized>(r: &mut R, buf: &mut [u8]) -> i
     Ok(n)
 }
 
+/// Resolves `host` (a name, an IPv4 address or a bare IPv6 address) and
+/// connects to the first address that answers, all of it within `timeout`
+/// (not `timeout` per address) and before `deadline` when there is one. A
+/// timeout is an error of kind [`io::ErrorKind::TimedOut`].
+pub fn connect_tcp(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    deadline: Option<Instant>,
+) -> io::Result<TcpStream> {
+    use std::net::ToSocketAddrs;
+    let start = Instant::now();
+    let until = match deadline {
+        Some(d) => d.min(start + timeout),
+        None => start + timeout,
+    };
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    for addr in (host, port).to_socket_addrs()? {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(s) => return Ok(s),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                last = io::ErrorKind::TimedOut.into();
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 /// Writes every buffer in `batch` (emptying it), retrying partial writes.
 pub fn write_all_vectored<W: Write + ?Sized>(w: &mut W, batch: &mut Vec<Bytes>) -> io::Result<()> {
     let mut first = 0;

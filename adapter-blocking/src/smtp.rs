@@ -74,7 +74,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -396,6 +396,11 @@ impl SmtpClient {
             (Security::Tls, Some(tls)) => Transport::from(
                 client_handshake(tls, tcp, &inner.tls_name).map_err(Error::from_tls)?,
             ),
+            (Security::Tls, None) => {
+                return Err(Error::Tls(TlsError::Usage(
+                    "implicit TLS without a TLS configuration",
+                )))
+            }
             _ => Transport::Plain(tcp),
         };
         let mut conn = SmtpConnection {
@@ -440,19 +445,9 @@ impl SmtpClient {
 fn tcp_connect(server: &str, timeout: Duration) -> Result<TcpStream, Error> {
     let (host, port) =
         split_host_port(server).ok_or_else(|| Error::InvalidServer(server.to_string()))?;
-    let addrs = (host.as_str(), port)
-        .to_socket_addrs()
-        .map_err(Error::Connect)?;
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = e,
-        }
-    }
-    Err(match last.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout(Timeout::Connect),
-        _ => Error::Connect(last),
+    crate::driver::connect_tcp(&host, port, timeout, None).map_err(|e| match e.kind() {
+        io::ErrorKind::TimedOut => Error::Timeout(Timeout::Connect),
+        _ => Error::Connect(e),
     })
 }
 
