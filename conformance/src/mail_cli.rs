@@ -161,10 +161,10 @@ fn build(spec: &Value) -> Result<Message, String> {
         None => SystemTime::now(),
         Some(Value::Number(n)) => {
             let secs = n.as_i64().ok_or("date: unix seconds must be an integer")?;
-            from_unix(secs)
+            from_unix(secs)?
         }
         Some(Value::String(s)) => {
-            from_unix(parse_rfc3339(s).ok_or_else(|| format!("date: not RFC 3339: {s:?}"))?)
+            from_unix(parse_rfc3339(s).ok_or_else(|| format!("date: not RFC 3339: {s:?}"))?)?
         }
         Some(_) => return Err("date must be an RFC 3339 string or unix seconds".into()),
     };
@@ -282,12 +282,16 @@ fn build(spec: &Value) -> Result<Message, String> {
     b.build().map_err(|e| e.to_string())
 }
 
-fn from_unix(secs: i64) -> SystemTime {
+/// Unix seconds to a time; one the platform cannot represent is an error
+/// (the builder then refuses years outside 0 to 9999).
+fn from_unix(secs: i64) -> Result<SystemTime, String> {
+    let d = Duration::from_secs(secs.unsigned_abs());
     if secs >= 0 {
-        UNIX_EPOCH + Duration::from_secs(secs as u64)
+        UNIX_EPOCH.checked_add(d)
     } else {
-        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+        UNIX_EPOCH.checked_sub(d)
     }
+    .ok_or_else(|| format!("date: {secs} is out of range"))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)` (`t`, `z` and a space

@@ -179,6 +179,11 @@ fn rejected_specs() {
         ),
         (with("to", json!("not an address")), "invalid address"),
         (with("date", json!("yesterday")), "RFC 3339"),
+        // The earliest i64 second (once a debug-build overflow panic) and
+        // years past 9999 are refused cleanly.
+        (with("date", json!(i64::MIN)), "date"),
+        (with("date", json!(-62_167_219_201i64)), "years 0 to 9999"),
+        (with("date", json!(253_402_300_800i64)), "years 0 to 9999"),
         (with("colour", json!("blue")), "unknown key"),
         (
             with("attachments", json!([{"base64": "!!", "filename": "a"}])),

@@ -284,22 +284,44 @@ fn push_quoted(s: &mut String, text: &str) {
     s.push('"');
 }
 
+/// Longest atom or quoted-string written as is in a display name: a
+/// quoted-string cannot be folded inside, so a longer one (or a longer
+/// atom) is sent as encoded-words, which fold between words.
+const MAX_RAW_PHRASE_WORD: usize = 70;
+
 /// A display name as a phrase: atoms when possible, a quoted-string for
-/// other printable ASCII, encoded-words for anything else.
+/// other printable ASCII, encoded-words for anything else or when an atom
+/// or the quoted-string would be longer than 70 characters.
 fn format_phrase(name: &str) -> String {
     let ascii = name.bytes().all(|b| (32..=126).contains(&b));
     if ascii && !name.contains("=?") {
         let atoms = name
             .split(' ')
-            .all(|w| !w.is_empty() && w.bytes().all(is_atext));
+            .all(|w| !w.is_empty() && w.len() <= MAX_RAW_PHRASE_WORD && w.bytes().all(is_atext));
         if atoms {
             return name.to_owned();
         }
         let mut s = String::new();
         push_quoted(&mut s, name);
-        return s;
+        if s.len() <= MAX_RAW_PHRASE_WORD {
+            return s;
+        }
     }
     encode_words(name, 60, 60).join(" ")
+}
+
+/// A parsed display name, decoded, with every control character (which
+/// an encoded-word or quoted-pair can carry: CR, LF, NUL, TAB...) replaced
+/// by U+FFFD (TAB by a space), so that it is as safe as one given to [`Mailbox::new`].
+fn display_name(words: &[(String, bool)]) -> String {
+    decode_phrase(words)
+        .chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            c if c.is_control() => '\u{FFFD}',
+            c => c,
+        })
+        .collect()
 }
 
 impl fmt::Display for Mailbox {
@@ -529,7 +551,7 @@ impl<'a> Parser<'a> {
         let words = self.phrase()?;
         self.skip_cfws()?;
         if self.peek() == Some(b'<') {
-            return self.angle_addr(Some(decode_phrase(&words)));
+            return self.angle_addr(Some(display_name(&words)));
         }
         self.i = start;
         let (local, domain) = self.addr_spec()?;
@@ -542,7 +564,7 @@ impl<'a> Parser<'a> {
         self.skip_cfws()?;
         match self.peek() {
             Some(b'<') => Ok(Address::Mailbox(
-                self.angle_addr(Some(decode_phrase(&words)))?,
+                self.angle_addr(Some(display_name(&words)))?,
             )),
             Some(b':') if !words.is_empty() => {
                 self.i += 1;
@@ -560,7 +582,7 @@ impl<'a> Parser<'a> {
                     }
                 }
                 Ok(Address::Group(Group {
-                    name: decode_phrase(&words),
+                    name: display_name(&words),
                     members,
                 }))
             }

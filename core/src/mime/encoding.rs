@@ -79,8 +79,14 @@ pub fn choose_text_encoding(text: &[u8], allow_8bit: bool) -> TransferEncoding {
     let mut long_line = false;
     let mut start = 0;
     for at in memchr::memchr_iter(b'\n', text) {
-        // Normalised: every LF ends a CRLF, so the line is start..at-1.
-        if at - 1 - start > MAX_LINE {
+        // Normalised, every LF ends a CRLF; a bare LF (the input is not
+        // checked) ends a line too.
+        let end = if at > start && text[at - 1] == b'\r' {
+            at - 1
+        } else {
+            at
+        };
+        if end - start > MAX_LINE {
             long_line = true;
             break;
         }

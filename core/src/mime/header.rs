@@ -16,6 +16,16 @@ pub const FOLD_WIDTH: usize = 78;
 pub const MAX_ENCODED_WORD: usize = 75;
 /// `=?utf-8?X?` + `?=`.
 const WORD_OVERHEAD: usize = 12;
+/// Longest content-type parameter name accepted by
+/// [`MediaType::set_param`] (RFC 2231 continuations add `*NN*` to it and
+/// must still fit a folded line).
+pub const MAX_PARAM_NAME: usize = 40;
+/// Longest type or subtype of a media type (RFC 6838 §4.2).
+pub const MAX_TYPE_NAME: usize = 127;
+/// Longest whitespace run written as is in an unstructured header value:
+/// a longer run (which no fold point can split without leaving a
+/// whitespace-only line) is sent as encoded-words.
+const MAX_RAW_WHITESPACE: usize = 32;
 
 /// Checks a header field name: one or more printable ASCII characters except
 /// `:` (RFC 5322 §3.6.8 `ftext`).
@@ -285,6 +295,11 @@ pub(crate) fn decode_phrase(words: &[(String, bool)]) -> String {
 pub(crate) fn format_unstructured(name_len: usize, value: &str) -> String {
     let raw_ok = value.bytes().all(|b| (32..=126).contains(&b) || b == b'\t')
         && !value.contains("=?")
+        // Trailing whitespace would end up alone on a folded line.
+        && !value.ends_with([' ', '\t'])
+        && value
+            .split(|c: char| c != ' ' && c != '\t')
+            .all(|run| run.len() <= MAX_RAW_WHITESPACE)
         && value
             .split([' ', '\t'])
             .all(|w| w.len() + name_len + 2 <= 900);
@@ -299,11 +314,23 @@ pub(crate) fn format_unstructured(name_len: usize, value: &str) -> String {
     .join(" ")
 }
 
-/// Writes `Name: value` folded at 78 columns, with its CRLF. Lines are
-/// broken only before whitespace outside quoted strings (so unfolding gives
-/// back `value` exactly); a line longer than 78 columns is left only when
-/// no such whitespace exists.
+/// Writes `Name: value` of a structured header (addresses, parameters)
+/// folded at 78 columns, with its CRLF. Lines are broken only before
+/// whitespace outside quoted strings (so unfolding gives back `value`
+/// exactly), and never so that a line holds only whitespace; a line longer
+/// than 78 columns is left only when no such whitespace exists (the
+/// message builder refuses lines over 998 octets).
 pub(crate) fn write_folded(out: &mut String, name: &str, value: &str) {
+    fold(out, name, value, true);
+}
+
+/// [`write_folded`] for an unstructured header (Subject, custom headers):
+/// a `"` is an ordinary character there, not the start of a quoted string.
+pub(crate) fn write_folded_text(out: &mut String, name: &str, value: &str) {
+    fold(out, name, value, false);
+}
+
+fn fold(out: &mut String, name: &str, value: &str, structured: bool) {
     out.push_str(name);
     out.push(':');
     let mut col = name.len() + 1;
@@ -324,7 +351,7 @@ pub(crate) fn write_folded(out: &mut String, name: &str, value: &str) {
         while i < b.len() {
             match b[i] {
                 b' ' | b'\t' if !in_quote => break,
-                b'"' => in_quote = !in_quote,
+                b'"' if structured => in_quote = !in_quote,
                 b'\\' if in_quote => i += 1,
                 _ => {}
             }
@@ -333,7 +360,10 @@ pub(crate) fn write_folded(out: &mut String, name: &str, value: &str) {
         let i_end = i.min(b.len());
         let seg = &value[start..i_end];
         i = i_end;
-        if !first && col + seg.len() > FOLD_WIDTH && seg.starts_with([' ', '\t']) {
+        // A fold before trailing whitespace would leave a whitespace-only
+        // line (RFC 5322 §3.2.2).
+        let has_text = !seg.trim_start_matches([' ', '\t']).is_empty();
+        if !first && has_text && col + seg.len() > FOLD_WIDTH && seg.starts_with([' ', '\t']) {
             out.push_str("\r\n");
             col = 0;
         }
@@ -399,7 +429,7 @@ pub fn format_parameter(name: &str, value: &str) -> Vec<String> {
     for c in value.chars() {
         let mut enc = String::new();
         pct(c, &mut enc);
-        if !cur.is_empty() && cur.len() + enc.len() > MAX - name.len() - 10 {
+        if !cur.is_empty() && cur.len() + enc.len() > MAX.saturating_sub(name.len() + 10) {
             items.push(std::mem::take(&mut cur));
         }
         cur.push_str(&enc);
@@ -418,14 +448,28 @@ pub fn format_parameter(name: &str, value: &str) -> Vec<String> {
         .collect()
 }
 
+/// Seconds from 1970 to 0000-01-01T00:00:00Z.
+const MIN_DATE_SECS: i64 = -62_167_219_200;
+/// Seconds from 1970 to 9999-12-31T23:59:59Z.
+const MAX_DATE_SECS: i64 = 253_402_300_799;
+
 /// Formats a time as an RFC 5322 §3.3 date-time in UTC, e.g.
-/// `Tue, 01 Dec 2026 09:05:03 +0000`. Times before 1970 work too.
-pub fn format_date(time: SystemTime) -> String {
+/// `Tue, 01 Dec 2026 09:05:03 +0000`. Times before 1970 work too; times
+/// outside the years 0 to 9999 are [`MimeError::DateOutOfRange`].
+pub fn format_date(time: SystemTime) -> Result<String, MimeError> {
     let secs: i64 = match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
+        Ok(d) => i64::try_from(d.as_secs())
+            .ok()
+            .filter(|&s| s <= MAX_DATE_SECS)
+            .ok_or(MimeError::DateOutOfRange)?,
         Err(e) => {
             let d = e.duration();
-            -(d.as_secs() as i64) - i64::from(d.subsec_nanos() > 0)
+            let before = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
+            i64::try_from(before)
+                .ok()
+                .filter(|&s| s <= -MIN_DATE_SECS)
+                .map(|s| -s)
+                .ok_or(MimeError::DateOutOfRange)?
         }
     };
     let days = secs.div_euclid(86_400);
@@ -436,12 +480,12 @@ pub fn format_date(time: SystemTime) -> String {
     let mon = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ][(m - 1) as usize];
-    format!(
+    Ok(format!(
         "{wd}, {d:02} {mon} {y:04} {:02}:{:02}:{:02} +0000",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
-    )
+    ))
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (y, m, d).
@@ -489,7 +533,7 @@ impl MediaType {
         let (ty, sub) = rest[..end].trim().split_once('/').ok_or_else(bad)?;
         let (ty, sub) = (ty.trim(), sub.trim());
         for t in [ty, sub] {
-            if t.is_empty() || !t.bytes().all(is_token_char) {
+            if t.is_empty() || t.len() > MAX_TYPE_NAME || !t.bytes().all(is_token_char) {
                 return Err(bad());
             }
         }
@@ -533,7 +577,7 @@ impl MediaType {
             if !(after.is_empty() || after.starts_with(';')) {
                 return Err(bad());
             }
-            mt.set_param(name, &value);
+            mt.set_param(name, &value)?;
             rest = after;
         }
         Ok(mt)
@@ -550,14 +594,14 @@ impl MediaType {
     /// `text/plain; charset=utf-8`.
     pub fn text_plain() -> MediaType {
         let mut m = MediaType::new_unchecked("text", "plain");
-        m.set_param("charset", "utf-8");
+        m.set_param_unchecked("charset", "utf-8");
         m
     }
 
     /// `text/html; charset=utf-8`.
     pub fn text_html() -> MediaType {
         let mut m = MediaType::new_unchecked("text", "html");
-        m.set_param("charset", "utf-8");
+        m.set_param_unchecked("charset", "utf-8");
         m
     }
 
@@ -584,10 +628,23 @@ impl MediaType {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Sets (or replaces) a parameter. The value is checked when the header
-    /// is written (it may be anything without CR/LF; non-ASCII values are
-    /// written as RFC 2231 parameters).
-    pub fn set_param(&mut self, name: &str, value: &str) {
+    /// Sets (or replaces) a parameter. The name must be an RFC 2045 token
+    /// of at most [`MAX_PARAM_NAME`] characters
+    /// ([`MimeError::InvalidParameterName`]); the value may be any text
+    /// without control characters (non-ASCII and long values are written
+    /// as RFC 2231 parameters).
+    pub fn set_param(&mut self, name: &str, value: &str) -> Result<(), MimeError> {
+        check_text(name, name)?;
+        if name.is_empty() || name.len() > MAX_PARAM_NAME || !name.bytes().all(is_token_char) {
+            return Err(MimeError::InvalidParameterName(name.to_owned()));
+        }
+        check_text(name, value)?;
+        self.set_param_unchecked(name, value);
+        Ok(())
+    }
+
+    /// [`set_param`](Self::set_param) for names and values known good.
+    pub(crate) fn set_param_unchecked(&mut self, name: &str, value: &str) {
         let name = name.to_ascii_lowercase();
         match self.params.iter_mut().find(|(n, _)| *n == name) {
             Some(p) => p.1 = value.to_owned(),
@@ -721,6 +778,7 @@ mod tests {
 
     #[test]
     fn dates() {
+        let format_date = |t| format_date(t).unwrap();
         let t = UNIX_EPOCH + Duration::from_secs(1_764_630_303);
         assert_eq!(format_date(t), "Mon, 01 Dec 2025 23:05:03 +0000");
         assert_eq!(format_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 +0000");

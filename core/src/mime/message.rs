@@ -9,11 +9,11 @@ use bytes::{Bytes, BytesMut};
 use super::address::{format_address_list, Address, Group, Mailbox};
 use super::encoding::{
     base64_encoded_len, choose_text_encoding, normalize_crlf, Base64Lines, QpEncoder,
-    TransferEncoding,
+    TransferEncoding, MAX_LINE,
 };
 use super::header::{
     check_text, format_date, format_parameter, format_unstructured, validate_header_name,
-    write_folded,
+    write_folded, write_folded_text,
 };
 use super::part::{check_id, Body, DispositionKind, Part};
 use super::MimeError;
@@ -207,9 +207,12 @@ impl MessageBuilder {
         self
     }
 
-    /// Sets the Date (required): the caller passes the time.
+    /// Sets the Date (required): the caller passes the time, in the years
+    /// 0 to 9999 ([`MimeError::DateOutOfRange`] otherwise).
     pub fn date(mut self, t: SystemTime) -> Self {
-        self.date = Some(t);
+        if self.keep(format_date(t)).is_some() {
+            self.date = Some(t);
+        }
         self
     }
 
@@ -379,7 +382,7 @@ impl MessageBuilder {
 
         // Headers.
         let mut h = String::new();
-        write_folded(&mut h, "Date", &format_date(date));
+        write_folded(&mut h, "Date", &format_date(date)?);
         write_folded(&mut h, "From", &format_address_list(&self.from));
         if let Some(s) = &self.sender {
             write_folded(&mut h, "Sender", &s.to_header_value());
@@ -394,7 +397,7 @@ impl MessageBuilder {
             }
         }
         if let Some(s) = &self.subject {
-            write_folded(&mut h, "Subject", &format_unstructured("Subject".len(), s));
+            write_folded_text(&mut h, "Subject", &format_unstructured("Subject".len(), s));
         }
         if let Some(id) = &self.message_id {
             write_folded(&mut h, "Message-ID", &format!("<{id}>"));
@@ -409,7 +412,7 @@ impl MessageBuilder {
             }
         }
         for (n, v) in &self.headers {
-            write_folded(&mut h, n, &format_unstructured(n.len(), v));
+            write_folded_text(&mut h, n, &format_unstructured(n.len(), v));
         }
         write_folded(&mut h, "MIME-Version", "1.0");
 
@@ -439,6 +442,7 @@ impl MessageBuilder {
             _ => {}
         }
         let segs = coalesce(segs);
+        check_header_lines(&segs)?;
         let len = segs.iter().map(Seg::encoded_len).sum();
 
         let mut rcpts: Vec<String> = Vec::new();
@@ -682,19 +686,60 @@ impl Seg {
         }
     }
 
-    /// Whether `needle` could occur in this segment's output.
+    /// The octets of this segment's output that could hold a delimiter
+    /// line `--=_wl...`, if any.
     ///
-    /// Base64 and quoted-printable output never contain a delimiter line
-    /// `--=_wl...`: the base64 alphabet has no `-` (nor `_`), and in
-    /// quoted-printable every `=` is followed by two hex digits or a line
-    /// break, never by `_`. So only 7bit/8bit bodies and header text need
-    /// scanning.
-    fn may_contain(&self, needle: &[u8]) -> bool {
+    /// Base64 and quoted-printable output never contain one: the base64
+    /// alphabet has no `-` (nor `_`), and in quoted-printable every `=` is
+    /// followed by two hex digits or a line break, never by `_`. So only
+    /// 7bit/8bit bodies and header text need scanning.
+    fn scannable(&self) -> Option<&[u8]> {
         match self {
-            Seg::Static(b) | Seg::Raw(b) => memchr::memmem::find(b, needle).is_some(),
-            Seg::Base64(_) | Seg::Qp(_) => false,
+            Seg::Static(b) | Seg::Raw(b) => Some(b),
+            Seg::Base64(_) | Seg::Qp(_) => None,
         }
     }
+}
+
+/// What every boundary delimiter starts with (`--` and the `=_wl` of
+/// [`PlanCtx::next_boundary`]).
+const BOUNDARY_PREFIX: &[u8] = b"--=_wl";
+/// The hex digits after the prefix.
+const BOUNDARY_SUFFIX_LEN: usize = 16;
+
+/// The 16 octets following each `--=_wl` in `segs` (one pass over the
+/// scannable octets): a candidate boundary whose hex digits are not in the
+/// set occurs nowhere in them.
+fn taken_boundary_suffixes<'a>(
+    segs: impl Iterator<Item = &'a Seg>,
+) -> std::collections::HashSet<&'a [u8]> {
+    let mut taken = std::collections::HashSet::new();
+    for b in segs.filter_map(Seg::scannable) {
+        #[cfg(test)]
+        tests::SCANNED.with(|n| n.set(n.get() + b.len()));
+        for at in memchr::memmem::find_iter(b, BOUNDARY_PREFIX) {
+            let start = at + BOUNDARY_PREFIX.len();
+            if let Some(s) = b.get(start..start + BOUNDARY_SUFFIX_LEN) {
+                taken.insert(s);
+            }
+        }
+    }
+    taken
+}
+
+/// The backstop for RFC 5322 §2.1.1: no header line (in the header blocks
+/// and boundary lines, the `Static` segments) exceeds [`MAX_LINE`] octets.
+fn check_header_lines(segs: &[Seg]) -> Result<(), MimeError> {
+    for seg in segs {
+        if let Seg::Static(b) = seg {
+            if let Some(line) = b.split(|&c| c == b'\n').find(|l| l.len() > MAX_LINE + 1) {
+                let name = line.split(|&c| c == b':').next().unwrap_or_default();
+                let name = String::from_utf8_lossy(&name[..name.len().min(76)]).into_owned();
+                return Err(MimeError::LineTooLong { field: name });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn coalesce(segs: Vec<Seg>) -> Vec<Seg> {
@@ -753,6 +798,21 @@ impl PlanCtx {
         format!("=_wl{x:016x}")
     }
 
+    /// The first boundary candidate that occurs nowhere in `planned` (the
+    /// children's segments). One scan for every candidate at once: what
+    /// follows each `--=_wl` is collected, then candidates are tried
+    /// against that set, so the work is O(n) however many candidates the
+    /// content plants.
+    fn pick_boundary(&mut self, planned: &[Vec<Seg>]) -> String {
+        let taken = taken_boundary_suffixes(planned.iter().flatten());
+        loop {
+            let b = self.next_boundary();
+            if !taken.contains(&b.as_bytes()[BOUNDARY_PREFIX.len() - 2..]) {
+                return b;
+            }
+        }
+    }
+
     /// Appends the segments of `part` (headers prefixed by `prefix`) to
     /// `out`. Returns whether some content is sent 8bit.
     fn plan(
@@ -774,18 +834,8 @@ impl PlanCtx {
                     eight_bit |= self.plan(c, String::new(), &mut segs)?;
                     planned.push(segs);
                 }
-                let boundary = loop {
-                    let b = self.next_boundary();
-                    let needle = format!("--{b}");
-                    if !planned
-                        .iter()
-                        .flatten()
-                        .any(|s| s.may_contain(needle.as_bytes()))
-                    {
-                        break b;
-                    }
-                };
-                ct.set_param("boundary", &boundary);
+                let boundary = self.pick_boundary(&planned);
+                ct.set_param_unchecked("boundary", &boundary);
                 write_folded(&mut head, "Content-Type", &ct.to_header_value());
                 if eight_bit {
                     write_folded(&mut head, "Content-Transfer-Encoding", "8bit");
@@ -808,7 +858,7 @@ impl PlanCtx {
                 let norm = Bytes::from(normalize_crlf(text.as_bytes()));
                 let enc = choose_text_encoding(&norm, self.allow_8bit);
                 ct.remove_param("boundary");
-                ct.set_param("charset", "utf-8");
+                ct.set_param_unchecked("charset", "utf-8");
                 write_folded(&mut head, "Content-Type", &ct.to_header_value());
                 write_folded(&mut head, "Content-Transfer-Encoding", enc.as_str());
                 self.common_headers(part, &mut head);
@@ -852,7 +902,10 @@ impl PlanCtx {
             write_folded(head, "Content-ID", &format!("<{id}>"));
         }
         for (n, v) in &part.headers {
-            write_folded(head, n, &format_unstructured(n.len(), v));
+            write_folded_text(head, n, &format_unstructured(n.len(), v));
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -16,7 +16,8 @@
 //! Every caller-given header text (names, values, addresses, filenames,
 //! IDs) is checked: a CR or LF is [`MimeError::HeaderInjection`], never
 //! written. Header lines are folded at 78 columns; no line exceeds 998
-//! octets; every line ends with CRLF.
+//! octets (a header that cannot be folded to fit is
+//! [`MimeError::LineTooLong`]); every line ends with CRLF.
 //!
 //! # Example
 //!
@@ -143,6 +144,18 @@ pub enum MimeError {
     ConflictingBody,
     /// A multipart without parts.
     EmptyMultipart,
+    /// A content-type parameter name that is not an RFC 2045 token of at
+    /// most [`header::MAX_PARAM_NAME`] characters.
+    InvalidParameterName(String),
+    /// A date outside the years 0 to 9999 (RFC 5322 §3.3 has four-digit
+    /// years).
+    DateOutOfRange,
+    /// A header line would exceed 998 octets (RFC 5322 §2.1.1) even when
+    /// folded (`field` names the header).
+    LineTooLong {
+        /// The header.
+        field: String,
+    },
 }
 
 impl fmt::Display for MimeError {
@@ -168,6 +181,11 @@ impl fmt::Display for MimeError {
             MimeError::MissingHeader(h) => write!(f, "missing {h}"),
             MimeError::ConflictingBody => f.write_str("both a body tree and text/html were given"),
             MimeError::EmptyMultipart => f.write_str("multipart without parts"),
+            MimeError::InvalidParameterName(n) => write!(f, "invalid parameter name {n:?}"),
+            MimeError::DateOutOfRange => f.write_str("date outside the years 0 to 9999"),
+            MimeError::LineTooLong { field } => {
+                write!(f, "{field} header line would exceed 998 octets")
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::header::{check_text, is_token_char, validate_header_name, MediaType};
+use super::header::{check_text, is_token_char, validate_header_name, MediaType, MAX_TYPE_NAME};
 use super::MimeError;
 
 /// The content of a [`Part`].
@@ -77,6 +77,17 @@ pub(crate) fn check_id(field: &str, id: &str, need_at: bool) -> Result<String, M
     Ok(inner.to_owned())
 }
 
+/// Parses the content type of a leaf part: not `multipart/*` (no parts, no
+/// boundary) nor `message/*` (only 7bit, 8bit or binary allowed, RFC 2046
+/// §5.2.1, §5.2.2, §5.2.3; a leaf is sent base64 or quoted-printable).
+fn leaf_type(content_type: &str) -> Result<MediaType, MimeError> {
+    let ct = MediaType::parse(content_type)?;
+    if matches!(ct.type_(), "multipart" | "message") {
+        return Err(MimeError::InvalidContentType(content_type.to_owned()));
+    }
+    Ok(ct)
+}
+
 impl Part {
     /// A `text/plain; charset=utf-8` part.
     pub fn text(text: impl Into<String>) -> Part {
@@ -90,18 +101,24 @@ impl Part {
 
     /// A text part of another type (`text/calendar`, `text/csv`...). The
     /// charset parameter is set to `utf-8`.
+    ///
+    /// `multipart/*` (which needs parts and a boundary: use
+    /// [`Part::multipart`]) and `message/*` (which RFC 2046 §5.2 forbids to
+    /// send base64 or quoted-printable, as a leaf body may be) are
+    /// [`MimeError::InvalidContentType`].
     pub fn text_of_type(content_type: &str, text: impl Into<String>) -> Result<Part, MimeError> {
-        let mut ct = MediaType::parse(content_type)?;
-        ct.set_param("charset", "utf-8");
+        let mut ct = leaf_type(content_type)?;
+        ct.set_param_unchecked("charset", "utf-8");
         Ok(Part::leaf(ct, Body::Text(text.into())))
     }
 
     /// A binary part (base64-encoded) with the given content type.
+    ///
+    /// `multipart/*` and `message/*` are refused as for
+    /// [`Part::text_of_type`] (a binary part is always base64). To attach
+    /// a message as a file, use `application/octet-stream`.
     pub fn binary(content_type: &str, data: impl Into<Bytes>) -> Result<Part, MimeError> {
-        let ct = MediaType::parse(content_type)?;
-        if ct.type_() == "multipart" {
-            return Err(MimeError::InvalidContentType(content_type.to_owned()));
-        }
+        let ct = leaf_type(content_type)?;
         Ok(Part::leaf(ct, Body::Binary(data.into())))
     }
 
@@ -131,7 +148,10 @@ impl Part {
 
     /// A `multipart/<subtype>` of `parts` (at least one).
     pub fn multipart(subtype: &str, parts: Vec<Part>) -> Result<Part, MimeError> {
-        if subtype.is_empty() || !subtype.bytes().all(is_token_char) {
+        if subtype.is_empty()
+            || subtype.len() > MAX_TYPE_NAME
+            || !subtype.bytes().all(is_token_char)
+        {
             return Err(MimeError::InvalidContentType(format!(
                 "multipart/{subtype}"
             )));
@@ -198,16 +218,10 @@ impl Part {
     }
 
     /// Sets a content-type parameter (e.g. `format=flowed`); `boundary` on
-    /// a multipart and `charset` on text are managed by the renderer.
+    /// a multipart and `charset` on text are managed by the renderer. The
+    /// name is checked as by [`MediaType::set_param`].
     pub fn with_content_type_param(mut self, name: &str, value: &str) -> Result<Part, MimeError> {
-        if name.is_empty() || !name.bytes().all(is_token_char) {
-            return Err(MimeError::InvalidContentType(format!(
-                "{}; {name}=",
-                self.content_type.essence()
-            )));
-        }
-        check_text(name, value)?;
-        self.content_type.set_param(name, value);
+        self.content_type.set_param(name, value)?;
         Ok(self)
     }
 
