@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::address::{format_address_list, Address, Group, Mailbox};
 use super::encoding::{
-    base64_encoded_len, choose_text_encoding, normalize_crlf, Base64Lines, QpEncoder,
+    base64_encoded_len, choose_text_encoding, normalize_crlf, Base64Lines, QpEncoder, Sink,
     TransferEncoding, MAX_LINE,
 };
 use super::header::{
@@ -531,11 +531,14 @@ impl Message {
 
     /// Renders the whole message into one buffer.
     pub fn to_bytes(&self) -> Vec<u8> {
-        // One exact allocation, encoded in place (no intermediate chunks).
-        let mut out = BytesMut::with_capacity(self.len as usize);
-        let done = self.render().write_into(&mut out, usize::MAX);
+        // One exact allocation, encoded in place (no intermediate chunks)
+        // and handed out as it is (`Vec::from(BytesMut)` would move the
+        // whole message onto itself).
+        let mut out = Vec::with_capacity(self.len as usize);
+        let done = self.render().write_to(&mut out, usize::MAX);
         debug_assert!(done);
-        Vec::from(out)
+        debug_assert_eq!(out.len() as u64, self.len);
+        out
     }
 }
 
@@ -614,6 +617,10 @@ impl Renderer {
     /// for progress). Returns true when the whole message has been written.
     /// For an adapter that owns its output buffer.
     pub fn write_into(&mut self, out: &mut BytesMut, limit: usize) -> bool {
+        self.write_to(out, limit)
+    }
+
+    fn write_to<O: Sink>(&mut self, out: &mut O, limit: usize) -> bool {
         while self.idx < self.segs.len() {
             let segs = Arc::clone(&self.segs);
             let done = match &segs[self.idx] {
