@@ -77,11 +77,14 @@ fn lettre(data: &[u8]) -> Vec<u8> {
         .message_id(Some("<bench@example.org>".into()))
         .multipart(
             MultiPart::mixed()
-                .multipart(MultiPart::alternative_plain_html(TEXT.to_string(), HTML.to_string()))
-                .singlepart(
-                    Attachment::new("report.bin".into())
-                        .body(data.to_vec(), ContentType::parse("application/octet-stream").unwrap()),
-                ),
+                .multipart(MultiPart::alternative_plain_html(
+                    TEXT.to_string(),
+                    HTML.to_string(),
+                ))
+                .singlepart(Attachment::new("report.bin".into()).body(
+                    data.to_vec(),
+                    ContentType::parse("application/octet-stream").unwrap(),
+                )),
         )
         .unwrap();
     m.formatted()
@@ -117,7 +120,9 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(SIZE as u64));
     g.sample_size(20);
     g.bench_function("wireloom", |b| b.iter(|| black_box(wireloom(&bytes))));
-    g.bench_function("wireloom_streamed", |b| b.iter(|| black_box(wireloom_streamed(&bytes))));
+    g.bench_function("wireloom_streamed", |b| {
+        b.iter(|| black_box(wireloom_streamed(&bytes)))
+    });
     g.bench_function("lettre", |b| b.iter(|| black_box(lettre(&raw))));
     g.bench_function("mail_builder", |b| b.iter(|| black_box(mail_builder(&raw))));
     g.finish();
