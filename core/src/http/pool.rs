@@ -235,6 +235,8 @@ mod tests {
 
     #[test]
     fn per_key_limit_keeps_the_newest_and_expiry() {
+        // The origin of the test's simulated time; the pool itself only
+        // ever sees the instants it is given.
         let t0 = Instant::now();
         let mut pool = Pool::new(PoolConfig {
             max_idle_per_key: 2,
