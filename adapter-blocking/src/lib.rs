@@ -2,10 +2,9 @@
 //! TLS (rustls) and a memory-mapped file cache: an HTTP [`server`] and
 //! [`client`], and an SMTP client ([`smtp`]).
 //!
-//! It also holds the runtime-neutral IO glue that the async adapters reuse:
-//! [`tls`] (configuration loading and the rustls byte pump that drives any
-//! core [`Dialogue`](wireloom_core::Dialogue) over TLS) and [`cache`] (the
-//! mmap [`FileCache`](cache::FileCache)).
+//! The runtime-neutral pieces it shares with the async adapters (TLS
+//! configuration and byte pump, the mmap [`FileCache`](cache::FileCache),
+//! the [`router`]) live in [`wireloom_io`] and are re-exported here.
 //!
 //! ```
 //! let _ = wireloom_blocking::core::http::Method::GET;
@@ -13,10 +12,10 @@
 
 pub use wireloom_core as core;
 
-pub mod cache;
+pub use wireloom_io::cache;
 pub mod client;
 pub mod driver;
-pub mod router;
+pub use wireloom_io::router;
 pub mod server;
 pub mod smtp;
 pub mod static_files;

@@ -113,7 +113,7 @@ impl TlsError {
     }
 
     /// Extracts a `TlsError` carried inside an [`io::Error`] (as returned by
-    /// the `Read`/`Write` impls of [`TlsStream`](super::TlsStream)).
+    /// the `Read`/`Write` impls of [`TlsStream`](https://docs.rs/wireloom-blocking)).
     pub fn from_io_ref(err: &io::Error) -> Option<&TlsError> {
         err.get_ref().and_then(|e| e.downcast_ref::<TlsError>())
     }

@@ -129,8 +129,8 @@ direct!(TcpStream, &TcpStream, UnixStream, &UnixStream, File, &File);
 /// bytes the file had when it was loaded.
 ///
 /// ```no_run
-/// # fn demo(f: &wireloom_blocking::cache::CachedFile, sock: &mut std::net::TcpStream)
-/// #     -> Result<(), wireloom_blocking::cache::ServeError> {
+/// # fn demo(f: &wireloom_io::cache::CachedFile, sock: &mut std::net::TcpStream)
+/// #     -> Result<(), wireloom_io::cache::ServeError> {
 /// use std::io::Write;
 /// let mut cur = f.cursor(0..f.len(), 256 * 1024)?;
 /// while let Some(chunk) = cur.next_chunk()? {

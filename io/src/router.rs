@@ -73,7 +73,7 @@ pub enum Found<'r, H> {
 /// `/host:port`, so `route(Method::CONNECT, "/{*authority}", h)` catches tunnels.
 ///
 /// ```
-/// use wireloom_blocking::router::{Found, Router};
+/// use wireloom_io::router::{Found, Router};
 /// use wireloom_core::http::Method;
 /// let mut r = Router::new();
 /// r.route(Method::GET, "/users/{id}", "user").unwrap();

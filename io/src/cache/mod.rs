@@ -12,7 +12,7 @@
 //! fields and `pread`).
 //!
 //! ```
-//! use wireloom_blocking::cache::{CacheConfig, FileCache};
+//! use wireloom_io::cache::{CacheConfig, FileCache};
 //! # fn main() -> std::io::Result<()> {
 //! let dir = std::env::temp_dir().join(format!("wireloom-cache-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;

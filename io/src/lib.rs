@@ -1,0 +1,28 @@
+//! wireloom-io: the runtime-neutral IO pieces every wireloom adapter shares.
+//!
+//! - [`tls`]: rustls configuration loading and the sans-IO byte pump that
+//!   drives any core [`Dialogue`](wireloom_core::Dialogue) over TLS;
+//! - [`cache`]: the mmap [`FileCache`](cache::FileCache) and its checked
+//!   range cursor;
+//! - [`router`]: method + path-pattern + regex route matching;
+//! - [`date`]: the `Date` header value, formatted once per second.
+//!
+//! Nothing here owns a socket, a thread or a timer: the blocking, tokio and
+//! async-std adapters put those around these pieces.
+//!
+//! ```
+//! use wireloom_io::router::{Found, Router};
+//! use wireloom_core::http::Method;
+//!
+//! let mut r = Router::new();
+//! r.route(Method::GET, "/users/{id}", "user").unwrap();
+//! let Found::Route(h, params) = r.find(&Method::GET, "/users/42") else { panic!() };
+//! assert_eq!((*h, params.get("id")), ("user", Some("42")));
+//! ```
+
+pub use wireloom_core as core;
+
+pub mod cache;
+pub mod date;
+pub mod router;
+pub mod tls;
