@@ -648,24 +648,28 @@ fn accept_loop(shared: &Shared, l: &TcpListener, tx: &SyncSender<TcpStream>) {
         }
         if shared.active.fetch_add(1, Ordering::SeqCst) >= shared.max_connections {
             shared.active.fetch_sub(1, Ordering::SeqCst);
-            refuse(stream);
+            refuse(stream, &shared.config);
             continue;
         }
         match tx.try_send(stream) {
             Ok(()) => {}
             Err(TrySendError::Full(s)) | Err(TrySendError::Disconnected(s)) => {
                 shared.active.fetch_sub(1, Ordering::SeqCst);
-                refuse(s);
+                refuse(s, &shared.config);
             }
         }
     }
 }
 
-fn refuse(mut s: TcpStream) {
+fn refuse(mut s: TcpStream, config: &ServerConfig) {
     let _ = s.set_write_timeout(Some(Duration::from_millis(100)));
-    let _ = s.write_all(
-        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n",
-    );
+    let mut conn = ServerConnection::new(config.clone(), Instant::now());
+    conn.refuse(StatusCode::SERVICE_UNAVAILABLE);
+    while let Some(b) = conn.poll_transmit() {
+        if s.write_all(&b).is_err() {
+            return;
+        }
+    }
 }
 
 fn worker(shared: &Shared, rx: &Mutex<Receiver<TcpStream>>) {
@@ -814,12 +818,7 @@ fn dispatch(
 ) -> bool {
     let method = req.head.method.clone();
     // CONNECT's authority-form target is routed as `/host:port`.
-    let routed_path = match req.head.target.authority() {
-        Some(a) if req.head.target.form() == wireloom_core::http::TargetForm::Authority => {
-            format!("/{a}")
-        }
-        _ => req.head.target.path().to_string(),
-    };
+    let routed_path = req.head.target.route_path().into_owned();
     let found = shared.router.find(&method, &routed_path);
     let mut body = ConnBody {
         conn,
@@ -921,30 +920,15 @@ fn io_err(e: wireloom_core::http::UsageError) -> io::Error {
     io::Error::other(e)
 }
 
-/// Starts the response `head`. When core refuses it (a handler's
-/// `Content-Length` that contradicts its body, a `Transfer-Encoding` that
-/// does not end in chunked...), the client gets a 500 and the connection
-/// closes after it, instead of no answer at all: `Ok(false)` then, and the
-/// caller skips the body.
+/// Starts the response `head`; `Ok(false)` when core refused it and sent
+/// a 500 in its place (the caller skips the body).
 fn start_response(
     conn: &mut ServerConnection,
     head: ResponseHead,
     len: BodyLength,
 ) -> io::Result<bool> {
-    if conn.send_response(Instant::now(), head, len).is_ok() {
-        return Ok(true);
-    }
-    let body = Bytes::from_static(b"internal server error\n");
-    let mut head = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
-    head.headers
-        .append("Content-Type", "text/plain; charset=utf-8")
-        .map_err(io::Error::other)?;
-    conn.close_after_response();
-    conn.send_response(Instant::now(), head, BodyLength::Known(body.len() as u64))
-        .map_err(io_err)?;
-    conn.send_data(body).map_err(io_err)?;
-    conn.send_end(Instant::now(), None).map_err(io_err)?;
-    Ok(false)
+    conn.send_response_or_500(Instant::now(), head, len)
+        .map_err(io_err)
 }
 
 /// Writes a response; `Ok(false)` when the connection ends (upgrade, or a

@@ -5,7 +5,12 @@
 //! - [`cache`]: the mmap [`FileCache`](cache::FileCache) and its checked
 //!   range cursor;
 //! - [`router`]: method + path-pattern + regex route matching;
-//! - [`date`]: the `Date` header value, formatted once per second.
+//! - [`date`]: the `Date` header value, formatted once per second;
+//! - [`http`] and [`static_files`]: the server's application surface and
+//!   decisions shared by every adapter (responses, error pages, files);
+//! - [`rt`] and [`aio`]: the async engine (driver, server, client, SMTP)
+//!   written once against a small runtime trait that `wireloom-tokio` and
+//!   `wireloom-async-std` implement.
 //!
 //! Nothing here owns a socket, a thread or a timer: the blocking, tokio and
 //! async-std adapters put those around these pieces.
@@ -22,7 +27,12 @@
 
 pub use wireloom_core as core;
 
+pub mod aio;
 pub mod cache;
 pub mod date;
+pub mod http;
+pub mod net;
 pub mod router;
+pub mod rt;
+pub mod static_files;
 pub mod tls;

@@ -519,6 +519,84 @@ impl ServerConnection {
         Ok(())
     }
 
+    /// Starts a response like [`send_response`](Self::send_response), but
+    /// when the connection refuses `head` (a `Content-Length` that
+    /// contradicts `body`, a `Transfer-Encoding` that does not end in
+    /// chunked...), the client still gets an answer: a 500 is sent in its
+    /// place and the connection closes after it. Returns whether `head`
+    /// was accepted (when false, do not send the body: the response is
+    /// complete).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::BytesMut;
+    /// use wireloom_core::Dialogue;
+    /// use wireloom_core::http::{BodyLength, ResponseHead, ServerConfig, ServerConnection,
+    ///     StatusCode};
+    /// let now = Instant::now();
+    /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..])).unwrap();
+    /// let mut head = ResponseHead::new(StatusCode::OK);
+    /// head.headers.append("Content-Length", "10").unwrap();
+    /// assert_eq!(conn.send_response_or_500(now, head, BodyLength::Known(3)), Ok(false));
+    /// let wire = conn.poll_transmit().unwrap();
+    /// assert!(wire.starts_with(b"HTTP/1.1 500 "));
+    /// ```
+    pub fn send_response_or_500(
+        &mut self,
+        now: Instant,
+        head: ResponseHead,
+        body: BodyLength,
+    ) -> Result<bool, UsageError> {
+        let refused = match self.send_response(now, head, body) {
+            Ok(()) => return Ok(true),
+            Err(e) => e,
+        };
+        if self.closed || self.resp != Resp::Awaiting {
+            return Err(refused);
+        }
+        let text = Bytes::from_static(b"500 Internal Server Error\n");
+        let mut head = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
+        head.headers
+            .append("Content-Type", "text/plain; charset=utf-8")
+            .map_err(|_| refused.clone())?;
+        self.must_close = true;
+        self.send_response(now, head, BodyLength::Known(text.len() as u64))?;
+        self.send_data(text)?;
+        self.send_end(now, None)?;
+        Ok(false)
+    }
+
+    /// Refuses a connection before reading from it (a server over its
+    /// connection limit): queues a bodiless `status` answer with
+    /// `Connection: close` (and `Retry-After: 1` for 503), and closes.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wireloom_core::Dialogue;
+    /// use wireloom_core::http::{ServerConfig, ServerConnection, StatusCode};
+    /// let mut conn = ServerConnection::new(ServerConfig::default(), Instant::now());
+    /// conn.refuse(StatusCode::SERVICE_UNAVAILABLE);
+    /// assert!(conn.poll_transmit().unwrap().starts_with(b"HTTP/1.1 503 Service Unavailable\r\n"));
+    /// assert!(conn.is_closed());
+    /// ```
+    pub fn refuse(&mut self, status: StatusCode) {
+        if self.closed {
+            return;
+        }
+        let retry = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "Retry-After: 1\r\n"
+        } else {
+            ""
+        };
+        self.transmit.push_back(Bytes::from(format!(
+            "HTTP/1.1 {} {}\r\nContent-Length: 0\r\nConnection: close\r\n{retry}\r\n",
+            status.as_u16(),
+            status.reason().unwrap_or("Error"),
+        )));
+        self.close_now();
+    }
+
     /// Sends a piece of the response body (zero-copy: the `Bytes` is queued
     /// as is). Dropped for responses that have no body (HEAD, 204, 304).
     pub fn send_data(&mut self, data: Bytes) -> Result<(), UsageError> {

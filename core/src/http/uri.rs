@@ -216,6 +216,24 @@ impl RequestTarget {
             .then(|| self.range(self.auth))
     }
 
+    /// The path a router matches this target against: the path for the
+    /// origin, absolute and asterisk forms, and `/host:port` for CONNECT's
+    /// authority form (so `/{*authority}` routes catch tunnels).
+    ///
+    /// ```
+    /// use wireloom_core::http::{Method, RequestTarget};
+    /// let t = RequestTarget::parse(b"example.com:443", &Method::CONNECT).unwrap();
+    /// assert_eq!(t.route_path(), "/example.com:443");
+    /// let t = RequestTarget::parse(b"/a/b?c", &Method::GET).unwrap();
+    /// assert_eq!(t.route_path(), "/a/b");
+    /// ```
+    pub fn route_path(&self) -> Cow<'_, str> {
+        match (self.form, self.authority()) {
+            (TargetForm::Authority, Some(a)) => Cow::Owned(format!("/{a}")),
+            _ => Cow::Borrowed(self.path()),
+        }
+    }
+
     /// The path percent-decoded (as UTF-8, lossily).
     pub fn decoded_path(&self) -> Cow<'_, str> {
         percent_decode(self.path())

@@ -1,0 +1,270 @@
+//! The one generic async driver: moves bytes between an async transport and
+//! any core [`Dialogue`], and runs the one timer the dialogue asks for.
+//!
+//! The rule it keeps (DESIGN.md, "Drivers"): everything the dialogue
+//! queued is written in one vectored batch, and only when the caller says
+//! the dialogue can make no more progress without new input; the timer is
+//! re-armed only when the deadline changes; a slow peer exerts
+//! back-pressure (the driver stops reading while a batch is unwritten).
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_io::{AsyncRead, AsyncWrite};
+use wireloom_core::Dialogue;
+
+use crate::rt::{Runtime, Timer};
+
+/// Read size per call.
+const READ_CHUNK: usize = 16 * 1024;
+/// Buffers handed to one `writev`.
+const MAX_IOV: usize = 64;
+
+/// What one [`Driver::wait`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Bytes arrived and were given to the dialogue.
+    Input,
+    /// The dialogue's timer fired and `handle_timeout` ran.
+    Timeout,
+    /// The peer closed; `handle_eof` ran.
+    Eof,
+}
+
+/// Owns a transport, its read buffer, the write batch and the timer.
+pub struct Driver<R: Runtime, S> {
+    rt: R,
+    /// The transport.
+    pub io: S,
+    /// Bytes read but not yet consumed by the dialogue. After an upgrade,
+    /// these belong to the new protocol.
+    pub buf: BytesMut,
+    scratch: Vec<u8>,
+    batch: Vec<Bytes>,
+    timer: Option<R::Timer>,
+    armed: Option<Instant>,
+    eof: bool,
+    batches: u64,
+}
+
+impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
+    /// A driver over `io`.
+    pub fn new(rt: R, io: S) -> Driver<R, S> {
+        Driver {
+            rt,
+            io,
+            buf: BytesMut::new(),
+            scratch: Vec::new(),
+            batch: Vec::new(),
+            timer: None,
+            armed: None,
+            eof: false,
+            batches: 0,
+        }
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &R {
+        &self.rt
+    }
+
+    /// Whether the peer has closed its side.
+    pub fn peer_closed(&self) -> bool {
+        self.eof
+    }
+
+    /// How many non-empty batches [`flush`](Driver::flush) wrote.
+    pub fn write_batches(&self) -> u64 {
+        self.batches
+    }
+
+    /// Writes everything the dialogue queued, in vectored batches.
+    pub async fn flush<D: Dialogue>(&mut self, d: &mut D) -> io::Result<()> {
+        poll_fn(|cx| self.poll_flush(cx, d)).await
+    }
+
+    /// The poll form of [`flush`](Driver::flush).
+    pub fn poll_flush<D: Dialogue>(
+        &mut self,
+        cx: &mut Context<'_>,
+        d: &mut D,
+    ) -> Poll<io::Result<()>> {
+        let mut wrote = !self.batch.is_empty();
+        loop {
+            while self.batch.len() < MAX_IOV {
+                match d.poll_transmit() {
+                    Some(b) if b.is_empty() => {}
+                    Some(b) => self.batch.push(b),
+                    None => break,
+                }
+            }
+            if self.batch.is_empty() {
+                break;
+            }
+            if !wrote {
+                wrote = true;
+                self.batches += 1;
+            }
+            match poll_write_batch(Pin::new(&mut self.io), cx, &mut self.batch) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+        }
+        if wrote {
+            return Pin::new(&mut self.io).poll_flush(cx);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Takes the transport and the bytes read past the point where the
+    /// dialogue stopped (after an upgrade).
+    pub fn into_parts(self) -> (S, BytesMut) {
+        (self.io, self.buf)
+    }
+
+    /// Feeds bytes already buffered (pipelined input after a response).
+    pub fn feed_buffered<D: Dialogue>(&mut self, d: &mut D) {
+        if !self.buf.is_empty() {
+            // Errors also come out of `poll_event`; the result is a copy.
+            let _ = d.handle_input(Instant::now(), &mut self.buf);
+        }
+    }
+
+    /// Waits for input or for the dialogue's timer, whichever comes first,
+    /// and hands it to the dialogue. Flush first: nothing queued is written
+    /// here.
+    pub async fn wait<D: Dialogue>(&mut self, d: &mut D) -> io::Result<Wake> {
+        poll_fn(|cx| self.poll_wait(cx, d)).await
+    }
+
+    /// The poll form of [`wait`](Driver::wait), for callers that also wait
+    /// for something else (a handler, a shutdown signal).
+    pub fn poll_wait<D: Dialogue>(
+        &mut self,
+        cx: &mut Context<'_>,
+        d: &mut D,
+    ) -> Poll<io::Result<Wake>> {
+        if !self.eof {
+            if let Poll::Ready(r) = self.poll_read(cx) {
+                let now = Instant::now();
+                return Poll::Ready(match r {
+                    Ok(0) => {
+                        self.eof = true;
+                        d.handle_eof(now);
+                        Ok(Wake::Eof)
+                    }
+                    Ok(_) => {
+                        let _ = d.handle_input(now, &mut self.buf);
+                        Ok(Wake::Input)
+                    }
+                    Err(e) => {
+                        // A transport failure ends the dialogue like an EOF.
+                        self.eof = true;
+                        d.handle_eof(now);
+                        Err(e)
+                    }
+                });
+            }
+        }
+        self.poll_timer(cx, d)
+    }
+
+    /// Runs the dialogue's timer alone (used while the dialogue does not
+    /// want input). Pending when no timer is armed.
+    pub fn poll_timer<D: Dialogue>(
+        &mut self,
+        cx: &mut Context<'_>,
+        d: &mut D,
+    ) -> Poll<io::Result<Wake>> {
+        let Some(deadline) = d.poll_timeout() else {
+            return Poll::Pending;
+        };
+        if self.armed != Some(deadline) {
+            self.armed = Some(deadline);
+            match &mut self.timer {
+                Some(t) => t.reset(deadline),
+                None => self.timer = Some(self.rt.timer(deadline)),
+            }
+        }
+        let Some(t) = self.timer.as_mut() else {
+            return Poll::Pending;
+        };
+        match t.poll_fire(cx) {
+            Poll::Ready(()) => {
+                let now = Instant::now();
+                if now < deadline {
+                    // Timers may fire a hair early: re-arm for the rest.
+                    t.reset(deadline);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                d.handle_timeout(now);
+                Poll::Ready(Ok(Wake::Timeout))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// One read into `buf`; `Ok(0)` at end of stream.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.scratch.len() < READ_CHUNK {
+            self.scratch.resize(READ_CHUNK, 0);
+        }
+        loop {
+            match Pin::new(&mut self.io).poll_read(cx, &mut self.scratch) {
+                Poll::Ready(Ok(n)) => {
+                    self.buf.extend_from_slice(&self.scratch[..n]);
+                    return Poll::Ready(Ok(n));
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Closes the transport's sending side (TLS: after `close_notify`).
+    pub async fn close(&mut self) -> io::Result<()> {
+        poll_fn(|cx| Pin::new(&mut self.io).poll_close(cx)).await
+    }
+}
+
+/// Writes all of `batch` with vectored writes, emptying it.
+pub fn poll_write_batch<W: AsyncWrite + ?Sized>(
+    mut w: Pin<&mut W>,
+    cx: &mut Context<'_>,
+    batch: &mut Vec<Bytes>,
+) -> Poll<io::Result<()>> {
+    while !batch.is_empty() {
+        let n = {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let k = batch.len().min(MAX_IOV);
+            for (slot, b) in iov.iter_mut().zip(batch.iter()) {
+                *slot = IoSlice::new(b);
+            }
+            match w.as_mut().poll_write_vectored(cx, &iov[..k]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        };
+        let mut left = n;
+        let mut done = 0;
+        for b in batch.iter_mut() {
+            if left >= b.len() {
+                left -= b.len();
+                done += 1;
+            } else {
+                b.advance(left);
+                break;
+            }
+        }
+        batch.drain(..done);
+    }
+    Poll::Ready(Ok(()))
+}

@@ -1,0 +1,975 @@
+//! The async HTTP/1.1 server, written once for every runtime.
+//!
+//! Each connection is one task running the shape every wireloom server
+//! has: accept, drive the core [`ServerConnection`], call the handler,
+//! write the answer. Pipelined requests already read are all answered
+//! before one vectored write goes out; a streamed or file body is written
+//! piece by piece, so a slow reader slows the producer instead of growing
+//! a buffer. The request body streams to the handler while the handler
+//! runs (the same task polls both).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use wireloom_core::http::file::Segment;
+use wireloom_core::http::{
+    BodyLength, Framing, HeaderMap, Method, RequestHead, ServerConfig, ServerConnection,
+    ServerEvent, StatusCode,
+};
+use wireloom_core::Dialogue;
+
+use super::body::{self, Body, BodyState, RequestBody, Upgraded};
+use super::conn::{Conn, TlsConn};
+use super::driver::Driver;
+use crate::http::ErrorPages;
+use crate::router::{Found, Params, Router};
+use crate::rt::{timeout_at, BoxFuture, Runtime};
+use crate::static_files::{Pieces, StaticDir};
+use crate::tls::ServerTlsConfig;
+
+/// Largest piece of a file body handed to the socket at once.
+const CHUNK: usize = 256 * 1024;
+/// Pipelined bytes buffered while a response is under way before the
+/// connection stops reading (back-pressure).
+const READ_AHEAD: usize = 64 * 1024;
+/// Time allowed for closing a connection (TLS close_notify, FIN).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A response of the async server.
+pub type Response = crate::http::Response<Body>;
+
+/// A request as a handler sees it: the head, path parameters, the peer,
+/// and the body streaming from the connection.
+pub struct Request {
+    head: RequestHead,
+    params: Params,
+    peer: Option<SocketAddr>,
+    framing: Framing,
+    server_name: Option<String>,
+    body: RequestBody,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("head", &self.head)
+            .field("peer", &self.peer)
+            .finish()
+    }
+}
+
+impl Request {
+    /// A request with an empty body (for tests and for calling handlers
+    /// directly).
+    pub fn new(head: RequestHead) -> Request {
+        Request {
+            head,
+            params: Params::default(),
+            peer: None,
+            framing: Framing::Empty,
+            server_name: None,
+            body: RequestBody::empty(),
+        }
+    }
+
+    /// The head.
+    pub fn head(&self) -> &RequestHead {
+        &self.head
+    }
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.head.method
+    }
+    /// The path, still percent-encoded.
+    pub fn path(&self) -> &str {
+        self.head.target.path()
+    }
+    /// The query string without `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.head.target.query()
+    }
+    /// The first value of header `name` as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.headers.get_str(name)
+    }
+    /// All headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.head.headers
+    }
+    /// A path parameter captured by the route.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name)
+    }
+    /// All path parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+    /// The client's address.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+    /// The TLS SNI name the client asked for, on a TLS connection.
+    pub fn server_name(&self) -> Option<&str> {
+        self.server_name.as_deref()
+    }
+    /// Whether the request has a body.
+    pub fn has_body(&self) -> bool {
+        self.framing != Framing::Empty
+    }
+    /// The body.
+    pub fn body_mut(&mut self) -> &mut RequestBody {
+        &mut self.body
+    }
+    /// Takes the body (it stays readable while the response is not sent).
+    pub fn take_body(&mut self) -> RequestBody {
+        std::mem::take(&mut self.body)
+    }
+    /// The whole body, refused with `InvalidData` beyond `limit` bytes.
+    pub async fn read_body(&mut self, limit: usize) -> io::Result<Bytes> {
+        self.body.read_all(limit).await
+    }
+}
+
+/// Something that answers requests.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request.
+    fn call(&self, req: Request) -> BoxFuture<'static, Response>;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    fn call(&self, req: Request) -> BoxFuture<'static, Response> {
+        Box::pin(self(req))
+    }
+}
+
+/// A handler shared between tasks.
+pub type BoxHandler = Arc<dyn Handler>;
+
+/// Boxes a closure (or any handler) for a [`Router`].
+pub fn handler(h: impl Handler) -> BoxHandler {
+    Arc::new(h)
+}
+
+/// Wraps every handler (the router's 404 and 405 included): logging,
+/// authentication, timing...
+pub trait Middleware: Send + Sync + 'static {
+    /// Handles `req`, calling `next.run(req)` for the rest of the chain (or not).
+    fn call(&self, req: Request, next: Next) -> BoxFuture<'static, Response>;
+}
+
+impl<F, Fut> Middleware for F
+where
+    F: Fn(Request, Next) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    fn call(&self, req: Request, next: Next) -> BoxFuture<'static, Response> {
+        Box::pin(self(req, next))
+    }
+}
+
+enum Endpoint {
+    Handler(BoxHandler),
+    NotFound,
+    MethodNotAllowed(Vec<Method>),
+}
+
+/// The rest of the middleware chain, then the handler.
+pub struct Next {
+    chain: Arc<[Arc<dyn Middleware>]>,
+    at: usize,
+    endpoint: Endpoint,
+    pages: Arc<ErrorPages<Body>>,
+}
+
+impl fmt::Debug for Next {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Next").field("at", &self.at).finish()
+    }
+}
+
+impl Next {
+    /// Runs the rest of the chain.
+    pub fn run(mut self, req: Request) -> BoxFuture<'static, Response> {
+        if let Some(m) = self.chain.get(self.at).cloned() {
+            self.at += 1;
+            return m.call(req, self);
+        }
+        match self.endpoint {
+            Endpoint::Handler(h) => h.call(req),
+            Endpoint::NotFound => {
+                let r = self.pages.not_found(req.head());
+                Box::pin(async move { r })
+            }
+            Endpoint::MethodNotAllowed(allowed) => {
+                let r = self.pages.method_not_allowed(req.head(), &allowed);
+                Box::pin(async move { r })
+            }
+        }
+    }
+}
+
+/// A wake-up for everyone waiting on a graceful shutdown.
+#[derive(Default)]
+struct Signal {
+    set: AtomicBool,
+    waiters: Mutex<HashMap<u64, Waker>>,
+}
+
+impl Signal {
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
+    }
+    fn register(&self, id: u64, w: &Waker) {
+        let mut m = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get(&id) {
+            Some(old) if old.will_wake(w) => {}
+            _ => {
+                m.insert(id, w.clone());
+            }
+        }
+    }
+    fn forget(&self, id: u64) {
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+    fn fire(&self) {
+        self.set.store(true, Ordering::Release);
+        let ws: Vec<Waker> = self
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, w)| w)
+            .collect();
+        for w in ws {
+            w.wake();
+        }
+    }
+}
+
+struct Shared<R: Runtime> {
+    rt: R,
+    config: ServerConfig,
+    router: Router<BoxHandler>,
+    middleware: Arc<[Arc<dyn Middleware>]>,
+    pages: Arc<ErrorPages<Body>>,
+    tls: Option<ServerTlsConfig>,
+    write_timeout: Duration,
+    max_connections: usize,
+    active: AtomicUsize,
+    ids: AtomicU64,
+    shutdown: Signal,
+}
+
+/// Configures a [`Server`].
+pub struct ServerBuilder<R: Runtime> {
+    rt: R,
+    addrs: Vec<SocketAddr>,
+    backlog: i32,
+    max_connections: usize,
+    config: ServerConfig,
+    router: Router<BoxHandler>,
+    middleware: Vec<Arc<dyn Middleware>>,
+    pages: ErrorPages<Body>,
+    tls: Option<ServerTlsConfig>,
+    write_timeout: Duration,
+}
+
+impl<R: Runtime> ServerBuilder<R> {
+    /// A builder for a server on `rt`.
+    pub fn new(rt: R) -> ServerBuilder<R> {
+        ServerBuilder {
+            rt,
+            addrs: Vec::new(),
+            backlog: 1024,
+            max_connections: 10_000,
+            config: ServerConfig::default(),
+            router: Router::new(),
+            middleware: Vec::new(),
+            pages: ErrorPages::default(),
+            tls: None,
+            write_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Adds address(es) to listen on.
+    pub fn bind(mut self, addr: impl ToSocketAddrs) -> io::Result<Self> {
+        self.addrs.extend(addr.to_socket_addrs()?);
+        Ok(self)
+    }
+
+    /// Listen backlog (default 1024).
+    pub fn backlog(mut self, n: i32) -> Self {
+        self.backlog = n;
+        self
+    }
+
+    /// Connections served at once (default 10,000); more are answered 503
+    /// and closed.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Protocol limits and timeouts (head/idle/body timeouts, head and body
+    /// limits, keep-alive).
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Turns keep-alive on or off.
+    pub fn keep_alive(mut self, on: bool) -> Self {
+        self.config.keep_alive = on;
+        self
+    }
+
+    /// Time allowed to write to a slow client before the connection is dropped.
+    pub fn write_timeout(mut self, d: Duration) -> Self {
+        self.write_timeout = d;
+        self
+    }
+
+    /// The routes.
+    pub fn router(mut self, router: Router<BoxHandler>) -> Self {
+        self.router = router;
+        self
+    }
+
+    /// Serves every path with one handler (after the router's routes).
+    pub fn handler(mut self, h: impl Handler) -> Self {
+        let _ = self.router.any("/{*path}", Arc::new(h) as BoxHandler);
+        self
+    }
+
+    /// Adds a middleware; the first added runs outermost.
+    pub fn middleware(mut self, m: impl Middleware) -> Self {
+        self.middleware.push(Arc::new(m));
+        self
+    }
+
+    /// A custom page for `status`, used for 404/405 from the router, 500
+    /// from a panicking handler, and any handler response with that status
+    /// and no body.
+    pub fn error_page(
+        mut self,
+        status: StatusCode,
+        page: impl Fn(&RequestHead) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        self.pages.insert(status, Arc::new(page));
+        self
+    }
+
+    /// Serves TLS (with SNI certificate selection, ALPN http/1.1).
+    pub fn tls(mut self, config: ServerTlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Binds the listeners.
+    pub fn build(self) -> io::Result<Server<R>> {
+        if self.addrs.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no address to bind",
+            ));
+        }
+        let mut listeners = Vec::new();
+        let mut addrs = Vec::new();
+        for addr in &self.addrs {
+            let l = crate::net::listen(*addr, self.backlog)?;
+            addrs.push(l.local_addr()?);
+            listeners.push(self.rt.listener(l)?);
+        }
+        Ok(Server {
+            listeners,
+            addrs,
+            shared: Arc::new(Shared {
+                rt: self.rt,
+                config: self.config,
+                router: self.router,
+                middleware: self.middleware.into(),
+                pages: Arc::new(self.pages),
+                tls: self.tls,
+                write_timeout: self.write_timeout,
+                max_connections: self.max_connections,
+                active: AtomicUsize::new(0),
+                ids: AtomicU64::new(0),
+                shutdown: Signal::default(),
+            }),
+        })
+    }
+}
+
+/// A bound server, not yet serving.
+pub struct Server<R: Runtime> {
+    listeners: Vec<R::Listener>,
+    addrs: Vec<SocketAddr>,
+    shared: Arc<Shared<R>>,
+}
+
+/// A running server; [`ServerHandle::shutdown`] stops it gracefully.
+#[derive(Clone)]
+pub struct ServerHandle {
+    addrs: Vec<SocketAddr>,
+    state: Arc<dyn ServerState>,
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addrs", &self.addrs)
+            .finish()
+    }
+}
+
+trait ServerState: Send + Sync {
+    fn active(&self) -> usize;
+    fn stop(&self);
+}
+
+impl<R: Runtime> ServerState for Shared<R> {
+    fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+    fn stop(&self) {
+        self.shutdown.fire();
+    }
+}
+
+impl<R: Runtime> Server<R> {
+    /// A builder.
+    pub fn builder(rt: R) -> ServerBuilder<R> {
+        ServerBuilder::new(rt)
+    }
+
+    /// The addresses listened on (with the real port when bound to port 0).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// A handle to stop the server later.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            addrs: self.addrs.clone(),
+            state: self.shared.clone(),
+        }
+    }
+
+    /// Serves on tasks of the runtime and returns at once.
+    pub fn spawn(self) -> ServerHandle {
+        let handle = self.handle();
+        let rt = self.shared.rt.clone();
+        rt.spawn(Box::pin(async move {
+            let _ = self.run().await;
+        }));
+        handle
+    }
+
+    /// Accepts connections (each on a task of its own) until shutdown,
+    /// then waits for the connections to finish.
+    pub async fn run(self) -> io::Result<()> {
+        let Server {
+            listeners, shared, ..
+        } = self;
+        let shared2 = Arc::clone(&shared);
+        poll_fn(move |cx| {
+            if shared2.shutdown.is_set() {
+                return Poll::Ready(());
+            }
+            shared2.shutdown.register(u64::MAX, cx.waker());
+            for l in &listeners {
+                loop {
+                    match shared2.rt.poll_accept(l, cx) {
+                        Poll::Ready(Ok((tcp, peer))) => accept(&shared2, tcp, peer),
+                        // EMFILE and friends: try again on the next wake-up.
+                        Poll::Ready(Err(_)) => break,
+                        Poll::Pending => break,
+                    }
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        // Wait for the connections (they close once idle).
+        while shared.active.load(Ordering::Acquire) > 0 {
+            crate::rt::sleep_until(&shared.rt, Instant::now() + Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+}
+
+impl ServerHandle {
+    /// The addresses listened on.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Connections being served now.
+    pub fn active_connections(&self) -> usize {
+        self.state.active()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (their responses
+    /// carry `Connection: close`) and closes idle connections at once.
+    /// `run` returns when the last connection has closed.
+    pub fn shutdown(&self) {
+        self.state.stop();
+    }
+}
+
+fn accept<R: Runtime>(shared: &Arc<Shared<R>>, tcp: R::Tcp, peer: SocketAddr) {
+    let over = shared.active.fetch_add(1, Ordering::AcqRel) >= shared.max_connections;
+    let shared = Arc::clone(shared);
+    let rt = shared.rt.clone();
+    rt.spawn(Box::pin(async move {
+        if over {
+            refuse(&shared, tcp).await;
+        } else {
+            serve(&shared, tcp, peer).await;
+        }
+        shared.active.fetch_sub(1, Ordering::AcqRel);
+    }));
+}
+
+async fn refuse<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp) {
+    let mut conn = ServerConnection::new(shared.config.clone(), Instant::now());
+    conn.refuse(StatusCode::SERVICE_UNAVAILABLE);
+    let mut drv = Driver::new(shared.rt.clone(), tcp);
+    let deadline = Some(Instant::now() + Duration::from_millis(100));
+    let _ = timeout_at(&shared.rt, deadline, drv.flush(&mut conn)).await;
+    let _ = timeout_at(&shared.rt, deadline, drv.close()).await;
+}
+
+/// What became of a dispatched request.
+enum Outcome {
+    /// Go on with the next request.
+    Continue,
+    /// End the connection.
+    Close,
+    /// The protocol switched: hand the transport over.
+    Upgrade(body::UpgradeFn),
+}
+
+async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
+    let rt = &shared.rt;
+    let io = match &shared.tls {
+        None => Conn::Plain(tcp),
+        Some(cfg) => {
+            let Ok(pump) = cfg.accept() else { return };
+            let mut tls = TlsConn::new(tcp, pump);
+            let deadline = Some(Instant::now() + cfg.handshake_timeout());
+            if timeout_at(rt, deadline, poll_fn(|cx| tls.poll_handshake(cx)))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            Conn::Tls(Box::new(tls))
+        }
+    };
+    let server_name = io.tls().and_then(|t| t.server_name()).map(str::to_string);
+    let id = shared.ids.fetch_add(1, Ordering::Relaxed);
+    let mut drv = Driver::new(rt.clone(), io);
+    let mut conn = ServerConnection::new(shared.config.clone(), Instant::now());
+    let upgrade = loop {
+        match conn.poll_event() {
+            Some(ServerEvent::Request(req)) => {
+                let ctx = Ctx {
+                    shared,
+                    peer,
+                    server_name: server_name.clone(),
+                };
+                match dispatch(&ctx, &mut conn, &mut drv, req).await {
+                    Outcome::Continue => drv.feed_buffered(&mut conn),
+                    Outcome::Close => break None,
+                    Outcome::Upgrade(f) => break Some(f),
+                }
+                continue;
+            }
+            // Errors: the connection queued its answer and closes. Body
+            // pieces of a request the handler did not read: dropped.
+            Some(_) => continue,
+            None => {}
+        }
+        // Nothing more can happen without new input: write the batch.
+        let deadline = Some(Instant::now() + shared.write_timeout);
+        if timeout_at(rt, deadline, drv.flush(&mut conn)).await.is_err() || conn.is_closed() {
+            break None;
+        }
+        if shared.shutdown.is_set() {
+            conn.close_after_response();
+            if conn.is_closed() {
+                continue;
+            }
+        }
+        let reading = conn.wants_input() || drv.buf.len() < READ_AHEAD;
+        let woke = poll_fn(|cx| {
+            if !shared.shutdown.is_set() {
+                shared.shutdown.register(id, cx.waker());
+            } else if !conn.is_message_in_progress() {
+                return Poll::Ready(Ok(None));
+            }
+            let r = if reading && !drv.peer_closed() {
+                drv.poll_wait(cx, &mut conn)
+            } else {
+                drv.poll_timer(cx, &mut conn)
+            };
+            r.map(|r| r.map(Some))
+        })
+        .await;
+        match woke {
+            Ok(Some(_)) => {}
+            Ok(None) => conn.close_after_response(),
+            Err(_) => break None,
+        }
+        if drv.peer_closed() && !conn.is_closed() && conn.poll_timeout().is_none() {
+            // Nothing can arrive any more and nothing is pending.
+            break None;
+        }
+    };
+    shared.shutdown.forget(id);
+    if let Some(f) = upgrade {
+        let (io, rest) = drv.into_parts();
+        f(Upgraded {
+            io: Box::new(io),
+            read_ahead: rest.freeze(),
+        })
+        .await;
+        return;
+    }
+    let deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+    let _ = timeout_at(rt, deadline, drv.close()).await;
+}
+
+struct Ctx<'a, R: Runtime> {
+    shared: &'a Shared<R>,
+    peer: SocketAddr,
+    server_name: Option<String>,
+}
+
+/// A future that turns a panic into `None`.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Option<F::Output>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = &mut self.0;
+        match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *fut).poll(cx))) {
+            Ok(Poll::Ready(r)) => Poll::Ready(Some(r)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(None),
+        }
+    }
+}
+
+/// The connection side of a request body: moves body events from the
+/// connection to the handler while the handler runs.
+struct BodyPump {
+    state: Option<body::Shared>,
+    accepted: bool,
+}
+
+impl BodyPump {
+    /// Delivers what it can; true when the handler has something new.
+    fn poll<R: Runtime, S>(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut ServerConnection,
+        drv: &mut Driver<R, S>,
+    ) -> bool
+    where
+        S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin,
+    {
+        let Some(state) = &self.state else {
+            return false;
+        };
+        let mut st = body::lock(state);
+        if st.end {
+            return false;
+        }
+        match &st.conn {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.conn = Some(cx.waker().clone()),
+        }
+        if !st.wanted {
+            return false;
+        }
+        if !self.accepted {
+            self.accepted = true;
+            conn.accept_body(Instant::now());
+        }
+        let mut progressed = false;
+        loop {
+            if st.queued >= body::BODY_AHEAD {
+                return progressed;
+            }
+            match conn.poll_event() {
+                Some(ServerEvent::Data(b)) => {
+                    st.push(b);
+                    progressed = true;
+                }
+                Some(ServerEvent::End(_)) => {
+                    st.finish(None);
+                    return true;
+                }
+                Some(ServerEvent::Error(e)) => {
+                    // The connection queued its answer (408, 400, 413).
+                    let _ = drv.poll_flush(cx, conn);
+                    st.finish(Some((io::ErrorKind::InvalidData, e.to_string())));
+                    return true;
+                }
+                Some(_) => {}
+                None => {
+                    // 100 Continue, or nothing.
+                    match drv.poll_flush(cx, conn) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => {
+                            st.finish(Some((e.kind(), e.to_string())));
+                            return true;
+                        }
+                        Poll::Pending => return progressed,
+                    }
+                    if conn.is_closed() || drv.peer_closed() {
+                        st.finish(Some((
+                            io::ErrorKind::UnexpectedEof,
+                            "the connection closed mid-body".into(),
+                        )));
+                        return true;
+                    }
+                    match drv.poll_wait(cx, conn) {
+                        Poll::Ready(Ok(_)) => {}
+                        Poll::Ready(Err(e)) => {
+                            st.finish(Some((e.kind(), e.to_string())));
+                            return true;
+                        }
+                        Poll::Pending => return progressed,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The handler is done: a reader it left behind gets an error.
+    fn close(&mut self) {
+        if let Some(state) = &self.state {
+            let mut st = body::lock(state);
+            if !st.end {
+                st.finish(Some((
+                    io::ErrorKind::BrokenPipe,
+                    "the response was sent before the body was read".into(),
+                )));
+            }
+        }
+    }
+}
+
+async fn dispatch<R: Runtime>(
+    ctx: &Ctx<'_, R>,
+    conn: &mut ServerConnection,
+    drv: &mut ConnDriver<R>,
+    req: wireloom_core::http::Request,
+) -> Outcome {
+    let shared = ctx.shared;
+    let wireloom_core::http::Request { head, framing, .. } = req;
+    let state = (framing != Framing::Empty).then(|| Arc::new(Mutex::new(BodyState::default())));
+    let mut pump = BodyPump {
+        state: state.clone(),
+        accepted: false,
+    };
+    // The head is needed again only for a custom error page.
+    let page_head = (!shared.pages.is_empty()).then(|| head.clone());
+    let (endpoint, params) = match shared.router.find(&head.method, &head.target.route_path()) {
+        Found::Route(h, params) => (Endpoint::Handler(Arc::clone(h)), params),
+        Found::MethodNotAllowed(allowed) => (Endpoint::MethodNotAllowed(allowed), Params::default()),
+        Found::NotFound => (Endpoint::NotFound, Params::default()),
+    };
+    let request = Request {
+        head,
+        params,
+        peer: Some(ctx.peer),
+        framing,
+        server_name: ctx.server_name.clone(),
+        body: RequestBody::new(state),
+    };
+    let next = Next {
+        chain: Arc::clone(&shared.middleware),
+        at: 0,
+        endpoint,
+        pages: Arc::clone(&shared.pages),
+    };
+    let mut fut = CatchUnwind(next.run(request));
+    let answer = poll_fn(|cx| loop {
+        if let Poll::Ready(r) = Pin::new(&mut fut).poll(cx) {
+            return Poll::Ready(r);
+        }
+        if !pump.poll(cx, conn, drv) {
+            return Poll::Pending;
+        }
+    })
+    .await;
+    pump.close();
+    drop(fut);
+    let fallback;
+    let head_ref = match &page_head {
+        Some(h) => h,
+        None => {
+            fallback = RequestHead::new(Method::GET, "/").expect("a valid target");
+            &fallback
+        }
+    };
+    let response = match answer {
+        Some(r) => shared.pages.finish(r, head_ref),
+        None => shared.pages.panicked(head_ref),
+    };
+    if shared.shutdown.is_set() {
+        conn.close_after_response();
+    }
+    write_response(shared, conn, drv, response).await
+}
+
+fn stamp_date(head: &mut wireloom_core::http::ResponseHead) {
+    if !head.headers.contains("date") {
+        head.headers
+            .append_field(wireloom_core::http::names::DATE, crate::date::now());
+    }
+}
+
+type ConnDriver<R> = Driver<R, Conn<<R as Runtime>::Tcp>>;
+
+async fn flush_timed<R: Runtime>(
+    shared: &Shared<R>,
+    drv: &mut ConnDriver<R>,
+    conn: &mut ServerConnection,
+) -> Result<(), ()> {
+    let deadline = Some(Instant::now() + shared.write_timeout);
+    timeout_at(&shared.rt, deadline, drv.flush(conn))
+        .await
+        .map_err(drop)
+}
+
+async fn write_response<R: Runtime>(
+    shared: &Shared<R>,
+    conn: &mut ServerConnection,
+    drv: &mut ConnDriver<R>,
+    resp: Response,
+) -> Outcome {
+    let crate::http::Response { mut head, body, .. } = resp;
+    stamp_date(&mut head);
+    let len = match &body {
+        Body::Empty | Body::Upgrade(_) => BodyLength::Known(0),
+        Body::Full(b) => BodyLength::Known(b.len() as u64),
+        Body::Stream(_) => BodyLength::Unknown,
+        Body::File(_, segs) => BodyLength::Known(
+            segs.iter()
+                .map(|s| match s {
+                    Segment::Bytes(b) => b.len() as u64,
+                    Segment::File(a, b) => b - a,
+                })
+                .sum(),
+        ),
+    };
+    match conn.send_response_or_500(Instant::now(), head, len) {
+        Ok(true) => {}
+        // A 500 went out in its place.
+        Ok(false) => return Outcome::Continue,
+        Err(_) => return Outcome::Close,
+    }
+    match send_body(shared, conn, drv, body).await {
+        Ok(None) => match conn.send_end(Instant::now(), None) {
+            Ok(()) => Outcome::Continue,
+            Err(_) => Outcome::Close,
+        },
+        Ok(Some(f)) => Outcome::Upgrade(f),
+        // Cut: the client sees an incomplete body, and the connection ends.
+        Err(()) => Outcome::Close,
+    }
+}
+
+/// Sends `body` after its head; `Ok(Some(f))` when the protocol switched.
+async fn send_body<R: Runtime>(
+    shared: &Shared<R>,
+    conn: &mut ServerConnection,
+    drv: &mut ConnDriver<R>,
+    body: Body,
+) -> Result<Option<body::UpgradeFn>, ()> {
+    match body {
+        Body::Empty => {}
+        Body::Full(b) => conn.send_data(b).map_err(drop)?,
+        Body::Stream(mut s) => loop {
+            match poll_fn(|cx| s.as_mut().poll_next(cx)).await {
+                Some(Ok(b)) => {
+                    conn.send_data(b).map_err(drop)?;
+                    flush_timed(shared, drv, conn).await?;
+                }
+                Some(Err(_)) => return Err(()),
+                None => break,
+            }
+        },
+        Body::File(file, segs) => {
+            let zero_copy = drv.io.zero_copy();
+            for seg in segs {
+                match seg {
+                    Segment::Bytes(b) => conn.send_data(b).map_err(drop)?,
+                    Segment::File(a, b) => {
+                        // Changed or unreadable: cut the response.
+                        let mut pieces = Pieces::new(&file, a, b, CHUNK, zero_copy).map_err(drop)?;
+                        while let Some(data) = pieces.next_piece().map_err(drop)? {
+                            conn.send_data(data).map_err(drop)?;
+                            flush_timed(shared, drv, conn).await?;
+                        }
+                    }
+                }
+            }
+        }
+        Body::Upgrade(f) => {
+            flush_timed(shared, drv, conn).await?;
+            if conn.is_switched() {
+                return Ok(Some(f));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Serves files under a directory through the mmap [`FileCache`](crate::cache::FileCache),
+/// with every rule of [`StaticDir`]; lookups run on the runtime's
+/// blocking pool, never on the executor.
+pub struct StaticFiles<R: Runtime> {
+    rt: R,
+    dir: Arc<StaticDir>,
+}
+
+impl<R: Runtime> StaticFiles<R> {
+    /// Serves `dir` on `rt`.
+    pub fn new(rt: R, dir: StaticDir) -> StaticFiles<R> {
+        StaticFiles {
+            rt,
+            dir: Arc::new(dir),
+        }
+    }
+}
+
+impl<R: Runtime> Handler for StaticFiles<R> {
+    fn call(&self, req: Request) -> BoxFuture<'static, Response> {
+        let dir = Arc::clone(&self.dir);
+        let found = self.rt.spawn_blocking(move || dir.lookup(req.head()));
+        Box::pin(async move { found.await.into_response(Body::File) })
+    }
+}
