@@ -14,7 +14,6 @@
 //! server.run().unwrap();
 //! ```
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -35,6 +34,7 @@ use wireloom_core::Dialogue;
 
 use crate::driver::{read_pieces, ChunkRead, Driver, ReadOutcome, Socket};
 use crate::router::{Found, Params, Router};
+use wireloom_io::http::ErrorPages;
 
 /// How often a worker waiting on an idle connection looks at the shutdown flag.
 const POLL: Duration = Duration::from_millis(100);
@@ -267,93 +267,28 @@ pub enum Body {
     Upgrade(Box<dyn FnOnce(Upgraded) + Send>),
 }
 
-/// A response: a head and a body.
-pub struct Response {
-    /// Status line and fields.
-    pub head: ResponseHead,
-    /// The body.
-    pub body: Body,
-    invalid_header: bool,
+impl wireloom_io::http::ResponseBody for Body {
+    fn empty() -> Self {
+        Body::Empty
+    }
+    fn full(bytes: Bytes) -> Self {
+        Body::Full(bytes)
+    }
+    fn is_empty(&self) -> bool {
+        matches!(self, Body::Empty)
+    }
 }
 
-impl Response {
-    /// An empty response with `status`.
-    pub fn new(status: StatusCode) -> Response {
-        Response {
-            head: ResponseHead::new(status),
-            body: Body::Empty,
-            invalid_header: false,
-        }
-    }
-
-    /// A response from a head and a body.
-    pub fn from_parts(head: ResponseHead, body: Body) -> Response {
-        Response {
-            head,
-            body,
-            invalid_header: false,
-        }
-    }
-
-    /// `text/plain; charset=utf-8`.
-    pub fn text(status: StatusCode, text: impl Into<String>) -> Response {
-        Response::bytes(
-            status,
-            "text/plain; charset=utf-8",
-            Bytes::from(text.into()),
-        )
-    }
-
-    /// `text/html; charset=utf-8`.
-    pub fn html(status: StatusCode, html: impl Into<String>) -> Response {
-        Response::bytes(status, "text/html; charset=utf-8", Bytes::from(html.into()))
-    }
-
-    /// `application/json` from already serialised JSON text.
-    pub fn json(status: StatusCode, json: impl Into<String>) -> Response {
-        Response::bytes(status, "application/json", Bytes::from(json.into()))
-    }
-
-    /// Bytes with a content type.
-    pub fn bytes(status: StatusCode, content_type: &str, body: Bytes) -> Response {
-        Response::new(status)
-            .header("Content-Type", content_type)
-            .with_body(Body::Full(body))
-    }
-
+impl<R: Read + Send + 'static> From<R> for Body {
     /// A streamed body read from `reader`.
-    pub fn stream(
-        status: StatusCode,
-        content_type: &str,
-        reader: impl Read + Send + 'static,
-    ) -> Response {
-        Response::new(status)
-            .header("Content-Type", content_type)
-            .with_body(Body::Stream(Box::new(reader)))
-    }
-
-    /// Replaces the body.
-    pub fn with_body(mut self, body: Body) -> Response {
-        self.body = body;
-        self
-    }
-
-    /// Appends a header. An invalid name or value (e.g. a CR or LF) is never
-    /// written: the server answers 500 instead.
-    pub fn header(mut self, name: &str, value: impl AsRef<str>) -> Response {
-        if self.head.headers.append(name, value.as_ref()).is_err() {
-            self.invalid_header = true;
-        }
-        self
-    }
-
-    /// The status.
-    pub fn status(&self) -> StatusCode {
-        self.head.status
+    fn from(reader: R) -> Body {
+        Body::Stream(Box::new(reader))
     }
 }
 
-type ErrorPage = Arc<dyn Fn(&RequestHead) -> Response + Send + Sync>;
+/// A response: a head and a [`Body`] (see [`wireloom_io::http::Response`]).
+pub type Response = wireloom_io::http::Response<Body>;
+
 /// Wraps an accepted TCP stream into TLS (or anything else) before HTTP.
 pub type Acceptor = Arc<dyn Fn(TcpStream) -> io::Result<Box<dyn Socket>> + Send + Sync>;
 
@@ -361,7 +296,7 @@ struct Shared {
     config: ServerConfig,
     router: Router<BoxHandler>,
     middleware: Vec<Arc<dyn Middleware>>,
-    error_pages: HashMap<u16, ErrorPage>,
+    error_pages: ErrorPages<Body>,
     acceptor: Option<Acceptor>,
     write_timeout: Duration,
     shutdown: AtomicBool,
@@ -380,7 +315,7 @@ pub struct ServerBuilder {
     config: ServerConfig,
     router: Router<BoxHandler>,
     middleware: Vec<Arc<dyn Middleware>>,
-    error_pages: HashMap<u16, ErrorPage>,
+    error_pages: ErrorPages<Body>,
     acceptor: Option<Acceptor>,
     write_timeout: Duration,
 }
@@ -396,7 +331,7 @@ impl Default for ServerBuilder {
             config: ServerConfig::default(),
             router: Router::new(),
             middleware: Vec::new(),
-            error_pages: HashMap::new(),
+            error_pages: ErrorPages::default(),
             acceptor: None,
             write_timeout: Duration::from_secs(30),
         }
@@ -476,7 +411,7 @@ impl ServerBuilder {
         status: StatusCode,
         page: impl Fn(&RequestHead) -> Response + Send + Sync + 'static,
     ) -> Self {
-        self.error_pages.insert(status.as_u16(), Arc::new(page));
+        self.error_pages.insert(status, Arc::new(page));
         self
     }
 
@@ -793,20 +728,6 @@ fn serve_connection(shared: &Shared, tcp: TcpStream) {
     }
 }
 
-fn error_response(shared: &Shared, status: StatusCode, head: &RequestHead) -> Response {
-    match shared.error_pages.get(&status.as_u16()) {
-        Some(page) => {
-            let mut r = page(head);
-            // The status (and its reason phrase) is ours, whatever the page said.
-            let ResponseHead { status, reason, .. } = ResponseHead::new(status);
-            r.head.status = status;
-            r.head.reason = reason;
-            r
-        }
-        None => Response::text(status, format!("{}\n", status)),
-    }
-}
-
 /// Runs the handler for one request and writes its response; false when
 /// the connection must end here.
 fn dispatch(
@@ -837,37 +758,18 @@ fn dispatch(
         Found::NotFound => (None, None),
     };
     // Middleware wraps every answer, the router's 404 and 405 included.
+    let pages = &shared.error_pages;
     let inner = |r: &mut Request<'_>| match (handler, &allowed) {
         (Some(h), _) => h.handle(r),
-        (None, Some(allowed)) => {
-            let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-            error_response(shared, StatusCode::METHOD_NOT_ALLOWED, r.head())
-                .header("Allow", list.join(", "))
-        }
-        (None, None) => error_response(shared, StatusCode::NOT_FOUND, r.head()),
+        (None, Some(allowed)) => pages.method_not_allowed(r.head(), allowed),
+        (None, None) => pages.not_found(r.head()),
     };
     let run = |r: &mut Request<'_>| call_chain(&shared.middleware, &inner, r);
     let response = match catch_unwind(AssertUnwindSafe(|| run(&mut request))) {
-        Ok(resp) => resp,
-        Err(_) => error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head()),
+        Ok(resp) => pages.finish(resp, request.head()),
+        Err(_) => pages.panicked(request.head()),
     };
-    let mut response = if response.invalid_header {
-        error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head())
-    } else if matches!(response.body, Body::Empty)
-        && !response.head.status.is_success()
-        && shared
-            .error_pages
-            .contains_key(&response.head.status.as_u16())
-    {
-        // The page replaces the empty body; the fields the handler and
-        // middleware set (WWW-Authenticate, Retry-After...) stay, those of
-        // the replaced body (Content-Length...) do not.
-        let mut page = error_response(shared, response.head.status, request.head());
-        page.head.headers.carry_over(&response.head.headers);
-        page
-    } else {
-        response
-    };
+    let mut response = response;
     drop(request);
     if shared.shutdown.load(Ordering::Relaxed) {
         conn.close_after_response();

@@ -69,6 +69,14 @@ impl<B: ResponseBody> Response<B> {
             .with_body(B::full(body))
     }
 
+    /// A streamed body (an `impl Read` for the blocking adapter, a
+    /// `Stream` of `Bytes` for the async ones) with a content type.
+    pub fn stream(status: StatusCode, content_type: &str, body: impl Into<B>) -> Self {
+        Self::new(status)
+            .header("Content-Type", content_type)
+            .with_body(body.into())
+    }
+
     /// Replaces the body.
     pub fn with_body(mut self, body: B) -> Self {
         self.body = body;

@@ -141,8 +141,7 @@ impl StaticDir {
         let path = path
             .strip_prefix(self.strip_prefix.as_str())
             .unwrap_or(path);
-        let segs = safe_segments(path)
-            .map_err(|_| Lookup::status(StatusCode::FORBIDDEN))?;
+        let segs = safe_segments(path).map_err(|_| Lookup::status(StatusCode::FORBIDDEN))?;
         let (real, meta) = self.locate(&segs)?;
         if meta
             .as_ref()

@@ -555,7 +555,7 @@ impl ServerConnection {
         if self.closed || self.resp != Resp::Awaiting {
             return Err(refused);
         }
-        let text = Bytes::from_static(b"500 Internal Server Error\n");
+        let text = Bytes::from_static(b"internal server error\n");
         let mut head = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR);
         head.headers
             .append("Content-Type", "text/plain; charset=utf-8")

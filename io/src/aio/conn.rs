@@ -133,7 +133,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsConn<T> {
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsConn<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.poll_write_vectored(cx, &[IoSlice::new(buf)])
     }
 
@@ -144,12 +148,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsConn<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         // Back-pressure: do not let ciphertext pile up beyond the mark.
-        if this.out.len() > TLS_HIGH_WATER || this.pump.wants_write() {
-            if this.poll_flush_cipher(cx)?.is_pending() {
-                if this.out.len() > TLS_HIGH_WATER {
-                    return Poll::Pending;
-                }
-            }
+        if (this.out.len() > TLS_HIGH_WATER || this.pump.wants_write())
+            && this.poll_flush_cipher(cx)?.is_pending()
+            && this.out.len() > TLS_HIGH_WATER
+        {
+            return Poll::Pending;
         }
         let mut n = 0;
         for b in bufs {
@@ -217,7 +220,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Conn<T> {
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Conn<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Conn::Plain(t) => Pin::new(t).poll_write(cx, buf),
             Conn::Tls(t) => Pin::new(&mut **t).poll_write(cx, buf),

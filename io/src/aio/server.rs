@@ -395,7 +395,7 @@ impl<R: Runtime> ServerBuilder<R> {
         for addr in &self.addrs {
             let l = crate::net::listen(*addr, self.backlog)?;
             addrs.push(l.local_addr()?);
-            listeners.push(self.rt.listener(l)?);
+            listeners.push(l);
         }
         Ok(Server {
             listeners,
@@ -419,7 +419,9 @@ impl<R: Runtime> ServerBuilder<R> {
 
 /// A bound server, not yet serving.
 pub struct Server<R: Runtime> {
-    listeners: Vec<R::Listener>,
+    /// Bound; registered with the runtime when serving starts (so a server
+    /// can be built outside the runtime).
+    listeners: Vec<std::net::TcpListener>,
     addrs: Vec<SocketAddr>,
     shared: Arc<Shared<R>>,
 }
@@ -454,8 +456,16 @@ impl<R: Runtime> ServerState for Shared<R> {
 }
 
 impl<R: Runtime> Server<R> {
-    /// A builder.
-    pub fn builder(rt: R) -> ServerBuilder<R> {
+    /// A builder on the runtime's default handle.
+    pub fn builder() -> ServerBuilder<R>
+    where
+        R: Default,
+    {
+        ServerBuilder::new(R::default())
+    }
+
+    /// A builder on `rt`.
+    pub fn builder_on(rt: R) -> ServerBuilder<R> {
         ServerBuilder::new(rt)
     }
 
@@ -472,7 +482,8 @@ impl<R: Runtime> Server<R> {
         }
     }
 
-    /// Serves on tasks of the runtime and returns at once.
+    /// Serves on tasks of the runtime and returns at once (call it from
+    /// within the runtime).
     pub fn spawn(self) -> ServerHandle {
         let handle = self.handle();
         let rt = self.shared.rt.clone();
@@ -488,6 +499,10 @@ impl<R: Runtime> Server<R> {
         let Server {
             listeners, shared, ..
         } = self;
+        let listeners = listeners
+            .into_iter()
+            .map(|l| shared.rt.listener(l))
+            .collect::<io::Result<Vec<_>>>()?;
         let shared2 = Arc::clone(&shared);
         poll_fn(move |cx| {
             if shared2.shutdown.is_set() {
@@ -610,7 +625,11 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
         }
         // Nothing more can happen without new input: write the batch.
         let deadline = Some(Instant::now() + shared.write_timeout);
-        if timeout_at(rt, deadline, drv.flush(&mut conn)).await.is_err() || conn.is_closed() {
+        if timeout_at(rt, deadline, drv.flush(&mut conn))
+            .await
+            .is_err()
+            || conn.is_closed()
+        {
             break None;
         }
         if shared.shutdown.is_set() {
@@ -797,7 +816,9 @@ async fn dispatch<R: Runtime>(
     let page_head = (!shared.pages.is_empty()).then(|| head.clone());
     let (endpoint, params) = match shared.router.find(&head.method, &head.target.route_path()) {
         Found::Route(h, params) => (Endpoint::Handler(Arc::clone(h)), params),
-        Found::MethodNotAllowed(allowed) => (Endpoint::MethodNotAllowed(allowed), Params::default()),
+        Found::MethodNotAllowed(allowed) => {
+            (Endpoint::MethodNotAllowed(allowed), Params::default())
+        }
         Found::NotFound => (Endpoint::NotFound, Params::default()),
     };
     let request = Request {
@@ -929,7 +950,8 @@ async fn send_body<R: Runtime>(
                     Segment::Bytes(b) => conn.send_data(b).map_err(drop)?,
                     Segment::File(a, b) => {
                         // Changed or unreadable: cut the response.
-                        let mut pieces = Pieces::new(&file, a, b, CHUNK, zero_copy).map_err(drop)?;
+                        let mut pieces =
+                            Pieces::new(&file, a, b, CHUNK, zero_copy).map_err(drop)?;
                         while let Some(data) = pieces.next_piece().map_err(drop)? {
                             conn.send_data(data).map_err(drop)?;
                             flush_timed(shared, drv, conn).await?;
