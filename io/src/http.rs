@@ -7,7 +7,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use wireloom_core::http::{Method, RequestHead, ResponseHead, StatusCode};
+use wireloom_core::http::{names, HeaderValue, Method, RequestHead, ResponseHead, StatusCode};
+
+/// Content types used often enough to be kept as static values.
+const KNOWN_TYPES: [&str; 6] = [
+    "text/plain; charset=utf-8",
+    "text/html; charset=utf-8",
+    "application/json",
+    "text/plain",
+    "application/octet-stream",
+    "text/event-stream",
+];
 
 /// What a response body type must offer the shared code.
 pub trait ResponseBody {
@@ -64,9 +74,17 @@ impl<B: ResponseBody> Response<B> {
 
     /// Bytes with a content type.
     pub fn bytes(status: StatusCode, content_type: &str, body: Bytes) -> Self {
-        Self::new(status)
-            .header("Content-Type", content_type)
-            .with_body(B::full(body))
+        let mut r = Self::new(status).with_body(B::full(body));
+        // The common types need no validation nor copy.
+        match KNOWN_TYPES.iter().find(|k| **k == content_type) {
+            Some(k) => {
+                r.head
+                    .headers
+                    .append_field(names::CONTENT_TYPE, HeaderValue::from_static(k));
+                r
+            }
+            None => r.header("Content-Type", content_type),
+        }
     }
 
     /// A streamed body (an `impl Read` for the blocking adapter, a
