@@ -56,6 +56,10 @@ pub enum ErrorKind {
     /// A request Transfer-Encoding that does not end in chunked, names chunked
     /// twice, or appears in HTTP/1.0 (400).
     InvalidTransferEncoding,
+    /// A CONNECT request with Content-Length or Transfer-Encoding (400): a
+    /// CONNECT carries no content (RFC 9110 §9.3.6), and the bytes after its
+    /// head belong to the tunnel, never to a body.
+    ConnectWithContent,
     /// A transfer coding other than chunked (501).
     UnknownTransferCoding,
     /// A chunk-size line that is not hex digits (400).
@@ -134,6 +138,7 @@ impl ErrorKind {
             ConflictingContentLength => "conflicting_content_length",
             ContentLengthWithTransferEncoding => "content_length_with_transfer_encoding",
             InvalidTransferEncoding => "invalid_transfer_encoding",
+            ConnectWithContent => "connect_with_content",
             UnknownTransferCoding => "unknown_transfer_coding",
             InvalidChunkSize => "invalid_chunk_size",
             ChunkSizeOverflow => "chunk_size_overflow",
