@@ -727,7 +727,10 @@ impl BodySource for ConnBody<'_> {
                         self.ended = true;
                         return Err(io::ErrorKind::UnexpectedEof.into());
                     }
-                    self.drv.read_once(self.conn, None)?;
+                    // A read may end in core's own 400/408/413: keep its
+                    // Date current (waking at least every POLL to do so).
+                    self.conn.set_date(date_now());
+                    self.drv.read_once(self.conn, Some(POLL))?;
                 }
             }
         }
@@ -767,24 +770,33 @@ fn serve_connection(shared: &Shared, tcp: TcpStream) {
                 if !dispatch(shared, &mut conn, &mut drv, req, peer) {
                     return;
                 }
+                // Pipelined bytes may hold a request core refuses itself.
+                conn.set_date(date_now());
                 drv.feed_buffered(&mut conn);
             }
             Some(_) => {}
-            None => match drv.read_once(&mut conn, Some(POLL)) {
-                Err(_) => return,
-                Ok(ReadOutcome::Eof) => {
-                    eofs += 1;
-                    if eofs > 2 {
-                        return;
+            None => {
+                // Core may answer what it reads (or its head timer) with its
+                // own error response: hand it the current Date first.
+                conn.set_date(date_now());
+                match drv.read_once(&mut conn, Some(POLL)) {
+                    Err(_) => return,
+                    Ok(ReadOutcome::Eof) => {
+                        eofs += 1;
+                        if eofs > 2 {
+                            return;
+                        }
                     }
+                    // Connections wait for a worker: free this one if it is
+                    // an idle keep-alive connection.
+                    Ok(ReadOutcome::Idle)
+                        if shared.active.load(Ordering::Relaxed) > shared.threads =>
+                    {
+                        conn.close_if_idle();
+                    }
+                    Ok(_) => {}
                 }
-                // Connections wait for a worker: free this one if it is an
-                // idle keep-alive connection.
-                Ok(ReadOutcome::Idle) if shared.active.load(Ordering::Relaxed) > shared.threads => {
-                    conn.close_if_idle();
-                }
-                Ok(_) => {}
-            },
+            }
         }
     }
 }
@@ -852,7 +864,7 @@ fn dispatch(
         Ok(resp) => resp,
         Err(_) => error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head()),
     };
-    let mut response = if response.invalid_header {
+    let response = if response.invalid_header {
         error_response(shared, StatusCode::INTERNAL_SERVER_ERROR, request.head())
     } else if matches!(response.body, Body::Empty)
         && !response.head.status.is_success()
@@ -873,16 +885,13 @@ fn dispatch(
     if shared.shutdown.load(Ordering::Relaxed) {
         conn.close_after_response();
     }
-    if !response.head.headers.contains("date") {
-        response
-            .head
-            .headers
-            .append_field(wireloom_core::http::names::DATE, date_now());
-    }
+    // Core stamps the Date on the response head (unless the handler set one).
+    conn.set_date(date_now());
     write_response(conn, drv, response).unwrap_or(false)
 }
 
-/// The `Date` value for now, formatted once per second per thread.
+/// The `Date` value for now, formatted once per second per thread: the
+/// clock read core leaves to the adapter (see `ServerConnection::set_date`).
 fn date_now() -> wireloom_core::http::HeaderValue {
     use std::cell::RefCell;
     use wireloom_core::http::HeaderValue;
