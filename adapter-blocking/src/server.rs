@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wireloom_core::http::file::Segment;
@@ -666,7 +666,10 @@ impl BodySource for ConnBody<'_> {
                         self.ended = true;
                         return Err(io::ErrorKind::UnexpectedEof.into());
                     }
-                    self.drv.read_once(self.conn, None)?;
+                    // A read may end in core's own 400/408/413: keep its
+                    // Date current (waking at least every POLL to do so).
+                    self.conn.set_date(wireloom_io::date::now());
+                    self.drv.read_once(self.conn, Some(POLL))?;
                 }
             }
         }
@@ -706,24 +709,33 @@ fn serve_connection(shared: &Shared, tcp: TcpStream) {
                 if !dispatch(shared, &mut conn, &mut drv, req, peer) {
                     return;
                 }
+                // Pipelined bytes may hold a request core refuses itself.
+                conn.set_date(wireloom_io::date::now());
                 drv.feed_buffered(&mut conn);
             }
             Some(_) => {}
-            None => match drv.read_once(&mut conn, Some(POLL)) {
-                Err(_) => return,
-                Ok(ReadOutcome::Eof) => {
-                    eofs += 1;
-                    if eofs > 2 {
-                        return;
+            None => {
+                // Core may answer what it reads (or its head timer) with its
+                // own error response: hand it the current Date first.
+                conn.set_date(wireloom_io::date::now());
+                match drv.read_once(&mut conn, Some(POLL)) {
+                    Err(_) => return,
+                    Ok(ReadOutcome::Eof) => {
+                        eofs += 1;
+                        if eofs > 2 {
+                            return;
+                        }
                     }
+                    // Connections wait for a worker: free this one if it is
+                    // an idle keep-alive connection.
+                    Ok(ReadOutcome::Idle)
+                        if shared.active.load(Ordering::Relaxed) > shared.threads =>
+                    {
+                        conn.close_if_idle();
+                    }
+                    Ok(_) => {}
                 }
-                // Connections wait for a worker: free this one if it is an
-                // idle keep-alive connection.
-                Ok(ReadOutcome::Idle) if shared.active.load(Ordering::Relaxed) > shared.threads => {
-                    conn.close_if_idle();
-                }
-                Ok(_) => {}
-            },
+            }
         }
     }
 }
@@ -769,42 +781,13 @@ fn dispatch(
         Ok(resp) => pages.finish(resp, request.head()),
         Err(_) => pages.panicked(request.head()),
     };
-    let mut response = response;
     drop(request);
     if shared.shutdown.load(Ordering::Relaxed) {
         conn.close_after_response();
     }
-    if !response.head.headers.contains("date") {
-        response
-            .head
-            .headers
-            .append_field(wireloom_core::http::names::DATE, date_now());
-    }
+    // Core stamps the Date on the response head (unless the handler set one).
+    conn.set_date(wireloom_io::date::now());
     write_response(conn, drv, response).unwrap_or(false)
-}
-
-/// The `Date` value for now, formatted once per second per thread.
-fn date_now() -> wireloom_core::http::HeaderValue {
-    use std::cell::RefCell;
-    use wireloom_core::http::HeaderValue;
-    thread_local! {
-        static LAST: RefCell<Option<(u64, HeaderValue)>> = const { RefCell::new(None) };
-    }
-    let now = SystemTime::now();
-    let secs = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        match &*last {
-            Some((s, v)) if *s == secs => v.clone(),
-            _ => {
-                let v = wireloom_core::http::http_date(now);
-                *last = Some((secs, v.clone()));
-                v
-            }
-        }
-    })
 }
 
 fn call_chain(

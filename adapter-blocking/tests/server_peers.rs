@@ -378,6 +378,81 @@ fn bad_input_and_slow_clients() {
     h.shutdown();
 }
 
+/// The `Date` values a response sent now may carry (a couple of seconds
+/// either side, for a slow machine).
+fn dates_around_now() -> Vec<String> {
+    let now = std::time::SystemTime::now();
+    (0..6)
+        .map(|k| {
+            let t = now + Duration::from_secs(3) - Duration::from_secs(k);
+            format!(
+                "Date: {}\r\n",
+                wireloom_core::http::http_date(t).to_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn one_current_date(out: &str) {
+    let head = &out[..out.find("\r\n\r\n").expect("a complete head") + 2];
+    assert_eq!(head.matches("\r\nDate: ").count(), 1, "{out}");
+    assert!(
+        dates_around_now().iter().any(|d| head.contains(d.as_str())),
+        "no current Date in {out}"
+    );
+}
+
+/// Core answers bad input itself (400, 505...): since the adapter hands it
+/// the date instead of stamping the handler's responses, those answers carry
+/// a Date too, and handler responses still carry exactly one.
+#[test]
+fn core_error_responses_carry_a_date() {
+    let (h, addr, _) = start(ServerConfig::default(), 2);
+    let raw = |input: &[u8]| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(input).unwrap();
+        let started = Instant::now();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            started.elapsed(),
+        )
+    };
+    for (input, status) in [
+        // A bare LF.
+        (&b"GET /plaintext HTTP/1.1\nHost: a\r\n\r\n"[..], 400),
+        // Smuggling attempt: CL + TE.
+        (
+            b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            400,
+        ),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        // CONNECT with content.
+        (b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 3\r\n\r\nabc", 400),
+    ] {
+        let (out, _) = raw(input);
+        assert!(out.starts_with(&format!("HTTP/1.1 {status} ")), "{out}");
+        assert!(out.contains("Connection: close\r\n"), "{out}");
+        one_current_date(&out);
+    }
+    // Fail fast: a TLS ClientHello sent to the plain-text port is answered
+    // at once, without waiting for a line ending or the head timeout.
+    let (out, took) = raw(b"\x16\x03\x01\x00\xf1\x01\x00\x00\xed\x03\x03");
+    assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+    assert!(took < Duration::from_secs(2), "answered after {took:?}");
+    one_current_date(&out);
+    // A handler's response: one Date, the current one.
+    let (out, _) = raw(b"GET /plaintext HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("Hello, World!"),
+        "{out}"
+    );
+    one_current_date(&out);
+    h.shutdown();
+}
+
 #[test]
 fn upgrade_hands_over_the_socket() {
     let (h, addr, _) = start(ServerConfig::default(), 2);

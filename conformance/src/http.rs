@@ -28,12 +28,16 @@ pub struct Options {
     pub role: Role,
     /// The method of the requests the client sends (default GET).
     pub request_method: Method,
-    /// Leniency flags.
+    /// Leniency flags, added to the role's defaults (the server's are
+    /// strict; the client's, [`ParseConfig::client`], accept obs-fold in
+    /// responses and a status line without reason phrase).
+    ///
+    /// [`ParseConfig::client`]: wireloom_core::http::ParseConfig::client
     pub lenient: Lenient,
 }
 
 impl Options {
-    /// Defaults for `role`: GET, strict.
+    /// Defaults for `role`: GET, no leniency beyond the role's defaults.
     pub fn new(role: Role) -> Options {
         Options {
             role,
@@ -124,7 +128,7 @@ pub fn run<'a>(opts: &Options, chunks: impl IntoIterator<Item = &'a [u8]>) -> Ve
 fn run_server<'a>(opts: &Options, chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<Value> {
     let now = Instant::now();
     let mut cfg = ServerConfig::default();
-    cfg.head.lenient = opts.lenient;
+    cfg.head.lenient = cfg.head.lenient | opts.lenient;
     let mut conn = ServerConnection::new(cfg, now);
     let mut t = Transcript::default();
     let mut buf = BytesMut::new();
@@ -207,7 +211,7 @@ fn client_request(method: &Method) -> RequestHead {
 fn run_client<'a>(opts: &Options, chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<Value> {
     let now = Instant::now();
     let mut cfg = ClientConfig::default();
-    cfg.head.lenient = opts.lenient;
+    cfg.head.lenient = cfg.head.lenient | opts.lenient;
     let mut conn = ClientConnection::new(cfg);
     let mut t = Transcript::default();
     let mut buf = BytesMut::new();

@@ -22,9 +22,12 @@ end of input is the peer closing the connection.
                            sent before each response expected (HEAD and CONNECT
                            rules apply)
     --request-method M     method of the client's requests (default GET)
-    --lenient FLAGS        comma-separated opt-in leniency:
+    --lenient FLAGS        comma-separated opt-in leniency, added to the role's
+                           defaults (the server is strict; the client accepts
+                           obs-fold and missing-reason, as RFC 9112 asks):
                              bare-lf             accept LF without CR as line end
-                             obs-fold            accept obs-fold in responses
+                             obs-fold            accept obs-fold in responses (each
+                                                 fold is shown replaced by one SP)
                              missing-reason      accept a status line without reason
                              space-before-colon  accept `Name : value` in responses
                              target-chars        accept any visible ASCII in targets

@@ -2,7 +2,8 @@
 //! case too, and the messages (method/target or status, headers with their
 //! spelling, body, trailers) and the way the input ended must agree.
 //! Deliberate disagreements (where wireloom is stricter) are listed in the
-//! `h11_disagreements` snapshot; a new one fails the test.
+//! `h11_disagreements` snapshot, each with the case's `note` (the reason)
+//! when it has one; a new one fails the test.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -69,6 +70,7 @@ fn h11_agrees_or_disagreement_is_listed() {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut input = Vec::new();
     let mut ours = Vec::new();
+    let mut notes = std::collections::HashMap::new();
     for c in manifest.as_array().unwrap() {
         let name = c["name"].as_str().unwrap();
         let data = std::fs::read(corpus_dir().join(format!("{name}.http"))).unwrap();
@@ -84,6 +86,9 @@ fn h11_agrees_or_disagreement_is_listed() {
         if let Some(l) = c.get("lenient").and_then(Value::as_array) {
             let list: Vec<&str> = l.iter().map(|f| f.as_str().unwrap()).collect();
             opts.lenient = Lenient::parse_list(&list.join(",")).unwrap();
+        }
+        if let Some(note) = c.get("note").and_then(Value::as_str) {
+            notes.insert(name.to_string(), note.to_string());
         }
         ours.push((name.to_string(), normalise(&run(&opts, [&data[..]]))));
         input.push(
@@ -144,7 +149,10 @@ fn h11_agrees_or_disagreement_is_listed() {
                 Value::from(h_msgs.clone())
             )
         };
-        lines.push(line);
+        match notes.get(name) {
+            Some(note) => lines.push(format!("{line}\n  why: {note}")),
+            None => lines.push(line),
+        }
     }
     assert!(agree >= 60, "only {agree} cases agree with h11");
     let report = format!(

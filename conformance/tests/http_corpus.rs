@@ -1,7 +1,9 @@
 //! Runs every case of `corpus/http/cases.json` through wireloom's HTTP
 //! connections whole, one byte at a time, and split at every position; the
 //! transcripts must be identical, match the case's expected summary, and
-//! match the insta snapshot of the transcript.
+//! match the insta snapshot of the transcript. A case's `note` (why it
+//! behaves as it does, and what changed when its verdict did) is the
+//! snapshot's description.
 
 use serde_json::Value;
 use wireloom_conformance::http::{run, Options, Role};
@@ -11,6 +13,7 @@ struct Case {
     name: String,
     opts: Options,
     expect: String,
+    note: Option<String>,
     data: Vec<u8>,
 }
 
@@ -43,6 +46,7 @@ fn load() -> Vec<Case> {
             let data = std::fs::read(corpus_dir().join(format!("{name}.http"))).unwrap();
             Case {
                 expect: c["expect"].as_str().unwrap().to_string(),
+                note: c.get("note").and_then(Value::as_str).map(str::to_string),
                 name,
                 opts,
                 data,
@@ -93,7 +97,12 @@ fn corpus_transcripts() {
                 case.name, case.expect, got
             ));
         }
-        insta::assert_snapshot!(case.name.clone(), render(&whole));
+        match &case.note {
+            Some(note) => insta::with_settings!({ description => note.as_str() }, {
+                insta::assert_snapshot!(case.name.clone(), render(&whole));
+            }),
+            None => insta::assert_snapshot!(case.name.clone(), render(&whole)),
+        }
     }
     assert!(
         failures.is_empty(),
@@ -149,4 +158,64 @@ fn cli_usage_errors() {
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--request-method"));
+}
+
+#[test]
+fn cli_shows_the_issue_7_behaviours() {
+    let exe = env!("CARGO_BIN_EXE_wireloom-conformance");
+    let cli = |role: &str, input: &[u8]| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(exe)
+            .args(["http", "--role", role, "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The client unfolds obs-fold and accepts a missing reason, no flag needed.
+    let out = cli(
+        "client",
+        b"HTTP/1.1 200\r\nX-Long: first\r\n  second\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(
+        out.starts_with(r#"{"event":"response","status":200,"reason":"","version":"HTTP/1.1","headers":[["X-Long","first second"]"#),
+        "{out}"
+    );
+    // The server still refuses obs-fold.
+    let out = cli("server", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n");
+    assert_eq!(
+        out.trim_end(),
+        r#"{"event":"error","kind":"obs_fold","status":400}"#
+    );
+    // Fail fast: an unfinished head that can no longer be valid is an error,
+    // not an incomplete message.
+    for (input, kind) in [
+        (&b"GET / HTTP/5."[..], "unsupported_version"),
+        (b"\x16\x03\x01\x00", "invalid_method"),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n",
+            "conflicting_content_length",
+        ),
+        (
+            b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 0\r\n\r\n",
+            "connect_with_content",
+        ),
+    ] {
+        let out = cli("server", input);
+        assert!(out.contains(&format!(r#""kind":"{kind}""#)), "{out}");
+    }
+    let out = cli(
+        "server",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n",
+    );
+    assert!(
+        out.ends_with(
+            "{\"event\":\"error\",\"kind\":\"invalid_chunk_extension\",\"status\":400}\n"
+        ),
+        "{out}"
+    );
 }

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use wireloom_core::http::{
-    BodyLength, ClientConfig, ClientConnection, ClientEvent, ErrorKind, Method, RequestHead,
-    ResponseHead, ServerConfig, ServerConnection, ServerEvent, StatusCode,
+    BodyLength, ClientConfig, ClientConnection, ClientEvent, ErrorKind, HeaderValue, Method,
+    RequestHead, ResponseHead, ServerConfig, ServerConnection, ServerEvent, StatusCode,
 };
 use wireloom_core::Dialogue;
 
@@ -651,4 +651,351 @@ fn close_if_idle_only_between_requests() {
     assert!(conn.is_closed());
     assert_eq!(wire(&mut conn), "");
     assert!(!conn.close_if_idle());
+}
+
+// ------------------------------------------------ fail fast, CONNECT, Date
+
+/// What a server connection makes of `pieces` fed in turn (no EOF): the
+/// error it reports, how many bytes it had been given when it did, and what
+/// it wrote back.
+fn server_verdict(pieces: &[&[u8]]) -> (Option<ErrorKind>, usize, String) {
+    let now = Instant::now();
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    let mut buf = BytesMut::new();
+    let mut given = 0;
+    for p in pieces {
+        buf.extend_from_slice(p);
+        given += p.len();
+        if let Err(e) = c.handle_input(now, &mut buf) {
+            assert!(c.is_closed(), "an error closes the connection");
+            return (Some(e.kind()), given, wire(&mut c));
+        }
+        for ev in events(&mut c) {
+            assert!(!matches!(ev, ServerEvent::Error(_)), "{ev:?}");
+        }
+    }
+    (None, given, wire(&mut c))
+}
+
+/// Feeds `input` whole, byte by byte and split at every position; the
+/// verdict must be the same, and reached once `decided` bytes are in.
+fn same_verdict_every_split(input: &[u8], decided: usize) -> (Option<ErrorKind>, String) {
+    let what = String::from_utf8_lossy(input);
+    let (whole, _, out) = server_verdict(&[input]);
+    let bytes: Vec<&[u8]> = input.chunks(1).collect();
+    let (bytewise, at, out1) = server_verdict(&bytes);
+    assert_eq!(bytewise, whole, "{what:?} byte by byte");
+    assert_eq!(out1, out, "{what:?} byte by byte");
+    if whole.is_some() {
+        assert_eq!(at, decided, "{what:?}: refused after {at} bytes");
+    }
+    for cut in 0..=input.len() {
+        let (a, b) = input.split_at(cut);
+        let (split, _, out2) = server_verdict(&[a, b]);
+        assert_eq!(split, whole, "{what:?} split at {cut}");
+        assert_eq!(out2, out, "{what:?} split at {cut}");
+    }
+    (whole, out)
+}
+
+#[test]
+fn server_fails_fast_with_the_same_error_however_split() {
+    use ErrorKind::*;
+    // None of these heads is complete: the error comes without the rest.
+    for (input, kind, decided, status) in [
+        (
+            &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..],
+            InvalidMethod,
+            1,
+            400,
+        ),
+        (b"\x00\x00\x00\x00", InvalidMethod, 1, 400),
+        (b"\r\n\r\n\x16\x03\x01", InvalidMethod, 5, 400),
+        (b"\rGET / HTTP/1.1", InvalidNewline, 2, 400),
+        (b"GET / HTTP/1.1\rHost: a", InvalidNewline, 16, 400),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\rX-A: b",
+            InvalidNewline,
+            25,
+            400,
+        ),
+        (b"GET / HTTP/5.1\r\nHost: a", UnsupportedVersion, 12, 505),
+        (b"GET / HTTX/1.1\r\nHost: a", InvalidVersion, 10, 400),
+        (b"GET /\x7f HTTP/1.1", InvalidTarget, 6, 400),
+        (b"GET / HTTP/1.1\r\nX: a\x00b", InvalidHeaderValue, 21, 400),
+        (b"GET / HTTP/1.1\r\n X: a", LeadingWhitespace, 17, 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n X: a", ObsFold, 26, 400),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\nX-Rest: ",
+            InvalidContentLength,
+            46,
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\nHost",
+            InvalidContentLength,
+            55,
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\nHo",
+            ConflictingContentLength,
+            55,
+            400,
+        ),
+    ] {
+        let (got, out) = same_verdict_every_split(input, decided);
+        assert_eq!(got, Some(kind), "{:?}", String::from_utf8_lossy(input));
+        assert!(
+            out.starts_with(&format!("HTTP/1.1 {status} "))
+                && out.contains("Connection: close\r\n"),
+            "{out}"
+        );
+    }
+    // Valid prefixes wait, however split, and the limits still apply.
+    for input in [
+        &b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nX-A: b"[..],
+        b"POST / HTTP/1.1\r\nContent-Length: 3\r\ncontent-length: 3, 3\r\nHo",
+    ] {
+        assert_eq!(same_verdict_every_split(input, 0).0, None);
+    }
+    let mut long = b"GET / HTTP/1.1\r\nX-Long: ".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 9000));
+    long.push(0);
+    let (whole, _, out) = server_verdict(&[&long]);
+    assert_eq!(whole, Some(HeaderLineTooLong));
+    assert!(out.starts_with("HTTP/1.1 431 "));
+    let cut = long.len() - 500;
+    assert_eq!(server_verdict(&[&long[..cut], &long[cut..]]).0, whole);
+}
+
+#[test]
+fn connect_with_content_is_refused_whole_and_split() {
+    for input in [
+        &b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nContent-Length: 5\r\n\r\nhello"[..],
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nContent-Length: 0\r\n\r\n",
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ] {
+        let decided = input.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let (got, out) = same_verdict_every_split(input, decided);
+        assert_eq!(got, Some(ErrorKind::ConnectWithContent));
+        assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+    }
+    // Without content: a tunnel, and the bytes after the head are its own.
+    let now = Instant::now();
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    let mut buf = BytesMut::from(
+        &b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01"[..],
+    );
+    c.handle_input(now, &mut buf).unwrap();
+    let ev = events(&mut c);
+    assert!(matches!(&ev[..], [ServerEvent::Request(r), ServerEvent::End(_)] if r.wants_upgrade));
+    c.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Known(0))
+        .unwrap();
+    assert_eq!(events(&mut c), vec![ServerEvent::Upgrade]);
+    assert_eq!(&buf[..], b"\x16\x03\x01");
+    // The client refuses to send such a request in the first place.
+    let mut cl = ClientConnection::new(ClientConfig::default());
+    let mut req = RequestHead::new(Method::CONNECT, "example.com:443").unwrap();
+    req.header("Host", "example.com:443").unwrap();
+    assert!(cl
+        .send_request(now, req.clone(), BodyLength::Known(5))
+        .is_err());
+    assert!(cl
+        .send_request(now, req.clone(), BodyLength::Unknown)
+        .is_err());
+    let mut with_cl = req.clone();
+    with_cl.header("Content-Length", "0").unwrap();
+    assert!(cl.send_request(now, with_cl, BodyLength::Known(0)).is_err());
+    cl.send_request(now, req, BodyLength::Known(0)).unwrap();
+    assert_eq!(
+        wire(&mut cl),
+        "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+    );
+}
+
+const DATE: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+fn dated(now: Instant, cfg: ServerConfig) -> ServerConnection {
+    let mut c = ServerConnection::new(cfg, now);
+    c.set_date(HeaderValue::from_static(DATE));
+    c
+}
+
+#[test]
+fn date_on_every_response_the_connection_writes() {
+    let now = Instant::now();
+    // Final responses: appended after the handler's fields, before the
+    // framing fields the connection adds.
+    let mut c = dated(now, ServerConfig::default());
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    ok(&mut c, now, "x");
+    assert_eq!(
+        wire(&mut c),
+        format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: {DATE}\r\nContent-Length: 1\r\n\r\nx")
+    );
+    // A Date the application set is kept, not doubled; a later set_date
+    // takes over for the next response.
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    let mut res = ResponseHead::new(StatusCode::NO_CONTENT);
+    res.header("date", "Mon, 07 Nov 1994 08:49:37 GMT").unwrap();
+    c.send_response(now, res, BodyLength::Known(0)).unwrap();
+    let out = wire(&mut c);
+    assert_eq!(out.matches("ate: ").count(), 1, "{out}");
+    assert!(out.contains("date: Mon, 07 Nov 1994"), "{out}");
+    c.set_date(HeaderValue::from_static("Tue, 08 Nov 1994 08:49:37 GMT"));
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    c.send_response(
+        now,
+        ResponseHead::new(StatusCode::NOT_FOUND),
+        BodyLength::Known(3),
+    )
+    .unwrap();
+    assert!(wire(&mut c).contains("\r\nDate: Tue, 08 Nov 1994 08:49:37 GMT\r\n"));
+
+    // Interim responses carry none.
+    let mut c = dated(now, ServerConfig::default());
+    feed(
+        &mut c,
+        now,
+        &mut BytesMut::new(),
+        b"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
+    );
+    let mut hints = ResponseHead::new(StatusCode::from_u16(103).unwrap());
+    hints.header("Link", "</a.css>; rel=preload").unwrap();
+    c.send_informational(hints).unwrap();
+    c.accept_body(now);
+    let out = wire(&mut c);
+    assert!(!out.contains("Date"), "{out}");
+
+    // The connection's own error responses, every status it answers with.
+    let mut small = ServerConfig::default();
+    small.head.max_request_line = 64;
+    small.head.max_header_line = 64;
+    small.head.max_headers = 3;
+    small.body.max_body = Some(4);
+    for (input, status) in [
+        (&b"GET / HTTP/1.1\nHost: a\r\n\r\n"[..], 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", 413),
+        (b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 414),
+        (b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", 431),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"GET / HTTP/2.0\r\n", 505),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nExpect: x\r\nContent-Length: 1\r\n\r\n", 417),
+    ] {
+        let mut c = dated(now, small.clone());
+        let e = c.handle_input(now, &mut BytesMut::from(input)).unwrap_err();
+        assert_eq!(e.status().unwrap().as_u16(), status);
+        let out = wire(&mut c);
+        assert!(out.starts_with(&format!("HTTP/1.1 {status} ")), "{out}");
+        assert!(out.contains(&format!("\r\nDate: {DATE}\r\n")), "{out}");
+        assert!(c.is_closed());
+    }
+    // 408 from the head timer.
+    let cfg = ServerConfig::default();
+    let mut c = dated(now, cfg.clone());
+    feed(&mut c, now, &mut BytesMut::new(), b"GET / HTTP/1.1\r\n");
+    c.handle_timeout(now + cfg.head_timeout);
+    let out = wire(&mut c);
+    assert!(
+        out.starts_with("HTTP/1.1 408 ") && out.contains(&format!("\r\nDate: {DATE}\r\n")),
+        "{out}"
+    );
+
+    // Without set_date, no Date at all.
+    let mut c = ServerConnection::new(ServerConfig::default(), now);
+    let _ = c.handle_input(
+        now,
+        &mut BytesMut::from(&b"GET / HTTP/1.1\nHost: a\r\n\r\n"[..]),
+    );
+    assert!(!wire(&mut c).contains("Date"));
+}
+
+#[test]
+fn client_accepts_obs_fold_and_missing_reason_by_default() {
+    let now = Instant::now();
+    let response =
+        b"HTTP/1.1 200\r\nX-Long: first\r\n  second\r\n\tthird\r\nContent-Length: 2\r\n\r\nok";
+    let run = |cfg: ClientConfig, pieces: &[&[u8]]| {
+        let mut c = ClientConnection::new(cfg);
+        client_get(&mut c, now, Method::GET, "/");
+        wire(&mut c);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for p in pieces {
+            buf.extend_from_slice(p);
+            let _ = c.handle_input(now, &mut buf);
+            for ev in events(&mut c) {
+                // Data follows the split of the input: merge it.
+                match (out.last_mut(), ev) {
+                    (Some(ClientEvent::Data(prev)), ClientEvent::Data(d)) => {
+                        *prev = [&prev[..], &d[..]].concat().into();
+                    }
+                    (_, ev) => out.push(ev),
+                }
+            }
+        }
+        out
+    };
+    let whole = run(ClientConfig::default(), &[response]);
+    let [ClientEvent::Response(r), ClientEvent::Data(d), ClientEvent::End(_)] = &whole[..] else {
+        panic!("{whole:?}")
+    };
+    assert_eq!(r.head.status.as_u16(), 200);
+    assert!(r.head.reason.is_empty());
+    assert_eq!(r.head.headers.get("x-long").unwrap(), "first second third");
+    assert_eq!(&d[..], b"ok");
+    for cut in 0..=response.len() {
+        let (a, b) = response.split_at(cut);
+        assert_eq!(
+            run(ClientConfig::default(), &[a, b]),
+            whole,
+            "split at {cut}"
+        );
+    }
+    // Strict on request: both refused.
+    let strict = ClientConfig {
+        head: wireloom_core::http::ParseConfig::default(),
+        ..ClientConfig::default()
+    };
+    let got = run(strict.clone(), &[response]);
+    assert!(
+        matches!(&got[..], [ClientEvent::Error(e)] if e.kind() == ErrorKind::InvalidStartLine),
+        "{got:?}"
+    );
+    let got = run(strict, &[b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n"]);
+    assert!(
+        matches!(&got[..], [ClientEvent::Error(e)] if e.kind() == ErrorKind::ObsFold),
+        "{got:?}"
+    );
+    // Fail fast on the client side too: not HTTP, whatever follows.
+    let got = run(ClientConfig::default(), &[b"HTTX"]);
+    assert!(
+        matches!(&got[..], [ClientEvent::Error(e)] if e.kind() == ErrorKind::InvalidVersion),
+        "{got:?}"
+    );
+    let got = run(
+        ClientConfig::default(),
+        &[b"HTTP/1.1 200 OK\r\nA: b\r", b"X"],
+    );
+    assert!(
+        matches!(&got[..], [ClientEvent::Error(e)] if e.kind() == ErrorKind::InvalidNewline),
+        "{got:?}"
+    );
 }

@@ -527,6 +527,11 @@ fn pairs_all(map: &HeaderMap) -> Vec<(Vec<u8>, Vec<u8>)> {
 /// Runs bytes through a server connection that answers every request (after
 /// asking for the body), then EOF; returns the transcript as text.
 fn serve(bytes: &[u8], pieces: &[(usize, usize)], lenient: Lenient) -> Vec<String> {
+    serve_then(bytes, pieces, lenient, true)
+}
+
+/// [`serve`], with or without the EOF at the end.
+fn serve_then(bytes: &[u8], pieces: &[(usize, usize)], lenient: Lenient, eof: bool) -> Vec<String> {
     let now = Instant::now();
     let mut cfg = ServerConfig::default();
     cfg.head.lenient = lenient;
@@ -569,7 +574,7 @@ fn serve(bytes: &[u8], pieces: &[(usize, usize)], lenient: Lenient) -> Vec<Strin
             }
         }
     }
-    if !conn.is_closed() && !conn.is_switched() {
+    if eof && !conn.is_closed() && !conn.is_switched() {
         conn.handle_eof(now);
         drain(&mut conn, &mut log);
     }
@@ -617,6 +622,24 @@ proptest! {
         let whole = serve(&bytes, &[(0, bytes.len())], lenient);
         let split = serve(&bytes, &pieces(bytes.len(), &cuts), lenient);
         prop_assert_eq!(whole, split);
+    }
+
+    /// Fail fast without guessing: what the server reports for the first
+    /// bytes of an input (no EOF yet), an error included, is exactly the
+    /// beginning of what it reports for the whole input.
+    #[test]
+    fn server_verdict_on_a_prefix_is_the_whole_verdict(
+        bytes in input(REQUESTS),
+        cut in any::<usize>(),
+        lenient in lenient(),
+    ) {
+        let cut = cut % (bytes.len() + 1);
+        let whole = serve_then(&bytes, &[(0, bytes.len())], lenient, false);
+        let prefix = serve_then(&bytes[..cut], &[(0, cut)], lenient, false);
+        prop_assert!(
+            whole.starts_with(&prefix),
+            "prefix {:?}\nwhole {:?}", prefix, whole
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
+use super::chars::is_tchar;
 use super::error::{Error, ErrorKind, UsageError};
 use super::framing::Framing;
 use super::header::HeaderMap;
@@ -47,8 +48,17 @@ enum CState {
     Size,
     /// Whitespace after the digits (BWS before `;`).
     SizeWs,
-    /// Inside chunk extensions, outside quotes.
-    Ext,
+    /// After `;`: BWS, then a chunk-ext-name (a token) is due.
+    ExtPreName,
+    /// Inside a chunk-ext-name.
+    ExtName,
+    /// After `=`: BWS, then a token or a quoted string is due.
+    ExtPreValue,
+    /// Inside a token chunk-ext-val.
+    ExtValue,
+    /// After an extension name (`name`) or value: BWS, then `;`, `=` (after a
+    /// name), or the line end (only with no whitespace before it: `ws`).
+    ExtAfter { name: bool, ws: bool },
     /// Inside a quoted extension value.
     ExtQuote,
     /// After a backslash inside quotes.
@@ -68,6 +78,11 @@ enum CState {
 }
 
 /// A streaming decoder for the chunked transfer coding (RFC 9112 §7.1).
+///
+/// Chunk extensions are checked against their grammar and dropped: `;` is
+/// followed by a token name, optionally `=` and a token or quoted-string
+/// value, with whitespace only around `;` and `=`; `5;` or a bare CR, LF or
+/// other CTL in an extension is [`ErrorKind::InvalidChunkExtension`].
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -140,6 +155,17 @@ impl ChunkedDecoder {
         Ok(())
     }
 
+    /// The byte after a complete extension name or value that is neither
+    /// `;`, `=` nor whitespace: only a line ending may come.
+    fn ext_line_end(&mut self, c: u8) -> Result<(), Error> {
+        match c {
+            b'\r' => self.state = CState::SizeLf,
+            b'\n' if self.bare_lf() => self.end_size_line()?,
+            _ => return err(ErrorKind::InvalidChunkExtension),
+        }
+        Ok(())
+    }
+
     fn end_size_line(&mut self) -> Result<(), Error> {
         if self.digits == 0 {
             return err(ErrorKind::InvalidChunkSize);
@@ -204,7 +230,7 @@ impl ChunkedDecoder {
                     b' ' | b'\t' => self.state = CState::SizeWs,
                     b';' => {
                         self.ext_byte()?;
-                        self.state = CState::Ext;
+                        self.state = CState::ExtPreName;
                     }
                     b'\r' => self.state = CState::SizeLf,
                     b'\n' if self.bare_lf() => self.end_size_line()?,
@@ -215,25 +241,77 @@ impl ChunkedDecoder {
                     b' ' | b'\t' => self.ext_byte()?,
                     b';' => {
                         self.ext_byte()?;
-                        self.state = CState::Ext;
+                        self.state = CState::ExtPreName;
                     }
                     _ => return err(ErrorKind::InvalidChunkSize),
                 },
-                CState::Ext => {
+                // chunk-ext = *( BWS ";" BWS chunk-ext-name
+                //                [ BWS "=" BWS chunk-ext-val ] )
+                CState::ExtPreName => {
                     self.ext_byte()?;
                     match c {
-                        b'\r' => self.state = CState::SizeLf,
-                        b'\n' if self.bare_lf() => self.end_size_line()?,
+                        b' ' | b'\t' => {}
+                        c if is_tchar(c) => self.state = CState::ExtName,
+                        _ => return err(ErrorKind::InvalidChunkExtension),
+                    }
+                }
+                CState::ExtName => {
+                    self.ext_byte()?;
+                    match c {
+                        c if is_tchar(c) => {}
+                        b'=' => self.state = CState::ExtPreValue,
+                        b';' => self.state = CState::ExtPreName,
+                        b' ' | b'\t' => {
+                            self.state = CState::ExtAfter {
+                                name: true,
+                                ws: true,
+                            }
+                        }
+                        c => self.ext_line_end(c)?,
+                    }
+                }
+                CState::ExtPreValue => {
+                    self.ext_byte()?;
+                    match c {
+                        b' ' | b'\t' => {}
                         b'"' => self.state = CState::ExtQuote,
-                        b';' | b'=' | b' ' | b'\t' => {}
-                        c if super::chars::is_tchar(c) => {}
+                        c if is_tchar(c) => self.state = CState::ExtValue,
+                        _ => return err(ErrorKind::InvalidChunkExtension),
+                    }
+                }
+                CState::ExtValue => {
+                    self.ext_byte()?;
+                    match c {
+                        c if is_tchar(c) => {}
+                        b';' => self.state = CState::ExtPreName,
+                        b' ' | b'\t' => {
+                            self.state = CState::ExtAfter {
+                                name: false,
+                                ws: true,
+                            }
+                        }
+                        c => self.ext_line_end(c)?,
+                    }
+                }
+                CState::ExtAfter { name, ws } => {
+                    self.ext_byte()?;
+                    match c {
+                        b' ' | b'\t' => self.state = CState::ExtAfter { name, ws: true },
+                        b';' => self.state = CState::ExtPreName,
+                        b'=' if name => self.state = CState::ExtPreValue,
+                        b'\r' | b'\n' if !ws => self.ext_line_end(c)?,
                         _ => return err(ErrorKind::InvalidChunkExtension),
                     }
                 }
                 CState::ExtQuote => {
                     self.ext_byte()?;
                     match c {
-                        b'"' => self.state = CState::Ext,
+                        b'"' => {
+                            self.state = CState::ExtAfter {
+                                name: false,
+                                ws: false,
+                            }
+                        }
                         b'\\' => self.state = CState::ExtEscape,
                         c if c == b'\t' || (c >= 0x20 && c != 0x7f) => {}
                         _ => return err(ErrorKind::InvalidChunkExtension),
@@ -612,6 +690,95 @@ mod tests {
             InvalidHeaderName
         );
         assert_eq!(every_split(b"5\r\nab").unwrap_err(), IncompleteMessage);
+    }
+
+    /// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ):
+    /// `;` is always followed by a token; a value is a token or a quoted
+    /// string; whitespace only before `;` and `=` and after them; a bare CR,
+    /// a bare LF or any other CTL is refused wherever it appears. Every
+    /// verdict is the same whole, byte by byte and at every split.
+    #[test]
+    fn chunk_extension_grammar() {
+        use ErrorKind::*;
+        for ext in [
+            ";a",
+            ";a=b",
+            ";a=\"\"",
+            ";a=\"x y;z=\\\"\"",
+            " ;a",
+            "\t; \ta \t= \tb",
+            ";a;b;c=d",
+            ";a ;b",
+            ";a=b ;c",
+            ";a=\"q\" ;b",
+            ";!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz",
+        ] {
+            let input = format!("3{ext}\r\nabc\r\n0\r\n\r\n");
+            assert_eq!(
+                every_split(input.as_bytes()).map(|(b, _)| b),
+                Ok(b"abc".to_vec()),
+                "{input:?}"
+            );
+        }
+        for (ext, kind) in [
+            (";", InvalidChunkExtension),
+            ("; ", InvalidChunkExtension),
+            (";;a", InvalidChunkExtension),
+            (";=a", InvalidChunkExtension),
+            ("; =a", InvalidChunkExtension),
+            (";a=", InvalidChunkExtension),
+            (";a= ", InvalidChunkExtension),
+            (";a=;b", InvalidChunkExtension),
+            (";a=b=c", InvalidChunkExtension),
+            (";a==b", InvalidChunkExtension),
+            (";a ", InvalidChunkExtension),
+            (";a=b ", InvalidChunkExtension),
+            (";a=\"b\" ", InvalidChunkExtension),
+            (";a=\"b\"c", InvalidChunkExtension),
+            (";a b", InvalidChunkExtension),
+            (";a=b c", InvalidChunkExtension),
+            (";(a)", InvalidChunkExtension),
+            (";a=(b)", InvalidChunkExtension),
+            (";a\n", InvalidChunkExtension),
+            (";\n", InvalidChunkExtension),
+            (";a=\"b\rc\"", InvalidChunkExtension),
+            (";a=\"b\nc\"", InvalidChunkExtension),
+            (";a=\"b\x00c\"", InvalidChunkExtension),
+            (";a\x7f", InvalidChunkExtension),
+            (";a=\x01", InvalidChunkExtension),
+            (";a=\"b\\\x01\"", InvalidChunkExtension),
+            // A CR ends the line; LF must follow.
+            (";a\rX", InvalidChunkDelimiter),
+            (";a=b\rx", InvalidChunkDelimiter),
+        ] {
+            let input = format!("3{ext}\r\nabc\r\n0\r\n\r\n");
+            assert_eq!(every_split(input.as_bytes()), Err(kind), "{input:?}");
+        }
+        // `5;` is refused as soon as the line ends, before any data.
+        let mut d = ChunkedDecoder::default();
+        assert_eq!(
+            d.decode(&mut BytesMut::from(&b"5;\r"[..]))
+                .unwrap_err()
+                .kind(),
+            InvalidChunkExtension
+        );
+        // With bare LF allowed, a bare LF ends an extension, but only
+        // right after a name or value.
+        let lenient = ParseConfig {
+            lenient: Lenient::BARE_LF,
+            ..ParseConfig::default()
+        };
+        for (input, ok) in [
+            (&b"3;a\nabc\n0\n\n"[..], true),
+            (b"3;a=\"b\"\nabc\n0\n\n", true),
+            (b"3;\nabc\n0\n\n", false),
+            (b"3;a \nabc\n0\n\n", false),
+        ] {
+            let mut d = ChunkedDecoder::new(BodyLimits::default(), lenient.clone());
+            let mut b = BytesMut::from(input);
+            let r = d.decode(&mut b);
+            assert_eq!(r.is_ok(), ok, "{input:?}: {r:?}");
+        }
     }
 
     /// Found by the `chunked_decoder` fuzz target: a trailer line that is

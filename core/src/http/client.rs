@@ -25,7 +25,7 @@ use super::error::{Error, ErrorKind, UsageError};
 use super::framing::{self, Framing};
 use super::header::HeaderMap;
 use super::message::{RequestHead, ResponseHead};
-use super::parse::{parse_response, ParseConfig, RawHeader, Status};
+use super::parse::{check_unfinished, parse_response, ParseConfig, RawHeader, Status};
 use super::serialize::write_request_head;
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
@@ -33,7 +33,11 @@ use crate::Dialogue;
 /// Client connection settings.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Head limits and leniency (real servers may need some [`Lenient`](super::Lenient) flags).
+    /// Head limits and leniency. Default [`ParseConfig::client`]: obs-fold
+    /// in a response is unfolded (RFC 9112 §5.2) and a status line without
+    /// a reason phrase is accepted; nothing that can change framing is
+    /// relaxed. Other real servers may need more [`Lenient`](super::Lenient)
+    /// flags; [`ParseConfig::default`] is strict.
     pub head: ParseConfig,
     /// Body limits (default: no body size limit on responses).
     pub body: BodyLimits,
@@ -49,7 +53,7 @@ pub struct ClientConfig {
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
-            head: ParseConfig::default(),
+            head: ParseConfig::client(),
             body: BodyLimits {
                 max_body: None,
                 ..BodyLimits::default()
@@ -160,7 +164,10 @@ pub struct ClientConnection {
     resp_keep_alive: bool,
     /// Any byte of the current response received.
     partial_head: bool,
+    /// Where the last head scan stopped, and the last LF seen, so that a
+    /// head trickling in is parsed whole only when a line ends.
     scanned: usize,
+    last_newline: Option<usize>,
     must_close: bool,
     switched: bool,
     closed: bool,
@@ -187,6 +194,7 @@ impl ClientConnection {
             resp_keep_alive: true,
             partial_head: false,
             scanned: 0,
+            last_newline: None,
             must_close: false,
             switched: false,
             closed: false,
@@ -251,7 +259,9 @@ impl ClientConnection {
     /// `Content-Length` or `Transfer-Encoding: chunked` in `head` is honoured;
     /// otherwise [`BodyLength::Known`] adds `Content-Length` (omitted for an
     /// empty body of a method that has none) and [`BodyLength::Unknown`]
-    /// adds chunked. An HTTP/1.1 request must carry exactly one Host.
+    /// adds chunked. An HTTP/1.1 request must carry exactly one Host; a
+    /// CONNECT request carries no content (`BodyLength::Known(0)`, no
+    /// `Content-Length` or `Transfer-Encoding`).
     pub fn send_request(
         &mut self,
         now: Instant,
@@ -272,6 +282,14 @@ impl ClientConnection {
         let has_te = head.headers.contains("transfer-encoding");
         let declared = framing::content_length(&head.headers)
             .map_err(|_| UsageError::InvalidHead("invalid Content-Length"))?;
+        if head.method == Method::CONNECT
+            && (has_te || declared.is_some() || body != BodyLength::Known(0))
+        {
+            // A server refuses it (ErrorKind::ConnectWithContent).
+            return Err(UsageError::InvalidHead(
+                "a CONNECT request carries no content",
+            ));
+        }
         let enc = if has_te {
             let last = head.headers.get_list("transfer-encoding").last();
             if !last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")) || declared.is_some() {
@@ -438,10 +456,19 @@ impl ClientConnection {
         self.partial_head = true;
         let from = self.scanned.min(input.len());
         self.scanned = input.len();
-        if memchr::memchr(b'\n', &input[from..]).is_none()
-            && input.len() <= self.config.head.max_head
-        {
-            return Ok(false);
+        match memchr::memrchr(b'\n', &input[from..]) {
+            Some(p) => self.last_newline = Some(from + p),
+            None => {
+                // Only the unfinished line is new: check it alone (fail fast).
+                check_unfinished(
+                    input,
+                    &self.config.head,
+                    &mut self.raw,
+                    self.last_newline,
+                    true,
+                )?;
+                return Ok(false);
+            }
         }
         let r = match parse_response(input, &self.config.head, &mut self.raw)? {
             Status::Partial => return Ok(false),
@@ -451,6 +478,7 @@ impl ClientConnection {
         let head = ResponseHead::from_raw(&bytes, &r, &self.raw);
         self.partial_head = false;
         self.scanned = 0;
+        self.last_newline = None;
         if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
             if head.status == StatusCode::CONTINUE {
                 self.release_held(now);

@@ -19,7 +19,9 @@ pub enum ErrorKind {
     InvalidTarget,
     /// The version is not `HTTP/` DIGIT `.` DIGIT (400).
     InvalidVersion,
-    /// A well-formed version other than 1.0 and 1.1 (505).
+    /// A version other than 1.0 and 1.1 (505). Judged at the first digit
+    /// that rules both out, whatever follows: `HTTP/2.0`, `HTTP/1.2`, and
+    /// `HTTP/5` followed by anything.
     UnsupportedVersion,
     /// The status code is not three digits from 100 (a response error).
     InvalidStatus,
@@ -47,15 +49,21 @@ pub enum ErrorKind {
     TooManyHeaders,
     /// An HTTP/1.1 request without Host, or with several (400; RFC 9112 §3.2).
     InvalidHost,
-    /// Content-Length is not plain digits or overflows (400).
+    /// Content-Length is not plain digits or overflows (400). In a request
+    /// head, reported as soon as the field line is complete.
     InvalidContentLength,
-    /// Several Content-Length values that differ (400).
+    /// Several Content-Length values that differ (400). In a request head,
+    /// reported as soon as the second field line is complete.
     ConflictingContentLength,
     /// Both Content-Length and Transfer-Encoding in a request (400).
     ContentLengthWithTransferEncoding,
     /// A request Transfer-Encoding that does not end in chunked, names chunked
     /// twice, or appears in HTTP/1.0 (400).
     InvalidTransferEncoding,
+    /// A CONNECT request with Content-Length or Transfer-Encoding (400): a
+    /// CONNECT carries no content (RFC 9110 §9.3.6), and the bytes after its
+    /// head belong to the tunnel, never to a body.
+    ConnectWithContent,
     /// A transfer coding other than chunked (501).
     UnknownTransferCoding,
     /// A chunk-size line that is not hex digits (400).
@@ -134,6 +142,7 @@ impl ErrorKind {
             ConflictingContentLength => "conflicting_content_length",
             ContentLengthWithTransferEncoding => "content_length_with_transfer_encoding",
             InvalidTransferEncoding => "invalid_transfer_encoding",
+            ConnectWithContent => "connect_with_content",
             UnknownTransferCoding => "unknown_transfer_coding",
             InvalidChunkSize => "invalid_chunk_size",
             ChunkSizeOverflow => "chunk_size_overflow",

@@ -31,21 +31,31 @@ fn err<T>(kind: ErrorKind) -> Result<T, Error> {
 pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Error> {
     let mut found: Option<u64> = None;
     for v in headers.get_all("content-length") {
-        for part in v.as_bytes().split(|&c| c == b',') {
-            let part = trim_ows(part);
-            if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
-                return err(ErrorKind::InvalidContentLength);
-            }
-            let n = part
-                .iter()
-                .fold(0u64, |acc, &d| acc * 10 + (d - b'0') as u64);
-            match found {
-                Some(prev) if prev != n => return err(ErrorKind::ConflictingContentLength),
-                _ => found = Some(n),
-            }
-        }
+        add_content_length(v.as_bytes(), &mut found)?;
     }
     Ok(found)
+}
+
+/// Adds one Content-Length field value (a list of decimal lengths) to the
+/// length `found` so far: [`ErrorKind::InvalidContentLength`] for anything
+/// but 1 to 19 digits, [`ErrorKind::ConflictingContentLength`] for a length
+/// that differs from an earlier one. The head parser calls it for each
+/// request field line as it completes.
+pub(crate) fn add_content_length(v: &[u8], found: &mut Option<u64>) -> Result<(), Error> {
+    for part in v.split(|&c| c == b',') {
+        let part = trim_ows(part);
+        if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+            return err(ErrorKind::InvalidContentLength);
+        }
+        let n = part
+            .iter()
+            .fold(0u64, |acc, &d| acc * 10 + (d - b'0') as u64);
+        match *found {
+            Some(prev) if prev != n => return err(ErrorKind::ConflictingContentLength),
+            _ => *found = Some(n),
+        }
+    }
+    Ok(())
 }
 
 /// What the Transfer-Encoding field says.
@@ -98,8 +108,15 @@ fn transfer_encoding(headers: &HeaderMap, request: bool) -> Result<Te, Error> {
     }
 }
 
-/// Framing of a request body (RFC 9112 §6.3 rules 3-6, strict).
+/// Framing of a request body (RFC 9112 §6.3 rules 3-6, strict). A CONNECT
+/// request has no body: Content-Length or Transfer-Encoding on one is
+/// [`ErrorKind::ConnectWithContent`].
 pub fn request_framing(head: &RequestHead) -> Result<Framing, Error> {
+    if head.method == Method::CONNECT
+        && (head.headers.contains("content-length") || head.headers.contains("transfer-encoding"))
+    {
+        return err(ErrorKind::ConnectWithContent);
+    }
     let te = transfer_encoding(&head.headers, true)?;
     let cl = content_length(&head.headers)?;
     match te {
@@ -264,6 +281,39 @@ mod tests {
             request_framing(&req(&[("Transfer-Encoding", "chunked")], Http10))
                 .map_err(|e| e.kind()),
             Err(ErrorKind::InvalidTransferEncoding)
+        );
+    }
+
+    #[test]
+    fn connect_carries_no_content() {
+        let connect = |h: &[(&str, &str)], version| {
+            let mut r = RequestHead::new(Method::CONNECT, "example.com:443").unwrap();
+            r.version = version;
+            for (n, v) in h {
+                r.headers.append(*n, *v).unwrap();
+            }
+            request_framing(&r).map_err(|e| e.kind())
+        };
+        use Version::*;
+        assert_eq!(connect(&[], Http11), Ok(Framing::Empty));
+        assert_eq!(
+            connect(&[("Host", "example.com:443")], Http10),
+            Ok(Framing::Empty)
+        );
+        for h in [
+            &[("Content-Length", "5")][..],
+            &[("Content-Length", "0")],
+            &[("Transfer-Encoding", "chunked")],
+            &[("Transfer-Encoding", "gzip")],
+            &[("Content-Length", "5"), ("Transfer-Encoding", "chunked")],
+        ] {
+            for v in [Http11, Http10] {
+                assert_eq!(connect(h, v), Err(ErrorKind::ConnectWithContent), "{h:?}");
+            }
+        }
+        assert_eq!(
+            ErrorKind::ConnectWithContent.status(),
+            Some(StatusCode::BAD_REQUEST)
         );
     }
 

@@ -6,12 +6,22 @@
 //! never an error. [`RequestHead::from_raw`] and [`ResponseHead::from_raw`]
 //! then freeze the head into shared [`Bytes`] slices without copying.
 //!
-//! Strict RFC 9112 by default; [`Lenient`] flags opt in to what real peers send.
+//! Strict RFC 9112 by default; [`Lenient`] flags opt in to what real peers
+//! send ([`ParseConfig::client`] turns on those a user agent must accept).
+//!
+//! Fail fast: every byte is judged as soon as it is in, so a prefix of the
+//! input gives [`Status::Partial`] or the very error the whole input gives.
+//! A TLS record, a NUL, a bare CR, `HTTP/5.`, or (in a request) a complete
+//! `Content-Length` line that is invalid or contradicts an earlier one are
+//! errors at once, whatever follows. Each line is judged within its length
+//! limit and the head within `max_head`, so bytes past a limit never change
+//! the verdict either.
 
 use bytes::Bytes;
 
 use super::chars::{find_ctl, find_non_uri, is_field_char, is_vchar, skip_tchars};
 use super::error::{Error, ErrorKind};
+use super::framing::add_content_length;
 use super::header::{HeaderMap, HeaderName, HeaderValue};
 use super::message::{RequestHead, ResponseHead};
 use super::uri::RequestTarget;
@@ -51,10 +61,14 @@ impl Lenient {
     pub const NONE: Lenient = Lenient(0);
     /// Accept a bare LF as a line ending (in heads and chunked framing).
     pub const BARE_LF: Lenient = Lenient(1);
-    /// Accept obs-fold line continuations in responses (replaced by one SP).
-    /// Requests with obs-fold are always rejected.
+    /// Accept obs-fold line continuations in response heads (each fold,
+    /// with the whitespace around it, becomes one SP). Requests (and
+    /// trailers) with obs-fold are always rejected. On in
+    /// [`ParseConfig::client`].
     pub const OBS_FOLD: Lenient = Lenient(2);
-    /// Accept a status line without the space and reason phrase.
+    /// Accept a status line without the space and reason phrase
+    /// (`HTTP/1.1 200`; the reason is then empty). On in
+    /// [`ParseConfig::client`].
     pub const MISSING_REASON: Lenient = Lenient(4);
     /// Accept whitespace between a field name and the colon in responses.
     /// Requests with it are always rejected (RFC 9112 §5.1).
@@ -101,7 +115,8 @@ impl std::ops::BitOr for Lenient {
 }
 
 /// Limits and leniency for head parsing. Defaults are safe for a server
-/// facing the Internet.
+/// facing the Internet (strict: no [`Lenient`] flag); [`ParseConfig::client`]
+/// is the client's default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseConfig {
     /// Longest request line (414 beyond). Default 8 KiB.
@@ -124,6 +139,40 @@ impl Default for ParseConfig {
             max_head: 64 * 1024,
             max_headers: 100,
             lenient: Lenient::NONE,
+        }
+    }
+}
+
+impl ParseConfig {
+    /// The defaults of a client reading responses
+    /// ([`ClientConfig::default`](super::ClientConfig) uses them): the same
+    /// limits, plus what a user agent must or may accept and that cannot
+    /// change where a message ends:
+    /// - [`Lenient::OBS_FOLD`]: RFC 9112 §5.2, a user agent that receives
+    ///   obs-fold in a response replaces each fold with SP before
+    ///   interpreting the value;
+    /// - [`Lenient::MISSING_REASON`]: `HTTP/1.1 200` with no SP and reason,
+    ///   as real servers send (RFC 9112 §4: the reason is to be ignored).
+    ///
+    /// Neither flag affects requests, so a server given this configuration
+    /// still rejects obs-fold.
+    ///
+    /// ```
+    /// use wireloom_core::http::parse::{parse_response, ParseConfig, Status};
+    /// use wireloom_core::http::ResponseHead;
+    /// let buf = bytes::Bytes::from_static(b"HTTP/1.1 200\r\nX-Long: a\r\n  b\r\n\r\n");
+    /// let mut raw = Vec::new();
+    /// assert!(parse_response(&buf, &ParseConfig::default(), &mut raw).is_err());
+    /// let Status::Complete(r) = parse_response(&buf, &ParseConfig::client(), &mut raw).unwrap()
+    /// else { panic!() };
+    /// let head = ResponseHead::from_raw(&buf, &r, &raw);
+    /// assert_eq!((head.status.as_u16(), &head.reason[..]), (200, &b""[..]));
+    /// assert_eq!(head.headers.get("x-long").unwrap(), "a b");
+    /// ```
+    pub fn client() -> ParseConfig {
+        ParseConfig {
+            lenient: Lenient::OBS_FOLD | Lenient::MISSING_REASON,
+            ..ParseConfig::default()
         }
     }
 }
@@ -189,10 +238,42 @@ fn newline(buf: &[u8], i: usize, lenient: Lenient) -> Result<Option<Option<usize
     }
 }
 
+/// The end of what a scan may look at: a line's scan stops at the line's own
+/// limit (`line_limit`, an offset) and every scan at the head limit, so that
+/// the verdict depends only on the bytes inside those windows, never on how
+/// many more were received.
+#[inline(always)]
+fn window(buf: &[u8], line_limit: usize) -> &[u8] {
+    &buf[..buf.len().min(line_limit)]
+}
+
+/// A scan ran out of its window `line` (see [`window`]): the line is too
+/// long if the window is full, the head too large if the head window is
+/// full, and otherwise more input is needed.
+#[cold]
+fn ran_out<T>(
+    line: &[u8],
+    line_limit: usize,
+    too_long: ErrorKind,
+    cfg: &ParseConfig,
+) -> Result<Status<T>, Error> {
+    if line.len() >= line_limit {
+        err(too_long)
+    } else if line.len() >= cfg.max_head {
+        err(ErrorKind::HeadTooLarge)
+    } else {
+        Ok(Status::Partial)
+    }
+}
+
 /// Parses a request head from the start of `buf`.
+///
+/// An error is returned as soon as the bytes given decide it: a prefix of a
+/// head gives [`Status::Partial`] or the very error the whole head gives.
 ///
 /// ```
 /// use wireloom_core::http::parse::{parse_request, ParseConfig, Status};
+/// use wireloom_core::http::ErrorKind;
 /// let buf = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\nrest";
 /// let mut headers = Vec::new();
 /// let Status::Complete(req) = parse_request(buf, &ParseConfig::default(), &mut headers).unwrap()
@@ -200,6 +281,9 @@ fn newline(buf: &[u8], i: usize, lenient: Lenient) -> Result<Option<Option<usize
 /// assert_eq!(req.head_len, buf.len() - 4);
 /// assert_eq!(headers.len(), 1);
 /// assert_eq!(parse_request(&buf[..10], &ParseConfig::default(), &mut headers).unwrap(), Status::Partial);
+/// // A TLS ClientHello is no request, whatever follows its first byte.
+/// let tls = parse_request(b"\x16\x03\x01", &ParseConfig::default(), &mut headers);
+/// assert_eq!(tls.unwrap_err().kind(), ErrorKind::InvalidMethod);
 /// ```
 pub fn parse_request(
     buf: &[u8],
@@ -207,26 +291,31 @@ pub fn parse_request(
     headers: &mut Vec<RawHeader>,
 ) -> Result<Status<RawRequest>, Error> {
     headers.clear();
+    if buf.is_empty() {
+        return Ok(Status::Partial);
+    }
+    let buf = window(buf, cfg.max_head);
     let lenient = cfg.lenient;
     let mut i = 0;
     // RFC 9112 §2.2: ignore empty lines before the request line (a few).
     for _ in 0..4 {
         match newline(buf, i, lenient)? {
             Some(Some(n)) => i += n,
-            Some(None) => return partial_head(buf, cfg),
+            Some(None) => return ran_out(buf, usize::MAX, ErrorKind::RequestLineTooLong, cfg),
             None => break,
         }
     }
-    let line_start = i;
-    let too_long = |i: usize| i - line_start > cfg.max_request_line;
+    let line_limit = i.saturating_add(cfg.max_request_line);
+    let line = window(buf, line_limit);
+    let out = |line: &[u8]| ran_out(line, line_limit, ErrorKind::RequestLineTooLong, cfg);
 
     // method SP
     let m_start = i;
-    i = skip_tchars(buf, i);
-    if i == buf.len() {
-        return partial_line(too_long(i), ErrorKind::RequestLineTooLong, buf, cfg);
+    i = skip_tchars(line, i);
+    if i == line.len() {
+        return out(line);
     }
-    if buf[i] != b' ' || i == m_start {
+    if line[i] != b' ' || i == m_start {
         return err(ErrorKind::InvalidMethod);
     }
     let method = (m_start as u32, i as u32);
@@ -235,40 +324,35 @@ pub fn parse_request(
     // request-target SP
     let t_start = i;
     if lenient.contains(Lenient::TARGET_CHARS) {
-        while i < buf.len() && is_vchar(buf[i]) && buf[i] != b'#' {
+        while i < line.len() && is_vchar(line[i]) && line[i] != b'#' {
             i += 1;
         }
     } else {
         loop {
             // Runs of plain target characters, sixteen at a time; stops at
             // anything else, `%` included.
-            i = find_non_uri(buf, i);
-            if buf.get(i) != Some(&b'%') {
+            i = find_non_uri(line, i);
+            if line.get(i) != Some(&b'%') {
                 break;
             }
             // pct-encoded = "%" HEXDIG HEXDIG
             for k in 1..3 {
-                match buf.get(i + k) {
+                match line.get(i + k) {
                     Some(h) if h.is_ascii_hexdigit() => {}
                     Some(_) => return err(ErrorKind::InvalidTarget),
-                    None => {
-                        return partial_line(too_long(i), ErrorKind::RequestLineTooLong, buf, cfg)
-                    }
+                    None => return out(line),
                 }
             }
             i += 3;
         }
     }
-    if i >= buf.len() {
-        return partial_line(too_long(i), ErrorKind::RequestLineTooLong, buf, cfg);
-    }
-    if too_long(i) {
-        return err(ErrorKind::RequestLineTooLong);
+    if i >= line.len() {
+        return out(line);
     }
     if i == t_start {
         return err(ErrorKind::InvalidTarget);
     }
-    match buf[i] {
+    match line[i] {
         b' ' => {}
         b'\r' | b'\n' => return err(ErrorKind::InvalidStartLine),
         _ => return err(ErrorKind::InvalidTarget),
@@ -277,20 +361,17 @@ pub fn parse_request(
     i += 1;
 
     // HTTP-version CRLF
-    let version = match parse_version(buf, i)? {
+    let version = match parse_version(line, i)? {
         Some(v) => v,
-        None => return partial_line(too_long(buf.len()), ErrorKind::RequestLineTooLong, buf, cfg),
+        None => return out(line),
     };
     i += 8;
-    match newline(buf, i, lenient)? {
+    match newline(line, i, lenient)? {
         Some(Some(n)) => i += n,
-        Some(None) => return partial_head(buf, cfg),
+        Some(None) => return out(line),
         None => return err(ErrorKind::InvalidStartLine),
     }
-    if too_long(i) {
-        return err(ErrorKind::RequestLineTooLong);
-    }
-    match parse_fields(buf, i, cfg, headers, false)? {
+    match fields(buf, i, cfg, headers, Fields::Request)? {
         Status::Complete(head_len) => Ok(Status::Complete(RawRequest {
             method,
             target,
@@ -301,70 +382,73 @@ pub fn parse_request(
     }
 }
 
-/// Parses a response head from the start of `buf`.
+/// Parses a response head from the start of `buf`. Like [`parse_request`],
+/// it fails as soon as the bytes given decide it. The status line is bounded
+/// by `max_header_line`.
 pub fn parse_response(
     buf: &[u8],
     cfg: &ParseConfig,
     headers: &mut Vec<RawHeader>,
 ) -> Result<Status<RawResponse>, Error> {
     headers.clear();
+    if buf.is_empty() {
+        return Ok(Status::Partial);
+    }
+    let buf = window(buf, cfg.max_head);
     let lenient = cfg.lenient;
-    let mut i = 0;
-    let version = match parse_version(buf, 0)? {
+    let line_limit = cfg.max_header_line;
+    let line = window(buf, line_limit);
+    let out = |line: &[u8]| ran_out(line, line_limit, ErrorKind::HeaderLineTooLong, cfg);
+    let version = match parse_version(line, 0)? {
         Some(v) => v,
-        None => return partial_head(buf, cfg),
+        None => return out(line),
     };
-    i += 8;
-    // SP 3DIGIT
-    if buf.len() < i + 4 {
-        if buf.len() > i && buf[i] != b' ' {
-            return err(ErrorKind::InvalidStartLine);
+    let mut i = 8;
+    // SP 3DIGIT, each byte judged as it arrives.
+    match line.get(i) {
+        None => return out(line),
+        Some(b' ') => i += 1,
+        Some(_) => return err(ErrorKind::InvalidStartLine),
+    }
+    let mut status = 0u16;
+    for k in 0..3 {
+        match line.get(i + k) {
+            None => return out(line),
+            // A status below 100 is no status.
+            Some(b'0') if k == 0 => return err(ErrorKind::InvalidStatus),
+            Some(&d) if d.is_ascii_digit() => status = status * 10 + (d - b'0') as u16,
+            Some(_) => return err(ErrorKind::InvalidStatus),
         }
-        return partial_head(buf, cfg);
     }
-    if buf[i] != b' ' {
-        return err(ErrorKind::InvalidStartLine);
-    }
-    let d = &buf[i + 1..i + 4];
-    if !d.iter().all(u8::is_ascii_digit) {
-        return err(ErrorKind::InvalidStatus);
-    }
-    let status = (d[0] - b'0') as u16 * 100 + (d[1] - b'0') as u16 * 10 + (d[2] - b'0') as u16;
-    if status < 100 {
-        return err(ErrorKind::InvalidStatus);
-    }
-    i += 4;
+    i += 3;
     // SP reason-phrase CRLF
     let reason;
-    match buf.get(i) {
-        None => return partial_head(buf, cfg),
+    match line.get(i) {
+        None => return out(line),
         Some(b' ') => {
             i += 1;
             let r_start = i;
-            while i < buf.len() && is_field_char(buf[i]) {
+            while i < line.len() && is_field_char(line[i]) {
                 i += 1;
             }
             reason = (r_start as u32, i as u32);
-            match newline(buf, i, lenient)? {
+            match newline(line, i, lenient)? {
                 Some(Some(n)) => i += n,
-                Some(None) => return partial_head(buf, cfg),
+                Some(None) => return out(line),
                 None => return err(ErrorKind::InvalidReason),
             }
         }
         Some(b'\r' | b'\n') if lenient.contains(Lenient::MISSING_REASON) => {
             reason = (i as u32, i as u32);
-            match newline(buf, i, lenient)? {
+            match newline(line, i, lenient)? {
                 Some(Some(n)) => i += n,
-                Some(None) => return partial_head(buf, cfg),
-                None => unreachable_start_line()?,
+                Some(None) => return out(line),
+                None => return err(ErrorKind::InvalidStartLine),
             }
         }
         Some(_) => return err(ErrorKind::InvalidStartLine),
     }
-    if i > cfg.max_header_line {
-        return err(ErrorKind::HeaderLineTooLong);
-    }
-    match parse_fields(buf, i, cfg, headers, true)? {
+    match fields(buf, i, cfg, headers, Fields::Response)? {
         Status::Complete(head_len) => Ok(Status::Complete(RawResponse {
             version,
             status,
@@ -375,56 +459,47 @@ pub fn parse_response(
     }
 }
 
-fn unreachable_start_line() -> Result<(), Error> {
-    err(ErrorKind::InvalidStartLine)
-}
-
 /// `HTTP/1.1` or `HTTP/1.0` at `i`; `None` when input ends first.
 #[inline(always)]
 fn parse_version(buf: &[u8], i: usize) -> Result<Option<Version>, Error> {
-    let Some(v) = buf.get(i..i + 8) else {
-        let have = &buf[i.min(buf.len())..];
-        let proto = b"HTTP/";
-        let n = have.len().min(5);
-        if have[..n] != proto[..n] {
+    match buf.get(i..i + 8) {
+        Some(b"HTTP/1.1") => Ok(Some(Version::Http11)),
+        Some(b"HTTP/1.0") => Ok(Some(Version::Http10)),
+        _ => version_bytes(buf, i),
+    }
+}
+
+/// Judges the version bytes present at `i` one at a time, so that the first
+/// byte that rules out `HTTP/1.0` and `HTTP/1.1` decides, however many
+/// follow: a byte that fits no `HTTP/` DIGIT `.` DIGIT is
+/// [`ErrorKind::InvalidVersion`] (400), a digit that names another version
+/// [`ErrorKind::UnsupportedVersion`] (505). `HTTP/5.` is refused as soon as
+/// the `5` is in.
+#[cold]
+fn version_bytes(buf: &[u8], i: usize) -> Result<Option<Version>, Error> {
+    let have = buf.get(i..).unwrap_or_default();
+    for (k, &c) in have.iter().take(8).enumerate() {
+        let fits = match k {
+            0..=4 => c == b"HTTP/"[k],
+            6 => c == b'.',
+            // Major 1, minor 0 or 1.
+            _ if !c.is_ascii_digit() => false,
+            5 if c != b'1' => return err(ErrorKind::UnsupportedVersion),
+            7 if c > b'1' => return err(ErrorKind::UnsupportedVersion),
+            _ => true,
+        };
+        if !fits {
             return err(ErrorKind::InvalidVersion);
         }
-        return Ok(None);
-    };
-    match v {
-        b"HTTP/1.1" => Ok(Some(Version::Http11)),
-        b"HTTP/1.0" => Ok(Some(Version::Http10)),
-        [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit() => {
-            err(ErrorKind::UnsupportedVersion)
-        }
-        _ => err(ErrorKind::InvalidVersion),
     }
-}
-
-#[inline]
-fn partial_line<T>(
-    too_long: bool,
-    kind: ErrorKind,
-    buf: &[u8],
-    cfg: &ParseConfig,
-) -> Result<Status<T>, Error> {
-    if too_long {
-        return err(kind);
-    }
-    partial_head(buf, cfg)
-}
-
-#[inline]
-fn partial_head<T>(buf: &[u8], cfg: &ParseConfig) -> Result<Status<T>, Error> {
-    if buf.len() > cfg.max_head {
-        err(ErrorKind::HeadTooLarge)
-    } else {
-        Ok(Status::Partial)
-    }
+    // Eight fitting bytes are HTTP/1.0 or HTTP/1.1, matched by the caller.
+    Ok(None)
 }
 
 /// Parses field lines from `start` up to and including the empty line; returns
-/// the offset just past it. Used for heads and for chunked trailers.
+/// the offset just past it. Used for heads and for chunked trailers
+/// (`response` allows the response-only leniency flags). Like the head
+/// parsers, it fails as soon as the bytes given decide it.
 pub fn parse_fields(
     buf: &[u8],
     start: usize,
@@ -432,77 +507,100 @@ pub fn parse_fields(
     headers: &mut Vec<RawHeader>,
     response: bool,
 ) -> Result<Status<usize>, Error> {
+    let kind = if response {
+        Fields::Response
+    } else {
+        Fields::Trailer
+    };
+    fields(window(buf, cfg.max_head), start, cfg, headers, kind)
+}
+
+/// Which field section is parsed: the leniency flags for responses apply to
+/// response heads only, and a request head's `Content-Length` lines are
+/// judged as each one completes (a server refuses them before the rest of
+/// the head arrives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fields {
+    Request,
+    Response,
+    Trailer,
+}
+
+/// The field-line loop of [`parse_fields`]; `buf` is already cut to the head
+/// limit.
+#[inline(always)]
+fn fields(
+    buf: &[u8],
+    start: usize,
+    cfg: &ParseConfig,
+    headers: &mut Vec<RawHeader>,
+    kind: Fields,
+) -> Result<Status<usize>, Error> {
     let lenient = cfg.lenient;
+    let mut content_length = None;
     let mut i = start;
     loop {
+        let line_start = i;
+        let line_limit = line_start.saturating_add(cfg.max_header_line);
+        let line = window(buf, line_limit);
+        let out = |line: &[u8]| ran_out(line, line_limit, ErrorKind::HeaderLineTooLong, cfg);
         // End of head?
-        match newline(buf, i, lenient)? {
-            Some(Some(n)) => {
-                let end = i + n;
-                if end > cfg.max_head {
-                    return err(ErrorKind::HeadTooLarge);
-                }
-                return Ok(Status::Complete(end));
-            }
-            Some(None) => return partial_head(buf, cfg),
+        match newline(line, i, lenient)? {
+            Some(Some(n)) => return Ok(Status::Complete(i + n)),
+            Some(None) => return out(line),
             None => {}
         }
-        let line_start = i;
-        let c = buf[i];
+        let c = line[i];
         if c == b' ' || c == b'\t' {
             // obs-fold: continues the previous field's value.
             let Some(last) = headers.last_mut() else {
                 return err(ErrorKind::LeadingWhitespace);
             };
-            if !(response && lenient.contains(Lenient::OBS_FOLD)) {
+            if !(kind == Fields::Response && lenient.contains(Lenient::OBS_FOLD)) {
                 return err(ErrorKind::ObsFold);
             }
-            let (end, next) = match scan_value(buf, i, lenient)? {
+            let (end, next) = match scan_value(line, i, lenient)? {
                 Some(x) => x,
-                None => return partial_fields(buf, line_start, cfg),
+                None => return out(line),
             };
             let mut e = end;
-            while e > i && matches!(buf[e - 1], b' ' | b'\t') {
+            while e > i && matches!(line[e - 1], b' ' | b'\t') {
                 e -= 1;
             }
-            if e > i {
-                // Only extend when the continuation carries text.
-                let all_ws = buf[i..e].iter().all(|&c| c == b' ' || c == b'\t');
-                if !all_ws {
-                    if last.value.0 == last.value.1 {
-                        let s = i + buf[i..e]
-                            .iter()
-                            .take_while(|&&c| c == b' ' || c == b'\t')
-                            .count();
-                        last.value = (s as u32, e as u32);
-                    } else {
-                        last.value.1 = e as u32;
-                        last.folded = true;
-                    }
+            // Only extend when the continuation carries text.
+            if e > i && !line[i..e].iter().all(|&c| c == b' ' || c == b'\t') {
+                if last.value.0 == last.value.1 {
+                    let s = i + line[i..e]
+                        .iter()
+                        .take_while(|&&c| c == b' ' || c == b'\t')
+                        .count();
+                    last.value = (s as u32, e as u32);
+                } else {
+                    last.value.1 = e as u32;
+                    last.folded = true;
                 }
-            }
-            if next - line_start > cfg.max_header_line {
-                return err(ErrorKind::HeaderLineTooLong);
             }
             i = next;
             continue;
         }
         // field-name
         let n_start = i;
-        i = skip_tchars(buf, i);
-        if i == buf.len() {
-            return partial_fields(buf, line_start, cfg);
+        i = skip_tchars(line, i);
+        if i == line.len() {
+            return out(line);
         }
         let n_end = i;
-        match buf[i] {
+        match line[i] {
             b':' if i > n_start => {}
             b' ' | b'\t' if i > n_start => {
-                while i < buf.len() && matches!(buf[i], b' ' | b'\t') {
+                while i < line.len() && matches!(line[i], b' ' | b'\t') {
                     i += 1;
                 }
-                match buf.get(i) {
-                    None => return partial_fields(buf, line_start, cfg),
-                    Some(b':') if response && lenient.contains(Lenient::SPACE_BEFORE_COLON) => {}
+                match line.get(i) {
+                    None => return out(line),
+                    Some(b':')
+                        if kind == Fields::Response
+                            && lenient.contains(Lenient::SPACE_BEFORE_COLON) => {}
                     Some(b':') => return err(ErrorKind::SpaceBeforeColon),
                     Some(_) => return err(ErrorKind::InvalidHeaderName),
                 }
@@ -511,22 +609,25 @@ pub fn parse_fields(
         }
         i += 1;
         // OWS field-value OWS
-        while i < buf.len() && matches!(buf[i], b' ' | b'\t') {
+        while i < line.len() && matches!(line[i], b' ' | b'\t') {
             i += 1;
         }
         let v_start = i;
-        let (mut v_end, next) = match scan_value(buf, i, lenient)? {
+        let (mut v_end, next) = match scan_value(line, i, lenient)? {
             Some(x) => x,
-            None => return partial_fields(buf, line_start, cfg),
+            None => return out(line),
         };
-        while v_end > v_start && matches!(buf[v_end - 1], b' ' | b'\t') {
+        while v_end > v_start && matches!(line[v_end - 1], b' ' | b'\t') {
             v_end -= 1;
-        }
-        if next - line_start > cfg.max_header_line {
-            return err(ErrorKind::HeaderLineTooLong);
         }
         if headers.len() >= cfg.max_headers {
             return err(ErrorKind::TooManyHeaders);
+        }
+        if kind == Fields::Request
+            && n_end - n_start == 14
+            && line[n_start..n_end].eq_ignore_ascii_case(b"content-length")
+        {
+            add_content_length(&line[v_start..v_end], &mut content_length)?;
         }
         headers.push(RawHeader {
             name: (n_start as u32, n_end as u32),
@@ -537,12 +638,43 @@ pub fn parse_fields(
     }
 }
 
-#[inline]
-fn partial_fields<T>(buf: &[u8], line_start: usize, cfg: &ParseConfig) -> Result<Status<T>, Error> {
-    if buf.len() - line_start > cfg.max_header_line {
-        return err(ErrorKind::HeaderLineTooLong);
-    }
-    partial_head(buf, cfg)
+/// Fail-fast check of a head that is still incomplete, for a connection
+/// that parses a head only when a line ending arrives: between two such
+/// parses, only the unfinished last line is new, and it alone is checked,
+/// with the verdict the full parse would give (so the error never depends
+/// on how the input was split).
+///
+/// `last_lf` is the offset of the last LF in `buf` (`None` if there is none);
+/// `headers` holds what the last full parse (of a prefix of `buf` holding
+/// that LF) left in it. Cost: the unfinished line, at most one line limit.
+pub(crate) fn check_unfinished(
+    buf: &[u8],
+    cfg: &ParseConfig,
+    headers: &mut Vec<RawHeader>,
+    last_lf: Option<usize>,
+    response: bool,
+) -> Result<(), Error> {
+    // Whether the start line is complete; a request may follow empty lines
+    // (RFC 9112 §2.2).
+    let fields_from = match last_lf {
+        Some(p) if response || buf.iter().take(p).any(|&c| c != b'\r' && c != b'\n') => p + 1,
+        _ => {
+            // Still in the start line, bounded by its limit.
+            if response {
+                parse_response(buf, cfg, headers)?;
+            } else {
+                parse_request(buf, cfg, headers)?;
+            }
+            return Ok(());
+        }
+    };
+    let kind = if response {
+        Fields::Response
+    } else {
+        Fields::Request
+    };
+    fields(window(buf, cfg.max_head), fields_from, cfg, headers, kind)?;
+    Ok(())
 }
 
 /// Scans a field value from `i`: returns (end of value, start of next line),
@@ -695,7 +827,14 @@ mod tests {
     /// input, the same error once the offending byte is in), and the whole
     /// head is Complete with the same result whatever came after it.
     fn check_request(input: &[u8]) -> Result<(RawRequest, Vec<RawHeader>), ErrorKind> {
-        let cfg = ParseConfig::default();
+        check_request_with(input, &ParseConfig::default())
+    }
+
+    fn check_request_with(
+        input: &[u8],
+        cfg: &ParseConfig,
+    ) -> Result<(RawRequest, Vec<RawHeader>), ErrorKind> {
+        let cfg = cfg.clone();
         let mut h = Vec::new();
         let whole = parse_request(input, &cfg, &mut h).map_err(|e| e.kind());
         let whole_headers = h.clone();
@@ -838,5 +977,376 @@ mod tests {
                 .kind(),
             ErrorKind::ObsFold
         );
+    }
+
+    /// The same prefix rule for responses.
+    fn check_response_with(input: &[u8], cfg: &ParseConfig) -> Result<RawResponse, ErrorKind> {
+        let mut h = Vec::new();
+        let whole = parse_response(input, cfg, &mut h).map_err(|e| e.kind());
+        for i in 0..input.len() {
+            match parse_response(&input[..i], cfg, &mut h) {
+                Ok(Status::Partial) => {}
+                Ok(Status::Complete(r)) => {
+                    assert_eq!(whole, Ok(Status::Complete(r)), "prefix {i} completed early");
+                    return Ok(r);
+                }
+                Err(e) => assert_eq!(whole, Err(e.kind()), "prefix {i}"),
+            }
+        }
+        match whole? {
+            Status::Complete(r) => Ok(r),
+            Status::Partial => Err(ErrorKind::IncompleteMessage),
+        }
+    }
+
+    /// The shortest prefix of `input` that the request parser refuses.
+    fn decided_at(input: &[u8], cfg: &ParseConfig) -> Option<usize> {
+        let mut h = Vec::new();
+        (0..=input.len()).find(|&i| parse_request(&input[..i], cfg, &mut h).is_err())
+    }
+
+    /// Fail fast: each input is refused as soon as the bytes named are in,
+    /// with the error the whole input gives (and every prefix in between).
+    #[test]
+    fn requests_fail_fast() {
+        use ErrorKind::*;
+        let cfg = ParseConfig::default();
+        for (input, kind, at) in [
+            // Bytes that cannot start a request line.
+            (&b"\x00GET / HTTP/1.1\r\n\r\n"[..], InvalidMethod, 1),
+            (
+                b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+                InvalidMethod,
+                1,
+            ),
+            (b"(GET / HTTP/1.1\r\n", InvalidMethod, 1),
+            (b" GET / HTTP/1.1\r\n", InvalidMethod, 1),
+            (b"\r\n\x16\x03\x01", InvalidMethod, 3),
+            (b"\r\n\r\n\x00", InvalidMethod, 5),
+            // A bare CR, wherever it is.
+            (b"\rX", InvalidNewline, 2),
+            (b"\r\n\rGET", InvalidNewline, 4),
+            (b"GET / HTTP/1.1\rX", InvalidNewline, 16),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\rb: c\r\n\r\n",
+                InvalidNewline,
+                25,
+            ),
+            (b"GET / HTTP/1.1\r\nHo\rst: a\r\n", InvalidHeaderName, 19),
+            (b"GET /a\rb HTTP/1.1\r\n", InvalidStartLine, 7),
+            // Impossible versions, as soon as they are visible.
+            (b"GET / HTTP/5.1\r\n", UnsupportedVersion, 12),
+            (b"GET / HTTP/5.x\r\n", UnsupportedVersion, 12),
+            (b"GET / HTTP/1.9\r\n", UnsupportedVersion, 14),
+            (b"GET / HTTX/1.1\r\n", InvalidVersion, 10),
+            (b"GET / http/1.1\r\n", InvalidVersion, 7),
+            (b"GET / HTTP/x.1\r\n", InvalidVersion, 12),
+            (b"GET / HTTP/11.1\r\n", InvalidVersion, 13),
+            (b"GET / HTTP/1,1\r\n", InvalidVersion, 13),
+            (b"GET / HTTP/1.1 \r\n", InvalidStartLine, 15),
+            // A complete Content-Length line that is invalid, overflowing or
+            // conflicting, before the rest of the head.
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: abc\r\nHost: a\r\n\r\n",
+                InvalidContentLength,
+                38,
+            ),
+            (
+                b"POST / HTTP/1.1\r\ncontent-length: -1\r\n",
+                InvalidContentLength,
+                37,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length:\r\n",
+                InvalidContentLength,
+                34,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 1 2\r\n",
+                InvalidContentLength,
+                38,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n",
+                InvalidContentLength,
+                55,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 5\r\nCONTENT-LENGTH: 6\r\n",
+                ConflictingContentLength,
+                55,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n",
+                ConflictingContentLength,
+                39,
+            ),
+        ] {
+            let what = String::from_utf8_lossy(input);
+            assert_eq!(check_request(input).map(|_| ()), Err(kind), "{what:?}");
+            assert_eq!(decided_at(input, &cfg), Some(at), "{what:?}");
+        }
+        // Allowed: leading empty lines, repeated identical lengths, a
+        // Content-Length in trailers is not the parser's business.
+        for input in [
+            &b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 5, 5\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Lengths: x\r\nContent-Lengt: y\r\n\r\n",
+        ] {
+            assert!(
+                check_request(input).is_ok(),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        let mut h = Vec::new();
+        assert!(parse_fields(b"Content-Length: x\r\n\r\n", 0, &cfg, &mut h, false).is_ok());
+    }
+
+    /// The version is judged byte by byte: the first byte that rules out
+    /// HTTP/1.0 and HTTP/1.1 decides between 400 and 505.
+    #[test]
+    fn version_verdicts() {
+        use ErrorKind::*;
+        for (v, kind) in [
+            ("HTTP/1.1", None),
+            ("HTTP/1.0", None),
+            ("HTTP/1.2", Some(UnsupportedVersion)),
+            ("HTTP/2.0", Some(UnsupportedVersion)),
+            ("HTTP/0.9", Some(UnsupportedVersion)),
+            ("HTTP/9.9", Some(UnsupportedVersion)),
+            ("HTTP/2", Some(UnsupportedVersion)),
+            ("HTTP/1.", None),
+            ("HTTP/1.a", Some(InvalidVersion)),
+            ("HTTP/a.1", Some(InvalidVersion)),
+            ("HTTP/10", Some(InvalidVersion)),
+            ("HTTPS/1.1", Some(InvalidVersion)),
+            ("Http/1.1", Some(InvalidVersion)),
+            ("HTTP1.1", Some(InvalidVersion)),
+            ("", None),
+        ] {
+            let got = parse_version(v.as_bytes(), 0).err().map(|e| e.kind());
+            assert_eq!(got, kind, "{v}");
+        }
+    }
+
+    /// Bytes past a line limit or the head limit never change the verdict:
+    /// an error beyond the limit is not seen, whole or split.
+    #[test]
+    fn limits_decide_the_same_whole_or_split() {
+        use ErrorKind::*;
+        let cfg = ParseConfig {
+            max_request_line: 24,
+            max_header_line: 16,
+            max_head: 64,
+            ..ParseConfig::default()
+        };
+        let long = |prefix: &str, n: usize, suffix: &str| {
+            let mut v = prefix.as_bytes().to_vec();
+            v.extend(std::iter::repeat_n(b'a', n));
+            v.extend_from_slice(suffix.as_bytes());
+            v
+        };
+        for (input, kind) in [
+            // A bad byte past the request line limit: the line is too long.
+            (
+                long("GET /", 40, "\x7f HTTP/1.1\r\n\r\n"),
+                RequestLineTooLong,
+            ),
+            (
+                long("GET", 40, "\x00 / HTTP/1.1\r\n\r\n"),
+                RequestLineTooLong,
+            ),
+            // ...but within it, the bad byte decides.
+            (long("GET /", 4, "\x7f HTTP/1.1\r\n\r\n"), InvalidTarget),
+            // The same for field lines: a CTL or bare CR past the limit.
+            (
+                long("GET / HTTP/1.1\r\nA: ", 20, "\x01\r\n\r\n"),
+                HeaderLineTooLong,
+            ),
+            (
+                long("GET / HTTP/1.1\r\nA: ", 20, "\rX\r\n\r\n"),
+                HeaderLineTooLong,
+            ),
+            (
+                long("GET / HTTP/1.1\r\nA", 20, "\x01: b\r\n\r\n"),
+                HeaderLineTooLong,
+            ),
+            (
+                long("GET / HTTP/1.1\r\nA: ", 4, "\x01\r\n\r\n"),
+                InvalidHeaderValue,
+            ),
+            // A line whose CRLF straddles the limit is too long.
+            (
+                long("GET / HTTP/1.1\r\nA: ", 12, "\r\n\r\n"),
+                HeaderLineTooLong,
+            ),
+            (
+                long("GET / HTTP/1.1\r\nA: ", 11, "\r\nHost: b\r\n\r\n"),
+                InvalidHost,
+            ),
+            // Past the head limit: too large, whatever comes after.
+            (
+                long(
+                    &format!("GET / HTTP/1.1\r\n{}", "A: b\r\n".repeat(8)),
+                    0,
+                    "K\x01: l\r\n\r\n",
+                ),
+                HeadTooLarge,
+            ),
+            (
+                long(
+                    &format!("GET / HTTP/1.1\r\n{}", "A: b\r\n".repeat(7)),
+                    0,
+                    "K\x01: l\r\n\r\n",
+                ),
+                InvalidHeaderName,
+            ),
+        ] {
+            let what = String::from_utf8_lossy(&input).into_owned();
+            let got = check_request_with(&input, &cfg).map(|_| ());
+            let got = match got {
+                // Host is checked by from_raw, after the head: show it here.
+                Ok(()) => Err(InvalidHost),
+                e => e,
+            };
+            assert_eq!(got, Err(kind), "{what:?}");
+        }
+        // Status lines are bounded by max_header_line.
+        let mut h = Vec::new();
+        let status = long("HTTP/1.1 200 ", 10, "\x01\r\n\r\n");
+        assert_eq!(check_response_with(&status, &cfg), Err(HeaderLineTooLong));
+        assert_eq!(
+            parse_response(&status[..16], &cfg, &mut h)
+                .unwrap_err()
+                .kind(),
+            HeaderLineTooLong
+        );
+    }
+
+    #[test]
+    fn responses_fail_fast_and_client_defaults() {
+        use ErrorKind::*;
+        let strict = ParseConfig::default();
+        let client = ParseConfig::client();
+        for (input, kind) in [
+            (&b"HTTX/1.1 200 OK\r\n\r\n"[..], InvalidVersion),
+            (b"\x16\x03\x03\x00\x02\x02\x28", InvalidVersion),
+            (b"HTTP/5.0 200 OK\r\n\r\n", UnsupportedVersion),
+            (b"HTTP/1.1 099 Low\r\n\r\n", InvalidStatus),
+            (b"HTTP/1.1 2x0 OK\r\n\r\n", InvalidStatus),
+            (b"HTTP/1.1 2000 OK\r\n\r\n", InvalidStartLine),
+            (b"HTTP/1.1  200 OK\r\n\r\n", InvalidStatus),
+            (b"HTTP/1.1 200 OK\rX\r\n\r\n", InvalidNewline),
+            (b"HTTP/1.1 200 O\x00K\r\n\r\n", InvalidReason),
+            (b"HTTP/1.1 200 OK\r\nA: b\r\n\x00", InvalidHeaderName),
+        ] {
+            for cfg in [&strict, &client] {
+                assert_eq!(
+                    check_response_with(input, cfg).map(|_| ()),
+                    Err(kind),
+                    "{:?}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
+        // A bare LF after the status code: not even a missing reason.
+        let bare = b"HTTP/1.1 200\n\r\n";
+        assert_eq!(check_response_with(bare, &strict), Err(InvalidStartLine));
+        assert_eq!(check_response_with(bare, &client), Err(InvalidNewline));
+        // Missing reason and obs-fold: refused by the strict default,
+        // accepted by the client's.
+        let buf = Bytes::from_static(
+            b"HTTP/1.1 200\r\nA: x \t\r\n  y\r\n\t z \r\nB:\r\n w\r\nC: v\r\n\r\n",
+        );
+        assert_eq!(check_response_with(&buf, &strict), Err(InvalidStartLine));
+        let r = check_response_with(&buf, &client).unwrap();
+        assert_eq!(r.reason, (12, 12));
+        let mut h = Vec::new();
+        parse_response(&buf, &client, &mut h).unwrap();
+        let head = ResponseHead::from_raw(&buf, &r, &h);
+        assert!(head.reason.is_empty());
+        let fields: Vec<(&str, &[u8])> = head
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        assert_eq!(fields, [("A", &b"x y z"[..]), ("B", b"w"), ("C", b"v")]);
+        let folded = b"HTTP/1.1 200 OK\r\nA: x\r\n y\r\n\r\n";
+        assert_eq!(check_response_with(folded, &strict), Err(ObsFold));
+        // Requests and trailers keep refusing obs-fold and a space before
+        // the colon, whatever the flags.
+        let lenient = ParseConfig {
+            lenient: Lenient::OBS_FOLD | Lenient::MISSING_REASON | Lenient::SPACE_BEFORE_COLON,
+            ..ParseConfig::default()
+        };
+        assert_eq!(
+            check_request_with(b"GET / HTTP/1.1\r\nA: x\r\n y\r\n\r\n", &lenient).map(|_| ()),
+            Err(ObsFold)
+        );
+        assert_eq!(
+            parse_fields(b"A: x\r\n y\r\n\r\n", 0, &lenient, &mut h, false)
+                .unwrap_err()
+                .kind(),
+            ObsFold
+        );
+        // A fold never starts the head.
+        assert_eq!(
+            check_response_with(b"HTTP/1.1 200 OK\r\n A: x\r\n\r\n", &client).map(|_| ()),
+            Err(LeadingWhitespace)
+        );
+    }
+
+    /// `check_unfinished` gives, for the unfinished last line, the verdict of
+    /// the full parse, with the headers the last full parse left.
+    #[test]
+    fn unfinished_line_check_matches_the_full_parse() {
+        let cfg = ParseConfig::default();
+        let inputs: &[&[u8]] = &[
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: y\x01",
+            b"GET / HTTP/1.1\r\nHost: a\r\n y",
+            b"GET / HTTP/1.1\r\n y",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX\x00",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: ok",
+            b"\r\n\r\nGET / HTTP/5",
+            b"\r\n\r\nGET / HTTP/1",
+            b"\r\n\r\n\x16",
+            b"GET / HTTP/1.1\r\nContent-Length: 4\r\nContent-Length: 5",
+        ];
+        for input in inputs {
+            let mut full = Vec::new();
+            let want = parse_request(input, &cfg, &mut full)
+                .map(|_| ())
+                .map_err(|e| e.kind());
+            let last_lf = input.iter().rposition(|&c| c == b'\n');
+            let mut h = Vec::new();
+            if let Some(p) = last_lf {
+                let _ = parse_request(&input[..=p], &cfg, &mut h);
+            }
+            let got = check_unfinished(input, &cfg, &mut h, last_lf, false).map_err(|e| e.kind());
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(input));
+        }
+        let inputs: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\nA: b\r\n c\x01",
+            b"HTTP/1.1 200 OK\r\n c",
+            b"HTTP/1.1 200 OK\r\nA: b\r\n c",
+            b"HTTP/1.1 2",
+            b"HTTP/1.1 200\r\nX",
+        ];
+        let cfg = ParseConfig::client();
+        for input in inputs {
+            let mut full = Vec::new();
+            let want = parse_response(input, &cfg, &mut full)
+                .map(|_| ())
+                .map_err(|e| e.kind());
+            let last_lf = input.iter().rposition(|&c| c == b'\n');
+            let mut h = Vec::new();
+            if let Some(p) = last_lf {
+                let _ = parse_response(&input[..=p], &cfg, &mut h);
+            }
+            let got = check_unfinished(input, &cfg, &mut h, last_lf, true).map_err(|e| e.kind());
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(input));
+        }
     }
 }

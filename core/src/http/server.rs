@@ -19,6 +19,24 @@
 //! After an [`ServerEvent::Upgrade`] the connection consumes nothing more:
 //! whatever is left in the caller's read buffer was read past the switch
 //! point and belongs to the new protocol.
+//!
+//! CONNECT: a CONNECT request carries no content (RFC 9110 §9.3.6). One with
+//! `Content-Length` or `Transfer-Encoding` (even `Content-Length: 0`) is
+//! refused with 400 ([`ErrorKind::ConnectWithContent`]) instead of either
+//! reading tunnel bytes as a body or guessing which of the two the client
+//! meant; every byte after an accepted CONNECT's head belongs to the tunnel.
+//!
+//! Fail fast: a head is refused as soon as its bytes decide it (a TLS
+//! record or a NUL where a request line starts, a bare CR, `HTTP/5.`, a
+//! complete `Content-Length` line that is invalid or contradicts an earlier
+//! one, an over-long line...), without waiting for the rest of the head, so a
+//! connection that will be refused does not stay open. The error is the same
+//! however the bytes are split.
+//!
+//! `Date`: core reads no clock. The adapter hands it the current `Date` value
+//! with [`ServerConnection::set_date`] (once a second is enough); from then
+//! on every response head the connection writes, its own error responses
+//! included, carries it unless the head has a `Date` already.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -28,9 +46,9 @@ use bytes::{Bytes, BytesMut};
 use super::body::{BodyDecoder, BodyEncoder as Enc, BodyLimits};
 use super::error::{Error, ErrorKind, UsageError};
 use super::framing::{self, Expectation, Framing};
-use super::header::HeaderMap;
+use super::header::{names, HeaderMap, HeaderValue};
 use super::message::{RequestHead, ResponseHead};
-use super::parse::{parse_request, ParseConfig, RawHeader, Status};
+use super::parse::{check_unfinished, parse_request, ParseConfig, RawHeader, Status};
 use super::serialize::write_response_head;
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
@@ -209,6 +227,9 @@ pub struct ServerConnection {
     timer: Option<(Instant, Timer)>,
     transmit: VecDeque<Bytes>,
     events: VecDeque<ServerEvent>,
+    /// The `Date` value given by [`ServerConnection::set_date`], stamped on
+    /// every response head written without one.
+    date: Option<HeaderValue>,
 }
 
 impl ServerConnection {
@@ -234,7 +255,39 @@ impl ServerConnection {
             timer,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
+            date: None,
         }
+    }
+
+    /// Stores the current `Date` value (core reads no clock: the adapter
+    /// formats the time, e.g. with [`http_date`](super::http_date), and
+    /// refreshes it, e.g. once a second and before each read). From then on
+    /// every response head the connection writes without a `Date` field gets
+    /// `Date: <value>` appended: final responses ([`send_response`]) and the
+    /// connection's own error responses (400, 408, 413, 414, 431, 501, 505...)
+    /// alike, as RFC 9110 §6.6.1 asks of an origin server with a clock.
+    /// Interim 1xx responses are left alone. Without a call, no `Date` is
+    /// added.
+    ///
+    /// [`send_response`]: ServerConnection::send_response
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::BytesMut;
+    /// use wireloom_core::Dialogue;
+    /// use wireloom_core::http::{HeaderValue, ServerConfig, ServerConnection};
+    /// let now = Instant::now();
+    /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
+    /// conn.set_date(HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
+    /// // A bare LF: the connection answers 400 itself, with the date.
+    /// let _ = conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\nHost: a\r\n\r\n"[..]));
+    /// let wire = conn.poll_transmit().unwrap();
+    /// let text = std::str::from_utf8(&wire).unwrap();
+    /// assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+    /// assert!(text.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+    /// ```
+    pub fn set_date(&mut self, value: HeaderValue) {
+        self.date = Some(value);
     }
 
     /// The settings.
@@ -405,6 +458,11 @@ impl ServerConnection {
         };
         self.bodyless_done = false;
         head.version = Version::Http11;
+        if let Some(date) = &self.date {
+            if !head.headers.contains("date") {
+                head.headers.append_field(names::DATE, date.clone());
+            }
+        }
         let tunnel = (head.status == StatusCode::SWITCHING_PROTOCOLS && cur.wants_upgrade)
             || (cur.method == Method::CONNECT && head.status.is_success());
         if head.status == StatusCode::SWITCHING_PROTOCOLS && !tunnel {
@@ -569,7 +627,8 @@ impl ServerConnection {
 
     /// Refuses a connection before reading from it (a server over its
     /// connection limit): queues a bodiless `status` answer with
-    /// `Connection: close` (and `Retry-After: 1` for 503), and closes.
+    /// `Connection: close` (and `Retry-After: 1` for 503, and `Date` once
+    /// [`set_date`](Self::set_date) was called), and closes.
     ///
     /// ```
     /// use std::time::Instant;
@@ -589,8 +648,12 @@ impl ServerConnection {
         } else {
             ""
         };
+        let date = match &self.date {
+            Some(d) => format!("Date: {}\r\n", d.to_str().unwrap_or("")),
+            None => String::new(),
+        };
         self.transmit.push_back(Bytes::from(format!(
-            "HTTP/1.1 {} {}\r\nContent-Length: 0\r\nConnection: close\r\n{retry}\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Length: 0\r\nConnection: close\r\n{retry}{date}\r\n",
             status.as_u16(),
             status.reason().unwrap_or("Error"),
         )));
@@ -684,7 +747,8 @@ impl ServerConnection {
         match self.resp {
             Resp::Idle | Resp::Awaiting => {
                 if let Some(status) = e.status() {
-                    self.transmit.push_back(error_response(status));
+                    self.transmit
+                        .push_back(error_response(status, self.date.as_ref()));
                 }
                 self.resp = Resp::Idle;
                 self.closed = true;
@@ -739,20 +803,23 @@ impl ServerConnection {
             self.partial_head = true;
             self.timer = Some((now + self.config.head_timeout, Timer::Head));
         }
-        // Re-parse only when a line may have completed or a limit may be crossed.
+        // Parse the whole head only when a line may have completed; between
+        // line endings only the unfinished line is new, and it alone is
+        // checked (fail fast, at the cost of that one line).
         let from = self.scanned.min(input.len());
         let new_nl = memchr::memrchr(b'\n', &input[from..]).map(|p| from + p);
         self.scanned = input.len();
         match new_nl {
             Some(p) => self.last_newline = Some(p),
             None => {
-                let (line_start, cap) = match self.last_newline {
-                    None => (0, self.config.head.max_request_line),
-                    Some(p) => (p, self.config.head.max_header_line),
-                };
-                if input.len() - line_start <= cap && input.len() <= self.config.head.max_head {
-                    return Ok(false);
-                }
+                check_unfinished(
+                    input,
+                    &self.config.head,
+                    &mut self.raw,
+                    self.last_newline,
+                    false,
+                )?;
+                return Ok(false);
             }
         }
         match parse_request(input, &self.config.head, &mut self.raw)? {
@@ -812,17 +879,29 @@ impl ServerConnection {
     }
 }
 
-/// A complete error response with `Connection: close`.
-fn error_response(status: StatusCode) -> Bytes {
+/// A complete error response with `Connection: close` (and `Date`, when the
+/// adapter gave one).
+fn error_response(status: StatusCode, date: Option<&HeaderValue>) -> Bytes {
     let reason = status.reason().unwrap_or("Error");
     let body = format!("{} {}\n", status.as_u16(), reason);
-    Bytes::from(format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-        status.as_u16(),
-        reason,
-        body.len(),
-        body
-    ))
+    let mut out = BytesMut::with_capacity(160);
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n",
+            status.as_u16(),
+            reason,
+            body.len(),
+        )
+        .as_bytes(),
+    );
+    if let Some(date) = date {
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(date.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body.as_bytes());
+    out.freeze()
 }
 
 impl Dialogue for ServerConnection {

@@ -565,6 +565,7 @@ fn accept<R: Runtime>(shared: &Arc<Shared<R>>, tcp: R::Tcp, peer: SocketAddr) {
 
 async fn refuse<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp) {
     let mut conn = ServerConnection::new(shared.config.clone(), Instant::now());
+    conn.set_date(crate::date::now());
     conn.refuse(StatusCode::SERVICE_UNAVAILABLE);
     let mut drv = Driver::new(shared.rt.clone(), tcp);
     let deadline = Some(Instant::now() + Duration::from_millis(100));
@@ -638,6 +639,8 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
                 continue;
             }
         }
+        // Core answers protocol errors and timeouts itself, with this Date.
+        conn.set_date(crate::date::now());
         let reading = conn.wants_input() || drv.buf.len() < READ_AHEAD;
         let woke = poll_fn(|cx| {
             if !shared.shutdown.is_set() {
@@ -772,6 +775,7 @@ impl BodyPump {
                         )));
                         return true;
                     }
+                    conn.set_date(crate::date::now());
                     match drv.poll_wait(cx, conn) {
                         Poll::Ready(Ok(_)) => {}
                         Poll::Ready(Err(e)) => {
@@ -865,13 +869,6 @@ async fn dispatch<R: Runtime>(
     write_response(shared, conn, drv, response).await
 }
 
-fn stamp_date(head: &mut wireloom_core::http::ResponseHead) {
-    if !head.headers.contains("date") {
-        head.headers
-            .append_field(wireloom_core::http::names::DATE, crate::date::now());
-    }
-}
-
 type ConnDriver<R> = Driver<R, Conn<<R as Runtime>::Tcp>>;
 
 async fn flush_timed<R: Runtime>(
@@ -891,8 +888,8 @@ async fn write_response<R: Runtime>(
     drv: &mut ConnDriver<R>,
     resp: Response,
 ) -> Outcome {
-    let crate::http::Response { mut head, body, .. } = resp;
-    stamp_date(&mut head);
+    let crate::http::Response { head, body, .. } = resp;
+    conn.set_date(crate::date::now());
     let len = match &body {
         Body::Empty | Body::Upgrade(_) => BodyLength::Known(0),
         Body::Full(b) => BodyLength::Known(b.len() as u64),
