@@ -73,12 +73,29 @@ pub enum ReadOutcome {
     ProtocolError,
 }
 
+/// What one [`Driver::advance`] call did.
+#[derive(Debug)]
+pub enum Progress<E> {
+    /// The dialogue had an event (nothing was written or read for it).
+    Event(E),
+    /// The dialogue could make no progress on buffered input: the write
+    /// batch went out, then one read (see [`Driver::read_once`]).
+    Read(ReadOutcome),
+    /// The dialogue is closed and everything it queued is written.
+    Closed,
+}
+
 /// Read size per call.
 const READ_CHUNK: usize = 16 * 1024;
 /// Shortest read timeout handed to the OS (zero would mean "block").
 const MIN_WAIT: Duration = Duration::from_millis(1);
-/// Buffers handed to one `writev`.
+/// Buffers handed to one `writev`; also the most buffers the write batch
+/// holds before [`Driver::queue`] writes it.
 const MAX_IOV: usize = 64;
+/// The most bytes the write batch holds before [`Driver::queue`] writes it:
+/// however many pipelined requests are buffered, and however large their
+/// answers, batching never holds more than this plus one response.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
 
 /// Owns a socket and its read buffer and drives one dialogue at a time.
 #[derive(Debug)]
@@ -99,8 +116,14 @@ pub struct Driver<S> {
     /// received are appended to `buf`: cheaper than zeroing `READ_CHUNK`
     /// fresh bytes of `buf` per call when requests are small.
     scratch: Vec<u8>,
-    /// The vectored-write batch, reused between flushes.
+    /// The write batch: bytes the dialogue queued that are not written yet
+    /// (in order, before anything still in the dialogue's transmit queue).
+    /// [`Driver::queue`] fills it and writes it once it holds `MAX_IOV`
+    /// buffers or `MAX_BATCH_BYTES`; [`Driver::flush`] writes it whole. The
+    /// vector is reused between writes.
     batch: Vec<Bytes>,
+    /// Bytes in `batch`.
+    batch_bytes: usize,
 }
 
 impl<S: Socket> Driver<S> {
@@ -114,6 +137,7 @@ impl<S: Socket> Driver<S> {
             read_timeout: None,
             scratch: Vec::new(),
             batch: Vec::new(),
+            batch_bytes: 0,
         }
     }
 
@@ -156,16 +180,40 @@ impl<S: Socket> Driver<S> {
         self.eof
     }
 
-    /// How many [`flush`](Driver::flush) calls had something to write: each
-    /// is one batch handed to the transport (with SMTP PIPELINING, a whole
-    /// envelope is one batch).
+    /// How many batches were handed to the transport: [`flush`](Driver::flush)
+    /// calls that had something to write, including those [`queue`](Driver::queue)
+    /// makes when the batch is full (with SMTP PIPELINING, a whole envelope
+    /// is one batch; with HTTP pipelining, the answers to every request
+    /// already read).
     pub fn write_batches(&self) -> u64 {
         self.write_batches
     }
 
-    /// Writes everything the dialogue wants sent, batching with vectored writes.
+    /// Moves what the dialogue wants sent into the write batch without
+    /// writing it, unless the batch is full (`MAX_IOV` buffers or
+    /// `MAX_BATCH_BYTES`): then it is written at once, so memory stays
+    /// bounded however many answers are batched.
+    pub fn queue<D: Dialogue>(&mut self, d: &mut D) -> io::Result<()> {
+        while let Some(b) = d.poll_transmit() {
+            if !b.is_empty() {
+                self.batch_bytes += b.len();
+                self.batch.push(b);
+            }
+        }
+        if self.batch.len() >= MAX_IOV || self.batch_bytes >= MAX_BATCH_BYTES {
+            self.flush(d)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Writes the batch and everything the dialogue wants sent, with
+    /// vectored writes. Call it before anything that waits (a blocking
+    /// read, a slow body source) and after each piece of a body that must
+    /// see the peer's backpressure.
     pub fn flush<D: Dialogue>(&mut self, d: &mut D) -> io::Result<()> {
         let mut batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
         let mut counted = false;
         let r = loop {
             while batch.len() < MAX_IOV {
@@ -189,6 +237,47 @@ impl<S: Socket> Driver<S> {
         batch.clear();
         self.batch = batch;
         r
+    }
+
+    /// One step of the driver loop, with the batching rule: the write batch
+    /// goes out only when the dialogue can make no more progress without
+    /// new input.
+    ///
+    /// 1. What the dialogue queued joins the write batch ([`queue`](Driver::queue):
+    ///    written early only when full).
+    /// 2. A pending event is returned at once, nothing written.
+    /// 3. Otherwise the bytes already buffered are offered again
+    ///    ([`feed_buffered`](Driver::feed_buffered)): an application call
+    ///    (a response ended, a body accepted) may have let the dialogue take
+    ///    bytes it left there, such as the next pipelined request. An event
+    ///    that produces is returned, nothing written.
+    /// 4. Now the dialogue needs new input: the batch is written
+    ///    ([`flush`](Driver::flush)); if the dialogue is closed that is the
+    ///    end ([`Progress::Closed`]), else one [`read_once`](Driver::read_once)
+    ///    with `poll` as for that call.
+    ///
+    /// So the answers to 16 pipelined requests read at once leave in one
+    /// vectored write (two buffers per small response: 32 of `MAX_IOV`).
+    pub fn advance<D: Dialogue>(
+        &mut self,
+        d: &mut D,
+        poll: Option<Duration>,
+    ) -> io::Result<Progress<D::Event>> {
+        self.queue(d)?;
+        if let Some(ev) = d.poll_event() {
+            return Ok(Progress::Event(ev));
+        }
+        if !self.buf.is_empty() && !d.is_closed() {
+            self.feed_buffered(d);
+            if let Some(ev) = d.poll_event() {
+                return Ok(Progress::Event(ev));
+            }
+        }
+        self.flush(d)?;
+        if d.is_closed() {
+            return Ok(Progress::Closed);
+        }
+        self.read_once(d, poll).map(Progress::Read)
     }
 
     /// Feeds whatever is already buffered to the dialogue (e.g. pipelined

@@ -17,7 +17,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -30,10 +30,9 @@ use wireloom_core::http::{
     ServerConnection, ServerEvent, StatusCode,
 };
 
-use wireloom_core::Dialogue;
-
-use crate::driver::{read_pieces, ChunkRead, Driver, ReadOutcome, Socket};
+use crate::driver::{read_pieces, ChunkRead, Driver, Progress, ReadOutcome, Socket};
 use crate::router::{Found, Params, Router};
+use wireloom_core::Dialogue;
 use wireloom_io::http::ErrorPages;
 
 /// How often a worker waiting on an idle connection looks at the shutdown flag.
@@ -304,6 +303,8 @@ struct Shared {
     max_connections: usize,
     /// Worker threads: more active connections than this means some wait.
     threads: usize,
+    /// Write batches of the connections that have ended.
+    write_batches: AtomicU64,
 }
 
 /// Configures a [`Server`].
@@ -453,6 +454,7 @@ impl ServerBuilder {
                 active: AtomicUsize::new(0),
                 max_connections: self.max_connections,
                 threads: self.threads,
+                write_batches: AtomicU64::new(0),
             }),
         })
     }
@@ -544,6 +546,15 @@ impl ServerHandle {
     /// Connections being served or queued now.
     pub fn active_connections(&self) -> usize {
         self.shared.active.load(Ordering::Relaxed)
+    }
+
+    /// Write batches handed to the sockets by the connections that have
+    /// ended: each batch is everything the connection had to send when it
+    /// flushed, in vectored writes (see [`Driver::write_batches`]; pipelined
+    /// requests read together are answered in one batch). Counted when a
+    /// connection ends, before its socket closes.
+    pub fn write_batches(&self) -> u64 {
+        self.shared.write_batches.load(Ordering::SeqCst)
     }
 
     /// Stops accepting, lets in-flight requests finish (their responses
@@ -646,30 +657,27 @@ impl BodySource for ConnBody<'_> {
             self.conn.accept_body(Instant::now());
         }
         loop {
-            match self.conn.poll_event() {
-                Some(ServerEvent::Data(b)) => return Ok(Some(b)),
-                Some(ServerEvent::End(_)) => {
+            // Answers batched so far (and a 100 Continue) go out before the
+            // driver blocks on a read for the body. A read may end in core's
+            // own 400/408/413: keep its Date current (waking every POLL).
+            self.conn.set_date(wireloom_io::date::now());
+            match self.drv.advance(self.conn, Some(POLL))? {
+                Progress::Event(ServerEvent::Data(b)) => return Ok(Some(b)),
+                Progress::Event(ServerEvent::End(_)) => {
                     self.ended = true;
                     return Ok(None);
                 }
-                Some(ServerEvent::Error(e)) => {
+                Progress::Event(ServerEvent::Error(e)) => {
                     self.ended = true;
                     // Send the answer core queued (408, 400, 413) before
                     // the handler's own response is refused.
                     let _ = self.drv.flush(self.conn);
                     return Err(io::Error::new(io::ErrorKind::InvalidData, e));
                 }
-                Some(_) => {}
-                None => {
-                    self.drv.flush(self.conn)?;
-                    if self.conn.is_closed() {
-                        self.ended = true;
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
-                    // A read may end in core's own 400/408/413: keep its
-                    // Date current (waking at least every POLL to do so).
-                    self.conn.set_date(wireloom_io::date::now());
-                    self.drv.read_once(self.conn, Some(POLL))?;
+                Progress::Event(_) | Progress::Read(_) => {}
+                Progress::Closed => {
+                    self.ended = true;
+                    return Err(io::ErrorKind::UnexpectedEof.into());
                 }
             }
         }
@@ -688,54 +696,59 @@ fn serve_connection(shared: &Shared, tcp: TcpStream) {
     };
     let mut drv = Driver::new(sock);
     let _ = drv.sock.set_write_timeout(Some(shared.write_timeout));
+    let graceful = drive_connection(shared, &mut drv, peer);
+    // Counted before the socket closes, so a client that has seen the close
+    // also sees this connection's batches in `ServerHandle::write_batches`.
+    shared
+        .write_batches
+        .fetch_add(drv.write_batches(), Ordering::SeqCst);
+    if graceful {
+        let _ = drv.sock.shutdown_write();
+    }
+}
+
+/// The connection loop: [`Driver::advance`] writes the batched answers only
+/// when the connection needs new input, so pipelined requests already read
+/// are all answered before one vectored write. True when the connection
+/// ended cleanly (closed with everything written): the caller shuts the
+/// socket down; false to just drop it.
+fn drive_connection(
+    shared: &Shared,
+    drv: &mut Driver<Box<dyn Socket>>,
+    peer: Option<SocketAddr>,
+) -> bool {
     let mut conn = ServerConnection::new(shared.config.clone(), Instant::now());
     let mut eofs = 0;
     loop {
-        if drv.flush(&mut conn).is_err() {
-            return;
-        }
-        if conn.is_closed() {
-            let _ = drv.sock.shutdown_write();
-            return;
-        }
         if shared.shutdown.load(Ordering::Relaxed) {
             conn.close_after_response();
-            if conn.is_closed() {
-                continue;
-            }
         }
-        match conn.poll_event() {
-            Some(ServerEvent::Request(req)) => {
-                if !dispatch(shared, &mut conn, &mut drv, req, peer) {
-                    return;
-                }
-                // Pipelined bytes may hold a request core refuses itself.
-                conn.set_date(wireloom_io::date::now());
-                drv.feed_buffered(&mut conn);
-            }
-            Some(_) => {}
-            None => {
-                // Core may answer what it reads (or its head timer) with its
-                // own error response: hand it the current Date first.
-                conn.set_date(wireloom_io::date::now());
-                match drv.read_once(&mut conn, Some(POLL)) {
-                    Err(_) => return,
-                    Ok(ReadOutcome::Eof) => {
-                        eofs += 1;
-                        if eofs > 2 {
-                            return;
-                        }
-                    }
-                    // Connections wait for a worker: free this one if it is
-                    // an idle keep-alive connection.
-                    Ok(ReadOutcome::Idle)
-                        if shared.active.load(Ordering::Relaxed) > shared.threads =>
-                    {
-                        conn.close_if_idle();
-                    }
-                    Ok(_) => {}
+        // Core may answer what it reads (or its head timer) with its own
+        // error response: hand it the current Date first.
+        conn.set_date(wireloom_io::date::now());
+        match drv.advance(&mut conn, Some(POLL)) {
+            Err(_) => return false,
+            Ok(Progress::Closed) => return true,
+            Ok(Progress::Event(ServerEvent::Request(req))) => {
+                if !dispatch(shared, &mut conn, drv, req, peer) {
+                    return false;
                 }
             }
+            Ok(Progress::Event(_)) => {}
+            Ok(Progress::Read(ReadOutcome::Eof)) => {
+                eofs += 1;
+                if eofs > 2 {
+                    return false;
+                }
+            }
+            // Connections wait for a worker: free this one if it is an
+            // idle keep-alive connection.
+            Ok(Progress::Read(ReadOutcome::Idle))
+                if shared.active.load(Ordering::Relaxed) > shared.threads =>
+            {
+                conn.close_if_idle();
+            }
+            Ok(Progress::Read(_)) => {}
         }
     }
 }

@@ -14,6 +14,9 @@ use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Body, Request, Response, Server, ServerHandle};
 use wireloom_core::http::{Method, ServerConfig, StatusCode};
 
+/// Length of the `/blob` body (a `Body::Full`).
+const BLOB_LEN: usize = 100 * 1024;
+
 fn start(config: ServerConfig, threads: usize) -> (ServerHandle, SocketAddr, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let mut r = Router::new();
@@ -80,6 +83,15 @@ fn start(config: ServerConfig, threads: usize) -> (ServerHandle, SocketAddr, Arc
                 "application/octet-stream",
                 std::io::Cursor::new(data),
             )
+        }),
+    )
+    .unwrap();
+    r.route(
+        Method::GET,
+        "/blob",
+        Server::handler(|_: &mut Request<'_>| {
+            let data: Vec<u8> = (0..BLOB_LEN as u32).map(|i| (i % 251) as u8).collect();
+            Response::bytes(StatusCode::OK, "application/octet-stream", data.into())
         }),
     )
     .unwrap();
@@ -938,5 +950,194 @@ fn client_that_never_reads_is_dropped_by_the_write_timeout() {
         }
     }
     assert!(total < 1 << 29, "{total} bytes");
+    h.shutdown();
+}
+
+/// One response parsed off the wire: status line, fields, decoded body.
+struct Parsed {
+    status: String,
+    head: String,
+    body: Vec<u8>,
+}
+
+/// Splits `wire` into complete responses (Content-Length or chunked
+/// bodies); panics on anything incomplete or left over.
+fn parse_responses(mut wire: &[u8]) -> Vec<Parsed> {
+    fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+        h.windows(n.len()).position(|w| w == n)
+    }
+    let mut out = Vec::new();
+    while !wire.is_empty() {
+        let end = find(wire, b"\r\n\r\n").expect("incomplete head") + 4;
+        let head = String::from_utf8(wire[..end].to_vec()).unwrap();
+        wire = &wire[end..];
+        let status = head.lines().next().unwrap().to_string();
+        let field = |name: &str| {
+            head.lines().find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+        };
+        let mut body = Vec::new();
+        if field("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            loop {
+                let eol = find(wire, b"\r\n").expect("incomplete chunk size");
+                let size = usize::from_str_radix(std::str::from_utf8(&wire[..eol]).unwrap(), 16)
+                    .expect("chunk size");
+                wire = &wire[eol + 2..];
+                if size == 0 {
+                    assert!(wire.starts_with(b"\r\n"), "trailers are not expected");
+                    wire = &wire[2..];
+                    break;
+                }
+                assert!(wire.len() >= size + 2, "incomplete chunk");
+                body.extend_from_slice(&wire[..size]);
+                assert_eq!(&wire[size..size + 2], b"\r\n");
+                wire = &wire[size + 2..];
+            }
+        } else {
+            let len: usize = field("content-length").map_or(0, |v| v.parse().unwrap());
+            assert!(wire.len() >= len, "incomplete body: {status}");
+            body.extend_from_slice(&wire[..len]);
+            wire = &wire[len..];
+        }
+        out.push(Parsed { status, head, body });
+    }
+    out
+}
+
+/// Sends `requests` in one write on a fresh connection and reads until the
+/// server closes (the last request carries `Connection: close`).
+fn pipeline(addr: SocketAddr, requests: &[String]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(requests.concat().as_bytes()).unwrap();
+    let mut wire = Vec::new();
+    s.read_to_end(&mut wire).unwrap();
+    wire
+}
+
+#[test]
+fn pipelined_gets_are_answered_in_order_in_one_batch() {
+    let (h, addr, _) = start(ServerConfig::default(), 4);
+    let requests: Vec<String> = (0..16)
+        .map(|i| {
+            let close = if i == 15 { "Connection: close\r\n" } else { "" };
+            format!("GET /users/{i} HTTP/1.1\r\nHost: a\r\n{close}\r\n")
+        })
+        .collect();
+    let responses = parse_responses(&pipeline(addr, &requests));
+    assert_eq!(responses.len(), 16);
+    for (i, r) in responses.iter().enumerate() {
+        assert_eq!(r.status, "HTTP/1.1 200 OK", "response {i}");
+        assert_eq!(
+            r.body,
+            format!("{{\"id\":\"{i}\"}}").as_bytes(),
+            "response {i}"
+        );
+        assert_eq!(
+            r.head.contains("Connection: close"),
+            i == 15,
+            "response {i}"
+        );
+    }
+    // The 16 requests arrive in one segment and are read together: their
+    // answers leave in one batch (a little slack in case the kernel splits
+    // the read), not 16. The count is taken before the server closes.
+    let batches = h.write_batches();
+    assert!(
+        (1..=3).contains(&batches),
+        "{batches} write batches for 16 pipelined requests"
+    );
+    h.shutdown();
+}
+
+#[test]
+fn pipelined_batches_stay_bounded_and_bodies_still_stream() {
+    let (h, addr, _) = start(ServerConfig::default(), 4);
+    // 16 answers of 100 KiB each: the batch is written whenever it holds
+    // 256 KiB, so about every third answer, not all 1.6 MiB at the end.
+    let requests: Vec<String> = (0..16)
+        .map(|i| {
+            let close = if i == 15 { "Connection: close\r\n" } else { "" };
+            format!("GET /blob HTTP/1.1\r\nHost: a\r\n{close}\r\n")
+        })
+        .collect();
+    let responses = parse_responses(&pipeline(addr, &requests));
+    assert_eq!(responses.len(), 16);
+    let blob: Vec<u8> = (0..BLOB_LEN as u32).map(|i| (i % 251) as u8).collect();
+    for r in &responses {
+        assert_eq!(r.status, "HTTP/1.1 200 OK");
+        assert!(r.body == blob);
+    }
+    let batches = h.write_batches();
+    assert!(
+        batches >= 5,
+        "{batches} write batches for 1.6 MiB of answers"
+    );
+
+    // Mixed: a body to read, a streamed response, an error page and small
+    // answers, all pipelined in one write, come back complete and in order.
+    let requests = [
+        "GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n".to_string(),
+        "POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: text/x-test\r\nContent-Length: 5\r\n\r\nhello".to_string(),
+        "GET /stream HTTP/1.1\r\nHost: a\r\n\r\n".to_string(),
+        "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n".to_string(),
+        "POST /api/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_string(),
+        "GET /reverse/abc HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".to_string(),
+    ];
+    let responses = parse_responses(&pipeline(addr, &requests));
+    let got: Vec<(&str, &[u8])> = responses
+        .iter()
+        .map(|r| (r.status.as_str(), &r.body[..r.body.len().min(32)]))
+        .collect();
+    let stream: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(
+        got,
+        [
+            ("HTTP/1.1 200 OK", &b"Hello, World!"[..]),
+            ("HTTP/1.1 200 OK", b"hello"),
+            ("HTTP/1.1 200 OK", &stream[..32]),
+            ("HTTP/1.1 404 Not Found", b"<h1>nothing here</h1>"),
+            ("HTTP/1.1 200 OK", b"abc"),
+            ("HTTP/1.1 200 OK", b"cba"),
+        ]
+    );
+    assert!(responses[2].body == stream);
+    assert!(responses[2].head.contains("Transfer-Encoding: chunked"));
+    h.shutdown();
+}
+
+#[test]
+fn expect_continue_body_sent_without_waiting_is_read_from_the_buffer() {
+    // A client that sends the body right behind an `Expect: 100-continue`
+    // head (allowed: RFC 9110 §10.1.1) gets its answer without waiting for
+    // the body timeout: the body already buffered is offered again once the
+    // handler accepts it.
+    let cfg = ServerConfig {
+        body_timeout: Duration::from_secs(30),
+        ..ServerConfig::default()
+    };
+    let (h, addr, _) = start(cfg, 4);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        b"POST /api/echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    )
+    .unwrap();
+    let mut wire = Vec::new();
+    s.read_to_end(&mut wire).unwrap();
+    let responses = parse_responses(&wire);
+    let got: Vec<(&str, &[u8])> = responses
+        .iter()
+        .map(|r| (r.status.as_str(), &r.body[..]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("HTTP/1.1 100 Continue", &b""[..]),
+            ("HTTP/1.1 200 OK", b"hello")
+        ]
+    );
     h.shutdown();
 }

@@ -76,8 +76,23 @@ pub mod hyper_peer {
         Ok(map)
     }
 
-    /// Accepts and serves connections forever (call inside a tokio runtime).
+    /// Options of hyper's `http1::Builder` that the benchmarks vary.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct ConnOptions {
+        /// `http1::Builder::pipeline_flush`: answers to pipelined requests
+        /// already read are written together instead of one write each
+        /// (hyper's default: off).
+        pub pipeline_flush: bool,
+    }
+
+    /// Accepts and serves connections forever with hyper's default
+    /// connection options (call inside a tokio runtime).
     pub async fn serve(listener: TcpListener, state: Arc<State>) {
+        serve_with(listener, state, ConnOptions::default()).await
+    }
+
+    /// Accepts and serves connections forever with `options`.
+    pub async fn serve_with(listener: TcpListener, state: Arc<State>, options: ConnOptions) {
         loop {
             let (stream, _) = match listener.accept().await {
                 Ok(s) => s,
@@ -92,6 +107,7 @@ pub mod hyper_peer {
             tokio::spawn(async move {
                 let svc = service_fn(move |req| handle(Arc::clone(&state), req));
                 let _ = http1::Builder::new()
+                    .pipeline_flush(options.pipeline_flush)
                     .serve_connection(TokioIo::new(stream), svc)
                     .await;
             });

@@ -3,13 +3,17 @@
 //!
 //! ```text
 //! hyper_server [--addr 127.0.0.1:0] [--root DIR] [--threads N] [--files memory|fs]
+//!              [--pipeline-flush on|off]
 //! ```
 //!
 //! `--files memory` (the default) reads the files directly under `--root`
 //! once at start-up and serves them from memory (hyper's best case);
 //! `--files fs` reads the file with `tokio::fs::read` on every request.
 //! `--threads 1` (the default) runs a current-thread runtime; more runs a
-//! multi-thread runtime with that many workers.
+//! multi-thread runtime with that many workers. `--pipeline-flush on` (the
+//! default) sets `http1::Builder::pipeline_flush(true)`, which writes the
+//! answers to pipelined requests already read together: the reference
+//! configuration for the pipelined scenario; `off` is hyper's own default.
 //!
 //! Prints `listening on http://ADDR` once bound, then serves until killed.
 
@@ -17,13 +21,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use wireloom_bench::hyper_peer::{serve, Files, State};
+use wireloom_bench::hyper_peer::{serve_with, ConnOptions, Files, State};
 
 fn main() -> ExitCode {
     let mut addr = "127.0.0.1:0".to_string();
     let mut root = None;
     let mut threads = 1usize;
     let mut files = Files::Memory;
+    let mut options = ConnOptions {
+        pipeline_flush: true,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next();
@@ -36,6 +43,8 @@ fn main() -> ExitCode {
             },
             ("--files", Some("memory")) => files = Files::Memory,
             ("--files", Some("fs")) => files = Files::Fs,
+            ("--pipeline-flush", Some("on")) => options.pipeline_flush = true,
+            ("--pipeline-flush", Some("off")) => options.pipeline_flush = false,
             (other, _) => return usage(&format!("unknown or incomplete argument {other}")),
         }
     }
@@ -63,7 +72,7 @@ fn main() -> ExitCode {
     let r = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr.as_str()).await?;
         println!("listening on http://{}", listener.local_addr()?);
-        serve(listener, state).await;
+        serve_with(listener, state, options).await;
         Ok::<(), std::io::Error>(())
     });
     match r {
@@ -77,7 +86,7 @@ fn main() -> ExitCode {
 
 fn usage(msg: &str) -> ExitCode {
     eprintln!(
-        "hyper_server: {msg}\nusage: hyper_server [--addr HOST:PORT] [--root DIR] [--threads N] [--files memory|fs]"
+        "hyper_server: {msg}\nusage: hyper_server [--addr HOST:PORT] [--root DIR] [--threads N] [--files memory|fs] [--pipeline-flush on|off]"
     );
     ExitCode::from(2)
 }
