@@ -2,14 +2,13 @@
 //! encoding. Decoders take any split of their input and hand data out as
 //! `Bytes` split off the read buffer, without copying.
 
-use std::collections::VecDeque;
-
 use bytes::{Bytes, BytesMut};
 
 use super::chars::is_tchar;
 use super::error::{Error, ErrorKind, UsageError};
 use super::framing::Framing;
 use super::header::HeaderMap;
+use super::outbox::Outbox;
 use super::parse::{headers_from_raw, parse_fields, Lenient, ParseConfig, Status};
 
 /// What a body decoder produced.
@@ -568,8 +567,8 @@ pub enum BodyEncoder {
 }
 
 impl BodyEncoder {
-    /// Queues `data` in wire form onto `out` (zero-copy for the data itself).
-    pub fn encode(&mut self, data: Bytes, out: &mut VecDeque<Bytes>) -> Result<(), UsageError> {
+    /// Queues `data` in wire form onto `out` (zero-copy for large data).
+    pub fn encode(&mut self, data: Bytes, out: &mut Outbox) -> Result<(), UsageError> {
         if data.is_empty() {
             return Ok(());
         }
@@ -580,34 +579,52 @@ impl BodyEncoder {
                     return Err(UsageError::BodyTooLong);
                 }
                 *rem -= data.len() as u64;
-                out.push_back(data);
+                out.push(data);
             }
             BodyEncoder::Chunked => {
-                out.push_back(chunk_header(data.len()));
-                out.push_back(data);
-                out.push_back(CRLF);
+                write_chunk_header(out.buf_mut(), data.len());
+                out.push(data);
+                out.put_slice(b"\r\n");
             }
-            BodyEncoder::Close => out.push_back(data),
+            BodyEncoder::Close => out.push(data),
         }
         Ok(())
     }
 
     /// Ends the body: the last chunk and trailers for chunked; an error if a
     /// Content-Length body is short.
-    pub fn finish(
-        self,
-        trailers: Option<HeaderMap>,
-        out: &mut VecDeque<Bytes>,
-    ) -> Result<(), UsageError> {
+    pub fn finish(self, trailers: Option<HeaderMap>, out: &mut Outbox) -> Result<(), UsageError> {
         match self {
             BodyEncoder::Length(rem) if rem > 0 => Err(UsageError::BodyTooShort),
             BodyEncoder::Chunked => {
-                out.push_back(last_chunk(&trailers.unwrap_or_default()));
+                let buf = out.buf_mut();
+                buf.extend_from_slice(b"0\r\n");
+                if let Some(t) = &trailers {
+                    super::serialize::write_fields(buf, t);
+                }
+                buf.extend_from_slice(b"\r\n");
                 Ok(())
             }
             _ => Ok(()),
         }
     }
+}
+
+/// Appends the chunk-size line for a chunk of `len` bytes.
+fn write_chunk_header(out: &mut BytesMut, len: usize) {
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = len;
+    loop {
+        i -= 1;
+        digits[i] = b"0123456789ABCDEF"[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use super::error::{Error, ErrorKind, UsageError};
 use super::framing::{self, Framing};
 use super::header::HeaderMap;
 use super::message::{RequestHead, ResponseHead};
+use super::outbox::Outbox;
 use super::parse::{check_unfinished, parse_response, ParseConfig, RawHeader, Status};
 use super::serialize::write_request_head;
 use super::{Method, StatusCode, Version};
@@ -156,7 +157,7 @@ pub struct ClientConnection {
     sending: Option<BodyEncoder>,
     expect: Expect,
     /// Encoded body bytes held back for 100-continue.
-    held: VecDeque<Bytes>,
+    held: Outbox,
     /// The held body is complete (send_end was called while waiting).
     held_end: bool,
     read: Read,
@@ -174,7 +175,7 @@ pub struct ClientConnection {
     error: Option<Error>,
     raw: Vec<RawHeader>,
     timer: Option<(Instant, Timer)>,
-    transmit: VecDeque<Bytes>,
+    transmit: Outbox,
     events: VecDeque<ClientEvent>,
     /// Responses completed on this connection.
     completed: u64,
@@ -188,7 +189,7 @@ impl ClientConnection {
             in_flight: VecDeque::new(),
             sending: None,
             expect: Expect::None,
-            held: VecDeque::new(),
+            held: Outbox::default(),
             held_end: false,
             read: Read::Head,
             resp_keep_alive: true,
@@ -201,7 +202,7 @@ impl ClientConnection {
             error: None,
             raw: Vec::new(),
             timer: None,
-            transmit: VecDeque::new(),
+            transmit: Outbox::default(),
             events: VecDeque::new(),
             completed: 0,
         }
@@ -339,7 +340,7 @@ impl ClientConnection {
         let keep_alive = framing::wants_keep_alive(head.version, &head.headers);
         let mut out = BytesMut::with_capacity(128 + head.headers.len() * 32);
         write_request_head(&mut out, &head);
-        self.transmit.push_back(out.freeze());
+        self.transmit.push(out.freeze());
         self.in_flight.push_back(InFlight {
             method: head.method,
             upgrade,
@@ -646,7 +647,7 @@ impl Dialogue for ClientConnection {
     }
 
     fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.transmit.pop_front()
+        self.transmit.pop()
     }
 
     fn poll_event(&mut self) -> Option<ClientEvent> {

@@ -18,6 +18,7 @@ pub mod framing;
 pub mod header;
 mod message;
 mod method;
+pub mod outbox;
 pub mod parse;
 pub mod pool;
 pub mod redirect;

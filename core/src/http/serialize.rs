@@ -40,9 +40,54 @@ pub fn write_request_head(out: &mut BytesMut, head: &RequestHead) {
     out.put_slice(b"\r\n");
 }
 
+/// Appends the `extra` framing fields.
+pub fn write_extra(out: &mut BytesMut, extra: &Extra) {
+    if let Some(n) = extra.content_length {
+        out.put_slice(b"Content-Length: ");
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.put_slice(&digits[i..]);
+        out.put_slice(b"\r\n");
+    }
+    if extra.chunked {
+        out.put_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    if let Some(c) = extra.connection {
+        out.put_slice(b"Connection: ");
+        out.put_slice(c);
+        out.put_slice(b"\r\n");
+    }
+}
+
 /// Appends a response head, ending with the empty line. A reason phrase with
 /// a control character is replaced by the registered one.
 pub fn write_response_head(out: &mut BytesMut, head: &ResponseHead) {
+    write_response_head_with(out, head, &Extra::default());
+}
+
+/// Framing fields a connection adds after the head's own, written straight
+/// to the wire (no map entry, no allocation).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Extra {
+    /// `Content-Length: n`.
+    pub content_length: Option<u64>,
+    /// `Transfer-Encoding: chunked`.
+    pub chunked: bool,
+    /// `Connection: close` or `keep-alive`.
+    pub connection: Option<&'static [u8]>,
+}
+
+/// Like [`write_response_head`], with `extra` fields after the head's own.
+pub fn write_response_head_with(out: &mut BytesMut, head: &ResponseHead, extra: &Extra) {
     out.reserve(32 + head.headers.len() * 32);
     out.put_slice(head.version.as_str().as_bytes());
     out.put_u8(b' ');
@@ -55,5 +100,6 @@ pub fn write_response_head(out: &mut BytesMut, head: &ResponseHead) {
     }
     out.put_slice(b"\r\n");
     write_fields(out, &head.headers);
+    write_extra(out, extra);
     out.put_slice(b"\r\n");
 }

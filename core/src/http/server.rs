@@ -48,8 +48,9 @@ use super::error::{Error, ErrorKind, UsageError};
 use super::framing::{self, Expectation, Framing};
 use super::header::{names, HeaderMap, HeaderValue};
 use super::message::{RequestHead, ResponseHead};
+use super::outbox::Outbox;
 use super::parse::{check_unfinished, parse_request, ParseConfig, RawHeader, Status};
-use super::serialize::write_response_head;
+use super::serialize::{write_response_head, write_response_head_with, Extra};
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
 
@@ -225,7 +226,7 @@ pub struct ServerConnection {
     last_newline: Option<usize>,
     raw: Vec<RawHeader>,
     timer: Option<(Instant, Timer)>,
-    transmit: VecDeque<Bytes>,
+    transmit: Outbox,
     events: VecDeque<ServerEvent>,
     /// The `Date` value given by [`ServerConnection::set_date`], stamped on
     /// every response head written without one.
@@ -253,7 +254,7 @@ impl ServerConnection {
             scanned: 0,
             last_newline: None,
             timer,
-            transmit: VecDeque::new(),
+            transmit: Outbox::default(),
             events: VecDeque::new(),
             date: None,
         }
@@ -381,7 +382,7 @@ impl ServerConnection {
             };
             self.read = Read::Body(d);
             self.transmit
-                .push_back(Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n"));
+                .push(Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n"));
             self.timer = Some((now + self.config.body_timeout, Timer::Body));
         }
     }
@@ -416,7 +417,7 @@ impl ServerConnection {
         }
         let mut out = BytesMut::with_capacity(64);
         write_response_head(&mut out, &head);
-        self.transmit.push_back(out.freeze());
+        self.transmit.push(out.freeze());
         Ok(())
     }
 
@@ -458,6 +459,7 @@ impl ServerConnection {
         };
         self.bodyless_done = false;
         head.version = Version::Http11;
+        let mut extra = Extra::default();
         if let Some(date) = &self.date {
             if !head.headers.contains("date") {
                 head.headers.append_field(names::DATE, date.clone());
@@ -518,13 +520,14 @@ impl ServerConnection {
                 match body {
                     BodyLength::Known(n) => {
                         if head.status != StatusCode::NOT_MODIFIED {
-                            let _ = head.headers.insert("Content-Length", n);
+                            // Written with the head, without a map entry.
+                            extra.content_length = Some(n);
                         }
                         Enc::Length(n)
                     }
                     BodyLength::Unknown if no_body => Enc::Discard,
                     BodyLength::Unknown if cur.version == Version::Http11 => {
-                        let _ = head.headers.insert("Transfer-Encoding", "chunked");
+                        extra.chunked = true;
                         Enc::Chunked
                     }
                     BodyLength::Unknown => Enc::Close,
@@ -550,17 +553,15 @@ impl ServerConnection {
             if !keep {
                 self.must_close = true;
                 if !head.headers.contains_token("connection", "close") {
-                    let _ = head.headers.append("Connection", "close");
+                    extra.connection = Some(b"close");
                 }
             } else if cur.version == Version::Http10
                 && !head.headers.contains_token("connection", "keep-alive")
             {
-                let _ = head.headers.append("Connection", "keep-alive");
+                extra.connection = Some(b"keep-alive");
             }
         }
-        let mut out = BytesMut::with_capacity(128 + head.headers.len() * 32);
-        write_response_head(&mut out, &head);
-        self.transmit.push_back(out.freeze());
+        write_response_head_with(self.transmit.buf_mut(), &head, &extra);
         if tunnel {
             self.switched = true;
             self.read = Read::Stopped;
@@ -652,7 +653,7 @@ impl ServerConnection {
             Some(d) => format!("Date: {}\r\n", d.to_str().unwrap_or("")),
             None => String::new(),
         };
-        self.transmit.push_back(Bytes::from(format!(
+        self.transmit.push(Bytes::from(format!(
             "HTTP/1.1 {} {}\r\nContent-Length: 0\r\nConnection: close\r\n{retry}{date}\r\n",
             status.as_u16(),
             status.reason().unwrap_or("Error"),
@@ -748,7 +749,7 @@ impl ServerConnection {
             Resp::Idle | Resp::Awaiting => {
                 if let Some(status) = e.status() {
                     self.transmit
-                        .push_back(error_response(status, self.date.as_ref()));
+                        .push(error_response(status, self.date.as_ref()));
                 }
                 self.resp = Resp::Idle;
                 self.closed = true;
@@ -979,7 +980,7 @@ impl Dialogue for ServerConnection {
     }
 
     fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.transmit.pop_front()
+        self.transmit.pop()
     }
 
     fn poll_event(&mut self) -> Option<ServerEvent> {
