@@ -28,7 +28,7 @@ use bytes::{Bytes, BytesMut};
 use super::body::{BodyDecoder, BodyEncoder as Enc, BodyLimits};
 use super::error::{Error, ErrorKind, UsageError};
 use super::framing::{self, Expectation, Framing};
-use super::header::HeaderMap;
+use super::header::{names, HeaderMap, HeaderValue};
 use super::message::{RequestHead, ResponseHead};
 use super::parse::{parse_request, ParseConfig, RawHeader, Status};
 use super::serialize::write_response_head;
@@ -207,6 +207,11 @@ pub struct ServerConnection {
     last_newline: Option<usize>,
     raw: Vec<RawHeader>,
     timer: Option<(Instant, Timer)>,
+    /// The `Date` value the adapter handed in last ([`set_date`]): stamped
+    /// on every head this connection writes, its own answers included.
+    ///
+    /// [`set_date`]: ServerConnection::set_date
+    date: Option<HeaderValue>,
     transmit: VecDeque<Bytes>,
     events: VecDeque<ServerEvent>,
 }
@@ -232,9 +237,46 @@ impl ServerConnection {
             scanned: 0,
             last_newline: None,
             timer,
+            date: None,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
         }
+    }
+
+    /// The current `Date` field value (IMF-fixdate, see
+    /// [`http_date`](super::http_date)). The connection reads no clock: the
+    /// adapter hands the value in before it feeds input, a timeout or a
+    /// response, and every head written afterwards that lacks a `Date`
+    /// gets this one — the application's responses and the connection's
+    /// own answers (400, 408, 413, 431, 500, 503...) alike (RFC 9110
+    /// §6.6.1: an origin server with a clock sends `Date`). Without it,
+    /// no `Date` is added.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant, UNIX_EPOCH};
+    /// use bytes::BytesMut;
+    /// use wireloom_core::Dialogue;
+    /// use wireloom_core::http::{http_date, ServerConfig, ServerConnection};
+    /// let now = Instant::now();
+    /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
+    /// conn.set_date(http_date(UNIX_EPOCH + Duration::from_secs(784111777)));
+    /// let _ = conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\nHost: a\n\n"[..]));
+    /// let wire = conn.poll_transmit().unwrap();
+    /// assert!(wire.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+    /// assert!(std::str::from_utf8(&wire).unwrap().contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+    /// ```
+    pub fn set_date(&mut self, date: HeaderValue) {
+        self.date = Some(date);
+    }
+
+    /// Whether a response body is under way: true after a
+    /// [`send_response`](Self::send_response) whose body goes on the wire,
+    /// until [`send_end`](Self::send_end). False when the response has no
+    /// body to send (HEAD, 204, 304, a zero length), so the adapter need
+    /// not produce one (a HEAD to a streamed or file response reads
+    /// nothing).
+    pub fn is_sending_body(&self) -> bool {
+        matches!(self.resp, Resp::Sending(_)) && !self.closed && !self.switched
     }
 
     /// The settings.
@@ -500,6 +542,11 @@ impl ServerConnection {
                 let _ = head.headers.append("Connection", "keep-alive");
             }
         }
+        if let Some(date) = &self.date {
+            if !head.headers.contains("date") {
+                head.headers.append_field(names::DATE, date.clone());
+            }
+        }
         let mut out = BytesMut::with_capacity(128 + head.headers.len() * 32);
         write_response_head(&mut out, &head);
         self.transmit.push_back(out.freeze());
@@ -590,9 +637,10 @@ impl ServerConnection {
             ""
         };
         self.transmit.push_back(Bytes::from(format!(
-            "HTTP/1.1 {} {}\r\nContent-Length: 0\r\nConnection: close\r\n{retry}\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Length: 0\r\nConnection: close\r\n{retry}{}\r\n",
             status.as_u16(),
             status.reason().unwrap_or("Error"),
+            date_line(self.date.as_ref()),
         )));
         self.close_now();
     }
@@ -684,7 +732,8 @@ impl ServerConnection {
         match self.resp {
             Resp::Idle | Resp::Awaiting => {
                 if let Some(status) = e.status() {
-                    self.transmit.push_back(error_response(status));
+                    self.transmit
+                        .push_back(error_response(status, self.date.as_ref()));
                 }
                 self.resp = Resp::Idle;
                 self.closed = true;
@@ -812,17 +861,27 @@ impl ServerConnection {
     }
 }
 
-/// A complete error response with `Connection: close`.
-fn error_response(status: StatusCode) -> Bytes {
+/// A complete error response with `Connection: close` (and `Date`, when
+/// the adapter handed one in).
+fn error_response(status: StatusCode, date: Option<&HeaderValue>) -> Bytes {
     let reason = status.reason().unwrap_or("Error");
     let body = format!("{} {}\n", status.as_u16(), reason);
     Bytes::from(format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{}",
         status.as_u16(),
         reason,
         body.len(),
+        date_line(date),
         body
     ))
+}
+
+/// `Date: VALUE\r\n`, or nothing.
+fn date_line(date: Option<&HeaderValue>) -> String {
+    match date.and_then(HeaderValue::to_str) {
+        Some(d) => format!("Date: {d}\r\n"),
+        None => String::new(),
+    }
 }
 
 impl Dialogue for ServerConnection {
