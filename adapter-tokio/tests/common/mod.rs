@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use wireloom_tokio::server::{ServerBuilder, ServerHandle};
 
+pub mod pki;
+
 /// The two tokio runtimes a caller may run the server on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
