@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::{aio, pki, run, start, temp_dir, Flavor, Running, FLAVORS};
 use wireloom_tokio::core::http::{Method, StatusCode};
 use wireloom_tokio::router::Router;
-use wireloom_tokio::server::{handler, BoxHandler, Body, Request, Response, Server, Upgraded};
+use wireloom_tokio::server::{handler, Body, BoxHandler, Request, Response, Server, Upgraded};
 
 fn routes() -> Router<BoxHandler> {
     let mut r: Router<BoxHandler> = Router::new();
@@ -84,7 +84,12 @@ fn serve(flavor: Flavor, p: &pki::Pki, handshake: Duration) -> Running {
     )
 }
 
-fn curl_tls(ca: Option<&std::path::Path>, host: &str, port: u16, extra: &[&str]) -> std::process::Output {
+fn curl_tls(
+    ca: Option<&std::path::Path>,
+    host: &str,
+    port: u16,
+    extra: &[&str],
+) -> std::process::Output {
     let mut cmd = Command::new("curl");
     cmd.args(["-sS", "--http1.1", "--max-time", "10"])
         .arg("--resolve")
@@ -119,7 +124,11 @@ fn curl_with_sni_keep_alive_and_uploads() {
                     &format!("https://{host}:{port}/who/two"),
                 ],
             );
-            assert!(out.status.success(), "{flavor:?} {host}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{flavor:?} {host}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             assert_eq!(
                 String::from_utf8_lossy(&out.stdout),
                 format!("hello one sni={host}\n1\nhello two sni={host}\n0\n")
@@ -131,13 +140,38 @@ fn curl_with_sni_keep_alive_and_uploads() {
             .arg(&ca)
             .arg(format!("https://127.0.0.1:{port}/who/ip"));
         let out = run(&mut cmd, Duration::from_secs(20));
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "hello ip sni=-\n", "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "hello ip sni=-\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // A name we have no certificate for gets the default one, which
         // curl refuses (exit 60); without our CA curl refuses too.
-        let out = curl_tls(Some(&ca), "c.test", port, &[&format!("https://c.test:{port}/who/x")]);
-        assert_eq!(out.status.code(), Some(60), "{}", String::from_utf8_lossy(&out.stderr));
-        let out = curl_tls(None, "a.test", port, &[&format!("https://a.test:{port}/who/x")]);
-        assert_eq!(out.status.code(), Some(60), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = curl_tls(
+            Some(&ca),
+            "c.test",
+            port,
+            &[&format!("https://c.test:{port}/who/x")],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(60),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = curl_tls(
+            None,
+            "a.test",
+            port,
+            &[&format!("https://a.test:{port}/who/x")],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(60),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // A 2 MB upload echoed back over TLS.
         let payload: Vec<u8> = (0..2_000_000u32).map(|i| (i * 13 % 256) as u8).collect();
         let file = dir.join("payload.bin");
@@ -152,9 +186,16 @@ fn curl_with_sni_keep_alive_and_uploads() {
                 &format!("https://a.test:{port}/echo"),
             ],
         );
-        assert!(out.stdout == payload, "{flavor:?}: echo over TLS differs ({} bytes)", out.stdout.len());
+        assert!(
+            out.stdout == payload,
+            "{flavor:?}: echo over TLS differs ({} bytes)",
+            out.stdout.len()
+        );
         // The server is fine after the refused handshakes.
-        assert!(common::wait_until(Duration::from_secs(5), || srv.handle.active_connections() == 0));
+        assert!(common::wait_until(Duration::from_secs(5), || srv
+            .handle
+            .active_connections()
+            == 0));
         srv.shutdown();
     }
     std::fs::remove_dir_all(&dir).ok();
@@ -197,10 +238,20 @@ fn python_ssl_client() {
     let out = py("b.test");
     let text = String::from_utf8_lossy(&out.stdout);
     // unwrap() succeeds only if the server sent close_notify.
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.starts_with("TLSv1.3 http/1.1\nHTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("TLSv1.3 http/1.1\nHTTP/1.1 200 OK\r\n"),
+        "{text}"
+    );
     assert!(text.ends_with("\r\n\r\nhello py sni=b.test\n"), "{text}");
-    assert!(text.contains("Connection: close\r\n") && text.contains("\r\nDate: "), "{text}");
+    assert!(
+        text.contains("Connection: close\r\n") && text.contains("\r\nDate: "),
+        "{text}"
+    );
     // Python checks the name: the default certificate is not valid for it.
     let out = py("nope.test");
     assert!(!out.status.success());
@@ -241,18 +292,39 @@ fn handshake_timeout_for_silent_and_dripping_clients() {
         let silent = std::thread::spawn(move || time_to_close(addr, b"", Duration::ZERO));
         // One that drips a ClientHello-looking record a byte at a time.
         let drip = std::thread::spawn(move || {
-            time_to_close(addr, &[0x16, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], Duration::from_millis(50))
+            time_to_close(
+                addr,
+                &[
+                    0x16, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                ],
+                Duration::from_millis(50),
+            )
         });
         // Meanwhile a real client is served, on either runtime.
         std::thread::sleep(Duration::from_millis(50));
         let port = addr.port();
-        let out = curl_tls(Some(&dir.join("ca.pem")), "a.test", port, &[&format!("https://a.test:{port}/who/busy")]);
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "hello busy sni=a.test\n");
+        let out = curl_tls(
+            Some(&dir.join("ca.pem")),
+            "a.test",
+            port,
+            &[&format!("https://a.test:{port}/who/busy")],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "hello busy sni=a.test\n"
+        );
         let t = silent.join().unwrap();
-        assert!(t >= Duration::from_millis(500) && t < Duration::from_secs(3), "{flavor:?} silent: {t:?}");
+        assert!(
+            t >= Duration::from_millis(500) && t < Duration::from_secs(3),
+            "{flavor:?} silent: {t:?}"
+        );
         let t = drip.join().unwrap();
         assert!(t < Duration::from_secs(3), "{flavor:?} drip: {t:?}");
-        assert!(common::wait_until(Duration::from_secs(5), || srv.handle.active_connections() == 0));
+        assert!(common::wait_until(Duration::from_secs(5), || srv
+            .handle
+            .active_connections()
+            == 0));
         srv.shutdown();
     }
     std::fs::remove_dir_all(&dir).ok();
@@ -274,7 +346,10 @@ fn upgrade_over_tls_keeps_read_ahead() {
             got.extend_from_slice(&buf[..n]);
         }
         let text = String::from_utf8_lossy(&got);
-        assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{text}");
+        assert!(
+            text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+            "{text}"
+        );
         s.write_all(b"pong and more").unwrap();
         let mut back = [0u8; 13];
         s.read_exact(&mut back).unwrap();
