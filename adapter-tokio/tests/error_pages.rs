@@ -77,9 +77,8 @@ fn page_keeps_every_instance_of_repeated_fields() {
 /// without an answer.
 #[test]
 fn refused_response_head_is_a_500() {
-    let srv = serve(|_| async {
-        Response::text(StatusCode::OK, "hello").header("Content-Length", "99")
-    });
+    let srv =
+        serve(|_| async { Response::text(StatusCode::OK, "hello").header("Content-Length", "99") });
     let out = get(srv.addr);
     assert!(
         out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),

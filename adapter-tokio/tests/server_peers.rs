@@ -576,6 +576,28 @@ fn core_error_answers_close_and_carry_a_date() {
     }
 }
 
+/// A client that sends a whole body before it reads (Python's http.client)
+/// gets the 413 core answers at the head, not a reset: the server drains
+/// the body it will not use (lingering close).
+#[test]
+fn oversized_upload_gets_its_413_not_a_reset() {
+    for flavor in FLAVORS {
+        let (srv, _) = serve(flavor, ServerConfig::default());
+        let script = r#"
+import http.client, sys
+for body in (b"x" * 20_000_000, (b"y" * 65536 for _ in range(300))):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+    c.request("POST", "/api/echo", body=body, encode_chunked=not isinstance(body, bytes))
+    r = c.getresponse()
+    assert r.status == 413, r.status
+    assert r.getheader("Connection") == "close"
+print("ok")
+"#;
+        common::python_ok(script, &[&srv.addr.port().to_string()]);
+        srv.shutdown();
+    }
+}
+
 #[test]
 fn slow_clients_are_timed_out_with_408() {
     let cfg = ServerConfig {

@@ -44,6 +44,12 @@ const CHUNK: usize = 256 * 1024;
 const READ_AHEAD: usize = 64 * 1024;
 /// Time allowed for closing a connection (TLS close_notify, FIN).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest lingering close after an answer that ends a connection.
+const LINGER: Duration = Duration::from_secs(2);
+/// Lingering close of a connection refused over `max_connections`.
+const REFUSE_LINGER: Duration = Duration::from_millis(500);
+/// Most input dropped by a lingering close.
+const LINGER_BYTES: usize = 64 << 20;
 /// Pause before accepting again after `accept` failed (out of descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -628,6 +634,39 @@ async fn refuse<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp) {
     let deadline = Some(Instant::now() + Duration::from_millis(100));
     let _ = timeout_at(&shared.rt, deadline, drv.flush(&mut conn)).await;
     let _ = timeout_at(&shared.rt, deadline, drv.close()).await;
+    // The client's request is still unread in the socket.
+    linger(&shared.rt, &mut drv, REFUSE_LINGER).await;
+}
+
+/// A lingering close (nginx's `lingering_close`, Apache's
+/// `lingering_close`): after an answer that ends the connection while the
+/// client may still be sending (an error answer, a refused connection, a
+/// response cut short), our side is shut (FIN sent) but input is read and
+/// dropped for a while. Closing a socket with unread input makes the
+/// kernel send a reset instead, and a client still writing its request
+/// body then fails with "broken pipe"/"connection reset" and never reads
+/// the 413 or 408 we sent it. Ends at the peer's EOF, an error, `limit`,
+/// or [`LINGER_BYTES`] dropped.
+async fn linger<R: Runtime, S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin>(
+    rt: &R,
+    drv: &mut Driver<R, S>,
+    limit: Duration,
+) {
+    if drv.peer_closed() {
+        return;
+    }
+    drv.buf.clear();
+    let mut scratch = vec![0u8; 16 * 1024];
+    let mut dropped = 0usize;
+    let deadline = Some(Instant::now() + limit);
+    let drain = poll_fn(|cx| loop {
+        match Pin::new(&mut drv.io).poll_read(cx, &mut scratch) {
+            Poll::Ready(Ok(n)) if n > 0 && dropped < LINGER_BYTES => dropped += n,
+            Poll::Ready(_) => return Poll::Ready(Ok(())),
+            Poll::Pending => return Poll::Pending,
+        }
+    });
+    let _ = timeout_at(rt, deadline, drain).await;
 }
 
 /// What became of a dispatched request.
@@ -674,6 +713,9 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
     let id = shared.ids.fetch_add(1, Ordering::Relaxed);
     let mut drv = Driver::new(rt.clone(), io);
     let mut conn = ServerConnection::new(shared.config.clone(), Instant::now());
+    // Set when the connection ends abruptly (core's error answer, a cut
+    // response): its close lingers.
+    let mut abrupt = false;
     let upgrade = loop {
         match conn.poll_event() {
             Some(ServerEvent::Request(req)) => {
@@ -688,6 +730,8 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
                         drv.feed_buffered(&mut conn);
                     }
                     Outcome::Close(cut) => {
+                        // A stuck peer (write timeout) is not waited for.
+                        abrupt = cut != Cut::Transport;
                         // What the connection still holds (earlier
                         // pipelined answers, the head of a response whose
                         // body failed, an error answer core queued) is
@@ -706,6 +750,10 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
             }
             // Errors: the connection queued its answer and closes. Body
             // pieces of a request the handler did not read: dropped.
+            Some(ServerEvent::Error(_)) => {
+                abrupt = true;
+                continue;
+            }
             Some(_) => continue,
             None => {}
         }
@@ -766,6 +814,9 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
     }
     let deadline = Some(Instant::now() + CLOSE_TIMEOUT);
     let _ = timeout_at(rt, deadline, drv.close()).await;
+    if abrupt {
+        linger(rt, &mut drv, LINGER).await;
+    }
 }
 
 struct Ctx<'a, R: Runtime> {
