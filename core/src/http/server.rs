@@ -275,6 +275,24 @@ impl ServerConnection {
     /// body to send (HEAD, 204, 304, a zero length), so the adapter need
     /// not produce one (a HEAD to a streamed or file response reads
     /// nothing).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::BytesMut;
+    /// use wireloom_core::Dialogue;
+    /// use wireloom_core::http::{BodyLength, ResponseHead, ServerConfig, ServerConnection,
+    ///     StatusCode};
+    /// let now = Instant::now();
+    /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
+    /// let mut input = BytesMut::from(&b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]);
+    /// conn.handle_input(now, &mut input).unwrap();
+    /// conn.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown).unwrap();
+    /// assert!(!conn.is_sending_body()); // HEAD: nothing to stream
+    /// conn.send_end(now, None).unwrap();
+    /// conn.handle_input(now, &mut input).unwrap();
+    /// conn.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown).unwrap();
+    /// assert!(conn.is_sending_body()); // GET: chunked body under way
+    /// ```
     pub fn is_sending_body(&self) -> bool {
         matches!(self.resp, Resp::Sending(_)) && !self.closed && !self.switched
     }
