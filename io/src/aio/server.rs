@@ -1116,6 +1116,26 @@ async fn send_body<R: Runtime>(
             for seg in segs {
                 match seg {
                     Segment::Bytes(b) => conn.send_data(b).map_err(usage)?,
+                    Segment::File(a, b) if !zero_copy && file.is_mapped() => {
+                        // TLS encrypts in user space, so the pieces are
+                        // checked `pread` copies: reads that may wait for
+                        // the disk, made on the runtime's blocking pool,
+                        // never on the executor (which would stall every
+                        // other connection of a current-thread runtime).
+                        let mut at = a;
+                        while at < b {
+                            let stop = (at + CHUNK as u64).min(b);
+                            let f = file.clone();
+                            let data = shared
+                                .rt
+                                .spawn_blocking(move || f.read_range_checked(at..stop))
+                                .await
+                                .map_err(|_| Cut::Source)?;
+                            conn.send_data(data).map_err(usage)?;
+                            flush_timed(shared, drv, conn).await?;
+                            at = stop;
+                        }
+                    }
                     Segment::File(a, b) => {
                         // Changed or unreadable: cut the response. Each
                         // piece is written before the next is taken: the
