@@ -1231,3 +1231,81 @@ fn fail_routes() -> Router<BoxHandler> {
     .unwrap();
     r
 }
+
+/// A handler that reads its request body slowly: the connection stops
+/// reading from the socket once a little is queued for it, so a fast
+/// uploader is held back by TCP instead of filling the server's memory.
+#[test]
+fn request_body_is_back_pressured() {
+    for flavor in FLAVORS {
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let g2 = Arc::clone(&gate);
+        let mut r: Router<BoxHandler> = Router::new();
+        r.route(
+            Method::PUT,
+            "/slow-sink",
+            handler(move |mut req: Request| {
+                let gate = Arc::clone(&g2);
+                async move {
+                    let mut total = req.body_mut().chunk().await.unwrap().map_or(0, |b| b.len());
+                    // Stops reading until the test opens the gate.
+                    gate.notified().await;
+                    while let Some(b) = req.body_mut().chunk().await.unwrap() {
+                        total += b.len();
+                    }
+                    Response::text(StatusCode::OK, total.to_string())
+                }
+            }),
+        )
+        .unwrap();
+        let mut cfg = ServerConfig::default();
+        cfg.body.max_body = Some(1 << 30);
+        let srv = start(
+            flavor,
+            Server::builder()
+                .bind("127.0.0.1:0")
+                .unwrap()
+                .config(cfg)
+                .router(r),
+        );
+        const LEN: usize = 256 << 20;
+        let mut s = connect(srv.addr);
+        s.write_all(
+            format!("PUT /slow-sink HTTP/1.1\r\nHost: a\r\nContent-Length: {LEN}\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        // Write until the socket stays full for a while.
+        s.set_nonblocking(true).unwrap();
+        let piece = vec![b'u'; 1 << 20];
+        let mut sent = 0usize;
+        let mut idle_since = Instant::now();
+        while idle_since.elapsed() < Duration::from_millis(500) && sent < LEN {
+            match s.write(&piece[..piece.len().min(LEN - sent)]) {
+                Ok(n) => {
+                    sent += n;
+                    idle_since = Instant::now();
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        // The socket buffers and the connection's small queue hold it all.
+        assert!(
+            sent < 48 << 20,
+            "{flavor:?}: {sent} bytes accepted by a handler that reads nothing"
+        );
+        // Reading resumes: the rest goes through, and the count is right.
+        gate.notify_one();
+        s.set_nonblocking(false).unwrap();
+        while sent < LEN {
+            sent += s.write(&piece[..piece.len().min(LEN - sent)]).unwrap();
+        }
+        let mut c = Client::from_stream(s);
+        let r = c.response(false).unwrap();
+        assert_eq!(r.text(), LEN.to_string());
+        srv.shutdown();
+    }
+}

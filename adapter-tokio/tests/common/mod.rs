@@ -204,6 +204,15 @@ impl Client {
         }
     }
 
+    /// Over an already connected socket.
+    pub fn from_stream(s: TcpStream) -> Client {
+        Client {
+            s,
+            buf: Vec::new(),
+            reads: 0,
+        }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.s.write_all(bytes).unwrap();
     }
