@@ -265,12 +265,14 @@ impl ServerConnection {
     /// refreshes it, e.g. once a second and before each read). From then on
     /// every response head the connection writes without a `Date` field gets
     /// `Date: <value>` appended: final responses ([`send_response`]) and the
-    /// connection's own error responses (400, 408, 413, 414, 431, 501, 505...)
-    /// alike, as RFC 9110 §6.6.1 asks of an origin server with a clock.
-    /// Interim 1xx responses are left alone. Without a call, no `Date` is
-    /// added.
+    /// connection's own answers (400, 408, 413, 414, 431, 501, 505, the 500
+    /// of [`send_response_or_500`], [`refuse`]...) alike, as RFC 9110 §6.6.1
+    /// asks of an origin server with a clock. Interim 1xx responses are left
+    /// alone. Without a call, no `Date` is added.
     ///
     /// [`send_response`]: ServerConnection::send_response
+    /// [`send_response_or_500`]: ServerConnection::send_response_or_500
+    /// [`refuse`]: ServerConnection::refuse
     ///
     /// ```
     /// use std::time::Instant;
@@ -289,6 +291,34 @@ impl ServerConnection {
     /// ```
     pub fn set_date(&mut self, value: HeaderValue) {
         self.date = Some(value);
+    }
+
+    /// Whether a response body is under way: true after a
+    /// [`send_response`](Self::send_response) whose body goes on the wire,
+    /// until [`send_end`](Self::send_end). False when the response has no
+    /// body to send (HEAD, 204, 304, a zero length), so the adapter need
+    /// not produce one (a HEAD to a streamed or file response reads
+    /// nothing).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::BytesMut;
+    /// use wireloom_core::Dialogue;
+    /// use wireloom_core::http::{BodyLength, ResponseHead, ServerConfig, ServerConnection,
+    ///     StatusCode};
+    /// let now = Instant::now();
+    /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
+    /// let mut input = BytesMut::from(&b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]);
+    /// conn.handle_input(now, &mut input).unwrap();
+    /// conn.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown).unwrap();
+    /// assert!(!conn.is_sending_body()); // HEAD: nothing to stream
+    /// conn.send_end(now, None).unwrap();
+    /// conn.handle_input(now, &mut input).unwrap();
+    /// conn.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown).unwrap();
+    /// assert!(conn.is_sending_body()); // GET: chunked body under way
+    /// ```
+    pub fn is_sending_body(&self) -> bool {
+        matches!(self.resp, Resp::Sending(_)) && !self.closed && !self.switched
     }
 
     /// The settings.

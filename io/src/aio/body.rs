@@ -13,6 +13,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use wireloom_core::http::file::Segment;
+use wireloom_core::http::HeaderMap;
 
 use crate::cache::CachedFile;
 use crate::http::ResponseBody;
@@ -29,6 +30,8 @@ pub(crate) struct BodyState {
     pub(crate) queued: usize,
     pub(crate) end: bool,
     pub(crate) error: Option<(io::ErrorKind, String)>,
+    /// Trailer fields of a chunked body, once it has ended.
+    pub(crate) trailers: Option<HeaderMap>,
     /// The handler asked for body bytes (sends 100 Continue).
     pub(crate) wanted: bool,
     pub(crate) reader: Option<Waker>,
@@ -91,6 +94,13 @@ impl RequestBody {
     /// An empty body.
     pub fn empty() -> RequestBody {
         RequestBody::default()
+    }
+
+    /// The trailer fields of a chunked body, once the body has been read
+    /// to its end (`None` before, and for a body without trailers).
+    pub fn trailers(&self) -> Option<HeaderMap> {
+        let shared = self.shared.as_ref()?;
+        lock(shared).trailers.clone()
     }
 
     /// The poll form of [`chunk`](RequestBody::chunk).

@@ -33,7 +33,7 @@ use super::conn::{Conn, TlsConn};
 use super::driver::Driver;
 use crate::http::ErrorPages;
 use crate::router::{Found, Params, Router};
-use crate::rt::{timeout_at, BoxFuture, Runtime};
+use crate::rt::{timeout_at, BoxFuture, Runtime, Timer};
 use crate::static_files::{Pieces, StaticDir};
 use crate::tls::ServerTlsConfig;
 
@@ -44,6 +44,14 @@ const CHUNK: usize = 256 * 1024;
 const READ_AHEAD: usize = 64 * 1024;
 /// Time allowed for closing a connection (TLS close_notify, FIN).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest lingering close after an answer that ends a connection.
+const LINGER: Duration = Duration::from_secs(2);
+/// Lingering close of a connection refused over `max_connections`.
+const REFUSE_LINGER: Duration = Duration::from_millis(500);
+/// Most input dropped by a lingering close.
+const LINGER_BYTES: usize = 64 << 20;
+/// Pause before accepting again after `accept` failed (out of descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// A response of the async server.
 pub type Response = crate::http::Response<Body>;
@@ -274,6 +282,8 @@ struct Shared<R: Runtime> {
     max_connections: usize,
     active: AtomicUsize,
     ids: AtomicU64,
+    /// Vectored write batches of the connections that have ended.
+    write_batches: AtomicU64,
     shutdown: Signal,
 }
 
@@ -411,6 +421,7 @@ impl<R: Runtime> ServerBuilder<R> {
                 max_connections: self.max_connections,
                 active: AtomicUsize::new(0),
                 ids: AtomicU64::new(0),
+                write_batches: AtomicU64::new(0),
                 shutdown: Signal::default(),
             }),
         })
@@ -443,12 +454,16 @@ impl fmt::Debug for ServerHandle {
 
 trait ServerState: Send + Sync {
     fn active(&self) -> usize;
+    fn write_batches(&self) -> u64;
     fn stop(&self);
 }
 
 impl<R: Runtime> ServerState for Shared<R> {
     fn active(&self) -> usize {
         self.active.load(Ordering::Relaxed)
+    }
+    fn write_batches(&self) -> u64 {
+        self.write_batches.load(Ordering::Relaxed)
     }
     fn stop(&self) {
         self.shutdown.fire();
@@ -504,19 +519,45 @@ impl<R: Runtime> Server<R> {
             .map(|l| shared.rt.listener(l))
             .collect::<io::Result<Vec<_>>>()?;
         let shared2 = Arc::clone(&shared);
+        let mut retry: Option<R::Timer> = None;
         poll_fn(move |cx| {
             if shared2.shutdown.is_set() {
                 return Poll::Ready(());
             }
             shared2.shutdown.register(u64::MAX, cx.waker());
+            let mut failed = false;
             for l in &listeners {
                 loop {
                     match shared2.rt.poll_accept(l, cx) {
                         Poll::Ready(Ok((tcp, peer))) => accept(&shared2, tcp, peer),
-                        // EMFILE and friends: try again on the next wake-up.
-                        Poll::Ready(Err(_)) => break,
+                        // The peer gave up before we accepted: next one.
+                        Poll::Ready(Err(e))
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::ConnectionAborted
+                                    | io::ErrorKind::ConnectionReset
+                                    | io::ErrorKind::Interrupted
+                            ) => {}
+                        // EMFILE and friends. The listener stays readable
+                        // but no waker is registered for it after an error:
+                        // without a timer of our own, nothing would ever
+                        // poll this loop again and the server would stop
+                        // accepting for good. Retry in 10 ms (connections
+                        // that end free descriptors meanwhile).
+                        Poll::Ready(Err(_)) => {
+                            failed = true;
+                            break;
+                        }
                         Poll::Pending => break,
                     }
+                }
+            }
+            if failed {
+                let at = Instant::now() + ACCEPT_BACKOFF;
+                let t = retry.get_or_insert_with(|| shared2.rt.timer(at));
+                t.reset(at);
+                if t.poll_fire(cx).is_ready() {
+                    cx.waker().wake_by_ref();
                 }
             }
             Poll::Pending
@@ -541,6 +582,14 @@ impl ServerHandle {
         self.state.active()
     }
 
+    /// Vectored write batches made by the connections that have ended
+    /// (each batch is one or more `writev` calls for everything the
+    /// connection had queued). Pipelined requests read together are
+    /// answered in one batch; this shows it without timing anything.
+    pub fn write_batches(&self) -> u64 {
+        self.state.write_batches()
+    }
+
     /// Stops accepting, lets in-flight requests finish (their responses
     /// carry `Connection: close`) and closes idle connections at once.
     /// `run` returns when the last connection has closed.
@@ -549,17 +598,31 @@ impl ServerHandle {
     }
 }
 
+/// One counted connection: the count drops when the task's future does,
+/// however it ends (returned, panicked in a handler's `call`, an upgrade
+/// function or an error page, or dropped unpolled by a runtime shutting
+/// down). A count that leaked would hold `run()` after a graceful
+/// shutdown forever and eat into `max_connections`.
+struct Counted<R: Runtime>(Arc<Shared<R>>);
+
+impl<R: Runtime> Drop for Counted<R> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 fn accept<R: Runtime>(shared: &Arc<Shared<R>>, tcp: R::Tcp, peer: SocketAddr) {
     let over = shared.active.fetch_add(1, Ordering::AcqRel) >= shared.max_connections;
-    let shared = Arc::clone(shared);
+    let counted = Counted(Arc::clone(shared));
     let rt = shared.rt.clone();
     rt.spawn(Box::pin(async move {
+        let shared = &counted.0;
         if over {
-            refuse(&shared, tcp).await;
+            refuse(shared, tcp).await;
         } else {
-            serve(&shared, tcp, peer).await;
+            serve(shared, tcp, peer).await;
         }
-        shared.active.fetch_sub(1, Ordering::AcqRel);
+        drop(counted);
     }));
 }
 
@@ -571,6 +634,39 @@ async fn refuse<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp) {
     let deadline = Some(Instant::now() + Duration::from_millis(100));
     let _ = timeout_at(&shared.rt, deadline, drv.flush(&mut conn)).await;
     let _ = timeout_at(&shared.rt, deadline, drv.close()).await;
+    // The client's request is still unread in the socket.
+    linger(&shared.rt, &mut drv, REFUSE_LINGER).await;
+}
+
+/// A lingering close (nginx's `lingering_close`, Apache's
+/// `lingering_close`): after an answer that ends the connection while the
+/// client may still be sending (an error answer, a refused connection, a
+/// response cut short), our side is shut (FIN sent) but input is read and
+/// dropped for a while. Closing a socket with unread input makes the
+/// kernel send a reset instead, and a client still writing its request
+/// body then fails with "broken pipe"/"connection reset" and never reads
+/// the 413 or 408 we sent it. Ends at the peer's EOF, an error, `limit`,
+/// or [`LINGER_BYTES`] dropped.
+async fn linger<R: Runtime, S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin>(
+    rt: &R,
+    drv: &mut Driver<R, S>,
+    limit: Duration,
+) {
+    if drv.peer_closed() {
+        return;
+    }
+    drv.buf.clear();
+    let mut scratch = vec![0u8; 16 * 1024];
+    let mut dropped = 0usize;
+    let deadline = Some(Instant::now() + limit);
+    let drain = poll_fn(|cx| loop {
+        match Pin::new(&mut drv.io).poll_read(cx, &mut scratch) {
+            Poll::Ready(Ok(n)) if n > 0 && dropped < LINGER_BYTES => dropped += n,
+            Poll::Ready(_) => return Poll::Ready(Ok(())),
+            Poll::Pending => return Poll::Pending,
+        }
+    });
+    let _ = timeout_at(rt, deadline, drain).await;
 }
 
 /// What became of a dispatched request.
@@ -578,9 +674,22 @@ enum Outcome {
     /// Go on with the next request.
     Continue,
     /// End the connection.
-    Close,
+    Close(Cut),
     /// The protocol switched: hand the transport over.
     Upgrade(body::UpgradeFn),
+}
+
+/// Why a response ended the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// Core closed the connection (or refused the response): what it
+    /// queued still goes out.
+    Protocol,
+    /// The body source failed (a stream error, a file that changed): the
+    /// response is cut short; what was queued before goes out.
+    Source,
+    /// Writing failed or timed out: nothing more is written.
+    Transport,
 }
 
 async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
@@ -604,6 +713,9 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
     let id = shared.ids.fetch_add(1, Ordering::Relaxed);
     let mut drv = Driver::new(rt.clone(), io);
     let mut conn = ServerConnection::new(shared.config.clone(), Instant::now());
+    // Set when the connection ends abruptly (core's error answer, a cut
+    // response): its close lingers.
+    let mut abrupt = false;
     let upgrade = loop {
         match conn.poll_event() {
             Some(ServerEvent::Request(req)) => {
@@ -613,14 +725,35 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
                     server_name: server_name.clone(),
                 };
                 match dispatch(&ctx, &mut conn, &mut drv, req).await {
-                    Outcome::Continue => drv.feed_buffered(&mut conn),
-                    Outcome::Close => break None,
+                    Outcome::Continue => {
+                        conn.set_date(crate::date::now());
+                        drv.feed_buffered(&mut conn);
+                    }
+                    Outcome::Close(cut) => {
+                        // A stuck peer (write timeout) is not waited for.
+                        abrupt = cut != Cut::Transport;
+                        // What the connection still holds (earlier
+                        // pipelined answers, the head of a response whose
+                        // body failed, an error answer core queued) is
+                        // written before the close: those clients get
+                        // their answers, and a cut response shows as cut.
+                        // Not after a write failed or timed out: the peer
+                        // is gone or stuck.
+                        if cut != Cut::Transport {
+                            let _ = flush_timed(shared, &mut drv, &mut conn).await;
+                        }
+                        break None;
+                    }
                     Outcome::Upgrade(f) => break Some(f),
                 }
                 continue;
             }
             // Errors: the connection queued its answer and closes. Body
             // pieces of a request the handler did not read: dropped.
+            Some(ServerEvent::Error(_)) => {
+                abrupt = true;
+                continue;
+            }
             Some(_) => continue,
             None => {}
         }
@@ -639,8 +772,6 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
                 continue;
             }
         }
-        // Core answers protocol errors and timeouts itself, with this Date.
-        conn.set_date(crate::date::now());
         let reading = conn.wants_input() || drv.buf.len() < READ_AHEAD;
         let woke = poll_fn(|cx| {
             if !shared.shutdown.is_set() {
@@ -648,6 +779,8 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
             } else if !conn.is_message_in_progress() {
                 return Poll::Ready(Ok(None));
             }
+            // Core stamps this on any answer of its own (408, 400...).
+            conn.set_date(crate::date::now());
             let r = if reading && !drv.peer_closed() {
                 drv.poll_wait(cx, &mut conn)
             } else {
@@ -667,6 +800,9 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
         }
     };
     shared.shutdown.forget(id);
+    shared
+        .write_batches
+        .fetch_add(drv.write_batches(), Ordering::Relaxed);
     if let Some(f) = upgrade {
         let (io, rest) = drv.into_parts();
         f(Upgraded {
@@ -678,6 +814,9 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
     }
     let deadline = Some(Instant::now() + CLOSE_TIMEOUT);
     let _ = timeout_at(rt, deadline, drv.close()).await;
+    if abrupt {
+        linger(rt, &mut drv, LINGER).await;
+    }
 }
 
 struct Ctx<'a, R: Runtime> {
@@ -747,7 +886,10 @@ impl BodyPump {
                     st.push(b);
                     progressed = true;
                 }
-                Some(ServerEvent::End(_)) => {
+                Some(ServerEvent::End(trailers)) => {
+                    if !trailers.is_empty() {
+                        st.trailers = Some(trailers);
+                    }
                     st.finish(None);
                     return true;
                 }
@@ -766,7 +908,17 @@ impl BodyPump {
                             st.finish(Some((e.kind(), e.to_string())));
                             return true;
                         }
-                        Poll::Pending => return progressed,
+                        Poll::Pending => {
+                            // A client that reads nothing cannot take its
+                            // 100 Continue: the body timer (armed by
+                            // accept_body) still runs, or the handler would
+                            // wait for the body forever.
+                            conn.set_date(crate::date::now());
+                            return match drv.poll_timer(cx, conn) {
+                                Poll::Ready(_) => true,
+                                Poll::Pending => progressed,
+                            };
+                        }
                     }
                     if conn.is_closed() || drv.peer_closed() {
                         st.finish(Some((
@@ -839,18 +991,27 @@ async fn dispatch<R: Runtime>(
         endpoint,
         pages: Arc::clone(&shared.pages),
     };
-    let mut fut = CatchUnwind(next.run(request));
-    let answer = poll_fn(|cx| loop {
-        if let Poll::Ready(r) = Pin::new(&mut fut).poll(cx) {
-            return Poll::Ready(r);
+    // `call` itself may panic (a hand-written Handler or Middleware that
+    // does work before it returns its future): that is a 500 too, not a
+    // dead connection task.
+    let answer = match catch_unwind(AssertUnwindSafe(|| next.run(request))) {
+        Ok(fut) => {
+            let mut fut = CatchUnwind(fut);
+            let answer = poll_fn(|cx| loop {
+                if let Poll::Ready(r) = Pin::new(&mut fut).poll(cx) {
+                    return Poll::Ready(r);
+                }
+                if !pump.poll(cx, conn, drv) {
+                    return Poll::Pending;
+                }
+            })
+            .await;
+            drop(fut);
+            answer
         }
-        if !pump.poll(cx, conn, drv) {
-            return Poll::Pending;
-        }
-    })
-    .await;
+        Err(_) => None,
+    };
     pump.close();
-    drop(fut);
     let fallback;
     let head_ref = match &page_head {
         Some(h) => h,
@@ -859,10 +1020,13 @@ async fn dispatch<R: Runtime>(
             &fallback
         }
     };
-    let response = match answer {
+    // Error pages are application code too: one that panics gives the
+    // plain 500.
+    let response = catch_unwind(AssertUnwindSafe(|| match answer {
         Some(r) => shared.pages.finish(r, head_ref),
         None => shared.pages.panicked(head_ref),
-    };
+    }))
+    .unwrap_or_else(|_| ErrorPages::default().panicked(head_ref));
     if shared.shutdown.is_set() {
         conn.close_after_response();
     }
@@ -875,11 +1039,11 @@ async fn flush_timed<R: Runtime>(
     shared: &Shared<R>,
     drv: &mut ConnDriver<R>,
     conn: &mut ServerConnection,
-) -> Result<(), ()> {
+) -> Result<(), Cut> {
     let deadline = Some(Instant::now() + shared.write_timeout);
     timeout_at(&shared.rt, deadline, drv.flush(conn))
         .await
-        .map_err(drop)
+        .map_err(|_| Cut::Transport)
 }
 
 async fn write_response<R: Runtime>(
@@ -907,16 +1071,22 @@ async fn write_response<R: Runtime>(
         Ok(true) => {}
         // A 500 went out in its place.
         Ok(false) => return Outcome::Continue,
-        Err(_) => return Outcome::Close,
+        Err(_) => return Outcome::Close(Cut::Protocol),
     }
+    let body = match body {
+        // HEAD, 204, 304: core writes no body, so none is produced (a HEAD
+        // to an endless stream, or to a large file, answers at once).
+        Body::Stream(_) | Body::File(..) | Body::Full(_) if !conn.is_sending_body() => Body::Empty,
+        other => other,
+    };
     match send_body(shared, conn, drv, body).await {
         Ok(None) => match conn.send_end(Instant::now(), None) {
             Ok(()) => Outcome::Continue,
-            Err(_) => Outcome::Close,
+            Err(_) => Outcome::Close(Cut::Protocol),
         },
         Ok(Some(f)) => Outcome::Upgrade(f),
         // Cut: the client sees an incomplete body, and the connection ends.
-        Err(()) => Outcome::Close,
+        Err(cut) => Outcome::Close(cut),
     }
 }
 
@@ -926,17 +1096,18 @@ async fn send_body<R: Runtime>(
     conn: &mut ServerConnection,
     drv: &mut ConnDriver<R>,
     body: Body,
-) -> Result<Option<body::UpgradeFn>, ()> {
+) -> Result<Option<body::UpgradeFn>, Cut> {
+    let usage = |_| Cut::Protocol;
     match body {
         Body::Empty => {}
-        Body::Full(b) => conn.send_data(b).map_err(drop)?,
+        Body::Full(b) => conn.send_data(b).map_err(usage)?,
         Body::Stream(mut s) => loop {
             match poll_fn(|cx| s.as_mut().poll_next(cx)).await {
                 Some(Ok(b)) => {
-                    conn.send_data(b).map_err(drop)?;
+                    conn.send_data(b).map_err(usage)?;
                     flush_timed(shared, drv, conn).await?;
                 }
-                Some(Err(_)) => return Err(()),
+                Some(Err(_)) => return Err(Cut::Source),
                 None => break,
             }
         },
@@ -944,13 +1115,35 @@ async fn send_body<R: Runtime>(
             let zero_copy = drv.io.zero_copy();
             for seg in segs {
                 match seg {
-                    Segment::Bytes(b) => conn.send_data(b).map_err(drop)?,
+                    Segment::Bytes(b) => conn.send_data(b).map_err(usage)?,
+                    Segment::File(a, b) if !zero_copy && file.is_mapped() => {
+                        // TLS encrypts in user space, so the pieces are
+                        // checked `pread` copies: reads that may wait for
+                        // the disk, made on the runtime's blocking pool,
+                        // never on the executor (which would stall every
+                        // other connection of a current-thread runtime).
+                        let mut at = a;
+                        while at < b {
+                            let stop = (at + CHUNK as u64).min(b);
+                            let f = file.clone();
+                            let data = shared
+                                .rt
+                                .spawn_blocking(move || f.read_range_checked(at..stop))
+                                .await
+                                .map_err(|_| Cut::Source)?;
+                            conn.send_data(data).map_err(usage)?;
+                            flush_timed(shared, drv, conn).await?;
+                            at = stop;
+                        }
+                    }
                     Segment::File(a, b) => {
-                        // Changed or unreadable: cut the response.
+                        // Changed or unreadable: cut the response. Each
+                        // piece is written before the next is taken: the
+                        // cursor's held-back tail relies on it.
                         let mut pieces =
-                            Pieces::new(&file, a, b, CHUNK, zero_copy).map_err(drop)?;
-                        while let Some(data) = pieces.next_piece().map_err(drop)? {
-                            conn.send_data(data).map_err(drop)?;
+                            Pieces::new(&file, a, b, CHUNK, zero_copy).map_err(|_| Cut::Source)?;
+                        while let Some(data) = pieces.next_piece().map_err(|_| Cut::Source)? {
+                            conn.send_data(data).map_err(usage)?;
                             flush_timed(shared, drv, conn).await?;
                         }
                     }

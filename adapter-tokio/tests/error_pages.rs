@@ -1,0 +1,115 @@
+//! Custom error pages and responses core refuses, on the tokio server, over
+//! loopback with raw bytes (exact wire checks).
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::{exchange, start, Flavor, Running};
+use wireloom_tokio::core::http::StatusCode;
+use wireloom_tokio::server::{Request, Response, Server};
+
+fn serve<F, Fut>(handler: F) -> Running
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response> + Send + 'static,
+{
+    start(
+        Flavor::Current,
+        Server::builder()
+            .bind("127.0.0.1:0")
+            .unwrap()
+            .handler(handler)
+            .error_page(StatusCode::UNAUTHORIZED, |_| {
+                Response::text(StatusCode::OK, "log in first")
+            })
+            .error_page(StatusCode::NOT_FOUND, |_| panic!("error page bug")),
+    )
+}
+
+fn get(addr: SocketAddr) -> String {
+    exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+}
+
+/// A handler's `Content-Length: 0` on an empty 401 does not carry over to
+/// the page (core would refuse the head and the client get nothing).
+#[test]
+fn page_replaces_the_handlers_content_fields() {
+    let srv = serve(|_| async {
+        Response::new(StatusCode::UNAUTHORIZED)
+            .header("Content-Length", "0")
+            .header("ETag", "\"stale\"")
+    });
+    let out = get(srv.addr);
+    assert!(out.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\nlog in first"), "{out}");
+    assert!(out.contains("Content-Length: 12\r\n"), "{out}");
+    assert!(!out.contains("Content-Length: 0"), "{out}");
+    assert!(!out.contains("stale"), "{out}");
+}
+
+/// Every instance of a repeated field (two challenges, two cookies) stays.
+#[test]
+fn page_keeps_every_instance_of_repeated_fields() {
+    let srv = serve(|_| async {
+        Response::new(StatusCode::UNAUTHORIZED)
+            .header("WWW-Authenticate", "Basic realm=\"a\"")
+            .header("WWW-Authenticate", "Bearer")
+            .header("Set-Cookie", "a=; Max-Age=0")
+            .header("Set-Cookie", "b=; Max-Age=0")
+    });
+    let out = get(srv.addr);
+    for line in [
+        "WWW-Authenticate: Basic realm=\"a\"\r\n",
+        "WWW-Authenticate: Bearer\r\n",
+        "Set-Cookie: a=; Max-Age=0\r\n",
+        "Set-Cookie: b=; Max-Age=0\r\n",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from {out}");
+    }
+}
+
+/// A response core refuses (its Content-Length contradicts its body) is
+/// answered 500 (with a Date) and the connection closed, never left
+/// without an answer.
+#[test]
+fn refused_response_head_is_a_500() {
+    let srv =
+        serve(|_| async { Response::text(StatusCode::OK, "hello").header("Content-Length", "99") });
+    let out = get(srv.addr);
+    assert!(
+        out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+        "{out}"
+    );
+    assert!(out.contains("Connection: close\r\n"), "{out}");
+    assert!(out.contains("\r\nDate: "), "{out}");
+    assert!(out.ends_with("\r\n\r\ninternal server error\n"), "{out}");
+}
+
+/// An error page that panics: the plain 500, and the server lives on.
+#[test]
+fn panicking_error_page_gives_the_plain_500() {
+    let srv = serve(|req: Request| async move {
+        if req.path() == "/missing" {
+            Response::new(StatusCode::NOT_FOUND)
+        } else {
+            Response::text(StatusCode::OK, "fine")
+        }
+    });
+    let out = exchange(
+        srv.addr,
+        b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("\r\n\r\nfine"), "{out}");
+    assert!(common::wait_until(
+        std::time::Duration::from_secs(5),
+        || srv.handle.active_connections() == 0
+    ));
+}
