@@ -9,12 +9,10 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+/// This crate's build of example `name` (the async adapters have examples
+/// of the same names).
 fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let p = dir.join(name);
-    assert!(p.exists(), "example {name} not built at {}", p.display());
-    p
+    wireloom_testkit::example_binary(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 struct Running(Child);

@@ -16,37 +16,7 @@ use common::{curl, curl_raw, pki, run, temp_dir};
 /// async-std adapters have one too), so the binary is found by its
 /// dep-info file, which names this crate's source.
 fn demo_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    // The source as the dep-info names it: relative to the workspace, or absolute.
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let abs = manifest.join("examples/demo.rs").display().to_string();
-    let rel = format!(
-        "{}/examples/demo.rs",
-        manifest.file_name().unwrap().to_string_lossy()
-    );
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with("demo-") && name.ends_with(".d")
-        })
-        .filter(|d| {
-            std::fs::read_to_string(d)
-                .is_ok_and(|t| t.split_whitespace().any(|w| w == rel || w == abs))
-        })
-        .filter_map(|d| {
-            let bin = d.with_extension("");
-            let t = std::fs::metadata(&bin).ok()?.modified().ok()?;
-            Some((t, bin))
-        })
-        .collect();
-    found.sort();
-    found
-        .pop()
-        .unwrap_or_else(|| panic!("wireloom-tokio's demo is not built in {}", dir.display()))
-        .1
+    wireloom_testkit::example_binary(env!("CARGO_MANIFEST_DIR"), "demo")
 }
 
 struct Running(Child);
