@@ -968,6 +968,11 @@ fn several_addresses_and_max_connections() {
         let mut b = Client::new(srv.addrs[1]);
         b.send(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(b.response(false).unwrap().status, 200);
+        // curl's connections may still be closing (their close lingers).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while srv.handle.active_connections() != 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert_eq!(srv.handle.active_connections(), 2);
         // A third is over max_connections: 503 with Connection: close,
         // Retry-After and Date, and closed at once.

@@ -49,6 +49,8 @@ pub struct Driver<R: Runtime, S> {
     armed: Option<Instant>,
     eof: bool,
     batches: u64,
+    /// When the last input or timer was handed to the dialogue.
+    woke: Instant,
 }
 
 impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
@@ -64,6 +66,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             armed: None,
             eof: false,
             batches: 0,
+            woke: Instant::now(),
         }
     }
 
@@ -127,11 +130,18 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     /// Feeds bytes already buffered (pipelined input after a response).
-    pub fn feed_buffered<D: Dialogue>(&mut self, d: &mut D) {
+    pub fn feed_buffered<D: Dialogue>(&mut self, now: Instant, d: &mut D) {
         if !self.buf.is_empty() {
             // Errors also come out of `poll_event`; the result is a copy.
-            let _ = d.handle_input(Instant::now(), &mut self.buf);
+            let _ = d.handle_input(now, &mut self.buf);
         }
+    }
+
+    /// When the last [`poll_wait`](Driver::poll_wait) or
+    /// [`poll_timer`](Driver::poll_timer) handed input, EOF or a timeout to
+    /// the dialogue (one clock read per wake-up, reusable by the caller).
+    pub fn woke_at(&self) -> Instant {
+        self.woke
     }
 
     /// Waits for input or for the dialogue's timer, whichever comes first,
@@ -148,9 +158,23 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         cx: &mut Context<'_>,
         d: &mut D,
     ) -> Poll<io::Result<Wake>> {
+        self.poll_wait_with(cx, d, |_, _| {})
+    }
+
+    /// [`poll_wait`](Driver::poll_wait) that calls `prepare` with the
+    /// dialogue and the current instant before handing it input, EOF or a
+    /// timeout (a server sets the `Date` its own answers carry there).
+    pub fn poll_wait_with<D: Dialogue>(
+        &mut self,
+        cx: &mut Context<'_>,
+        d: &mut D,
+        prepare: impl FnOnce(&mut D, Instant),
+    ) -> Poll<io::Result<Wake>> {
         if !self.eof {
             if let Poll::Ready(r) = self.poll_read(cx) {
                 let now = Instant::now();
+                self.woke = now;
+                prepare(d, now);
                 return Poll::Ready(match r {
                     Ok(0) => {
                         self.eof = true;
@@ -170,7 +194,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 });
             }
         }
-        self.poll_timer(cx, d)
+        self.poll_timer_with(cx, d, prepare)
     }
 
     /// Runs the dialogue's timer alone (used while the dialogue does not
@@ -179,6 +203,17 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         &mut self,
         cx: &mut Context<'_>,
         d: &mut D,
+    ) -> Poll<io::Result<Wake>> {
+        self.poll_timer_with(cx, d, |_, _| {})
+    }
+
+    /// [`poll_timer`](Driver::poll_timer) with a `prepare` call before the
+    /// timeout is handed over (see [`poll_wait_with`](Driver::poll_wait_with)).
+    pub fn poll_timer_with<D: Dialogue>(
+        &mut self,
+        cx: &mut Context<'_>,
+        d: &mut D,
+        prepare: impl FnOnce(&mut D, Instant),
     ) -> Poll<io::Result<Wake>> {
         let Some(deadline) = d.poll_timeout() else {
             return Poll::Pending;
@@ -202,6 +237,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
+                self.woke = now;
+                prepare(d, now);
                 d.handle_timeout(now);
                 Poll::Ready(Ok(Wake::Timeout))
             }

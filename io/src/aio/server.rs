@@ -671,8 +671,8 @@ async fn linger<R: Runtime, S: futures_io::AsyncRead + futures_io::AsyncWrite + 
 
 /// What became of a dispatched request.
 enum Outcome {
-    /// Go on with the next request.
-    Continue,
+    /// Go on with the next request; the instant the response ended.
+    Continue(Instant),
     /// End the connection.
     Close(Cut),
     /// The protocol switched: hand the transport over.
@@ -725,10 +725,7 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
                     server_name: server_name.clone(),
                 };
                 match dispatch(&ctx, &mut conn, &mut drv, req).await {
-                    Outcome::Continue => {
-                        conn.set_date(crate::date::now());
-                        drv.feed_buffered(&mut conn);
-                    }
+                    Outcome::Continue(now) => drv.feed_buffered(now, &mut conn),
                     Outcome::Close(cut) => {
                         // A stuck peer (write timeout) is not waited for.
                         abrupt = cut != Cut::Transport;
@@ -758,7 +755,7 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
             None => {}
         }
         // Nothing more can happen without new input: write the batch.
-        let deadline = Some(Instant::now() + shared.write_timeout);
+        let deadline = Some(drv.woke_at() + shared.write_timeout);
         if timeout_at(rt, deadline, drv.flush(&mut conn))
             .await
             .is_err()
@@ -780,11 +777,11 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
                 return Poll::Ready(Ok(None));
             }
             // Core stamps this on any answer of its own (408, 400...).
-            conn.set_date(crate::date::now());
+            let stamp = |c: &mut ServerConnection, now| c.set_date(crate::date::at(now));
             let r = if reading && !drv.peer_closed() {
-                drv.poll_wait(cx, &mut conn)
+                drv.poll_wait_with(cx, &mut conn, stamp)
             } else {
-                drv.poll_timer(cx, &mut conn)
+                drv.poll_timer_with(cx, &mut conn, stamp)
             };
             r.map(|r| r.map(Some))
         })
@@ -991,6 +988,9 @@ async fn dispatch<R: Runtime>(
         endpoint,
         pages: Arc::clone(&shared.pages),
     };
+    // The instant of the wake-up that brought the request stands for "now"
+    // unless the handler had to wait.
+    let mut waited = false;
     // `call` itself may panic (a hand-written Handler or Middleware that
     // does work before it returns its future): that is a 500 too, not a
     // dead connection task.
@@ -1001,6 +1001,7 @@ async fn dispatch<R: Runtime>(
                 if let Poll::Ready(r) = Pin::new(&mut fut).poll(cx) {
                     return Poll::Ready(r);
                 }
+                waited = true;
                 if !pump.poll(cx, conn, drv) {
                     return Poll::Pending;
                 }
@@ -1012,13 +1013,13 @@ async fn dispatch<R: Runtime>(
         Err(_) => None,
     };
     pump.close();
-    let fallback;
+    // Without custom pages the head given to them is never looked at.
+    static NO_PAGES: std::sync::OnceLock<RequestHead> = std::sync::OnceLock::new();
     let head_ref = match &page_head {
         Some(h) => h,
-        None => {
-            fallback = RequestHead::new(Method::GET, "/").expect("a valid target");
-            &fallback
-        }
+        None => NO_PAGES.get_or_init(|| {
+            RequestHead::new(Method::GET, "/").unwrap_or_else(|_| unreachable!("a valid target"))
+        }),
     };
     // Error pages are application code too: one that panics gives the
     // plain 500.
@@ -1030,7 +1031,12 @@ async fn dispatch<R: Runtime>(
     if shared.shutdown.is_set() {
         conn.close_after_response();
     }
-    write_response(shared, conn, drv, response).await
+    let now = if waited {
+        Instant::now()
+    } else {
+        drv.woke_at()
+    };
+    write_response(shared, conn, drv, response, now).await
 }
 
 type ConnDriver<R> = Driver<R, Conn<<R as Runtime>::Tcp>>;
@@ -1051,9 +1057,10 @@ async fn write_response<R: Runtime>(
     conn: &mut ServerConnection,
     drv: &mut ConnDriver<R>,
     resp: Response,
+    now: Instant,
 ) -> Outcome {
     let crate::http::Response { head, body, .. } = resp;
-    conn.set_date(crate::date::now());
+    conn.set_date(crate::date::at(now));
     let len = match &body {
         Body::Empty | Body::Upgrade(_) => BodyLength::Known(0),
         Body::Full(b) => BodyLength::Known(b.len() as u64),
@@ -1067,10 +1074,10 @@ async fn write_response<R: Runtime>(
                 .sum(),
         ),
     };
-    match conn.send_response_or_500(Instant::now(), head, len) {
+    match conn.send_response_or_500(now, head, len) {
         Ok(true) => {}
         // A 500 went out in its place.
-        Ok(false) => return Outcome::Continue,
+        Ok(false) => return Outcome::Continue(now),
         Err(_) => return Outcome::Close(Cut::Protocol),
     }
     let body = match body {
@@ -1079,11 +1086,16 @@ async fn write_response<R: Runtime>(
         Body::Stream(_) | Body::File(..) | Body::Full(_) if !conn.is_sending_body() => Body::Empty,
         other => other,
     };
+    let streamed = matches!(body, Body::Stream(_) | Body::File(..));
     match send_body(shared, conn, drv, body).await {
-        Ok(None) => match conn.send_end(Instant::now(), None) {
-            Ok(()) => Outcome::Continue,
-            Err(_) => Outcome::Close(Cut::Protocol),
-        },
+        Ok(None) => {
+            // A streamed or file body took time of its own.
+            let now = if streamed { Instant::now() } else { now };
+            match conn.send_end(now, None) {
+                Ok(()) => Outcome::Continue(now),
+                Err(_) => Outcome::Close(Cut::Protocol),
+            }
+        }
         Ok(Some(f)) => Outcome::Upgrade(f),
         // Cut: the client sees an incomplete body, and the connection ends.
         Err(cut) => Outcome::Close(cut),
