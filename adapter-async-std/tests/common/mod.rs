@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wireloom_async_std::server::{ServerBuilder, ServerHandle};
+use wireloom_async_std::server::{Server, ServerBuilder, ServerHandle};
 use wireloom_async_std::AsyncRuntime;
 use wireloom_io::rt::Runtime;
 
@@ -102,6 +102,11 @@ pub fn start(rt: &AsyncRuntime, builder: ServerBuilder) -> Running {
         .expect("resolve")
         .build()
         .expect("listen");
+    start_built(rt, server)
+}
+
+/// Runs a built server on a task of `rt`.
+pub fn start_built(rt: &AsyncRuntime, server: Server) -> Running {
     let addr = server.local_addrs()[0];
     let handle = server.handle();
     let (tx, done) = smol::channel::bounded(1);
