@@ -33,7 +33,7 @@ use super::conn::{Conn, TlsConn};
 use super::driver::Driver;
 use crate::http::ErrorPages;
 use crate::router::{Found, Params, Router};
-use crate::rt::{timeout_at, BoxFuture, Runtime};
+use crate::rt::{timeout_at, BoxFuture, Runtime, Timer as _};
 use crate::static_files::{Pieces, StaticDir};
 use crate::tls::ServerTlsConfig;
 
@@ -44,6 +44,8 @@ const CHUNK: usize = 256 * 1024;
 const READ_AHEAD: usize = 64 * 1024;
 /// Time allowed for closing a connection (TLS close_notify, FIN).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Pause before accepting again after `accept` failed (out of descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
 /// A response of the async server.
 pub type Response = crate::http::Response<Body>;
@@ -240,6 +242,13 @@ impl Signal {
             _ => {
                 m.insert(id, w.clone());
             }
+        }
+        drop(m);
+        // A `fire` between the caller's `is_set` check and the insert
+        // drained the map before this waker was in it: wake it here, or
+        // that task sleeps through the shutdown.
+        if self.is_set() {
+            w.wake_by_ref();
         }
     }
     fn forget(&self, id: u64) {
@@ -504,20 +513,46 @@ impl<R: Runtime> Server<R> {
             .map(|l| shared.rt.listener(l))
             .collect::<io::Result<Vec<_>>>()?;
         let shared2 = Arc::clone(&shared);
+        // After a failed accept (EMFILE and friends): no listener asked for
+        // a wake-up, so nothing would ever wake this loop again; a short
+        // timer retries instead (a busy retry would spin while the error lasts).
+        let mut backoff: Option<R::Timer> = None;
         poll_fn(move |cx| {
             if shared2.shutdown.is_set() {
                 return Poll::Ready(());
             }
             shared2.shutdown.register(u64::MAX, cx.waker());
+            if let Some(t) = backoff.as_mut() {
+                if t.poll_fire(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                backoff = None;
+            }
+            let mut failed = false;
             for l in &listeners {
                 loop {
                     match shared2.rt.poll_accept(l, cx) {
                         Poll::Ready(Ok((tcp, peer))) => accept(&shared2, tcp, peer),
-                        // EMFILE and friends: try again on the next wake-up.
-                        Poll::Ready(Err(_)) => break,
+                        // That connection is gone; the next may be fine.
+                        Poll::Ready(Err(e))
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+                            ) => {}
+                        Poll::Ready(Err(_)) => {
+                            failed = true;
+                            break;
+                        }
                         Poll::Pending => break,
                     }
                 }
+            }
+            if failed {
+                let mut t = shared2.rt.timer(Instant::now() + ACCEPT_BACKOFF);
+                if t.poll_fire(cx).is_ready() {
+                    cx.waker().wake_by_ref();
+                }
+                backoff = Some(t);
             }
             Poll::Pending
         })
