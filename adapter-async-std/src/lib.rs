@@ -9,6 +9,11 @@
 //! [`AsyncRuntime`] names: async-std's, smol's global one (the default), or
 //! a `smol::Executor` of your own. The same server runs unchanged on each.
 //!
+//! Cargo features: `smol` (smol's global executor) and `async-std`
+//! (async-std's), both on by default; an application on one runtime can
+//! turn the other off (`default-features = false, features = ["smol"]`)
+//! and not build it. A `smol::Executor` of your own needs neither.
+//!
 //! ```no_run
 //! use wireloom_async_std::server::{Request, Response, Server};
 //! use wireloom_async_std::core::http::{Method, StatusCode};

@@ -4,7 +4,10 @@
 //! Sockets and timers come from `async-io`, the reactor async-std and smol
 //! share (`Async<std::net::TcpStream>`, `async_io::Timer`); blocking calls
 //! go to the `blocking` thread pool, which both use too. Only spawning
-//! differs between the executors, and [`Executor`] picks it.
+//! differs between the executors, and [`Executor`] picks it. The global
+//! executors come with the cargo features of the same names (`async-std`,
+//! `smol`, both on by default); a shared `async_executor::Executor` (which
+//! is `smol::Executor`) needs neither.
 
 use std::fmt;
 use std::future::Future;
@@ -20,28 +23,42 @@ use futures_io::{AsyncRead, AsyncWrite};
 use wireloom_io::rt::{BoxFuture, Runtime, Timer as RtTimer};
 
 /// Where [`AsyncRuntime`] spawns tasks.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum Executor {
     /// async-std's global executor (`async_std::task::spawn`); its thread
     /// count comes from the `ASYNC_STD_THREAD_COUNT` environment variable,
-    /// read on first use (default: one per core).
+    /// read on first use (default: one per core). Feature `async-std`.
+    #[cfg(feature = "async-std")]
     AsyncStd,
     /// smol's global executor (`smol::spawn`); its thread count comes from
     /// the `SMOL_THREADS` environment variable, read on first use
-    /// (default: one thread).
-    #[default]
+    /// (default: one thread). Feature `smol`; the default executor.
+    #[cfg(feature = "smol")]
     Smol,
-    /// A smol executor of the caller's (`smol::Executor`, that is
-    /// `async_executor::Executor`), run by as many threads as the caller
-    /// gives it (each calling `smol::block_on(ex.run(..))`).
-    Shared(Arc<smol::Executor<'static>>),
+    /// An executor of the caller's (`async_executor::Executor`, which smol
+    /// re-exports as `smol::Executor`), run by as many threads as the
+    /// caller gives it (each calling `block_on(ex.run(..))`).
+    Shared(Arc<async_executor::Executor<'static>>),
+}
+
+/// smol's global executor when the `smol` feature is on, else async-std's.
+#[cfg(any(feature = "smol", feature = "async-std"))]
+impl Default for Executor {
+    fn default() -> Executor {
+        #[cfg(feature = "smol")]
+        return Executor::Smol;
+        #[cfg(not(feature = "smol"))]
+        return Executor::AsyncStd;
+    }
 }
 
 impl fmt::Debug for Executor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            #[cfg(feature = "async-std")]
             Executor::AsyncStd => "AsyncStd",
+            #[cfg(feature = "smol")]
             Executor::Smol => "Smol",
             Executor::Shared(_) => "Shared",
         })
@@ -53,13 +70,19 @@ impl fmt::Debug for Executor {
 /// one by default).
 ///
 /// ```
+/// use std::sync::Arc;
 /// use wireloom_async_std::{AsyncRuntime, Executor};
 ///
 /// let rt = AsyncRuntime::async_std();
 /// assert!(matches!(rt.executor(), Executor::AsyncStd));
 /// assert!(matches!(AsyncRuntime::default().executor(), Executor::Smol));
+/// // An executor of your own, run here by this thread alone:
+/// let ex = Arc::new(smol::Executor::new());
+/// let rt = AsyncRuntime::shared(ex);
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
+#[cfg_attr(any(feature = "smol", feature = "async-std"), derive(Default))]
 pub struct AsyncRuntime {
     executor: Executor,
 }
@@ -71,17 +94,19 @@ impl AsyncRuntime {
     }
 
     /// async-std's global executor.
+    #[cfg(feature = "async-std")]
     pub fn async_std() -> AsyncRuntime {
         AsyncRuntime::new(Executor::AsyncStd)
     }
 
     /// smol's global executor.
+    #[cfg(feature = "smol")]
     pub fn smol() -> AsyncRuntime {
         AsyncRuntime::new(Executor::Smol)
     }
 
-    /// A smol executor of the caller's.
-    pub fn shared(executor: Arc<smol::Executor<'static>>) -> AsyncRuntime {
+    /// An executor of the caller's (`smol::Executor`).
+    pub fn shared(executor: Arc<async_executor::Executor<'static>>) -> AsyncRuntime {
         AsyncRuntime::new(Executor::Shared(executor))
     }
 
@@ -96,9 +121,12 @@ impl AsyncRuntime {
     /// which makes this thread one of the executor's.
     pub fn block_on<T>(&self, fut: impl Future<Output = T>) -> T {
         match &self.executor {
+            #[cfg(feature = "async-std")]
             Executor::AsyncStd => async_std::task::block_on(fut),
-            Executor::Smol => smol::block_on(fut),
-            Executor::Shared(ex) => smol::block_on(ex.run(fut)),
+            // smol::block_on is async-io's.
+            #[cfg(feature = "smol")]
+            Executor::Smol => async_io::block_on(fut),
+            Executor::Shared(ex) => async_io::block_on(ex.run(fut)),
         }
     }
 }
@@ -225,7 +253,9 @@ impl Runtime for AsyncRuntime {
     fn spawn(&self, fut: BoxFuture<'static, ()>) {
         match &self.executor {
             // Dropping async-std's handle detaches the task.
+            #[cfg(feature = "async-std")]
             Executor::AsyncStd => drop(async_std::task::spawn(fut)),
+            #[cfg(feature = "smol")]
             Executor::Smol => smol::spawn(fut).detach(),
             Executor::Shared(ex) => ex.spawn(fut).detach(),
         }
