@@ -270,3 +270,104 @@ impl Runtime for AsyncRuntime {
         Box::pin(blocking::unblock(f))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::io::{IoSlice, Read};
+    use std::time::Duration;
+
+    use super::*;
+
+    fn rt() -> AsyncRuntime {
+        AsyncRuntime::shared(Arc::new(async_executor::Executor::new()))
+    }
+
+    #[test]
+    fn timer_stays_fired_until_reset() {
+        let rt = rt();
+        rt.clone().block_on(async move {
+            let start = Instant::now();
+            let mut t = rt.timer(start + Duration::from_millis(20));
+            poll_fn(|cx| t.poll_fire(cx)).await;
+            assert!(start.elapsed() >= Duration::from_millis(20));
+            // Fired stays fired (async_io::Timer alone would be pending).
+            for _ in 0..3 {
+                assert!(poll_fn(|cx| Poll::Ready(t.poll_fire(cx))).await.is_ready());
+            }
+            // Re-armed: pending again until the new deadline.
+            let again = Instant::now();
+            t.reset(again + Duration::from_millis(30));
+            assert!(poll_fn(|cx| Poll::Ready(t.poll_fire(cx)))
+                .await
+                .is_pending());
+            poll_fn(|cx| t.poll_fire(cx)).await;
+            assert!(again.elapsed() >= Duration::from_millis(30));
+            // A deadline already past fires at once.
+            t.reset(Instant::now() - Duration::from_millis(1));
+            assert!(poll_fn(|cx| Poll::Ready(t.poll_fire(cx))).await.is_ready());
+        });
+    }
+
+    #[test]
+    fn accept_connect_writev_and_fin() {
+        let rt = rt();
+        rt.clone().block_on(async move {
+            let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = std_listener.local_addr().unwrap();
+            let l = rt.listener(std_listener).unwrap();
+            let mut client = rt.connect(addr).await.unwrap();
+            assert!(client.0.get_ref().nodelay().unwrap());
+            let (server, peer) = poll_fn(|cx| rt.poll_accept(&l, cx)).await.unwrap();
+            assert_eq!(peer, client.0.get_ref().local_addr().unwrap());
+            assert!(server.0.get_ref().nodelay().unwrap());
+
+            // One writev takes all three slices (loopback has room).
+            let bufs = [
+                IoSlice::new(b"one "),
+                IoSlice::new(b"two "),
+                IoSlice::new(b"three"),
+            ];
+            let n = poll_fn(|cx| Pin::new(&mut client).poll_write_vectored(cx, &bufs))
+                .await
+                .unwrap();
+            assert_eq!(n, 13);
+            // Closing sends a FIN: the peer reads everything, then EOF.
+            poll_fn(|cx| Pin::new(&mut client).poll_close(cx))
+                .await
+                .unwrap();
+            let got = rt
+                .spawn_blocking(move || {
+                    let mut s = server.0.into_inner().unwrap();
+                    s.set_nonblocking(false).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    let mut v = Vec::new();
+                    s.read_to_end(&mut v).map(|_| v)
+                })
+                .await
+                .unwrap();
+            assert_eq!(got, b"one two three");
+        });
+    }
+
+    #[test]
+    #[cfg(all(feature = "async-std", feature = "smol"))]
+    fn spawn_and_spawn_blocking_on_each_executor() {
+        for rt in [AsyncRuntime::async_std(), AsyncRuntime::smol(), rt()] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            rt.spawn(Box::pin(async move {
+                tx.send(()).unwrap();
+            }));
+            let v = rt.block_on(async {
+                let v = rt.spawn_blocking(|| 40 + 2).await;
+                // The spawned task ran on the executor (a shared one runs
+                // while this thread blocks on it).
+                while rx.try_recv().is_err() {
+                    async_io::Timer::after(Duration::from_millis(1)).await;
+                }
+                v
+            });
+            assert_eq!(v, 42);
+        }
+    }
+}
