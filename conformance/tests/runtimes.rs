@@ -1,7 +1,7 @@
 //! Same bytes on every runtime: one set of scenarios
 //! (`corpus/runtimes/scenarios.json`) is played over real loopback sockets
 //! against the same application on each adapter's server (blocking,
-//! tokio), and the bytes each server puts on the wire must be identical;
+//! tokio, wireloom-async-std under smol and under async-std), and the bytes each server puts on the wire must be identical;
 //! they are also snapshotted (insta).
 //!
 //! Normalised before comparing: the `Date` value, the multipart boundary
@@ -131,6 +131,58 @@ mod tokio_app {
     }
 }
 
+mod async_app {
+    use super::*;
+    use wireloom_async_std::cache::{CacheConfig, FileCache};
+    use wireloom_async_std::router::Router;
+    use wireloom_async_std::server::{
+        handler, Request, Response, Server, ServerHandle, StaticFiles,
+    };
+    use wireloom_async_std::static_files::StaticDir;
+    use wireloom_async_std::AsyncRuntime;
+
+    /// The same application on `rt` (smol or async-std).
+    pub fn start(root: &Path, rt: AsyncRuntime) -> (SocketAddr, ServerHandle) {
+        let mut r = Router::new();
+        r.route(
+            Method::GET,
+            "/plaintext",
+            handler(|_: Request| async { Response::text(StatusCode::OK, "Hello, World!") }),
+        )
+        .unwrap();
+        r.route(
+            Method::POST,
+            "/echo",
+            handler(|mut req: Request| async move {
+                match req.read_body(1 << 20).await {
+                    Ok(b) => Response::bytes(StatusCode::OK, "text/plain", b),
+                    Err(_) => Response::new(StatusCode::BAD_REQUEST),
+                }
+            }),
+        )
+        .unwrap();
+        let dir = StaticDir::new(root, FileCache::new(CacheConfig::default())).unwrap();
+        r.route(
+            Method::GET,
+            "/{*path}",
+            handler(StaticFiles::new(rt.clone(), dir)),
+        )
+        .unwrap();
+        let server = Server::builder_on(rt.clone())
+            .bind("127.0.0.1:0")
+            .unwrap()
+            .router(r)
+            .build()
+            .unwrap();
+        let addr = server.local_addrs()[0];
+        let handle = server.handle();
+        std::thread::spawn(move || {
+            let _ = rt.block_on(server.run());
+        });
+        (addr, handle)
+    }
+}
+
 /// Plays one scenario; returns everything the server sent until it closed.
 fn play(addr: SocketAddr, steps: &[Value]) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -209,7 +261,14 @@ fn every_runtime_puts_the_same_bytes_on_the_wire() {
         serde_json::from_slice(&std::fs::read(corpus().join("scenarios.json")).unwrap()).unwrap();
     let (blocking, bh) = blocking_app::start(&root);
     let (tokio, th) = tokio_app::start(&root);
-    let servers = [("blocking", blocking), ("tokio", tokio)];
+    let (smol, sh) = async_app::start(&root, wireloom_async_std::AsyncRuntime::smol());
+    let (async_std, ah) = async_app::start(&root, wireloom_async_std::AsyncRuntime::async_std());
+    let servers = [
+        ("blocking", blocking),
+        ("tokio", tokio),
+        ("smol", smol),
+        ("async-std", async_std),
+    ];
     for sc in scenarios.as_array().unwrap() {
         let name = sc["name"].as_str().unwrap();
         let steps = sc["steps"].as_array().unwrap();
@@ -231,6 +290,8 @@ fn every_runtime_puts_the_same_bytes_on_the_wire() {
         }
     }
     th.shutdown();
+    sh.shutdown();
+    ah.shutdown();
     bh.shutdown();
     let _ = std::fs::remove_dir_all(root);
 }

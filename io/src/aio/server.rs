@@ -249,6 +249,13 @@ impl Signal {
                 m.insert(id, w.clone());
             }
         }
+        drop(m);
+        // A `fire` between the caller's `is_set` check and the insert
+        // drained the map before this waker was in it: wake it here, or
+        // that task sleeps through the shutdown.
+        if self.is_set() {
+            w.wake_by_ref();
+        }
     }
     fn forget(&self, id: u64) {
         self.waiters
