@@ -254,10 +254,7 @@ impl Body {
 
     /// A streamed body read from a `futures-io` reader.
     pub fn reader(r: impl AsyncRead + Send + Unpin + 'static) -> Body {
-        Body::stream(ReaderStream {
-            r,
-            buf: vec![0; 64 * 1024],
-        })
+        Body::Stream(reader_stream(r))
     }
 
     /// A protocol switch: `f` gets the transport after the head is written.
@@ -280,6 +277,14 @@ impl ResponseBody for Body {
     fn is_empty(&self) -> bool {
         matches!(self, Body::Empty)
     }
+}
+
+/// A `futures-io` reader as a stream of `Bytes` pieces (up to 64 KiB each).
+pub(crate) fn reader_stream(r: impl AsyncRead + Send + Unpin + 'static) -> BodyStream {
+    Box::pin(ReaderStream {
+        r,
+        buf: vec![0; 64 * 1024],
+    })
 }
 
 struct ReaderStream<R> {
