@@ -33,10 +33,15 @@
 
 use std::fmt;
 use std::io;
+use std::time::{Duration, Instant};
 
-use wireloom_core::http::client::origin_request_head;
+use bytes::Bytes;
+use wireloom_core::http::client::{origin_request_head, DEFAULT_USER_AGENT};
+use wireloom_core::http::pool::PoolConfig;
 use wireloom_core::http::redirect::{fields_to_strip, redirect};
-use wireloom_core::http::{ErrorKind, HeaderMap, Method, RequestHead, StatusCode, UsageError};
+use wireloom_core::http::{
+    BodyLength, ClientConfig, ErrorKind, HeaderMap, Method, RequestHead, StatusCode, UsageError,
+};
 
 use crate::tls::TlsError;
 
@@ -114,7 +119,9 @@ impl HttpError {
     /// read timeouts, the rest is the server's doing.
     pub fn from_protocol(e: wireloom_core::http::Error) -> HttpError {
         match e.kind() {
-            ErrorKind::ResponseTimeout | ErrorKind::BodyTimeout => HttpError::Timeout(Timeout::Read),
+            ErrorKind::ResponseTimeout | ErrorKind::BodyTimeout => {
+                HttpError::Timeout(Timeout::Read)
+            }
             _ => HttpError::Protocol(e),
         }
     }
@@ -150,6 +157,179 @@ impl std::error::Error for HttpError {
     }
 }
 
+/// Agent settings, generic over how TLS sessions are made (`T`: the async
+/// agent takes a [`ClientTlsConfig`](crate::tls::ClientTlsConfig), the
+/// blocking one a connector).
+#[derive(Clone, Debug)]
+pub struct AgentConfig<T> {
+    /// Time to establish the TCP connection (all addresses together).
+    /// Default 10 s.
+    pub connect_timeout: Duration,
+    /// Longest wait for the response head, or between body bytes. Default 30 s.
+    pub read_timeout: Duration,
+    /// Longest wait for the peer to take the bytes of one write. Default 30 s.
+    pub write_timeout: Duration,
+    /// Bound on a whole request (connect, send, receive the head, and the
+    /// body as it is read). Default none.
+    pub total_timeout: Option<Duration>,
+    /// Redirects followed; 0 turns following off. Default 5.
+    pub max_redirects: u32,
+    /// Pool limits.
+    pub pool: PoolConfig,
+    /// Protocol limits for responses (its timeouts are replaced by
+    /// `read_timeout`).
+    pub http: ClientConfig,
+    /// `User-Agent` sent unless the request sets one. Default
+    /// [`DEFAULT_USER_AGENT`].
+    pub user_agent: Option<String>,
+    /// Makes TLS sessions for `https` URLs; `None` makes an `https` URL an
+    /// error.
+    pub tls: Option<T>,
+}
+
+impl<T> Default for AgentConfig<T> {
+    fn default() -> Self {
+        AgentConfig {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            total_timeout: None,
+            max_redirects: 5,
+            pool: PoolConfig::default(),
+            http: ClientConfig::default(),
+            user_agent: Some(DEFAULT_USER_AGENT.to_string()),
+            tls: None,
+        }
+    }
+}
+
+impl<T> AgentConfig<T> {
+    /// Core's settings for one new connection: `http` with both of its
+    /// read timers set to `read_timeout`.
+    pub fn connection_config(&self) -> ClientConfig {
+        let mut http = self.http.clone();
+        http.response_timeout = self.read_timeout;
+        http.body_timeout = self.read_timeout;
+        http
+    }
+}
+
+/// What a request builder collects besides the body, and how sending
+/// starts.
+#[derive(Debug)]
+pub struct RequestParts {
+    method: Method,
+    url: String,
+    headers: HeaderMap,
+    error: Option<HttpError>,
+    timeout: Option<Duration>,
+    redirects: Option<u32>,
+}
+
+impl RequestParts {
+    /// `method url`, no fields yet.
+    pub fn new(method: Method, url: &str) -> RequestParts {
+        RequestParts {
+            method,
+            url: url.to_string(),
+            headers: HeaderMap::new(),
+            error: None,
+            timeout: None,
+            redirects: None,
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The URL as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Adds a field; the first invalid one is kept as the error `start`
+    /// returns ([`HttpError::BadHeader`]).
+    pub fn header(&mut self, name: &str, value: &str) {
+        if self.headers.append(name, value).is_err() && self.error.is_none() {
+            self.error = Some(HttpError::BadHeader(name.to_string()));
+        }
+    }
+
+    /// Bounds this whole request (overrides the agent's total timeout).
+    pub fn timeout(&mut self, d: Duration) {
+        self.timeout = Some(d);
+    }
+
+    /// Overrides the agent's redirect limit (0: off).
+    pub fn redirects(&mut self, n: u32) {
+        self.redirects = Some(n);
+    }
+
+    /// Starts sending at `now`: the redirect walk, and the deadline of the
+    /// whole request (this request's timeout, else the agent's).
+    pub fn start<T>(
+        self,
+        config: &AgentConfig<T>,
+        now: Instant,
+    ) -> Result<(Walk, Option<Instant>), HttpError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let deadline = self.timeout.or(config.total_timeout).map(|d| now + d);
+        let max = self.redirects.unwrap_or(config.max_redirects);
+        let walk = Walk::new(self.method, &self.url, self.headers, max)?;
+        Ok((walk, deadline))
+    }
+}
+
+/// A request body: none, bytes in memory (sent with `Content-Length`, sent
+/// again on a retry or a 307/308), or a stream `S` (sent chunked, once).
+pub enum RequestBody<S> {
+    /// No body.
+    Empty,
+    /// The whole body in memory.
+    Bytes(Bytes),
+    /// A body produced as it is sent.
+    Stream(S),
+}
+
+impl<S> fmt::Debug for RequestBody<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestBody::Empty => f.write_str("Empty"),
+            RequestBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            RequestBody::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+impl<S> RequestBody<S> {
+    /// What core is told about the body's length.
+    pub fn length(&self) -> BodyLength {
+        match self {
+            RequestBody::Empty => BodyLength::Known(0),
+            RequestBody::Bytes(b) => BodyLength::Known(b.len() as u64),
+            RequestBody::Stream(_) => BodyLength::Unknown,
+        }
+    }
+
+    /// Whether the body can be sent again (not a stream).
+    pub fn is_replayable(&self) -> bool {
+        !matches!(self, RequestBody::Stream(_))
+    }
+
+    /// The body of the next request after a redirect `hop`: the same bytes
+    /// for a 307/308 ([`Walk::follow`] never follows one with a stream),
+    /// none otherwise.
+    pub fn redirected(&mut self, hop: Hop) {
+        if !hop.keep_body {
+            *self = RequestBody::Empty;
+        }
+    }
+}
+
 /// Scheme, host and port: the pool key, and what "the same origin" means
 /// for credentials on a redirect.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -174,7 +354,9 @@ impl Origin {
             .host_str()
             .ok_or_else(|| HttpError::BadUrl(format!("{url}: no host")))?
             .to_string();
-        let port = url.port_or_known_default().unwrap_or(Origin::default_port(https));
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(Origin::default_port(https));
         Ok(Origin { https, host, port })
     }
 
@@ -329,17 +511,29 @@ mod tests {
     #[test]
     fn walk_limits_and_rules() {
         let mut w = Walk::new(Method::GET, "http://h/a", HeaderMap::new(), 2).unwrap();
-        assert!(w.follow(StatusCode::FOUND, Some("/b"), true).unwrap().is_some());
-        assert!(w.follow(StatusCode::FOUND, Some("/c"), true).unwrap().is_some());
+        assert!(w
+            .follow(StatusCode::FOUND, Some("/b"), true)
+            .unwrap()
+            .is_some());
+        assert!(w
+            .follow(StatusCode::FOUND, Some("/c"), true)
+            .unwrap()
+            .is_some());
         assert!(matches!(
             w.follow(StatusCode::FOUND, Some("/d"), true),
             Err(HttpError::TooManyRedirects(2))
         ));
         // Off, not a redirect, no Location, or a streamed body for a 307.
         let mut w = Walk::new(Method::PUT, "http://h/a", HeaderMap::new(), 0).unwrap();
-        assert!(w.follow(StatusCode::FOUND, Some("/b"), true).unwrap().is_none());
+        assert!(w
+            .follow(StatusCode::FOUND, Some("/b"), true)
+            .unwrap()
+            .is_none());
         let mut w = Walk::new(Method::PUT, "http://h/a", HeaderMap::new(), 5).unwrap();
-        assert!(w.follow(StatusCode::OK, Some("/b"), true).unwrap().is_none());
+        assert!(w
+            .follow(StatusCode::OK, Some("/b"), true)
+            .unwrap()
+            .is_none());
         assert!(w.follow(StatusCode::FOUND, None, true).unwrap().is_none());
         assert!(w
             .follow(StatusCode::TEMPORARY_REDIRECT, Some("/b"), false)
@@ -352,13 +546,19 @@ mod tests {
         let mut w = Walk::new(Method::PUT, "http://h:8080/a", f, 5).unwrap();
         let hop = w.follow(StatusCode::TEMPORARY_REDIRECT, Some("/b"), true);
         assert_eq!(hop.unwrap(), Some(Hop { keep_body: true }));
-        assert_eq!((w.method(), w.url().as_str()), (&Method::PUT, "http://h:8080/b"));
+        assert_eq!(
+            (w.method(), w.url().as_str()),
+            (&Method::PUT, "http://h:8080/b")
+        );
         assert!(w.fields().contains("cookie") && w.fields().contains("content-type"));
         // Another port is another origin.
-        w.follow(StatusCode::FOUND, Some("http://h:8081/c"), true).unwrap();
+        w.follow(StatusCode::FOUND, Some("http://h:8081/c"), true)
+            .unwrap();
         assert!(!w.fields().contains("cookie"));
         assert!(matches!(
-            Walk::new(Method::GET, "ftp://h/", HeaderMap::new(), 1).unwrap().origin(),
+            Walk::new(Method::GET, "ftp://h/", HeaderMap::new(), 1)
+                .unwrap()
+                .origin(),
             Err(HttpError::BadUrl(_))
         ));
     }

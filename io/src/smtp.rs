@@ -228,9 +228,7 @@ impl SmtpSettings {
     /// The TLS configuration for implicit TLS or STARTTLS; a usage error
     /// when there is none (never a silent fall back to plaintext).
     pub fn tls_for(&self, what: &'static str) -> Result<&ClientTlsConfig, Error> {
-        self.tls
-            .as_ref()
-            .ok_or(Error::Tls(TlsError::Usage(what)))
+        self.tls.as_ref().ok_or(Error::Tls(TlsError::Usage(what)))
     }
 }
 
@@ -577,13 +575,19 @@ mod tests {
         let c = b("localhost:25").security(Security::None).build().unwrap();
         assert_eq!(c.config().security(), Security::None);
         assert!(c.tls().is_none());
-        assert!(matches!(c.tls_for("x"), Err(Error::Tls(TlsError::Usage("x")))));
+        assert!(matches!(
+            c.tls_for("x"),
+            Err(Error::Tls(TlsError::Usage("x")))
+        ));
         let c = b("localhost:465").security(Security::Tls).build().unwrap();
         assert!(c.config().transport_secure);
         // SMTP offers no ALPN protocol.
         let tls = c.tls().unwrap();
         assert!(tls.rustls_config().alpn_protocols.is_empty());
-        assert_eq!((c.tls_name(), c.host(), c.port()), ("localhost", "localhost", 465));
+        assert_eq!(
+            (c.tls_name(), c.host(), c.port()),
+            ("localhost", "localhost", 465)
+        );
         let err = b("localhost:465")
             .ca_pem("not a certificate")
             .build()

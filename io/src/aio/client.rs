@@ -41,68 +41,27 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use futures_core::Stream;
 use futures_io::AsyncRead;
-use wireloom_core::http::client::DEFAULT_USER_AGENT;
-use wireloom_core::http::pool::{retry_on_fresh_connection, Failure, Pool, PoolConfig};
+use wireloom_core::http::pool::{retry_on_fresh_connection, Failure, Pool};
 use wireloom_core::http::{
-    BodyLength, ClientConfig, ClientConnection, ClientEvent, HeaderMap, Method, RequestHead,
-    ResponseHead, StatusCode,
+    ClientConnection, ClientEvent, Method, RequestHead, ResponseHead, StatusCode,
 };
 use wireloom_core::Dialogue;
 
-use super::body::{reader_stream, BodyStream};
+use super::body::{poll_read_pieces, reader_stream, BodyStream, Collect};
 use super::conn::{client_handshake, Conn};
 use super::driver::Driver;
-use crate::http_client::Walk;
+use crate::http_client::{RequestParts, Walk};
 use crate::rt::{connect_host, poll_until, Runtime, Timer};
 use crate::tls::{ClientTlsConfig, TlsError};
 
 pub use crate::http_client::{HttpError, Origin, Timeout};
 
-/// Agent settings.
-#[derive(Clone, Debug)]
-pub struct AgentConfig {
-    /// Time to establish the TCP connection (all addresses together).
-    /// Default 10 s.
-    pub connect_timeout: Duration,
-    /// Longest wait for the response head, or between body bytes. Default 30 s.
-    pub read_timeout: Duration,
-    /// Longest wait for the peer to take the bytes of one write. Default 30 s.
-    pub write_timeout: Duration,
-    /// Bound on a whole request (connect, send, receive the head, and the
-    /// body as it is read). Default none.
-    pub total_timeout: Option<Duration>,
-    /// Redirects followed; 0 turns following off. Default 5.
-    pub max_redirects: u32,
-    /// Pool limits.
-    pub pool: PoolConfig,
-    /// Protocol limits for responses (its timeouts are replaced by
-    /// `read_timeout`).
-    pub http: ClientConfig,
-    /// `User-Agent` sent unless the request sets one.
-    pub user_agent: Option<String>,
-    /// TLS for `https` URLs (the handshake is bounded by its handshake
-    /// timeout); `None` makes an `https` URL an error.
-    pub tls: Option<ClientTlsConfig>,
-}
-
-impl Default for AgentConfig {
-    fn default() -> Self {
-        AgentConfig {
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(30),
-            write_timeout: Duration::from_secs(30),
-            total_timeout: None,
-            max_redirects: 5,
-            pool: PoolConfig::default(),
-            http: ClientConfig::default(),
-            user_agent: Some(DEFAULT_USER_AGENT.to_string()),
-            tls: None,
-        }
-    }
-}
+/// Agent settings; TLS for `https` URLs is a [`ClientTlsConfig`] (the
+/// handshake is bounded by its handshake timeout).
+pub type AgentConfig = crate::http_client::AgentConfig<ClientTlsConfig>;
 
 /// One connection: the transport under the generic driver, and core's
 /// client connection.
@@ -185,13 +144,8 @@ impl<R: Runtime> Agent<R> {
     pub fn request(&self, method: Method, url: &str) -> RequestBuilder<R> {
         RequestBuilder {
             agent: self.clone(),
-            method,
-            url: url.to_string(),
-            headers: HeaderMap::new(),
-            body: ReqBody::None,
-            error: None,
-            timeout: None,
-            redirects: None,
+            parts: RequestParts::new(method, url),
+            body: ReqBody::Empty,
         }
     }
 
@@ -269,7 +223,9 @@ impl<R: Runtime> Agent<R> {
             let by = earliest(Instant::now() + tls.handshake_timeout(), deadline)?;
             let t = match client_handshake(rt, tcp, tls, host, by).await {
                 Ok(t) => t,
-                Err(TlsError::HandshakeTimeout) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                Err(TlsError::HandshakeTimeout)
+                    if deadline.is_some_and(|d| Instant::now() >= d) =>
+                {
                     return Err(HttpError::Timeout(Timeout::Total))
                 }
                 Err(e) => return Err(HttpError::Tls(e)),
@@ -278,12 +234,9 @@ impl<R: Runtime> Agent<R> {
         } else {
             Conn::Plain(tcp)
         };
-        let mut http = config.http.clone();
-        http.response_timeout = config.read_timeout;
-        http.body_timeout = config.read_timeout;
         Ok(Connection {
             drv: Driver::new(rt.clone(), io),
-            http: ClientConnection::new(http),
+            http: ClientConnection::new(config.connection_config()),
         })
     }
 
@@ -297,7 +250,7 @@ impl<R: Runtime> Agent<R> {
     ) -> Result<Response<R>, HttpError> {
         let origin = walk.origin()?;
         let head = walk.request_head(self.inner.config.user_agent.as_deref())?;
-        let replayable = !matches!(body, ReqBody::Stream(_));
+        let replayable = body.is_replayable();
         let mut attempt = 0;
         loop {
             let pooled = self.checkout(&origin);
@@ -344,16 +297,11 @@ impl<R: Runtime> Agent<R> {
         deadline: Option<Instant>,
     ) -> Result<ResponseHead, HttpError> {
         let now = Instant::now();
-        let len = match body {
-            ReqBody::None => BodyLength::Known(0),
-            ReqBody::Bytes(b) => BodyLength::Known(b.len() as u64),
-            ReqBody::Stream(_) => BodyLength::Unknown,
-        };
         conn.http
-            .send_request(now, head, len)
+            .send_request(now, head, body.length())
             .map_err(HttpError::Usage)?;
         match body {
-            ReqBody::None => {}
+            ReqBody::Empty => {}
             ReqBody::Bytes(b) => {
                 conn.http.send_data(b.clone()).map_err(HttpError::Usage)?;
                 conn.http.send_end(now, None).map_err(HttpError::Usage)?;
@@ -439,29 +387,20 @@ fn timed_out(deadline: Option<Instant>, step: Timeout) -> HttpError {
     }
 }
 
-enum ReqBody {
-    None,
-    Bytes(Bytes),
-    Stream(BodyStream),
-}
+type ReqBody = crate::http_client::RequestBody<BodyStream>;
 
 /// One request being built; [`send`](RequestBuilder::send) sends it.
 pub struct RequestBuilder<R: Runtime> {
     agent: Agent<R>,
-    method: Method,
-    url: String,
-    headers: HeaderMap,
+    parts: RequestParts,
     body: ReqBody,
-    error: Option<HttpError>,
-    timeout: Option<Duration>,
-    redirects: Option<u32>,
 }
 
 impl<R: Runtime> fmt::Debug for RequestBuilder<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestBuilder")
-            .field("method", &self.method)
-            .field("url", &self.url)
+            .field("parts", &self.parts)
+            .field("body", &self.body)
             .finish()
     }
 }
@@ -469,9 +408,7 @@ impl<R: Runtime> fmt::Debug for RequestBuilder<R> {
 impl<R: Runtime> RequestBuilder<R> {
     /// Adds a header (an invalid one makes `send` fail with `BadHeader`).
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        if self.headers.append(name, value).is_err() && self.error.is_none() {
-            self.error = Some(HttpError::BadHeader(name.to_string()));
-        }
+        self.parts.header(name, value);
         self
     }
 
@@ -502,13 +439,13 @@ impl<R: Runtime> RequestBuilder<R> {
 
     /// Bounds this whole request (overrides [`AgentConfig::total_timeout`]).
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
+        self.parts.timeout(d);
         self
     }
 
     /// Overrides the agent's redirect limit for this request (0: off).
     pub fn redirects(mut self, n: u32) -> Self {
-        self.redirects = Some(n);
+        self.parts.redirects(n);
         self
     }
 
@@ -518,48 +455,19 @@ impl<R: Runtime> RequestBuilder<R> {
     pub async fn send(self) -> Result<Response<R>, HttpError> {
         let RequestBuilder {
             agent,
-            method,
-            url,
-            headers,
+            parts,
             mut body,
-            error,
-            timeout,
-            redirects,
         } = self;
-        if let Some(e) = error {
-            return Err(e);
-        }
-        let cfg = &agent.inner.config;
-        let deadline = timeout
-            .or(cfg.total_timeout)
-            .map(|d| Instant::now() + d);
-        let mut walk = Walk::new(
-            method,
-            &url,
-            headers,
-            redirects.unwrap_or(cfg.max_redirects),
-        )?;
+        let (mut walk, deadline) = parts.start(&agent.inner.config, Instant::now())?;
         loop {
-            let replay = match &body {
-                ReqBody::None => Some(None),
-                ReqBody::Bytes(b) => Some(Some(b.clone())),
-                ReqBody::Stream(_) => None,
-            };
             let res = agent.exchange(&walk, &mut body, deadline).await?;
-            let hop = walk.follow(
-                res.status(),
-                res.header("location"),
-                replay.is_some(),
-            )?;
+            let hop = walk.follow(res.status(), res.header("location"), body.is_replayable())?;
             let Some(hop) = hop else {
                 return Ok(res);
             };
             // Drain the redirect's body so its connection can be reused.
             let _ = res.bytes(64 * 1024).await;
-            body = match (hop.keep_body, replay) {
-                (true, Some(Some(b))) => ReqBody::Bytes(b),
-                _ => ReqBody::None,
-            };
+            body.redirected(hop);
         }
     }
 }
@@ -681,24 +589,13 @@ impl<R: Runtime> Response<R> {
 
     /// The whole body, or [`HttpError::BodyTooLarge`] beyond `limit` bytes.
     pub async fn bytes(mut self, limit: u64) -> Result<Bytes, HttpError> {
-        let mut out = BytesMut::new();
-        let mut first: Option<Bytes> = None;
+        let mut all = Collect::new(limit);
         while let Some(c) = self.chunk().await? {
-            let have = first.as_ref().map_or(out.len(), Bytes::len);
-            if (have + c.len()) as u64 > limit {
+            if !all.push(c) {
                 return Err(HttpError::BodyTooLarge(limit));
             }
-            // One piece is returned as is; more are joined.
-            match first.take() {
-                None if out.is_empty() => first = Some(c),
-                Some(f) => {
-                    out.extend_from_slice(&f);
-                    out.extend_from_slice(&c);
-                }
-                None => out.extend_from_slice(&c),
-            }
         }
-        Ok(first.unwrap_or_else(|| out.freeze()))
+        Ok(all.finish())
     }
 
     /// The whole body as UTF-8 (lossy), or [`HttpError::BodyTooLarge`]
@@ -733,18 +630,10 @@ impl<R: Runtime> AsyncRead for Response<R> {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.pending.is_empty() {
-            match this.poll_chunk(cx) {
-                Poll::Ready(Ok(Some(b))) => this.pending = b,
-                Poll::Ready(Ok(None)) => return Poll::Ready(Ok(0)),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(into_io(e))),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        let n = buf.len().min(this.pending.len());
-        buf[..n].copy_from_slice(&this.pending[..n]);
-        this.pending.advance(n);
-        Poll::Ready(Ok(n))
+        let mut pending = std::mem::take(&mut this.pending);
+        let r = poll_read_pieces(&mut pending, buf, || this.poll_chunk(cx).map_err(into_io));
+        this.pending = pending;
+        r
     }
 }
 

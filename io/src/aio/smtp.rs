@@ -234,10 +234,10 @@ impl<R: Runtime> SmtpConnection<R> {
     {
         self.drive_until(|c| c.session.client().is_ready()).await?;
         self.session.begin_message();
-        let started = self
-            .session
-            .client_mut()
-            .start_message(Instant::now(), envelope.clone(), info);
+        let started =
+            self.session
+                .client_mut()
+                .start_message(Instant::now(), envelope.clone(), info);
         if let Err(e) = started {
             return Err(self.usage(e).await);
         }
