@@ -7,7 +7,7 @@
 //! The blocking client (`wireloom-blocking`) and the async one
 //! ([`crate::aio::smtp`]) are drivers around these: they connect, run TLS
 //! and move bytes; every decision is core's
-//! [`Client`](wireloom_core::smtp::client::Client).
+//! [`wireloom_core::smtp::client::Client`].
 //!
 //! ```
 //! use wireloom_io::smtp::{split_host_port, Security, SmtpClientBuilder, SmtpSettings, StartTls};

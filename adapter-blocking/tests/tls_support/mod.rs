@@ -2,15 +2,14 @@
 //! configurations, temp files and a small server harness.
 #![allow(dead_code)]
 
-#[path = "../common/pki.rs"]
-mod pki;
-
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rcgen::{Issuer, KeyPair};
+
+use crate::common::pki;
 use rustls::pki_types::CertificateDer;
 use wireloom_blocking::tls::{ClientTlsConfig, Identity, ServerTlsConfig, TlsError, TlsStream};
 

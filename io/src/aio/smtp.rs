@@ -1,6 +1,7 @@
 //! The async SMTP client, written once for every runtime: the core
 //! [`Client`](wireloom_core::smtp::client::Client) dialogue driven by the
-//! generic [`Driver`], with implicit TLS or STARTTLS over [`TlsConn`].
+//! generic [`Driver`], with implicit TLS or STARTTLS over
+//! [`TlsConn`](super::conn::TlsConn).
 //!
 //! Every protocol decision (EHLO/HELO, when to send STARTTLS, which AUTH
 //! mechanism, PIPELINING, BDAT or DATA, dot-stuffing, RSET after a refused
