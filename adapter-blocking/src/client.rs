@@ -22,7 +22,7 @@ use wireloom_core::http::{
     UsageError,
 };
 use wireloom_core::Dialogue;
-use wireloom_io::http_client::{HttpError, Origin, RequestBody, RequestParts, Walk};
+use wireloom_io::http_client::{HttpError, Origin, RequestParts, SendBody, Walk};
 
 use crate::driver::{read_pieces, ChunkRead, Driver, ReadOutcome, Socket, TlsConnector};
 
@@ -183,7 +183,7 @@ impl Agent {
     }
 }
 
-type ReqBody = RequestBody<Box<dyn Read + Send>>;
+type ReqBody = SendBody<Box<dyn Read + Send>>;
 
 /// One request being built.
 pub struct RequestBuilder {

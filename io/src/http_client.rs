@@ -286,7 +286,7 @@ impl RequestParts {
 
 /// A request body: none, bytes in memory (sent with `Content-Length`, sent
 /// again on a retry or a 307/308), or a stream `S` (sent chunked, once).
-pub enum RequestBody<S> {
+pub enum SendBody<S> {
     /// No body.
     Empty,
     /// The whole body in memory.
@@ -295,29 +295,29 @@ pub enum RequestBody<S> {
     Stream(S),
 }
 
-impl<S> fmt::Debug for RequestBody<S> {
+impl<S> fmt::Debug for SendBody<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RequestBody::Empty => f.write_str("Empty"),
-            RequestBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-            RequestBody::Stream(_) => f.write_str("Stream"),
+            SendBody::Empty => f.write_str("Empty"),
+            SendBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            SendBody::Stream(_) => f.write_str("Stream"),
         }
     }
 }
 
-impl<S> RequestBody<S> {
+impl<S> SendBody<S> {
     /// What core is told about the body's length.
     pub fn length(&self) -> BodyLength {
         match self {
-            RequestBody::Empty => BodyLength::Known(0),
-            RequestBody::Bytes(b) => BodyLength::Known(b.len() as u64),
-            RequestBody::Stream(_) => BodyLength::Unknown,
+            SendBody::Empty => BodyLength::Known(0),
+            SendBody::Bytes(b) => BodyLength::Known(b.len() as u64),
+            SendBody::Stream(_) => BodyLength::Unknown,
         }
     }
 
     /// Whether the body can be sent again (not a stream).
     pub fn is_replayable(&self) -> bool {
-        !matches!(self, RequestBody::Stream(_))
+        !matches!(self, SendBody::Stream(_))
     }
 
     /// The body of the next request after a redirect `hop`: the same bytes
@@ -325,7 +325,7 @@ impl<S> RequestBody<S> {
     /// none otherwise.
     pub fn redirected(&mut self, hop: Hop) {
         if !hop.keep_body {
-            *self = RequestBody::Empty;
+            *self = SendBody::Empty;
         }
     }
 }

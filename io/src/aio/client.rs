@@ -387,7 +387,7 @@ fn timed_out(deadline: Option<Instant>, step: Timeout) -> HttpError {
     }
 }
 
-type ReqBody = crate::http_client::RequestBody<BodyStream>;
+type ReqBody = crate::http_client::SendBody<BodyStream>;
 
 /// One request being built; [`send`](RequestBuilder::send) sends it.
 pub struct RequestBuilder<R: Runtime> {
