@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wireloom_core::http::pool::{retry_on_fresh_connection, Failure, Pool, PoolConfig};
-use wireloom_core::http::redirect::{fields_to_strip, redirect};
+use wireloom_core::http::pool::{retry_on_fresh_connection, Failure, Pool};
 use wireloom_core::http::{
-    BodyLength, ClientConfig, ClientConnection, ClientEvent, ErrorKind, HeaderMap, Method,
-    RequestHead, ResponseHead, StatusCode, Version,
+    ClientConnection, ClientEvent, ErrorKind, Method, RequestHead, ResponseHead, StatusCode,
+    UsageError,
 };
 use wireloom_core::Dialogue;
+use wireloom_io::http_client::{HttpError, Origin, RequestParts, SendBody, Walk};
 
 use crate::driver::{read_pieces, ChunkRead, Driver, ReadOutcome, Socket, TlsConnector};
 
@@ -45,6 +45,9 @@ pub enum ClientError {
     Io(io::Error),
     /// The server broke HTTP.
     Protocol(wireloom_core::http::Error),
+    /// The request cannot be sent as built (core refused it). Local;
+    /// never retried.
+    Usage(UsageError),
     /// More redirects than allowed.
     TooManyRedirects(u32),
     /// The response body is larger than the limit given.
@@ -61,6 +64,7 @@ impl fmt::Display for ClientError {
             ClientError::Timeout(what) => write!(f, "{what} timed out"),
             ClientError::Io(e) => write!(f, "I/O error: {e}"),
             ClientError::Protocol(e) => write!(f, "{e}"),
+            ClientError::Usage(e) => write!(f, "cannot send the request: {e}"),
             ClientError::TooManyRedirects(n) => write!(f, "more than {n} redirects"),
             ClientError::BodyTooLarge(n) => write!(f, "response body over {n} bytes"),
         }
@@ -69,52 +73,35 @@ impl fmt::Display for ClientError {
 
 impl std::error::Error for ClientError {}
 
-/// Agent settings.
-#[derive(Clone)]
-pub struct AgentConfig {
-    /// Time to establish the TCP connection. Default 10 s.
-    pub connect_timeout: Duration,
-    /// Longest wait for the response head, or between body bytes. Default 30 s.
-    pub read_timeout: Duration,
-    /// Longest blocked write. Default 30 s.
-    pub write_timeout: Duration,
-    /// Bound on a whole request (connect, send, receive the head, and the
-    /// body as it is read). Default none.
-    pub total_timeout: Option<Duration>,
-    /// Redirects followed; 0 turns following off. Default 5.
-    pub max_redirects: u32,
-    /// Pool limits.
-    pub pool: PoolConfig,
-    /// Protocol limits for responses.
-    pub http: ClientConfig,
-    /// `User-Agent` sent unless the request sets one.
-    pub user_agent: Option<String>,
-    /// Makes TLS sessions for `https` URLs.
-    pub tls: Option<Arc<dyn TlsConnector>>,
-}
-
-impl Default for AgentConfig {
-    fn default() -> Self {
-        AgentConfig {
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(30),
-            write_timeout: Duration::from_secs(30),
-            total_timeout: None,
-            max_redirects: 5,
-            pool: PoolConfig::default(),
-            http: ClientConfig::default(),
-            user_agent: Some(concat!("wireloom/", env!("CARGO_PKG_VERSION")).to_string()),
-            tls: None,
+/// The shared URL and redirect steps ([`wireloom_io::http_client`]) report
+/// their errors in the shared type.
+impl From<HttpError> for ClientError {
+    fn from(e: HttpError) -> ClientError {
+        match e {
+            HttpError::BadUrl(u) => ClientError::BadUrl(u),
+            HttpError::BadHeader(h) => ClientError::BadHeader(h),
+            HttpError::TooManyRedirects(n) => ClientError::TooManyRedirects(n),
+            HttpError::BodyTooLarge(n) => ClientError::BodyTooLarge(n),
+            HttpError::Usage(u) => ClientError::Usage(u),
+            HttpError::Protocol(p) => ClientError::Protocol(p),
+            HttpError::Connect(e) => ClientError::Connect(e),
+            HttpError::Tls(e) => ClientError::Tls(e.into_io()),
+            HttpError::Timeout(t) => ClientError::Timeout(match t {
+                wireloom_io::http_client::Timeout::Connect => "connect",
+                wireloom_io::http_client::Timeout::Read => "read",
+                wireloom_io::http_client::Timeout::Write => "write",
+                _ => "request",
+            }),
+            HttpError::Io(e) | HttpError::RequestBody(e) => ClientError::Io(e),
+            e => ClientError::Io(io::Error::other(e)),
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Origin {
-    https: bool,
-    host: String,
-    port: u16,
-}
+/// Agent settings (shared with the async agents,
+/// [`wireloom_io::http_client::AgentConfig`]); TLS sessions for `https`
+/// URLs come from a [`TlsConnector`].
+pub type AgentConfig = wireloom_io::http_client::AgentConfig<Arc<dyn TlsConnector>>;
 
 struct Conn {
     drv: Driver<Box<dyn Socket>>,
@@ -165,13 +152,8 @@ impl Agent {
     pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
         RequestBuilder {
             agent: self.clone(),
-            method,
-            url: url.to_string(),
-            headers: HeaderMap::new(),
-            body: ReqBody::None,
-            error: None,
-            timeout: None,
-            redirects: None,
+            parts: RequestParts::new(method, url),
+            body: ReqBody::Empty,
         }
     }
 
@@ -201,30 +183,19 @@ impl Agent {
     }
 }
 
-enum ReqBody {
-    None,
-    Bytes(Bytes),
-    Reader(Box<dyn Read + Send>),
-}
+type ReqBody = SendBody<Box<dyn Read + Send>>;
 
 /// One request being built.
 pub struct RequestBuilder {
     agent: Agent,
-    method: Method,
-    url: String,
-    headers: HeaderMap,
+    parts: RequestParts,
     body: ReqBody,
-    error: Option<ClientError>,
-    timeout: Option<Duration>,
-    redirects: Option<u32>,
 }
 
 impl RequestBuilder {
     /// Adds a header (an invalid one makes `send` fail with `BadHeader`).
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        if self.headers.append(name, value).is_err() && self.error.is_none() {
-            self.error = Some(ClientError::BadHeader(name.to_string()));
-        }
+        self.parts.header(name, value);
         self
     }
 
@@ -236,19 +207,19 @@ impl RequestBuilder {
 
     /// A streamed body (sent chunked; not replayed on redirect or retry).
     pub fn body_reader(mut self, r: impl Read + Send + 'static) -> Self {
-        self.body = ReqBody::Reader(Box::new(r));
+        self.body = ReqBody::Stream(Box::new(r));
         self
     }
 
     /// Bounds this whole request.
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
+        self.parts.timeout(d);
         self
     }
 
     /// Overrides the agent's redirect limit for this request (0: off).
     pub fn redirects(mut self, n: u32) -> Self {
-        self.redirects = Some(n);
+        self.parts.redirects(n);
         self
     }
 
@@ -256,89 +227,23 @@ impl RequestBuilder {
     /// redirects, and retries an idempotent request once on a fresh
     /// connection when a reused one turns out closed.
     pub fn send(self) -> Result<Response, ClientError> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        let inner = &self.agent.inner;
-        let cfg = &inner.config;
-        let deadline = self
-            .timeout
-            .or(cfg.total_timeout)
-            .map(|d| Instant::now() + d);
-        let max_redirects = self.redirects.unwrap_or(cfg.max_redirects);
-        let mut url = url::Url::parse(&self.url)
-            .map_err(|e| ClientError::BadUrl(format!("{}: {e}", self.url)))?;
-        let mut method = self.method;
-        let mut headers = self.headers;
-        let mut body = self.body;
-        let mut hops = 0;
+        let RequestBuilder {
+            agent,
+            parts,
+            mut body,
+        } = self;
+        let (mut walk, deadline) = parts.start(&agent.inner.config, Instant::now())?;
         loop {
-            let origin = origin_of(&url)?;
-            let replay = match &body {
-                ReqBody::None => Some(None),
-                ReqBody::Bytes(b) => Some(Some(b.clone())),
-                ReqBody::Reader(_) => None,
-            };
-            let res = exchange(
-                &self.agent,
-                &origin,
-                &url,
-                &method,
-                &headers,
-                &mut body,
-                deadline,
-            )?;
-            let status = res.status();
-            let follow = if max_redirects > 0 {
-                redirect(&method, status)
-            } else {
-                None
-            };
-            let location = res.head.headers.get_str("location").map(str::to_string);
-            let (Some(hop), Some(location)) = (follow, location) else {
+            let res = exchange(&agent, &walk, &mut body, deadline)?;
+            let hop = walk.follow(res.status(), res.header("location"), body.is_replayable())?;
+            let Some(hop) = hop else {
                 return Ok(res);
             };
-            if !hop.keep_body || replay.is_some() {
-                hops += 1;
-                if hops > max_redirects {
-                    return Err(ClientError::TooManyRedirects(max_redirects));
-                }
-                let next = url
-                    .join(&location)
-                    .map_err(|e| ClientError::BadUrl(format!("Location {location}: {e}")))?;
-                // Drain the redirect's body so the connection can be reused.
-                let _ = res.into_bytes(64 * 1024);
-                let cross = origin_of(&next).ok() != Some(origin);
-                for f in fields_to_strip(cross, hop.keep_body) {
-                    headers.remove(f);
-                }
-                body = match (hop.keep_body, replay) {
-                    (true, Some(Some(b))) => ReqBody::Bytes(b),
-                    _ => ReqBody::None,
-                };
-                method = hop.method;
-                url = next;
-                continue;
-            }
-            return Ok(res);
+            // Drain the redirect's body so the connection can be reused.
+            let _ = res.into_bytes(64 * 1024);
+            body.redirected(hop);
         }
     }
-}
-
-fn origin_of(url: &url::Url) -> Result<Origin, ClientError> {
-    let https = match url.scheme() {
-        "http" => false,
-        "https" => true,
-        s => return Err(ClientError::BadUrl(format!("unsupported scheme {s}"))),
-    };
-    let host = url
-        .host_str()
-        .ok_or_else(|| ClientError::BadUrl(format!("{url}: no host")))?
-        .to_string();
-    let port = url
-        .port_or_known_default()
-        .unwrap_or(if https { 443 } else { 80 });
-    Ok(Origin { https, host, port })
 }
 
 /// A failed write: the write timeout when the socket stayed full too long.
@@ -365,7 +270,7 @@ fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, ClientError>
 
 fn connect(agent: &Agent, origin: &Origin, deadline: Option<Instant>) -> Result<Conn, ClientError> {
     let cfg = &agent.inner.config;
-    let host = origin.host.trim_start_matches('[').trim_end_matches(']');
+    let host = origin.dial_host();
     remaining(deadline)?;
     let tcp = match crate::driver::connect_tcp(host, origin.port, cfg.connect_timeout, deadline) {
         Ok(t) => t,
@@ -387,62 +292,34 @@ fn connect(agent: &Agent, origin: &Origin, deadline: Option<Instant>) -> Result<
     } else {
         Box::new(tcp)
     };
-    let mut http = cfg.http.clone();
-    http.response_timeout = cfg.read_timeout;
-    http.body_timeout = cfg.read_timeout;
     Ok(Conn {
         drv: Driver::new(sock),
-        http: ClientConnection::new(http),
+        http: ClientConnection::new(cfg.connection_config()),
     })
 }
 
 /// Sends one request and reads the response head.
 fn exchange(
     agent: &Agent,
-    origin: &Origin,
-    url: &url::Url,
-    method: &Method,
-    headers: &HeaderMap,
+    walk: &Walk,
     body: &mut ReqBody,
     deadline: Option<Instant>,
 ) -> Result<Response, ClientError> {
     let inner = &agent.inner;
-    let target = match url.query() {
-        Some(q) => format!("{}?{}", url.path(), q),
-        None => url.path().to_string(),
-    };
-    let mut head = RequestHead::new(method.clone(), &target)
-        .map_err(|e| ClientError::BadUrl(format!("{url}: {e}")))?;
-    head.version = Version::Http11;
-    if !headers.contains("host") {
-        let default_port = if origin.https { 443 } else { 80 };
-        let host = match url.port() {
-            Some(p) if p != default_port => format!("{}:{}", url.host_str().unwrap_or(""), p),
-            _ => url.host_str().unwrap_or("").to_string(),
-        };
-        head.headers
-            .append("Host", host.as_str())
-            .map_err(|_| ClientError::BadUrl(url.to_string()))?;
-    }
-    for (n, v) in headers {
-        head.headers.append_field(n.clone(), v.clone());
-    }
-    if let Some(ua) = &inner.config.user_agent {
-        if !head.headers.contains("user-agent") {
-            let _ = head.headers.append("User-Agent", ua.as_str());
-        }
-    }
-    let replayable = !matches!(body, ReqBody::Reader(_));
+    let origin = walk.origin()?;
+    let head = walk.request_head(inner.config.user_agent.as_deref())?;
+    let (method, url) = (walk.method(), walk.url());
+    let replayable = body.is_replayable();
     for attempt in 0..2 {
         let pooled = inner
             .pool
             .lock()
             .ok()
-            .and_then(|mut p| p.checkout(origin, Instant::now()));
+            .and_then(|mut p| p.checkout(&origin, Instant::now()));
         let reused = pooled.is_some();
         let mut conn = match pooled {
             Some(c) => c,
-            None => connect(agent, origin, deadline)?,
+            None => connect(agent, &origin, deadline)?,
         };
         match send_on(&mut conn, head.clone(), body, deadline) {
             Ok(res_head) => {
@@ -450,7 +327,7 @@ fn exchange(
                     head: res_head,
                     url: url.to_string(),
                     conn: Some(conn),
-                    origin: origin.clone(),
+                    origin,
                     agent: agent.clone(),
                     pending: Bytes::new(),
                     done: false,
@@ -481,25 +358,16 @@ fn send_on(
     deadline: Option<Instant>,
 ) -> Result<ResponseHead, ClientError> {
     let now = Instant::now();
-    let len = match body {
-        ReqBody::None => BodyLength::Known(0),
-        ReqBody::Bytes(b) => BodyLength::Known(b.len() as u64),
-        ReqBody::Reader(_) => BodyLength::Unknown,
-    };
     conn.http
-        .send_request(now, head, len)
-        .map_err(|e| ClientError::Io(io::Error::other(e)))?;
+        .send_request(now, head, body.length())
+        .map_err(ClientError::Usage)?;
     match body {
-        ReqBody::None => {}
+        ReqBody::Empty => {}
         ReqBody::Bytes(b) => {
-            conn.http
-                .send_data(b.clone())
-                .map_err(|e| ClientError::Io(io::Error::other(e)))?;
-            conn.http
-                .send_end(now, None)
-                .map_err(|e| ClientError::Io(io::Error::other(e)))?;
+            conn.http.send_data(b.clone()).map_err(ClientError::Usage)?;
+            conn.http.send_end(now, None).map_err(ClientError::Usage)?;
         }
-        ReqBody::Reader(r) => {
+        ReqBody::Stream(r) => {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
                 let n = r.read(&mut buf).map_err(ClientError::Io)?;
@@ -508,13 +376,11 @@ fn send_on(
                 }
                 conn.http
                     .send_data(Bytes::copy_from_slice(&buf[..n]))
-                    .map_err(|e| ClientError::Io(io::Error::other(e)))?;
+                    .map_err(ClientError::Usage)?;
                 conn.drv.flush(&mut conn.http).map_err(write_error)?;
                 remaining(deadline)?;
             }
-            conn.http
-                .send_end(now, None)
-                .map_err(|e| ClientError::Io(io::Error::other(e)))?;
+            conn.http.send_end(now, None).map_err(ClientError::Usage)?;
         }
     }
     loop {
@@ -647,7 +513,7 @@ impl Response {
     /// Returns the connection to the pool if it can carry another request.
     fn release(&mut self) {
         let Some(conn) = self.conn.take() else { return };
-        if conn.http.is_reusable() && conn.drv.buf.is_empty() && !conn.drv.peer_closed() {
+        if conn.http.can_pool(&conn.drv.buf) && !conn.drv.peer_closed() {
             if let Ok(mut pool) = self.agent.inner.pool.lock() {
                 let _closed = pool.checkin(self.origin.clone(), conn, Instant::now());
             }

@@ -72,315 +72,57 @@
 //! # }
 //! ```
 
-use std::fmt;
 use std::io::{self, Read};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use wireloom_core::mime::Message;
-use wireloom_core::smtp::auth::{Credentials, Mechanism};
-use wireloom_core::smtp::client::{
-    Client, ClientConfig, ClientError, ClientEvent, ClientTimeouts, Stage, UsageError,
-};
+use wireloom_core::smtp::auth::Mechanism;
 use wireloom_core::smtp::extensions::Extensions;
 use wireloom_core::smtp::reply::Reply;
 use wireloom_core::Dialogue;
+use wireloom_io::smtp::{FromSettings, Session, SmtpSettings, UsageError};
 
 use crate::driver::{Driver, ReadOutcome};
-use crate::tls::{client_handshake, ClientTlsConfig, TlsError, Transport};
+use crate::tls::{client_handshake, Transport};
 
 pub use wireloom_core::smtp::client::{
     Delivery, Envelope, MessageInfo, RecipientResult, Security, StartTls, TransactionFailure,
 };
+pub use wireloom_io::smtp::{Error, Timeout};
 
-/// What took too long.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Timeout {
-    /// Establishing the TCP connection ([`SmtpClientBuilder::connect_timeout`]).
-    Connect,
-    /// The TLS handshake (the [`ClientTlsConfig`] handshake timeout).
-    TlsHandshake,
-    /// Writing to the server (bounded by
-    /// [`ClientTimeouts::data_block`], RFC 5321's time for each send).
-    Write,
-    /// The server's reply to a command (core's per-command timeouts,
-    /// [`ClientTimeouts`]).
-    Reply(Stage),
-    /// Waiting on the server while core had no reply timer armed, for
-    /// longer than [`ClientTimeouts::command`] (a safety net: core arms a
-    /// timer whenever it waits for a reply).
-    Idle,
-}
-
-/// Everything that can go wrong. After any variant except [`Error::Rejected`]
-/// and [`Error::Usage`] (unless the usage error was fatal, see
-/// [`UsageError::UndeclaredEightBit`]) the connection is closed and further
-/// calls return [`Error::Closed`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Error {
-    /// The server address is not `host:port`.
-    InvalidServer(String),
-    /// Resolving or connecting failed (refused, unreachable).
-    Connect(io::Error),
-    /// Reading or writing failed, or the source of a streamed body failed.
-    Io(io::Error),
-    /// TLS configuration or handshake failed (certificate not trusted, wrong
-    /// host name, alert...).
-    Tls(TlsError),
-    /// A timeout fired.
-    Timeout(Timeout),
-    /// The session failed as core reports it: greeting or EHLO refused,
-    /// STARTTLS required but not offered or refused, no usable AUTH
-    /// mechanism, credentials refused ([`ClientError::AuthFailed`]),
-    /// 421, a malformed reply, or the server closed the connection.
-    Protocol(ClientError),
-    /// The server refused this message (MAIL, every RCPT, DATA or the end
-    /// of data), with the per-recipient results so far. The connection
-    /// stays usable for the next message.
-    Rejected(TransactionFailure),
-    /// The message or envelope cannot be sent as given (invalid address,
-    /// too large for the server's SIZE, needs SMTPUTF8 or 8BITMIME the
-    /// server lacks...); nothing was sent for it.
-    Usage(UsageError),
-    /// The connection is already closed (after an earlier error).
-    Closed,
-}
-
-impl Error {
-    fn from_core(e: ClientError) -> Error {
-        match e {
-            ClientError::Timeout(stage) => Error::Timeout(Timeout::Reply(stage)),
-            e => Error::Protocol(e),
-        }
-    }
-
-    fn from_tls(e: TlsError) -> Error {
-        match e {
-            TlsError::HandshakeTimeout => Error::Timeout(Timeout::TlsHandshake),
-            e => Error::Tls(e),
-        }
-    }
-
-    fn from_io(e: io::Error) -> Error {
-        match e.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(Timeout::Write),
-            _ => Error::Io(e),
-        }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::InvalidServer(s) => write!(f, "server address {s:?} is not host:port"),
-            Error::Connect(e) => write!(f, "connect failed: {e}"),
-            Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Tls(e) => write!(f, "TLS: {e}"),
-            Error::Timeout(Timeout::Connect) => f.write_str("connect timed out"),
-            Error::Timeout(Timeout::TlsHandshake) => f.write_str("TLS handshake timed out"),
-            Error::Timeout(Timeout::Write) => f.write_str("write timed out"),
-            Error::Timeout(Timeout::Idle) => f.write_str("timed out waiting on the server"),
-            Error::Timeout(Timeout::Reply(stage)) => {
-                write!(f, "timed out waiting for the {stage:?} reply")
-            }
-            Error::Protocol(e) => write!(f, "SMTP session failed: {e}"),
-            Error::Rejected(t) => match &t.reply {
-                Some(r) => write!(f, "message refused at {:?}: {r}", t.stage),
-                None => write!(f, "message refused: no recipient accepted"),
-            },
-            Error::Usage(e) => write!(f, "cannot send: {e}"),
-            Error::Closed => f.write_str("connection closed"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Connect(e) | Error::Io(e) => Some(e),
-            Error::Tls(e) => Some(e),
-            Error::Protocol(e) => Some(e),
-            Error::Usage(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-/// Builds an [`SmtpClient`]. Defaults: STARTTLS required, certificates
-/// verified against the webpki roots for the server's host name, hello name
-/// `localhost`, connect timeout 30 s, RFC 5321 reply timeouts.
-#[derive(Clone, Debug)]
-pub struct SmtpClientBuilder {
-    server: String,
-    config: ClientConfig,
-    tls: Option<ClientTlsConfig>,
-    ca_pem: Vec<Vec<u8>>,
-    ca_files: Vec<PathBuf>,
-    tls_name: Option<String>,
-    connect_timeout: Duration,
-}
-
-impl SmtpClientBuilder {
-    /// The name sent in EHLO/HELO (a domain or address literal such as
-    /// `[192.0.2.1]`).
-    pub fn hello_name(mut self, name: impl Into<String>) -> Self {
-        self.config.hello_name = name.into();
-        self
-    }
-
-    /// Implicit TLS, STARTTLS (required or opportunistic) or plaintext.
-    pub fn security(mut self, security: Security) -> Self {
-        self.config.set_security(security);
-        self
-    }
-
-    /// A complete TLS configuration (e.g. [`ClientTlsConfig::from_rustls`]
-    /// with a hand-built rustls `ClientConfig`, or a custom root store from
-    /// [`ClientTlsConfig::builder`]). Replaces [`ca_pem`](Self::ca_pem).
-    pub fn tls_config(mut self, config: ClientTlsConfig) -> Self {
-        self.tls = Some(config);
-        self
-    }
-
-    /// Trusts the CA certificates in `pem` instead of the webpki roots
-    /// (may be called several times).
-    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.ca_pem.push(pem.into());
-        self
-    }
-
-    /// Trusts the CA certificates in a PEM file instead of the webpki roots
-    /// (read by [`build`](Self::build)).
-    pub fn ca_pem_file(mut self, path: impl AsRef<Path>) -> Self {
-        self.ca_files.push(path.as_ref().to_path_buf());
-        self
-    }
-
-    /// The name the server certificate must carry (default: the host part
-    /// of the server address).
-    pub fn tls_server_name(mut self, name: impl Into<String>) -> Self {
-        self.tls_name = Some(name.into());
-        self
-    }
-
-    /// Authenticates with these credentials; core picks the strongest
-    /// mechanism both sides support, never one that sends the secret in
-    /// plaintext unless allowed.
-    pub fn credentials(mut self, credentials: Credentials) -> Self {
-        self.config.credentials = Some(credentials);
-        self
-    }
-
-    /// Forces one AUTH mechanism.
-    pub fn mechanism(mut self, mechanism: Mechanism) -> Self {
-        self.config.mechanism = Some(mechanism);
-        self
-    }
-
-    /// Time allowed to establish the TCP connection (per address tried).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Per-command reply timeouts (core's; the socket read timeout follows
-    /// the deadline core asks for). `data_block` also bounds each write.
-    pub fn timeouts(mut self, timeouts: ClientTimeouts) -> Self {
-        self.config.timeouts = timeouts;
-        self
-    }
-
-    /// Adjusts the core configuration directly (PIPELINING, CHUNKING,
-    /// `all_recipients_required`, `allow_insecure_auth`, reply limits...).
-    /// [`security`](Self::security) sets the `tls` and `transport_secure` fields.
-    pub fn configure(mut self, f: impl FnOnce(&mut ClientConfig)) -> Self {
-        f(&mut self.config);
-        self
-    }
-
-    /// Checks the address and loads the TLS configuration.
-    pub fn build(self) -> Result<SmtpClient, Error> {
-        let (host, _) = split_host_port(&self.server)
-            .ok_or_else(|| Error::InvalidServer(self.server.clone()))?;
-        let tls = match (self.config.security(), self.tls) {
-            (Security::None, _) => None,
-            (_, Some(tls)) => Some(tls),
-            (_, None) => {
-                // SMTP offers no ALPN protocol.
-                let mut b = ClientTlsConfig::builder().alpn_protocols(Vec::<Vec<u8>>::new());
-                if !self.ca_pem.is_empty() || !self.ca_files.is_empty() {
-                    b = b.only_custom_roots();
-                }
-                for pem in &self.ca_pem {
-                    b = b.add_root_pem(pem).map_err(Error::Tls)?;
-                }
-                for path in &self.ca_files {
-                    b = b.add_root_pem_file(path).map_err(Error::Tls)?;
-                }
-                Some(b.build().map_err(Error::Tls)?)
-            }
-        };
-        Ok(SmtpClient {
-            inner: Arc::new(Inner {
-                tls_name: self.tls_name.unwrap_or(host),
-                server: self.server,
-                config: self.config,
-                tls,
-                connect_timeout: self.connect_timeout,
-            }),
-        })
-    }
-}
-
-/// `host:port` or `[v6]:port` → (host without brackets, port).
-fn split_host_port(s: &str) -> Option<(String, u16)> {
-    let (host, port) = s.rsplit_once(':')?;
-    let port = port.parse().ok()?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    let bracketed = s.starts_with('[');
-    let ok = !host.is_empty() && (bracketed || !host.contains(':'));
-    ok.then(|| (host.to_string(), port))
-}
-
-#[derive(Debug)]
-struct Inner {
-    server: String,
-    tls_name: String,
-    config: ClientConfig,
-    tls: Option<ClientTlsConfig>,
-    connect_timeout: Duration,
-}
+/// Builds an [`SmtpClient`] (the builder shared with the async clients,
+/// [`wireloom_io::smtp::SmtpClientBuilder`]). Defaults: STARTTLS required,
+/// certificates verified against the webpki roots for the server's host
+/// name, hello name `localhost`, connect timeout 30 s, RFC 5321 reply
+/// timeouts.
+pub type SmtpClientBuilder = wireloom_io::smtp::SmtpClientBuilder<SmtpClient>;
 
 /// A configured SMTP client: cheap to clone, opens [`SmtpConnection`]s.
 #[derive(Clone, Debug)]
 pub struct SmtpClient {
-    inner: Arc<Inner>,
+    inner: Arc<SmtpSettings>,
+}
+
+impl FromSettings for SmtpClient {
+    fn from_settings(settings: SmtpSettings) -> Self {
+        SmtpClient {
+            inner: Arc::new(settings),
+        }
+    }
 }
 
 impl SmtpClient {
     /// Starts a builder for the server at `host:port` (`[v6]:port` for IPv6).
     pub fn builder(server: impl Into<String>) -> SmtpClientBuilder {
-        SmtpClientBuilder {
-            server: server.into(),
-            config: {
-                let mut c = ClientConfig::new("localhost");
-                c.set_security(Security::StartTls(StartTls::Required));
-                c
-            },
-            tls: None,
-            ca_pem: Vec::new(),
-            ca_files: Vec::new(),
-            tls_name: None,
-            connect_timeout: Duration::from_secs(30),
-        }
+        SmtpClientBuilder::new(server)
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &SmtpSettings {
+        &self.inner
     }
 
     /// Connects, runs the TLS handshake for [`Security::Tls`], then the
@@ -388,32 +130,25 @@ impl SmtpClient {
     /// the session is ready for a message.
     pub fn connect(&self) -> Result<SmtpConnection, Error> {
         let inner = &self.inner;
-        let tcp = tcp_connect(&inner.server, inner.connect_timeout)?;
+        let tcp = tcp_connect(inner)?;
         let _ = tcp.set_nodelay(true);
-        tcp.set_write_timeout(Some(inner.config.timeouts.data_block))
+        tcp.set_write_timeout(Some(inner.config().timeouts.data_block))
             .map_err(Error::Io)?;
-        let transport = match (inner.config.security(), &inner.tls) {
-            (Security::Tls, Some(tls)) => Transport::from(
-                client_handshake(tls, tcp, &inner.tls_name).map_err(Error::from_tls)?,
-            ),
-            (Security::Tls, None) => {
-                return Err(Error::Tls(TlsError::Usage(
-                    "implicit TLS without a TLS configuration",
-                )))
+        let transport = match inner.config().security() {
+            Security::Tls => {
+                let tls = inner.tls_for("implicit TLS without a TLS configuration")?;
+                Transport::from(
+                    client_handshake(tls, tcp, inner.tls_name()).map_err(Error::from_tls)?,
+                )
             }
             _ => Transport::Plain(tcp),
         };
         let mut conn = SmtpConnection {
-            client: Client::new(inner.config.clone(), Instant::now()),
+            session: Session::new(inner.config().clone(), Instant::now()),
             drv: Some(Driver::new(transport)),
             inner: Arc::clone(inner),
-            greeting: None,
-            mechanism: None,
-            outcome: None,
-            noop: None,
-            idle_deadline: None,
         };
-        conn.drive_until(|c| c.client.is_ready())?;
+        conn.drive_until(|c| c.session.client().is_ready())?;
         Ok(conn)
     }
 
@@ -442,29 +177,19 @@ impl SmtpClient {
     }
 }
 
-fn tcp_connect(server: &str, timeout: Duration) -> Result<TcpStream, Error> {
-    let (host, port) =
-        split_host_port(server).ok_or_else(|| Error::InvalidServer(server.to_string()))?;
-    crate::driver::connect_tcp(&host, port, timeout, None).map_err(|e| match e.kind() {
-        io::ErrorKind::TimedOut => Error::Timeout(Timeout::Connect),
-        _ => Error::Connect(e),
-    })
+fn tcp_connect(s: &SmtpSettings) -> Result<TcpStream, Error> {
+    crate::driver::connect_tcp(s.host(), s.port(), s.connect_timeout(), None)
+        .map_err(Error::from_connect)
 }
 
 /// One SMTP session, ready for messages. Dropping it without
 /// [`quit`](SmtpConnection::quit) closes the socket without QUIT.
 #[derive(Debug)]
 pub struct SmtpConnection {
-    client: Client,
+    session: Session,
     /// `None` once the transport is closed.
     drv: Option<Driver<Transport>>,
-    inner: Arc<Inner>,
-    greeting: Option<Reply>,
-    mechanism: Option<Mechanism>,
-    outcome: Option<Result<Delivery, TransactionFailure>>,
-    noop: Option<Reply>,
-    /// When waiting with no core timer armed gives up (see [`Timeout::Idle`]).
-    idle_deadline: Option<Instant>,
+    inner: Arc<SmtpSettings>,
 }
 
 impl SmtpConnection {
@@ -498,43 +223,41 @@ impl SmtpConnection {
     where
         I: IntoIterator<Item = io::Result<Bytes>>,
     {
-        self.drive_until(|c| c.client.is_ready())?;
-        self.outcome = None;
-        self.client
-            .start_message(Instant::now(), envelope.clone(), info)
-            .map_err(|e| self.usage(e))?;
+        self.drive_until(|c| c.session.client().is_ready())?;
+        self.session.begin_message();
+        let started =
+            self.session
+                .client_mut()
+                .start_message(Instant::now(), envelope.clone(), info);
+        started.map_err(|e| self.usage(e))?;
         let mut chunks = chunks.into_iter().peekable();
         while let Some(chunk) = chunks.next() {
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(e) => {
-                    self.client.abort();
+                    self.session.client_mut().abort();
                     self.close_transport();
                     return Err(Error::Io(e));
                 }
             };
-            self.client
-                .send_body(Instant::now(), chunk)
-                .map_err(|e| self.usage(e))?;
+            let sent = self.session.client_mut().send_body(Instant::now(), chunk);
+            sent.map_err(|e| self.usage(e))?;
             if chunks.peek().is_none() {
                 // The end of data goes out with the last chunk.
                 break;
             }
-            self.drive_until(|c| c.outcome.is_some() || c.client.queued_body_len() == 0)?;
-            if self.outcome.is_some() {
+            self.drive_until(|c| {
+                c.session.has_outcome() || c.session.client().queued_body_len() == 0
+            })?;
+            if self.session.has_outcome() {
                 // Refused before the end: the rest of the body is not needed.
                 break;
             }
         }
-        self.client
-            .finish_body(Instant::now())
-            .map_err(|e| self.usage(e))?;
-        self.drive_until(|c| c.outcome.is_some())?;
-        match self.outcome.take() {
-            Some(Ok(delivery)) => Ok(delivery),
-            Some(Err(failure)) => Err(Error::Rejected(failure)),
-            None => Err(Error::Closed),
-        }
+        let finished = self.session.client_mut().finish_body(Instant::now());
+        finished.map_err(|e| self.usage(e))?;
+        self.drive_until(|c| c.session.has_outcome())?;
+        self.session.take_outcome()
     }
 
     /// Sends a message built with the core MIME builder: its envelope (From
@@ -570,52 +293,47 @@ impl SmtpConnection {
 
     /// Sends NOOP and returns the reply (checks that the session is alive).
     pub fn noop(&mut self) -> Result<Reply, Error> {
-        self.drive_until(|c| c.client.is_ready())?;
-        self.noop = None;
-        self.client
-            .noop(Instant::now())
-            .map_err(|e| self.usage(e))?;
-        self.drive_until(|c| c.noop.is_some())?;
-        self.noop.take().ok_or(Error::Closed)
+        self.drive_until(|c| c.session.client().is_ready())?;
+        self.session.begin_noop();
+        let sent = self.session.client_mut().noop(Instant::now());
+        sent.map_err(|e| self.usage(e))?;
+        self.drive_until(|c| c.session.has_noop_reply())?;
+        self.session.take_noop_reply()
     }
 
     /// Sends QUIT, waits for the reply and closes the connection. A session
     /// that already ended returns `Ok`.
     pub fn quit(mut self) -> Result<(), Error> {
-        if self.client.is_closed() || self.drv.is_none() {
+        if self.session.client().is_closed() || self.drv.is_none() {
             self.close_transport();
             return Ok(());
         }
-        self.drive_until(|c| c.client.is_ready())?;
-        self.client
-            .quit(Instant::now())
-            .map_err(|e| self.usage(e))?;
-        self.drive_until(|c| c.client.is_closed())?;
+        self.drive_until(|c| c.session.client().is_ready())?;
+        let sent = self.session.client_mut().quit(Instant::now());
+        sent.map_err(|e| self.usage(e))?;
+        self.drive_until(|c| c.session.client().is_closed())?;
         self.close_transport();
-        match self.client.error() {
-            Some(e) => Err(Error::from_core(e.clone())),
-            None => Ok(()),
-        }
+        self.session.quit_result()
     }
 
     /// The server's greeting.
     pub fn greeting(&self) -> Option<&Reply> {
-        self.greeting.as_ref()
+        self.session.greeting()
     }
 
     /// The capabilities from the last EHLO (after STARTTLS, the second one).
     pub fn extensions(&self) -> &Extensions {
-        self.client.extensions()
+        self.session.client().extensions()
     }
 
     /// True when the session runs over TLS (implicit or after STARTTLS).
     pub fn is_secure(&self) -> bool {
-        self.client.is_secure()
+        self.session.client().is_secure()
     }
 
     /// The mechanism AUTH succeeded with, if any.
     pub fn authenticated(&self) -> Option<Mechanism> {
-        self.mechanism
+        self.session.authenticated()
     }
 
     /// How many batches of commands and data were written to the socket so
@@ -626,7 +344,7 @@ impl SmtpConnection {
 
     /// A usage error from core; when it was fatal the transport is closed.
     fn usage(&mut self, e: UsageError) -> Error {
-        if self.client.is_closed() {
+        if self.session.client().is_closed() {
             self.close_transport();
         }
         Error::Usage(e)
@@ -636,46 +354,30 @@ impl SmtpConnection {
     /// session ends.
     fn drive_until(&mut self, done: impl Fn(&Self) -> bool) -> Result<(), Error> {
         loop {
-            self.process_events()?;
+            if self.session.process_events() {
+                self.start_tls()?;
+                continue;
+            }
             self.flush()?;
             if done(self) {
                 return Ok(());
             }
-            if self.client.is_closed() || self.drv.is_none() {
+            if self.session.client().is_closed() || self.drv.is_none() {
                 self.close_transport();
-                return Err(self
-                    .client
-                    .error()
-                    .cloned()
-                    .map_or(Error::Closed, Error::from_core));
+                return Err(self.session.closed_error());
             }
             self.read()?;
         }
-    }
-
-    fn process_events(&mut self) -> Result<(), Error> {
-        while let Some(event) = self.client.poll_event() {
-            match event {
-                ClientEvent::Greeting(r) => self.greeting = Some(r),
-                ClientEvent::StartTls => self.start_tls()?,
-                ClientEvent::Authenticated(m) => self.mechanism = Some(m),
-                ClientEvent::MessageSent(d) => self.outcome = Some(Ok(d)),
-                ClientEvent::MessageFailed(f) => self.outcome = Some(Err(f)),
-                ClientEvent::NoopReply(r) => self.noop = Some(r),
-                _ => {}
-            }
-        }
-        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), Error> {
         let Some(drv) = self.drv.as_mut() else {
             return Ok(());
         };
-        if let Err(e) = drv.flush(&mut self.client) {
-            self.client.abort();
+        if let Err(e) = drv.flush(self.session.client_mut()) {
+            self.session.client_mut().abort();
             self.close_transport();
-            return Err(Error::from_io(e));
+            return Err(Error::from_write(e));
         }
         Ok(())
     }
@@ -685,36 +387,24 @@ impl SmtpConnection {
             return Err(Error::Closed);
         };
         // Core arms a reply timer whenever it waits for the server; the
-        // fallback only guards against waiting with none armed.
-        let now = Instant::now();
-        let deadline = if self.client.poll_timeout().is_none() {
-            *self
-                .idle_deadline
-                .get_or_insert(now + self.inner.config.timeouts.command)
-        } else {
-            self.idle_deadline = None;
-            now
-        };
-        let poll = self
-            .idle_deadline
-            .map(|at| at.saturating_duration_since(now));
-        match drv.read_once(&mut self.client, poll) {
+        // idle net only guards against waiting with none armed.
+        let idle = self.session.idle_deadline(Instant::now());
+        let poll = idle.map(|at| at.saturating_duration_since(Instant::now()));
+        match drv.read_once(self.session.client_mut(), poll) {
             // The driver may wake before the interval asked for.
-            Ok(ReadOutcome::Idle) if self.idle_deadline.is_some() => {
-                if Instant::now() < deadline {
-                    return Ok(());
-                }
-                self.idle_deadline = None;
-                self.client.abort();
+            Ok(ReadOutcome::Idle) if idle.is_some_and(|at| Instant::now() < at) => Ok(()),
+            Ok(ReadOutcome::Idle) if idle.is_some() => {
+                self.session.reset_idle();
+                self.session.client_mut().abort();
                 self.close_transport();
                 Err(Error::Timeout(Timeout::Idle))
             }
             Ok(_) => {
-                self.idle_deadline = None;
+                self.session.reset_idle();
                 Ok(())
             }
             Err(e) => {
-                self.client.handle_eof(Instant::now());
+                self.session.client_mut().handle_eof(Instant::now());
                 self.close_transport();
                 Err(Error::Io(e))
             }
@@ -730,74 +420,31 @@ impl SmtpConnection {
         let tcp = match self.drv.take().map(|d| d.sock) {
             Some(Transport::Plain(tcp)) => tcp,
             _ => {
-                self.client.abort();
+                self.session.client_mut().abort();
                 return Err(Error::Closed);
             }
         };
-        let Some(tls) = self.inner.tls.as_ref() else {
-            self.client.abort();
-            return Err(Error::Tls(TlsError::Usage(
-                "STARTTLS without a TLS configuration",
-            )));
+        let tls = match self.inner.tls_for("STARTTLS without a TLS configuration") {
+            Ok(tls) => tls,
+            Err(e) => {
+                self.session.client_mut().abort();
+                return Err(e);
+            }
         };
-        match client_handshake(tls, tcp, &self.inner.tls_name) {
+        match client_handshake(tls, tcp, self.inner.tls_name()) {
             Ok(stream) => self.drv = Some(Driver::new(Transport::from(stream))),
             Err(e) => {
-                self.client.abort();
+                self.session.client_mut().abort();
                 return Err(Error::from_tls(e));
             }
         }
-        self.client
-            .handle_tls_established(Instant::now())
-            .map_err(Error::Usage)
+        self.session.tls_established(Instant::now())
     }
 
     fn close_transport(&mut self) {
         if let Some(mut drv) = self.drv.take() {
-            let _ = drv.flush(&mut self.client);
+            let _ = drv.flush(self.session.client_mut());
             let _ = drv.sock.shutdown_write();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_addresses() {
-        let ok = split_host_port;
-        assert_eq!(ok("mx.example:25"), Some(("mx.example".into(), 25)));
-        assert_eq!(ok("127.0.0.1:465"), Some(("127.0.0.1".into(), 465)));
-        assert_eq!(ok("[::1]:587"), Some(("::1".into(), 587)));
-        for bad in ["mx.example", ":25", "mx.example:", "mx:99999", "::1:25"] {
-            assert_eq!(ok(bad), None, "{bad}");
-        }
-        let err = SmtpClient::builder("no-port").build().unwrap_err();
-        assert!(matches!(err, Error::InvalidServer(s) if s == "no-port"));
-    }
-
-    #[test]
-    fn security_reaches_core_and_tls_is_built_only_when_needed() {
-        let c = SmtpClient::builder("localhost:25")
-            .security(Security::None)
-            .build()
-            .unwrap();
-        assert_eq!(c.inner.config.security(), Security::None);
-        assert!(c.inner.tls.is_none());
-        let c = SmtpClient::builder("localhost:465")
-            .security(Security::Tls)
-            .build()
-            .unwrap();
-        assert!(c.inner.config.transport_secure);
-        // SMTP offers no ALPN protocol.
-        let tls = c.inner.tls.as_ref().unwrap();
-        assert!(tls.rustls_config().alpn_protocols.is_empty());
-        assert_eq!(c.inner.tls_name, "localhost");
-        let err = SmtpClient::builder("localhost:465")
-            .ca_pem("not a certificate")
-            .build()
-            .unwrap_err();
-        assert!(matches!(err, Error::Tls(_)), "{err:?}");
     }
 }

@@ -10,11 +10,10 @@ mod tls_support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::smtp_peers::{dumped, sink_dir, smtp_sink};
 use smtp_support::{data, Aiosmtpd};
 use wireloom_blocking::core::smtp::auth::{Credentials, Mechanism};
 use wireloom_blocking::core::smtp::client::{ClientError, ClientTimeouts, Stage};
@@ -440,56 +439,9 @@ fn plaintext_after_starttls_go_ahead_never_reaches_tls() {
     h.join().unwrap();
 }
 
-/// Postfix smtp-sink on a free port, capturing every transaction into
-/// `dump` (run as root it must drop to `nobody`).
-fn smtp_sink(extra: &[&str], dump: &Path) -> (common::Peer, String) {
-    let sink = "/usr/sbin/smtp-sink";
-    assert!(
-        Path::new(sink).exists(),
-        "smtp-sink is required (apt-get install postfix; .ci/run installs it)"
-    );
-    let port = common::free_port();
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let mut cmd = Command::new(sink);
-    if is_root {
-        cmd.args(["-u", "nobody"]);
-    }
-    let child = cmd
-        .args(extra)
-        .arg("-D")
-        .arg(dump)
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("100")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let peer = common::Peer(child);
-    common::wait_port(port);
-    (peer, format!("127.0.0.1:{port}"))
-}
-
-/// Wait (at most 5 s) until the dump file holds `n` transactions.
-fn dumped(dump: &Path, n: usize) -> String {
-    let until = Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = std::fs::read_to_string(dump).unwrap_or_default();
-        if text.matches("X-Client-Addr:").count() >= n || Instant::now() > until {
-            return text;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn smtp_sink_pipelining() {
-    let dir = common::temp_dir("smtp-sink");
-    // smtp-sink writes the dump as `nobody`.
-    Command::new("chmod").arg("777").arg(&dir).status().unwrap();
+    let dir = sink_dir();
     let recipients = ["r1@example.com", "r2@example.com", "r3@example.com"];
     let env = Envelope::new("s@example.org", recipients);
     let mut batches = Vec::new();

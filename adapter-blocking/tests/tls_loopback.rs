@@ -1,6 +1,7 @@
 //! Our TLS client against our TLS server over loopback TCP, plus pump and
 //! configuration error cases.
 
+mod common;
 mod tls_support;
 
 use std::io::{ErrorKind, Read, Write};

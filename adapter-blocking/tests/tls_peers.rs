@@ -2,6 +2,7 @@
 //! wireloom-core's HTTP `ServerConnection` through a [`TlsPump`]), and our
 //! client against Python's `http.server` wrapped in `ssl`.
 
+mod common;
 mod tls_support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};

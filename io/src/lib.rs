@@ -8,6 +8,9 @@
 //! - [`date`]: the `Date` header value, formatted once per second;
 //! - [`http`] and [`static_files`]: the server's application surface and
 //!   decisions shared by every adapter (responses, error pages, files);
+//! - [`http_client`] and [`smtp`]: what the blocking and async HTTP and
+//!   SMTP clients share apart from IO (origins, request heads, the
+//!   redirect walk, typed errors, the SMTP builder and session);
 //! - [`rt`] and [`aio`]: the async engine (driver, server, client, SMTP)
 //!   written once against a small runtime trait that `wireloom-tokio` and
 //!   `wireloom-async-std` implement.
@@ -31,8 +34,10 @@ pub mod aio;
 pub mod cache;
 pub mod date;
 pub mod http;
+pub mod http_client;
 pub mod net;
 pub mod router;
 pub mod rt;
+pub mod smtp;
 pub mod static_files;
 pub mod tls;

@@ -94,3 +94,73 @@ pub async fn timeout_at<R: Runtime, T>(
     })
     .await
 }
+
+/// Runs `fut` until `deadline` (`None`: no deadline): `Some(output)`, or
+/// `None` when the deadline passed first. The timer is armed only if `fut`
+/// does not finish on its first poll.
+pub async fn until<R: Runtime, F: Future>(
+    rt: &R,
+    deadline: Option<Instant>,
+    fut: F,
+) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    poll_until(rt, deadline, |cx| fut.as_mut().poll(cx)).await
+}
+
+/// [`until`] for a poll function: `Some(output)` once `f` is ready, `None`
+/// when `deadline` passed first. The timer is armed only once `f` was
+/// pending.
+pub async fn poll_until<R: Runtime, T>(
+    rt: &R,
+    deadline: Option<Instant>,
+    mut f: impl FnMut(&mut Context<'_>) -> Poll<T>,
+) -> Option<T> {
+    let mut timer: Option<R::Timer> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = f(cx) {
+            return Poll::Ready(Some(v));
+        }
+        let Some(deadline) = deadline else {
+            return Poll::Pending;
+        };
+        timer
+            .get_or_insert_with(|| rt.timer(deadline))
+            .poll_fire(cx)
+            .map(|()| None)
+    })
+    .await
+}
+
+/// Resolves `host` (on the blocking pool, unless it is an IP literal) and
+/// connects to the first address that answers, all of it before
+/// `deadline` (not a timeout per address). A timeout is an error of kind
+/// [`io::ErrorKind::TimedOut`]. The HTTP and SMTP clients connect with it.
+pub async fn connect_host<R: Runtime>(
+    rt: &R,
+    host: &str,
+    port: u16,
+    deadline: Instant,
+) -> io::Result<R::Tcp> {
+    let addrs: Vec<SocketAddr> = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => {
+            let owned = host.to_string();
+            let lookup = rt.spawn_blocking(move || {
+                std::net::ToSocketAddrs::to_socket_addrs(&(owned.as_str(), port))
+                    .map(Iterator::collect)
+            });
+            until(rt, Some(deadline), lookup)
+                .await
+                .ok_or(io::ErrorKind::TimedOut)??
+        }
+    };
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    for addr in addrs {
+        match until(rt, Some(deadline), rt.connect(addr)).await {
+            Some(Ok(s)) => return Ok(s),
+            Some(Err(e)) => last = e,
+            None => return Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+    Err(last)
+}

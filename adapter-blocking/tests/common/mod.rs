@@ -1,6 +1,11 @@
-//! Helpers shared by the blocking adapter's integration tests: temp dirs,
-//! ports, real peers (nginx, curl) started and stopped by the tests.
+//! Helpers shared by the integration tests of every adapter (the async
+//! adapters include this directory with `#[path]`): temp dirs, ports, a
+//! test PKI, real peers (nginx, curl, aiosmtpd, smtp-sink) started and
+//! stopped by the tests. Nothing here names an adapter.
 #![allow(dead_code)]
+
+pub mod pki;
+pub mod smtp_peers;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -69,7 +74,7 @@ master_process off;
 worker_processes 1;
 pid {d}/nginx.pid;
 error_log {d}/error.log;
-events {{ worker_connections 64; }}
+events {{ worker_connections 512; }}
 http {{
     access_log off;
     client_body_temp_path {d}/body;

@@ -7,10 +7,9 @@ use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{Issuer, KeyPair};
+
+use crate::common::pki;
 use rustls::pki_types::CertificateDer;
 use wireloom_blocking::tls::{ClientTlsConfig, Identity, ServerTlsConfig, TlsError, TlsStream};
 
@@ -39,33 +38,15 @@ pub struct Pki {
 }
 
 fn ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
-    let key = KeyPair::generate().expect("ca key");
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let cert = params.self_signed(&key).expect("ca cert");
-    (cert.pem(), Issuer::new(params, key))
+    pki::ca(name)
 }
 
 fn leaf(issuer: &Issuer<'static, KeyPair>, names: &[&str]) -> Leaf {
-    let key = KeyPair::generate().expect("leaf key");
-    let mut params =
-        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .expect("leaf params");
-    params.distinguished_name.push(DnType::CommonName, names[0]);
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.use_authority_key_identifier_extension = true;
-    let cert = params.signed_by(&key, issuer).expect("leaf cert");
+    let l = pki::leaf(issuer, names);
     Leaf {
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-        der: cert.der().clone(),
+        cert_pem: l.cert_pem,
+        key_pem: l.key_pem,
+        der: CertificateDer::from(l.der),
     }
 }
 

@@ -230,6 +230,23 @@ impl ClientConnection {
         self.can_send_request() && self.in_flight.is_empty()
     }
 
+    /// The pool's test, whole: whether this connection may go back to a
+    /// pool now that its response ended. `unread` is what the transport
+    /// delivered and the connection did not consume; any byte there (a
+    /// 408 or junk sent before the server closes) makes the connection
+    /// unfit, as does a peer that closed (after `handle_eof` the connection
+    /// is no longer reusable).
+    ///
+    /// ```
+    /// use wireloom_core::http::{ClientConfig, ClientConnection};
+    /// let conn = ClientConnection::new(ClientConfig::default());
+    /// assert!(conn.can_pool(b""));
+    /// assert!(!conn.can_pool(b"HTTP/1.1 408 Request Timeout\r\n"));
+    /// ```
+    pub fn can_pool(&self, unread: &[u8]) -> bool {
+        self.is_reusable() && unread.is_empty()
+    }
+
     /// Number of requests sent whose responses have not ended.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
@@ -566,6 +583,66 @@ impl ClientConnection {
 }
 
 pub use super::server::BodyLength;
+
+/// The `User-Agent` a wireloom client sends unless told otherwise.
+pub const DEFAULT_USER_AGENT: &str = concat!("wireloom/", env!("CARGO_PKG_VERSION"));
+
+/// The head of a request to an origin server, with the fields every
+/// wireloom client adds unless the caller set them: `Host` first (RFC 9112
+/// §3.2, RFC 9110 §7.2: the URL's host, with its port only when it is not
+/// the scheme's default), then the caller's `fields` in their order, then
+/// `User-Agent` when `user_agent` is given. `host` is the URL's host as
+/// written in a URL (an IPv6 literal keeps its brackets).
+///
+/// Errors are local: a target or host that cannot be sent.
+///
+/// ```
+/// use wireloom_core::http::{HeaderMap, Method};
+/// use wireloom_core::http::client::origin_request_head;
+/// let mut fields = HeaderMap::new();
+/// fields.append("Accept", "*/*").unwrap();
+/// let head = origin_request_head(Method::GET, "/a?b", "example.com", 8080, 80, &fields,
+///     Some("demo/1")).unwrap();
+/// let names: Vec<String> = head.headers.iter().map(|(n, _)| n.to_string()).collect();
+/// assert_eq!(names, ["Host", "Accept", "User-Agent"]);
+/// assert_eq!(head.headers.get_str("host"), Some("example.com:8080"));
+/// let head = origin_request_head(Method::GET, "/", "[::1]", 443, 443, &HeaderMap::new(), None)
+///     .unwrap();
+/// assert_eq!(head.headers.get_str("host"), Some("[::1]"));
+/// assert!(!head.headers.contains("user-agent"));
+/// ```
+pub fn origin_request_head(
+    method: Method,
+    target: &str,
+    host: &str,
+    port: u16,
+    default_port: u16,
+    fields: &HeaderMap,
+    user_agent: Option<&str>,
+) -> Result<RequestHead, UsageError> {
+    let mut head = RequestHead::new(method, target)
+        .map_err(|_| UsageError::InvalidHead("invalid request target"))?;
+    head.version = Version::Http11;
+    if !fields.contains("host") {
+        let host_field = if port == default_port {
+            head.headers.append("Host", host)
+        } else {
+            head.headers.append("Host", format!("{host}:{port}"))
+        };
+        host_field.map_err(|_| UsageError::InvalidHead("invalid Host"))?;
+    }
+    for (n, v) in fields {
+        head.headers.append_field(n.clone(), v.clone());
+    }
+    if let Some(ua) = user_agent {
+        if !fields.contains("user-agent") {
+            head.headers
+                .append("User-Agent", ua)
+                .map_err(|_| UsageError::InvalidHead("invalid User-Agent"))?;
+        }
+    }
+    Ok(head)
+}
 
 impl Dialogue for ClientConnection {
     type Event = ClientEvent;

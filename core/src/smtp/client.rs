@@ -565,6 +565,11 @@ impl Client {
         c
     }
 
+    /// The settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
     /// The capabilities from the last EHLO/HELO.
     pub fn extensions(&self) -> &Extensions {
         &self.ext

@@ -144,27 +144,77 @@ impl RequestBody {
 
     /// The whole body, refused with `InvalidData` beyond `limit` bytes.
     pub async fn read_all(&mut self, limit: usize) -> io::Result<Bytes> {
-        let mut out = BytesMut::new();
-        let mut first: Option<Bytes> = None;
+        let mut all = Collect::new(limit as u64);
         while let Some(c) = self.chunk().await? {
-            let have = first.as_ref().map_or(out.len(), Bytes::len);
-            if have + c.len() > limit {
+            if !all.push(c) {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "request body over the limit",
                 ));
             }
-            match first.take() {
-                None if out.is_empty() => first = Some(c),
-                Some(f) => {
-                    out.extend_from_slice(&f);
-                    out.extend_from_slice(&c);
-                }
-                None => out.extend_from_slice(&c),
-            }
         }
-        Ok(first.unwrap_or_else(|| out.freeze()))
+        Ok(all.finish())
     }
+}
+
+/// Joins body pieces up to a limit; a body of one piece is returned as is,
+/// without a copy.
+pub(crate) struct Collect {
+    first: Option<Bytes>,
+    out: BytesMut,
+    limit: u64,
+}
+
+impl Collect {
+    pub(crate) fn new(limit: u64) -> Collect {
+        Collect {
+            first: None,
+            out: BytesMut::new(),
+            limit,
+        }
+    }
+
+    /// Adds a piece; false when it would pass the limit.
+    pub(crate) fn push(&mut self, c: Bytes) -> bool {
+        let have = self.first.as_ref().map_or(self.out.len(), Bytes::len);
+        if (have + c.len()) as u64 > self.limit {
+            return false;
+        }
+        match self.first.take() {
+            None if self.out.is_empty() => self.first = Some(c),
+            Some(f) => {
+                self.out.extend_from_slice(&f);
+                self.out.extend_from_slice(&c);
+            }
+            None => self.out.extend_from_slice(&c),
+        }
+        true
+    }
+
+    pub(crate) fn finish(self) -> Bytes {
+        self.first.unwrap_or_else(|| self.out.freeze())
+    }
+}
+
+/// `AsyncRead` over a source of pieces: copies from `pending`, refilled by
+/// `next` when empty; `Ok(0)` at the end.
+pub(crate) fn poll_read_pieces<E: Into<io::Error>>(
+    pending: &mut Bytes,
+    buf: &mut [u8],
+    next: impl FnOnce() -> Poll<Result<Option<Bytes>, E>>,
+) -> Poll<io::Result<usize>> {
+    if pending.is_empty() {
+        match next() {
+            Poll::Ready(Ok(Some(b))) => *pending = b,
+            Poll::Ready(Ok(None)) => return Poll::Ready(Ok(0)),
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    let n = buf.len().min(pending.len());
+    buf[..n].copy_from_slice(&pending[..n]);
+    pending.advance(n);
+    Poll::Ready(Ok(n))
 }
 
 impl Stream for RequestBody {
@@ -186,18 +236,10 @@ impl AsyncRead for RequestBody {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.pending.is_empty() {
-            match this.poll_chunk(cx) {
-                Poll::Ready(Ok(Some(b))) => this.pending = b,
-                Poll::Ready(Ok(None)) => return Poll::Ready(Ok(0)),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        let n = buf.len().min(this.pending.len());
-        buf[..n].copy_from_slice(&this.pending[..n]);
-        this.pending.advance(n);
-        Poll::Ready(Ok(n))
+        let mut pending = std::mem::take(&mut this.pending);
+        let r = poll_read_pieces(&mut pending, buf, || this.poll_chunk(cx));
+        this.pending = pending;
+        r
     }
 }
 
@@ -264,10 +306,7 @@ impl Body {
 
     /// A streamed body read from a `futures-io` reader.
     pub fn reader(r: impl AsyncRead + Send + Unpin + 'static) -> Body {
-        Body::stream(ReaderStream {
-            r,
-            buf: vec![0; 64 * 1024],
-        })
+        Body::Stream(reader_stream(r))
     }
 
     /// A protocol switch: `f` gets the transport after the head is written.
@@ -290,6 +329,14 @@ impl ResponseBody for Body {
     fn is_empty(&self) -> bool {
         matches!(self, Body::Empty)
     }
+}
+
+/// A `futures-io` reader as a stream of `Bytes` pieces (up to 64 KiB each).
+pub(crate) fn reader_stream(r: impl AsyncRead + Send + Unpin + 'static) -> BodyStream {
+    Box::pin(ReaderStream {
+        r,
+        buf: vec![0; 64 * 1024],
+    })
 }
 
 struct ReaderStream<R> {

@@ -4,11 +4,13 @@
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::tls::{TlsError, TlsPump};
+use crate::rt::{poll_until, Runtime};
+use crate::tls::{ClientTlsConfig, TlsError, TlsPump};
 
 /// Ciphertext read per call.
 const TLS_READ: usize = 16 * 1024;
@@ -177,6 +179,24 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsConn<T> {
         }
         ready!(this.poll_flush_cipher(cx))?;
         Pin::new(&mut this.io).poll_close(cx)
+    }
+}
+
+/// Runs a client TLS handshake for `server_name` over `io`, bounded by
+/// `deadline` ([`TlsError::HandshakeTimeout`] when it passes). Shared by
+/// the HTTP client (HTTPS) and the SMTP client (implicit TLS, STARTTLS).
+pub async fn client_handshake<R: Runtime, T: AsyncRead + AsyncWrite + Unpin>(
+    rt: &R,
+    io: T,
+    tls: &ClientTlsConfig,
+    server_name: &str,
+    deadline: Instant,
+) -> Result<TlsConn<T>, TlsError> {
+    let mut conn = TlsConn::new(io, tls.connect(server_name)?);
+    match poll_until(rt, Some(deadline), |cx| conn.poll_handshake(cx)).await {
+        Some(Ok(())) => Ok(conn),
+        Some(Err(e)) => Err(TlsError::from_io(e)),
+        None => Err(TlsError::HandshakeTimeout),
     }
 }
 

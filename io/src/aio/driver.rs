@@ -123,6 +123,27 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         Poll::Ready(Ok(()))
     }
 
+    /// Checks, without waiting, that an idle transport is still open and
+    /// silent (a pooled client connection before reuse): reads whatever
+    /// already arrived. False when the peer closed, the transport failed,
+    /// or bytes arrived that nobody asked for (a 408, junk): such a
+    /// connection must not carry a request.
+    pub fn is_idle_and_open(&mut self) -> bool {
+        if self.eof || !self.buf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.poll_read(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(r) => {
+                if matches!(r, Ok(0) | Err(_)) {
+                    self.eof = true;
+                }
+                false
+            }
+        }
+    }
+
     /// Takes the transport and the bytes read past the point where the
     /// dialogue stopped (after an upgrade).
     pub fn into_parts(self) -> (S, BytesMut) {

@@ -6,9 +6,14 @@
 //!   `futures-io` streams;
 //! - [`server`]: the HTTP/1.1 server (router, async handlers and
 //!   middleware, error pages, streaming bodies, static files, upgrades);
+//! - [`client`]: the HTTP/1.1 client agent (pool, redirects, timeouts,
+//!   HTTPS, streaming bodies);
+//! - [`smtp`]: the SMTP client (implicit TLS, STARTTLS, AUTH, PIPELINING);
 //! - [`body`]: request and response bodies.
 
 pub mod body;
+pub mod client;
 pub mod conn;
 pub mod driver;
 pub mod server;
+pub mod smtp;

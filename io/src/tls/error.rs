@@ -118,6 +118,19 @@ impl TlsError {
         err.get_ref().and_then(|e| e.downcast_ref::<TlsError>())
     }
 
+    /// Takes back a `TlsError` carried inside an [`io::Error`] (as the
+    /// async [`TlsConn`](crate::aio::conn::TlsConn) returns them); any
+    /// other IO error becomes [`TlsError::Io`].
+    pub fn from_io(err: io::Error) -> TlsError {
+        if !err.get_ref().is_some_and(|e| e.is::<TlsError>()) {
+            return TlsError::Io(err);
+        }
+        match err.into_inner().map(|e| e.downcast::<TlsError>()) {
+            Some(Ok(t)) => *t,
+            _ => TlsError::Io(io::ErrorKind::Other.into()),
+        }
+    }
+
     /// Converts into an [`io::Error`] with a fitting kind; an IO error is
     /// returned as is, anything else is carried inside.
     pub fn into_io(self) -> io::Error {
