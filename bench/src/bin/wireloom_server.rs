@@ -60,7 +60,13 @@ fn main() -> ExitCode {
     if let Err(e) = router.route(
         Method::GET,
         "/plaintext",
-        Server::handler(|_: &mut Request<'_>| Response::text(StatusCode::OK, "Hello, World!")),
+        Server::handler(|_: &mut Request<'_>| {
+            Response::bytes(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                bytes::Bytes::from_static(b"Hello, World!"),
+            )
+        }),
     ) {
         eprintln!("wireloom_server: {e}");
         return ExitCode::FAILURE;

@@ -42,7 +42,13 @@ fn main() -> ExitCode {
     if let Err(e) = router.route(
         Method::GET,
         "/plaintext",
-        handler(|_: Request| async { Response::text(StatusCode::OK, "Hello, World!") }),
+        handler(|_: Request| async {
+            Response::bytes(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                bytes::Bytes::from_static(b"Hello, World!"),
+            )
+        }),
     ) {
         eprintln!("wireloom_tokio_server: {e}");
         return ExitCode::FAILURE;
