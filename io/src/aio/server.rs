@@ -195,6 +195,14 @@ enum Endpoint {
     MethodNotAllowed(Vec<Method>),
 }
 
+/// What the router found for a request.
+enum Target<'r> {
+    /// A handler called directly (no middleware).
+    Borrowed(&'r BoxHandler),
+    /// The end of a middleware chain.
+    Chain(Endpoint),
+}
+
 /// The rest of the middleware chain, then the handler.
 pub struct Next {
     chain: Arc<[Arc<dyn Middleware>]>,
@@ -974,12 +982,17 @@ async fn dispatch<R: Runtime>(
     };
     // The head is needed again only for a custom error page.
     let page_head = (!shared.pages.is_empty()).then(|| head.clone());
-    let (endpoint, params) = match shared.router.find(&head.method, &head.target.route_path()) {
-        Found::Route(h, params) => (Endpoint::Handler(Arc::clone(h)), params),
-        Found::MethodNotAllowed(allowed) => {
-            (Endpoint::MethodNotAllowed(allowed), Params::default())
-        }
-        Found::NotFound => (Endpoint::NotFound, Params::default()),
+    let found = shared.router.find(&head.method, &head.target.route_path());
+    let (endpoint, params) = match found {
+        // Without middleware the handler is called straight from the
+        // router (no chain to carry, no reference counts to take).
+        Found::Route(h, params) if shared.middleware.is_empty() => (Target::Borrowed(h), params),
+        Found::Route(h, params) => (Target::Chain(Endpoint::Handler(Arc::clone(h))), params),
+        Found::MethodNotAllowed(allowed) => (
+            Target::Chain(Endpoint::MethodNotAllowed(allowed)),
+            Params::default(),
+        ),
+        Found::NotFound => (Target::Chain(Endpoint::NotFound), Params::default()),
     };
     let request = Request {
         head,
@@ -989,11 +1002,15 @@ async fn dispatch<R: Runtime>(
         server_name: ctx.server_name.clone(),
         body: RequestBody::new(state),
     };
-    let next = Next {
-        chain: Arc::clone(&shared.middleware),
-        at: 0,
-        endpoint,
-        pages: Arc::clone(&shared.pages),
+    let run = || match endpoint {
+        Target::Borrowed(h) => h.call(request),
+        Target::Chain(endpoint) => Next {
+            chain: Arc::clone(&shared.middleware),
+            at: 0,
+            endpoint,
+            pages: Arc::clone(&shared.pages),
+        }
+        .run(request),
     };
     // The instant of the wake-up that brought the request stands for "now"
     // unless the handler had to wait.
@@ -1001,7 +1018,7 @@ async fn dispatch<R: Runtime>(
     // `call` itself may panic (a hand-written Handler or Middleware that
     // does work before it returns its future): that is a 500 too, not a
     // dead connection task.
-    let answer = match catch_unwind(AssertUnwindSafe(|| next.run(request))) {
+    let answer = match catch_unwind(AssertUnwindSafe(run)) {
         Ok(fut) => {
             let mut fut = CatchUnwind(fut);
             let answer = poll_fn(|cx| loop {
