@@ -39,6 +39,7 @@
 pub use wireloom_core as core;
 pub use wireloom_io::{cache, router, static_files, tls};
 
+pub mod compat;
 mod rt;
 pub use rt::{Sleep, TcpStream, TokioRuntime};
 
