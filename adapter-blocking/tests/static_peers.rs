@@ -2,18 +2,18 @@
 //! validators, conditional GET, ranges, index files, escapes from the root,
 //! and a file rewritten while it is being served.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use common::temp_dir;
 use wireloom_blocking::cache::{CacheConfig, FileCache};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Server, ServerHandle};
 use wireloom_blocking::static_files::StaticFiles;
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::http::header;
+use wireloom_testkit::process::curl_ok as curl;
 
 fn serve(root: &std::path::Path) -> (ServerHandle, SocketAddr, FileCache) {
     let cache = FileCache::new(CacheConfig::default());
@@ -32,29 +32,6 @@ fn serve(root: &std::path::Path) -> (ServerHandle, SocketAddr, FileCache) {
         .unwrap();
     let addr = server.local_addrs()[0];
     (server.spawn().unwrap(), addr, cache)
-}
-
-fn curl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .args(args)
-        .output()
-        .expect("curl must be installed");
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn header(resp: &str, name: &str) -> Option<String> {
-    resp.lines()
-        .find(|l| {
-            l.to_ascii_lowercase()
-                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
-        })
-        .map(|l| l.split_once(':').unwrap().1.trim().to_string())
 }
 
 #[test]

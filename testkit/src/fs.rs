@@ -35,6 +35,12 @@ impl TempDir {
         TempDir(temp_dir(tag))
     }
 
+    /// Takes over an existing directory (say, one a parent process made
+    /// for a child): removed when dropped like any other.
+    pub fn adopt(path: PathBuf) -> TempDir {
+        TempDir(path)
+    }
+
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.0
