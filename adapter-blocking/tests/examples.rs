@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use wireloom_testkit::examples::{run_example, serve};
 use wireloom_testkit::fs::temp_dir;
 use wireloom_testkit::net::free_port;
-use wireloom_testkit::pki::pki;
+use wireloom_testkit::pki::{pki, write_files};
 use wireloom_testkit::process::{curl_raw, ChildGuard};
 use wireloom_testkit::smtp::{data, Aiosmtpd};
 
@@ -115,9 +115,7 @@ fn demo_over_tls() {
         dir.join("key.pem"),
         dir.join("ca.pem"),
     );
-    std::fs::write(&cert, &p.localhost.cert_pem).unwrap();
-    std::fs::write(&key, &p.localhost.key_pem).unwrap();
-    std::fs::write(&ca, &p.ca_pem).unwrap();
+    write_files(&p, &dir);
     let (_demo, url) = demo(&[
         "--tls-cert",
         cert.to_str().unwrap(),

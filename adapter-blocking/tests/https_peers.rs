@@ -13,7 +13,7 @@ use wireloom_blocking::tls::{
 use wireloom_core::http::{Method, StatusCode};
 use wireloom_testkit::fs::temp_dir;
 use wireloom_testkit::peers::start_nginx;
-use wireloom_testkit::pki::pki;
+use wireloom_testkit::pki::{pki, write_files};
 
 #[test]
 fn curl_against_our_https_server() {
@@ -99,8 +99,7 @@ fn curl_against_our_https_server() {
 fn our_client_against_nginx_tls() {
     let p = pki();
     let dir = temp_dir("nginx-tls");
-    std::fs::write(dir.join("cert.pem"), &p.localhost.cert_pem).unwrap();
-    std::fs::write(dir.join("key.pem"), &p.localhost.key_pem).unwrap();
+    write_files(&p, &dir);
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("hello.txt"), "hello over tls\n").unwrap();

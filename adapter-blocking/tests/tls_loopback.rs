@@ -15,7 +15,7 @@ use wireloom_blocking::tls::{
     TlsPump, TlsStream, Transport,
 };
 use wireloom_testkit::fs::temp_dir;
-use wireloom_testkit::pki::{client_config, other_ca, pki, server_config};
+use wireloom_testkit::pki::{client_config, other_ca, pki, server_config, write_files};
 
 #[test]
 fn round_trip_small_and_large() {
@@ -567,9 +567,7 @@ fn pem_files_load() {
         dir.join("key.pem"),
         dir.join("ca.pem"),
     );
-    std::fs::write(&cert, &p.localhost.cert_pem).expect("write");
-    std::fs::write(&key, &p.localhost.key_pem).expect("write");
-    std::fs::write(&ca, &p.ca_pem).expect("write");
+    write_files(&p, &dir);
     let server = ServerTlsConfig::from_pem_files(&cert, &key).expect("server from files");
     let client = ClientTlsConfig::builder()
         .add_root_pem_file(&ca)
