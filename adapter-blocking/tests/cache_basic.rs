@@ -237,13 +237,13 @@ fn lru_eviction_by_budget() {
 fn entry_limit_and_disabled() {
     let d = TempDir::new("limits");
     for i in 0..5 {
-        write_old(&d.join(&i.to_string()), &filled(10, b'x'));
+        write_old(&d.join(i.to_string()), &filled(10, b'x'));
     }
     let mut cfg = CacheConfig::default();
     cfg.max_entries = 2;
     let c = FileCache::new(cfg);
     for i in 0..5 {
-        c.get(d.join(&i.to_string())).unwrap();
+        c.get(d.join(i.to_string())).unwrap();
     }
     assert_eq!(stats(&c), (2, 20, 0, 5, 3));
 
@@ -364,7 +364,7 @@ fn concurrent_get_evict_remove() {
     const FILES: usize = 24;
     let content = |i: usize| filled(1000 + i * 700, i as u8);
     for i in 0..FILES {
-        write_old(&d.join(&format!("{i}.bin")), &content(i));
+        write_old(&d.join(format!("{i}.bin")), &content(i));
     }
     let mut cfg = CacheConfig::default();
     cfg.max_bytes = 40_000; // room for a handful: constant eviction
@@ -384,7 +384,7 @@ fn concurrent_get_evict_remove() {
                     x ^= x >> 7;
                     x ^= x << 17;
                     let i = (x % FILES as u64) as usize;
-                    let p = d.join(&format!("{i}.bin"));
+                    let p = d.join(format!("{i}.bin"));
                     if t == 0 && n % 97 == 0 {
                         c.remove(&p);
                     } else if t == 0 && n % 499 == 0 {
