@@ -7,15 +7,20 @@
 //! ```
 //!
 //! Prints the body (with `-i`, the status line and headers first). Exits 1
-//! on transport errors, 2 on usage errors. The agent runs on smol's global
-//! executor (the default [`AsyncRuntime`]).
+//! on transport errors, 2 on usage errors. The agent runs on the default
+//! [`AsyncRuntime`] (smol's global executor). The command line is every
+//! adapter's (`adapter-blocking/examples/cli/fetch.rs`), the request the
+//! async adapters' (`cli/async_fetch.rs` there): this file picks the
+//! runtime.
 
 #[path = "../../adapter-blocking/examples/cli/fetch.rs"]
 mod cli;
 
+#[path = "../../adapter-blocking/examples/cli/async_fetch.rs"]
+mod app;
+
 use std::process::ExitCode;
 
-use wireloom_async_std::client::{Agent, AgentConfig};
 use wireloom_async_std::AsyncRuntime;
 
 fn main() -> ExitCode {
@@ -27,30 +32,6 @@ fn main() -> ExitCode {
         Ok(t) => t,
         Err(code) => return code,
     };
-    AsyncRuntime::default().block_on(fetch(args, tls))
-}
-
-async fn fetch(args: cli::Args, tls: wireloom_async_std::tls::ClientTlsConfig) -> ExitCode {
-    let agent = Agent::with_config(AgentConfig {
-        max_redirects: args.max_redirects(),
-        tls: Some(tls),
-        ..AgentConfig::default()
-    });
-    let mut req = agent.request(args.method.clone(), &args.url);
-    for (n, v) in &args.headers {
-        req = req.header(n, v);
-    }
-    if let Some(d) = &args.data {
-        req = req.body(d.clone());
-    }
-    let mut res = match req.send().await {
-        Ok(r) => r,
-        Err(e) => return cli::failed(e),
-    };
-    let mut out = cli::Output::new(&args, res.head());
-    loop {
-        if let Some(code) = out.piece(res.chunk().await) {
-            return code;
-        }
-    }
+    let rt = AsyncRuntime::default();
+    rt.block_on(app::fetch(rt.clone(), args, tls))
 }
