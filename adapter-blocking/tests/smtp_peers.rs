@@ -17,7 +17,7 @@ use wireloom_blocking::smtp::{
 use wireloom_blocking::tls::{ServerTlsConfig, TlsStream};
 use wireloom_testkit::net::silent_server;
 use wireloom_testkit::pki::{client_config, other_ca, pki};
-use wireloom_testkit::smtp::{data, dumped, sink_dir, smtp_sink, Aiosmtpd};
+use wireloom_testkit::smtp::{big_message, data, dumped, sink_dir, smtp_sink, Aiosmtpd};
 
 const MESSAGE: &[u8] =
     b"From: a@example.org\nSubject: t\n\n.dot first\r\nbare CR\rbare LF\n..\nend without newline";
@@ -219,18 +219,7 @@ fn plaintext_auth_only_when_allowed() {
 #[test]
 fn large_message_streamed_from_a_reader_over_starttls() {
     let mut server = Aiosmtpd::start("starttls", false);
-    let mut message = b"Subject: big\r\n\r\n".to_vec();
-    let mut expected = message.clone();
-    for i in 0..60_000 {
-        let line = format!(
-            "{}line {i} of a big message\u{e9}",
-            if i % 3 == 0 { "." } else { "" }
-        );
-        message.extend_from_slice(line.as_bytes());
-        message.extend_from_slice(if i % 2 == 0 { b"\n" } else { b"\r\n" });
-        expected.extend_from_slice(line.as_bytes());
-        expected.extend_from_slice(b"\r\n");
-    }
+    let (message, expected) = big_message();
     assert!(message.len() > 1_500_000, "{}", message.len());
     let mut conn = server
         .builder::<SmtpClient>(Security::StartTls(StartTls::Required))

@@ -4,7 +4,7 @@
 
 mod tls_support;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use std::process::{Command, Stdio};
@@ -21,7 +21,7 @@ use wireloom_blocking::core::Dialogue;
 use wireloom_blocking::tls::{PeerClose, ServerTlsConfig, TlsError, TlsStream};
 use wireloom_testkit::fs::temp_dir;
 use wireloom_testkit::pki::{client_config, pki, server_config, write_files};
-use wireloom_testkit::process::{have, run, ChildGuard};
+use wireloom_testkit::process::{first_line, have, run, ChildGuard};
 
 /// What the pump-driven HTTP server saw on one connection.
 #[derive(Debug)]
@@ -359,15 +359,8 @@ fn our_client_against_python_https_server() {
     let mut guard = ChildGuard(child);
     let stdout = guard.0.stdout.take().expect("stdout");
     // The port line; bounded by a reader thread and a timeout.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("python server did not report its port");
+    let line =
+        first_line(stdout, Duration::from_secs(20)).expect("python server did not report its port");
     let port: u16 = line.trim().parse().expect("port number");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let client = client_config(&p.ca_pem);

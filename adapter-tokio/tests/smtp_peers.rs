@@ -6,16 +6,14 @@
 //! a large streamed message, tasks sharing one client and a silent server
 //! (timeouts).
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use wireloom_testkit::net::silent_server;
 use wireloom_testkit::pki;
 use wireloom_testkit::scenarios::smtp as scenarios;
-use wireloom_testkit::smtp::{data, Aiosmtpd};
+use wireloom_testkit::smtp::Aiosmtpd;
 use wireloom_tokio::smtp::{
-    ClientError, ClientTimeouts, Credentials, Envelope, Error, MessageInfo, Security, SmtpClient,
+    ClientError, ClientTimeouts, Credentials, Envelope, Error, Security, SmtpClient,
     SmtpClientBuilder, Stage, StartTls, Timeout,
 };
 use wireloom_tokio::TokioRuntime;
@@ -41,55 +39,7 @@ async fn smtp_sink_pipelining_one_batch_per_envelope() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_message_streamed_from_a_reader_over_starttls() {
-    let mut server = Aiosmtpd::start("starttls", false);
-    let mut message = b"Subject: big\r\n\r\n".to_vec();
-    let mut expected = message.clone();
-    for i in 0..60_000 {
-        let line = format!(
-            "{}line {i} of a big message\u{e9}",
-            if i % 3 == 0 { "." } else { "" }
-        );
-        message.extend_from_slice(line.as_bytes());
-        message.extend_from_slice(if i % 2 == 0 { b"\n" } else { b"\r\n" });
-        expected.extend_from_slice(line.as_bytes());
-        expected.extend_from_slice(b"\r\n");
-    }
-    let info = MessageInfo {
-        size: None,
-        eight_bit: true,
-    };
-    let env = Envelope::new("a@example.org", ["b@example.com"]);
-    let mut conn = client(&server, Security::StartTls(StartTls::Required))
-        .build()
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    assert!(conn.is_secure());
-    conn.send_reader(&env, info, Cursor(message, 0))
-        .await
-        .unwrap();
-    conn.quit().await.unwrap();
-    let got = data(&server.delivered());
-    assert_eq!(got.len(), expected.len());
-    assert!(got == expected, "delivered bytes differ");
-}
-
-/// A `futures-io` reader over bytes in memory.
-struct Cursor(Vec<u8>, usize);
-
-impl futures_io::AsyncRead for Cursor {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let at = self.1;
-        let n = buf.len().min(self.0.len() - at);
-        buf[..n].copy_from_slice(&self.0[at..at + n]);
-        self.1 += n;
-        Poll::Ready(Ok(n))
-    }
+    scenarios::large_message_streamed_from_a_reader_over_starttls(TokioRuntime).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,12 +14,11 @@
 //! assert_eq!((code, out.as_str()), (Some(0), "Hello, World!"));
 //! ```
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::process::{run, ChildGuard};
+use crate::process::{first_line, run, ChildGuard};
 
 /// The newest build of example `name` of the crate at `manifest_dir`, found
 /// through the dep-info files cargo writes next to the hashed binaries
@@ -91,15 +90,8 @@ pub fn serve(bin: &Path, args: &[&str]) -> (ChildGuard, String) {
         .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
     let stdout = child.stdout.take().expect("stdout");
     let guard = ChildGuard(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|_| panic!("{} did not print its address", bin.display()));
+    let line = first_line(stdout, Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("{} did not print its address", bin.display()));
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("http"))

@@ -13,7 +13,7 @@
 //! process::python_ok("print('ok')", &[]);
 //! ```
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -68,6 +68,19 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Output {
         stdout: t1.join().unwrap_or_default(),
         stderr: t2.join().unwrap_or_default(),
     }
+}
+
+/// The first line `out` (a child's stdout, say) gives, read on a thread of
+/// its own; `None` if none comes within `limit`. For peers that print
+/// their port or URL once they listen.
+pub fn first_line(out: impl Read + Send + 'static, limit: Duration) -> Option<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    rx.recv_timeout(limit).ok()
 }
 
 /// Whether `program --version` runs and succeeds.

@@ -196,3 +196,23 @@ pub fn dumped(dump: &Path, n: usize) -> String {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A large message to stream (about 1.6 MB): 60,000 lines of 8-bit text, a
+/// third of them starting with a dot, every other one ending in a bare
+/// LF; and the bytes a server must receive for it (CRLF everywhere, the
+/// dots unstuffed again).
+pub fn big_message() -> (Vec<u8>, Vec<u8>) {
+    let mut message = b"Subject: big\r\n\r\n".to_vec();
+    let mut expected = message.clone();
+    for i in 0..60_000 {
+        let line = format!(
+            "{}line {i} of a big message\u{e9}",
+            if i % 3 == 0 { "." } else { "" }
+        );
+        message.extend_from_slice(line.as_bytes());
+        message.extend_from_slice(if i % 2 == 0 { b"\n" } else { b"\r\n" });
+        expected.extend_from_slice(line.as_bytes());
+        expected.extend_from_slice(b"\r\n");
+    }
+    (message, expected)
+}

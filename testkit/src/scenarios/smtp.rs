@@ -1,7 +1,7 @@
 //! The async SMTP client against real peers started on 127.0.0.1:
 //! aiosmtpd (STARTTLS and implicit TLS with a test CA, AUTH PLAIN and
 //! LOGIN, per-recipient results, several messages per connection,
-//! streamed bodies) and Postfix `smtp-sink` (PIPELINING). Each scenario
+//! large and streamed bodies) and Postfix `smtp-sink` (PIPELINING). Each scenario
 //! takes the runtime to build its clients on.
 
 use std::pin::Pin;
@@ -18,7 +18,7 @@ use wireloom_io::smtp::{
     SmtpSettings, StartTls,
 };
 
-use crate::smtp::{data, dumped, sink_dir, smtp_sink, Aiosmtpd};
+use crate::smtp::{big_message, data, dumped, sink_dir, smtp_sink, Aiosmtpd};
 
 const MESSAGE: &[u8] =
     b"From: a@example.org\nSubject: t\n\n.dot first\r\nbare CR\rbare LF\n..\nend without newline";
@@ -195,6 +195,49 @@ pub async fn smtps_with_auth_several_recipients_and_messages<R: Runtime>(rt: R) 
     assert!(matches!(err, Error::Io(_)), "{err:?}");
     assert!(matches!(conn.send(&env2, "x").await, Err(Error::Closed)));
     conn.quit().await.unwrap();
+}
+
+/// A large 8-bit message streamed from a `futures-io` reader over
+/// STARTTLS: exactly the expected bytes arrive (CRLF everywhere, dots
+/// unstuffed).
+pub async fn large_message_streamed_from_a_reader_over_starttls<R: Runtime>(rt: R) {
+    let mut server = Aiosmtpd::start("starttls", false);
+    let (message, expected) = big_message();
+    let info = MessageInfo {
+        size: None,
+        eight_bit: true,
+    };
+    let env = Envelope::new("a@example.org", ["b@example.com"]);
+    let mut conn = client(&server, Security::StartTls(StartTls::Required))
+        .build_on(&rt)
+        .connect()
+        .await
+        .unwrap();
+    assert!(conn.is_secure());
+    conn.send_reader(&env, info, Cursor(message, 0))
+        .await
+        .unwrap();
+    conn.quit().await.unwrap();
+    let got = data(&server.delivered());
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "delivered bytes differ");
+}
+
+/// A `futures-io` reader over bytes in memory.
+struct Cursor(Vec<u8>, usize);
+
+impl futures_io::AsyncRead for Cursor {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let at = self.1;
+        let n = buf.len().min(self.0.len() - at);
+        buf[..n].copy_from_slice(&self.0[at..at + n]);
+        self.1 += n;
+        Poll::Ready(Ok(n))
+    }
 }
 
 /// Postfix `smtp-sink` with and without PIPELINING: three messages of
