@@ -24,12 +24,8 @@ use std::process::ExitCode;
 use wireloom_async_std::AsyncRuntime;
 
 fn main() -> ExitCode {
-    let args = match cli::Args::from_env() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let tls = match args.tls() {
-        Ok(t) => t,
+    let (args, tls) = match cli::setup() {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let rt = AsyncRuntime::default();

@@ -20,15 +20,19 @@
 //! sent or a recipient refused it, 2 on bad arguments.
 //!
 //! The client runs on smol's global executor (the default
-//! [`AsyncRuntime`]). The command line is shared with the other adapters'
-//! `send-mail` (`adapter-blocking/examples/cli/send_mail.rs`).
+//! [`AsyncRuntime`]). The command line is every adapter's
+//! (`adapter-blocking/examples/cli/send_mail.rs`), the sending the async
+//! adapters' (`cli/async_send_mail.rs` there): this file picks the
+//! runtime.
 
 #[path = "../../adapter-blocking/examples/cli/send_mail.rs"]
 mod cli;
 
+#[path = "../../adapter-blocking/examples/cli/async_send_mail.rs"]
+mod app;
+
 use std::process::ExitCode;
 
-use wireloom_async_std::smtp::SmtpClient;
 use wireloom_async_std::AsyncRuntime;
 
 fn main() -> ExitCode {
@@ -36,9 +40,6 @@ fn main() -> ExitCode {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let client = match cli::builder::<SmtpClient>(&args).build() {
-        Ok(c) => c,
-        Err(e) => return cli::report(Err(e)),
-    };
-    cli::report(AsyncRuntime::default().block_on(client.send_message(&message)))
+    let rt = AsyncRuntime::default();
+    rt.block_on(app::send(rt.clone(), &args, &message))
 }
