@@ -20,24 +20,22 @@
 //! back with its content type), `GET /api/headers` (request headers as
 //! JSON), everything else from `--root` (default: the sample site shipped in
 //! `adapter-blocking/examples/site`).
+//!
+//! The command line is every adapter's (`adapter-blocking/examples/cli/demo.rs`,
+//! plus `--executor` here); the application is the async adapters'
+//! (`cli/async_demo.rs` there, written once over
+//! `wireloom_io::rt::Runtime`): this file picks the executor.
 
-use std::path::PathBuf;
+#[path = "../../adapter-blocking/examples/cli/demo.rs"]
+mod cli;
+
+#[path = "../../adapter-blocking/examples/cli/async_demo.rs"]
+mod app;
+
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
-use wireloom_async_std::cache::{CacheConfig, FileCache};
-use wireloom_async_std::router::Router;
-use wireloom_async_std::server::{
-    handler, BoxHandler, Next, Request, Response, Server, StaticFiles,
-};
-use wireloom_async_std::static_files::StaticDir;
-use wireloom_async_std::tls::ServerTlsConfig;
 use wireloom_async_std::AsyncRuntime;
-use wireloom_core::http::{Method, StatusCode};
-
-const USAGE: &str = "usage: demo [--addr HOST:PORT] [--root DIR] [--tls-cert PEM --tls-key PEM] \
-                     [--threads N] [--executor async-std|smol]";
 
 /// Which executor `--executor` asked for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,31 +45,14 @@ enum Exec {
 }
 
 fn main() -> ExitCode {
-    let mut addr = "127.0.0.1:8080".to_string();
-    let mut root = PathBuf::from(concat!(
+    let site = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../adapter-blocking/examples/site"
-    ));
-    let mut cert = None;
-    let mut key = None;
-    let mut threads = None;
+    );
     let mut exec = Exec::Smol;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
-        let r: Result<(), String> = match a.as_str() {
-            "--addr" => value().map(|v| addr = v),
-            "--root" => value().map(|v| root = PathBuf::from(v)),
-            "--tls-cert" => value().map(|v| cert = Some(v)),
-            "--tls-key" => value().map(|v| key = Some(v)),
-            "--threads" => value().and_then(|v| match v.parse::<usize>() {
-                Ok(n) if n > 0 => {
-                    threads = Some(n);
-                    Ok(())
-                }
-                _ => Err(format!("bad --threads {v}")),
-            }),
-            "--executor" => value().and_then(|v| match v.as_str() {
+    let mut executor_flag = |flag: &str, value: &mut dyn FnMut() -> Result<String, String>| {
+        (flag == "--executor").then(|| {
+            value().and_then(|v| match v.as_str() {
                 "async-std" => {
                     exec = Exec::AsyncStd;
                     Ok(())
@@ -81,60 +62,15 @@ fn main() -> ExitCode {
                     Ok(())
                 }
                 _ => Err(format!("bad --executor {v} (async-std or smol)")),
-            }),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => Err(format!("unknown argument {other}")),
-        };
-        if let Err(e) = r {
-            eprintln!("demo: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    }
-
-    let mut router: Router<BoxHandler> = Router::new();
-    let api = |r: &mut Router<BoxHandler>| -> Result<(), wireloom_async_std::router::RouteError> {
-        r.route(
-            Method::GET,
-            "/plaintext",
-            handler(|_: Request| async { Response::text(StatusCode::OK, "Hello, World!") }),
-        )?;
-        r.route(
-            Method::POST,
-            "/api/echo",
-            handler(|mut req: Request| async move {
-                let ct = req
-                    .header("content-type")
-                    .unwrap_or("application/octet-stream")
-                    .to_string();
-                match req.read_body(16 << 20).await {
-                    Ok(body) => Response::bytes(StatusCode::OK, &ct, body),
-                    Err(_) => Response::text(StatusCode::CONTENT_TOO_LARGE, "body too large\n"),
-                }
-            }),
-        )?;
-        r.route(
-            Method::GET,
-            "/api/headers",
-            handler(|req: Request| async move {
-                let map: Vec<serde_json::Value> = req
-                    .headers()
-                    .iter()
-                    .map(|(n, v)| {
-                        serde_json::json!([n.as_str(), String::from_utf8_lossy(v.as_bytes())])
-                    })
-                    .collect();
-                Response::json(StatusCode::OK, serde_json::Value::Array(map).to_string())
-            }),
-        )?;
-        Ok(())
+            })
+        })
     };
-    if let Err(e) = api(&mut router) {
-        eprintln!("demo: {e}");
-        return ExitCode::FAILURE;
-    }
+    let usage = " [--executor async-std|smol]";
+    let args = match cli::Args::parse(site, usage, 1, &mut executor_flag) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let threads = args.threads;
     // The executor first: the static files handler and the server take it.
     let smol_threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -150,55 +86,10 @@ fn main() -> ExitCode {
         }
         Exec::Smol => AsyncRuntime::shared(Arc::clone(&smol_executor)),
     };
-    let dir = match StaticDir::new(&root, FileCache::new(CacheConfig::default())) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("demo: --root {}: {e}", root.display());
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(e) = router.any("/{*path}", handler(StaticFiles::new(rt.clone(), dir))) {
-        eprintln!("demo: {e}");
-        return ExitCode::FAILURE;
-    }
-
-    let mut builder = match Server::builder_on(rt.clone()).bind(addr.as_str()) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("demo: cannot resolve {addr}: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let scheme = match (cert, key) {
-        (Some(c), Some(k)) => match ServerTlsConfig::from_pem_files(&c, &k) {
-            Ok(tls) => {
-                builder = builder.tls(tls);
-                "https"
-            }
-            Err(e) => {
-                eprintln!("demo: TLS: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        (None, None) => "http",
-        _ => {
-            eprintln!("demo: --tls-cert and --tls-key go together\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let server = match builder.router(router).middleware(log_requests).build() {
+    let server = match app::server(rt.clone(), &args) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("demo: cannot listen on {addr}: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    for a in server.local_addrs() {
-        println!(
-            "wireloom demo listening on {scheme}://{a}/ (root {})",
-            root.display()
-        );
-    }
     let served = match exec {
         // The accept loop is a task too; this thread only waits for it.
         Exec::AsyncStd => async_std::task::block_on(async_std::task::spawn(server.run())),
@@ -223,23 +114,7 @@ fn main() -> ExitCode {
         }
     };
     if let Err(e) = served {
-        eprintln!("demo: {e}");
-        return ExitCode::FAILURE;
+        return cli::exit(1, e);
     }
     ExitCode::SUCCESS
-}
-
-/// Middleware: one line per request on stderr, with the time it took.
-async fn log_requests(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let line = format!("{} {}", req.method(), req.head().target);
-    let res = next.run(req).await;
-    if std::env::var_os("WIRELOOM_QUIET").is_none() {
-        eprintln!(
-            "{line} -> {} ({:?})",
-            res.status().as_u16(),
-            started.elapsed()
-        );
-    }
-    res
 }

@@ -1,6 +1,8 @@
 //! wireloom-async-std: wireloom on async-std and on smol. An HTTP/1.1
 //! [`server`] with async handlers, middleware, a router, static files from
-//! the mmap file cache and TLS.
+//! the mmap file cache and TLS; an HTTP/1.1 [`client`] agent (pool,
+//! redirects, timeouts, HTTPS, streaming bodies); an SMTP client
+//! ([`smtp`]: implicit TLS, STARTTLS, AUTH, PIPELINING).
 //!
 //! Everything here is the engine of [`wireloom_io`] written once against
 //! its [`Runtime`](wireloom_io::rt::Runtime) trait; this crate lends it
@@ -32,6 +34,29 @@
 //! smol::block_on(server.run())
 //! # }
 //! ```
+//!
+//! The client, from any task (the agent is cheap to clone); its tasks and
+//! blocking calls (DNS) go to the agent's [`AsyncRuntime`]:
+//!
+//! ```no_run
+//! use wireloom_async_std::client::{Agent, AgentConfig};
+//! use wireloom_async_std::AsyncRuntime;
+//!
+//! # fn main() -> Result<(), wireloom_async_std::client::HttpError> {
+//! smol::block_on(async {
+//!     let agent = Agent::new(); // smol's global executor
+//!     let res = agent.get("http://127.0.0.1:8080/plaintext").send().await?;
+//!     println!("{}", res.text(1 << 20).await?);
+//!     Ok::<_, wireloom_async_std::client::HttpError>(())
+//! })?;
+//! async_std::task::block_on(async {
+//!     let agent = Agent::with_runtime(AsyncRuntime::async_std(), AgentConfig::default());
+//!     let res = agent.get("http://127.0.0.1:8080/plaintext").send().await?;
+//!     println!("{}", res.text(1 << 20).await?);
+//!     Ok(())
+//! })
+//! # }
+//! ```
 
 pub use wireloom_core as core;
 pub use wireloom_io::{cache, router, static_files, tls};
@@ -53,4 +78,69 @@ pub mod server {
     pub type ServerBuilder = wireloom_io::aio::server::ServerBuilder<crate::AsyncRuntime>;
     /// Static files, looked up on the `blocking` pool.
     pub type StaticFiles = wireloom_io::aio::server::StaticFiles<crate::AsyncRuntime>;
+}
+
+pub mod client {
+    //! The HTTP/1.1 client on async-std or smol (see
+    //! [`wireloom_io::aio::client`]): an [`Agent`] with a pool, redirects,
+    //! timeouts, HTTPS and streaming bodies; cheap to clone and shared by
+    //! many tasks. [`Agent::new`] runs on the default
+    //! [`AsyncRuntime`](crate::AsyncRuntime) (smol's global executor);
+    //! [`Agent::with_runtime`] takes another.
+    //!
+    //! ```no_run
+    //! use wireloom_async_std::client::{Agent, AgentConfig};
+    //! # async fn run() -> Result<(), wireloom_async_std::client::HttpError> {
+    //! let agent = Agent::with_config(AgentConfig {
+    //!     max_redirects: 10,
+    //!     ..AgentConfig::default()
+    //! });
+    //! let mut res = agent.post("http://127.0.0.1:8080/api/echo").body("hi").send().await?;
+    //! while let Some(piece) = res.chunk().await? {
+    //!     println!("{} bytes", piece.len());
+    //! }
+    //! # Ok(()) }
+    //! ```
+    pub use wireloom_core::http::pool::PoolConfig;
+    pub use wireloom_io::aio::client::{AgentConfig, HttpError, Origin, Timeout};
+
+    /// The agent on [`AsyncRuntime`](crate::AsyncRuntime).
+    pub type Agent = wireloom_io::aio::client::Agent<crate::AsyncRuntime>;
+    /// A request being built.
+    pub type RequestBuilder = wireloom_io::aio::client::RequestBuilder<crate::AsyncRuntime>;
+    /// A response with its body streaming from the connection.
+    pub type Response = wireloom_io::aio::client::Response<crate::AsyncRuntime>;
+}
+
+pub mod smtp {
+    //! The SMTP client on async-std or smol (see
+    //! [`wireloom_io::aio::smtp`]): implicit TLS and STARTTLS, AUTH,
+    //! PIPELINING, several messages per connection, per-recipient results,
+    //! streamed bodies. [`SmtpClient::builder`] runs on the default
+    //! [`AsyncRuntime`](crate::AsyncRuntime) (smol's global executor);
+    //! [`SmtpClient::with_runtime`] takes another.
+    //!
+    //! ```no_run
+    //! use wireloom_async_std::smtp::{Envelope, Security, SmtpClient, StartTls};
+    //! # async fn run() -> Result<(), wireloom_async_std::smtp::Error> {
+    //! let client = SmtpClient::builder("mail.example.com:587")
+    //!     .security(Security::StartTls(StartTls::Required))
+    //!     .build()?;
+    //! let envelope = Envelope::new("alice@example.com", ["bob@example.org"]);
+    //! let delivery = client.send(&envelope, "Subject: hi\r\n\r\nHello!\r\n").await?;
+    //! assert!(delivery.recipients.iter().all(|r| r.accepted()));
+    //! # Ok(()) }
+    //! ```
+    pub use wireloom_io::smtp::{
+        ClientConfig, ClientError, ClientTimeouts, Credentials, Delivery, Envelope, Error,
+        Mechanism, MessageInfo, RecipientResult, Security, SmtpSettings, Stage, StartTls, Timeout,
+        TransactionFailure, UsageError,
+    };
+
+    /// The SMTP client on [`AsyncRuntime`](crate::AsyncRuntime).
+    pub type SmtpClient = wireloom_io::aio::smtp::SmtpClient<crate::AsyncRuntime>;
+    /// Its builder.
+    pub type SmtpClientBuilder = wireloom_io::smtp::SmtpClientBuilder<SmtpClient>;
+    /// One session.
+    pub type SmtpConnection = wireloom_io::aio::smtp::SmtpConnection<crate::AsyncRuntime>;
 }

@@ -21,14 +21,11 @@ fn open_fds() -> usize {
 /// Sets the soft descriptor limit (the hard one stays: raising it back
 /// would need CAP_SYS_RESOURCE).
 fn set_nofile(n: u64, hard: u64) {
-    let out = run_blocking(
-        {
-            let mut c = Command::new("prlimit");
-            c.arg("--pid")
-                .arg(std::process::id().to_string())
-                .arg(format!("--nofile={n}:{hard}"));
-            c
-        },
+    let out = wireloom_testkit::process::run(
+        Command::new("prlimit")
+            .arg("--pid")
+            .arg(std::process::id().to_string())
+            .arg(format!("--nofile={n}:{hard}")),
         Duration::from_secs(10),
     );
     assert!(

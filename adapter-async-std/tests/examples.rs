@@ -1,14 +1,14 @@
 //! The `demo` example as a user runs it, on each `--executor` (cargo
 //! builds example binaries before it runs integration tests).
 
-mod common;
-
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::run_blocking;
+use wireloom_testkit::examples::serve;
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::pki;
+use wireloom_testkit::process::{curl_ok, run, ChildGuard};
 
 /// This crate's build of example `name` (the other adapters have examples
 /// of the same names, which share `target/<profile>/examples/<name>`).
@@ -16,50 +16,14 @@ fn example(name: &str) -> PathBuf {
     wireloom_testkit::example_binary(env!("CARGO_MANIFEST_DIR"), name)
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts the demo on an ephemeral port; returns it and its base URL.
-fn demo(args: &[&str]) -> (Running, String) {
-    let mut child = Running(
-        Command::new(example("demo"))
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .env("WIRELOOM_QUIET", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .unwrap_or_else(|| panic!("demo prints its URL: {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
-    (child, url)
+fn demo(args: &[&str]) -> (ChildGuard, String) {
+    serve(&example("demo"), args)
 }
 
+/// curl; asserts that it succeeded and returns its output as text.
 fn curl(args: &[&str]) -> String {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "--max-time", "10"]).args(args);
-    let out = run_blocking(cmd, Duration::from_secs(20));
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&curl_ok(args)).into_owned()
 }
 
 #[test]
@@ -97,24 +61,19 @@ fn demo_rejects_bad_flags() {
         &["--threads", "0"][..],
         &["--tls-cert", "x.pem"][..],
     ] {
-        let mut cmd = Command::new(example("demo"));
-        cmd.args(args);
-        let out = run_blocking(cmd, Duration::from_secs(20));
+        let out = run(
+            Command::new(example("demo")).args(args),
+            Duration::from_secs(20),
+        );
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
 
 #[test]
 fn demo_serves_tls_with_cert_and_key_flags() {
-    let dir = common::temp_dir("demo-tls");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
+    let dir = temp_dir("demo-tls");
+    pki::write_files(&pki::pki(), &dir);
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
     for executor in ["smol", "async-std"] {
         let (_demo, base) = demo(&[
             "--executor",

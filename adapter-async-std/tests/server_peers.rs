@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
@@ -20,6 +19,8 @@ use wireloom_async_std::server::{
 };
 use wireloom_async_std::static_files::StaticDir;
 use wireloom_async_std::AsyncRuntime;
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::http::{header, Client, Resp};
 
 const HELLO_TXT: &str = "0123456789abcdefghijklmnopqrstuvwxyz\n";
 
@@ -108,13 +109,6 @@ fn routes() -> Router<BoxHandler> {
     )
     .unwrap();
     r
-}
-
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 #[test]
@@ -330,7 +324,7 @@ print("ok")
                 port = s.addr.port(),
                 hello = HELLO_TXT,
             );
-            python(script).await;
+            python_ok(script).await;
             s.stop().await;
         }
     });
@@ -345,22 +339,21 @@ fn sixteen_pipelined_requests_in_one_write() {
             let s = start(&rt, app(&rt, &root));
             let addr = s.addr;
             unblock(move || {
-                let mut sock = connect(addr);
+                let mut sock = Client::new(addr);
                 let mut all = String::new();
                 for i in 0..16 {
                     all.push_str(&format!("GET /n/{i} HTTP/1.1\r\nHost: t\r\n\r\n"));
                 }
-                sock.write_all(all.as_bytes()).unwrap();
-                let mut rest = Vec::new();
+                sock.send(all.as_bytes());
                 for i in 0..16 {
-                    let (head, body) = read_response(&mut sock, &mut rest);
+                    let Resp { head, body, .. } = sock.response(false).unwrap();
                     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
                     assert_eq!(body, i.to_string().as_bytes(), "response {i} out of order");
                 }
-                assert!(rest.is_empty(), "extra bytes after 16 responses");
+                assert!(sock.leftover().is_empty(), "extra bytes after 16 responses");
                 // The connection lives on.
-                let (head, body) =
-                    exchange(&mut sock, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+                let Resp { head, body, .. } =
+                    sock.round_trip("GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
                 assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
                 assert_eq!(body, b"Hello, World!");
             })
@@ -379,14 +372,15 @@ fn panicking_handler_gives_500_and_the_server_lives_on() {
             let s = start(&rt, app(&rt, &root));
             let addr = s.addr;
             unblock(move || {
-                let mut sock = connect(addr);
+                let mut sock = Client::new(addr);
                 for _ in 0..2 {
-                    let (head, _) = exchange(&mut sock, "GET /panic HTTP/1.1\r\nHost: t\r\n\r\n");
+                    let Resp { head, .. } =
+                        sock.round_trip("GET /panic HTTP/1.1\r\nHost: t\r\n\r\n");
                     assert!(head.starts_with("HTTP/1.1 500"), "{head}");
                 }
                 // The same connection, then a new one, still served.
-                let (head, body) =
-                    exchange(&mut sock, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+                let Resp { head, body, .. } =
+                    sock.round_trip("GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
                 assert!(head.starts_with("HTTP/1.1 200"), "{head}");
                 assert_eq!(body, b"Hello, World!");
             })
@@ -479,17 +473,19 @@ fn graceful_shutdown_finishes_in_flight_and_closes_idle() {
             let addr = s.addr;
             // An idle keep-alive connection.
             let mut idle = unblock(move || {
-                let mut sock = connect(addr);
-                let (head, _) = exchange(&mut sock, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+                let mut sock = Client::new(addr);
+                let Resp { head, .. } =
+                    sock.round_trip("GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
                 assert!(head.starts_with("HTTP/1.1 200"), "{head}");
                 sock
             })
             .await;
             // A request in flight when the shutdown comes.
             let in_flight = blocking::unblock(move || {
-                let mut sock = connect(addr);
-                let r = exchange(&mut sock, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
-                (r, read_to_eof(&mut sock))
+                let mut sock = Client::new(addr);
+                let Resp { head, body, .. } =
+                    sock.round_trip("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
+                ((head, body), sock.read_to_eof())
             });
             let until = Instant::now() + Duration::from_secs(5);
             while s.handle.active_connections() < 2 {
@@ -503,7 +499,7 @@ fn graceful_shutdown_finishes_in_flight_and_closes_idle() {
 
             // The idle connection is closed at once.
             let (eof, idle_closed) = unblock(move || {
-                let r = read_to_eof(&mut idle);
+                let r = idle.read_to_eof();
                 (r, Instant::now())
             })
             .await;
@@ -540,23 +536,26 @@ fn max_connections_answers_503() {
             let s = start(&rt, app(&rt, &root).max_connections(1));
             let addr = s.addr;
             unblock(move || {
-                let mut first = connect(addr);
-                let (head, _) = exchange(&mut first, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+                let mut first = Client::new(addr);
+                let Resp { head, .. } =
+                    first.round_trip("GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
                 assert!(head.starts_with("HTTP/1.1 200"), "{head}");
                 // The first stays open: the second is refused.
-                let mut second = connect(addr);
-                let (head, _) = exchange(&mut second, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+                let mut second = Client::new(addr);
+                let Resp { head, .. } =
+                    second.round_trip("GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
                 assert!(head.starts_with("HTTP/1.1 503"), "{head}");
-                assert_eq!(read_to_eof(&mut second).expect("closed"), b"");
+                assert_eq!(second.read_to_eof().expect("closed"), b"");
                 // The first is still served; once it is gone, others are.
-                let (head, _) = exchange(&mut first, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+                let Resp { head, .. } =
+                    first.round_trip("GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
                 assert!(head.starts_with("HTTP/1.1 200"), "{head}");
                 drop(first);
                 let until = Instant::now() + Duration::from_secs(5);
                 loop {
-                    let mut third = connect(addr);
-                    let (head, _) =
-                        exchange(&mut third, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+                    let mut third = Client::new(addr);
+                    let Resp { head, .. } =
+                        third.round_trip("GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
                     if head.starts_with("HTTP/1.1 200") {
                         break;
                     }
@@ -586,11 +585,12 @@ fn idle_and_head_timeouts_close_connections() {
             unblock(move || {
                 // Idle after a response: closed after ~300 ms (the timer
                 // re-armed from the head deadline to the idle one).
-                let mut sock = connect(addr);
-                let (head, _) = exchange(&mut sock, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+                let mut sock = Client::new(addr);
+                let Resp { head, .. } =
+                    sock.round_trip("GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
                 assert!(head.starts_with("HTTP/1.1 200"), "{head}");
                 let t = Instant::now();
-                assert_eq!(read_to_eof(&mut sock).expect("closed"), b"");
+                assert_eq!(sock.read_to_eof().expect("closed"), b"");
                 let took = t.elapsed();
                 assert!(
                     took >= Duration::from_millis(250) && took < Duration::from_secs(3),
@@ -598,10 +598,10 @@ fn idle_and_head_timeouts_close_connections() {
                 );
 
                 // A head that never completes: answered 408 and closed.
-                let mut sock = connect(addr);
-                sock.write_all(b"GET /plaintext HTTP/1.1\r\nHost:").unwrap();
+                let mut sock = Client::new(addr);
+                sock.send(b"GET /plaintext HTTP/1.1\r\nHost:");
                 let t = Instant::now();
-                let got = read_to_eof(&mut sock).expect("closed");
+                let got = sock.read_to_eof().expect("closed");
                 let took = t.elapsed();
                 assert!(
                     String::from_utf8_lossy(&got).starts_with("HTTP/1.1 408"),

@@ -1,5 +1,5 @@
-//! HTTPS against curl: a test CA and leaves made by rcgen, curl trusting
-//! the CA (`--cacert`), every scenario under each executor.
+//! HTTPS against curl: a test CA and leaves (`wireloom_testkit::pki`),
+//! curl trusting the CA (`--cacert`), every scenario under each executor.
 
 mod common;
 
@@ -8,54 +8,15 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
 use wireloom_async_std::cache::{CacheConfig, FileCache};
 use wireloom_async_std::core::http::{Method, StatusCode};
 use wireloom_async_std::router::Router;
 use wireloom_async_std::server::{handler, BoxHandler, Request, Response, Server, StaticFiles};
 use wireloom_async_std::static_files::StaticDir;
-use wireloom_async_std::tls::{Identity, ServerTlsConfig};
+use wireloom_async_std::tls::ServerTlsConfig;
 use wireloom_async_std::AsyncRuntime;
-
-/// A CA and two leaves it signed: `localhost`/`127.0.0.1` (the default)
-/// and `a.test` (by SNI). Returns (CA PEM, config).
-fn pki() -> (String, ServerTlsConfig) {
-    let ca_key = KeyPair::generate().expect("ca key");
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "wireloom async-std test CA");
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_pem = params.self_signed(&ca_key).expect("ca cert").pem();
-    let issuer = Issuer::new(params, ca_key);
-    let leaf = |names: &[&str]| {
-        let key = KeyPair::generate().expect("leaf key");
-        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .expect("leaf params");
-        p.distinguished_name.push(DnType::CommonName, names[0]);
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.use_authority_key_identifier_extension = true;
-        let cert = p.signed_by(&key, &issuer).expect("leaf cert");
-        Identity::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).expect("identity")
-    };
-    let cfg = ServerTlsConfig::builder()
-        .default_identity(leaf(&["localhost", "127.0.0.1"]))
-        .sni_identity("a.test", leaf(&["a.test"]))
-        .expect("a.test")
-        .handshake_timeout(Duration::from_secs(5))
-        .build()
-        .expect("server config");
-    (ca_pem, cfg)
-}
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::pki;
 
 fn app(rt: &AsyncRuntime, root: &Path, tls: ServerTlsConfig) -> Server {
     let mut r: Router<BoxHandler> = Router::new();
@@ -101,7 +62,11 @@ const UPLOAD: &str = "a chunked upload over TLS\n";
 #[test]
 fn curl_over_tls_with_a_test_ca() {
     let dir = temp_dir("tls");
-    let (ca_pem, tls) = pki();
+    let p = pki::pki();
+    let (ca_pem, tls) = (
+        p.ca_pem.clone(),
+        pki::server_config(&p, Duration::from_secs(5)),
+    );
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, ca_pem).unwrap();
     let big: Vec<u8> = (0..1_200_000u32).map(|i| (i % 253) as u8).collect();

@@ -18,12 +18,8 @@ use std::sync::Arc;
 use wireloom_blocking::client::{Agent, AgentConfig};
 
 fn main() -> ExitCode {
-    let args = match cli::Args::from_env() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let tls = match args.tls() {
-        Ok(t) => t,
+    let (args, tls) = match cli::setup() {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let agent = Agent::with_config(AgentConfig {

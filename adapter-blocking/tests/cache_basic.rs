@@ -4,39 +4,14 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wireloom_blocking::cache::{CacheConfig, CacheStats, CachedFile, FileCache, ServeError};
 use wireloom_blocking::core::http::file::{plan, Segment};
 use wireloom_blocking::core::http::{Method, RequestHead, StatusCode};
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "wireloom-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use wireloom_testkit::fs::TempDir;
 
 /// Writes `data` and backdates the mtime, so that a later write in the same
 /// timestamp tick still changes it (as for any file not written just now).
@@ -66,7 +41,7 @@ fn stats(c: &FileCache) -> (usize, u64, u64, u64, u64) {
 #[test]
 fn hits_misses_and_stats() {
     let d = TempDir::new("stats");
-    let (a, b) = (d.path("a.html"), d.path("b.bin"));
+    let (a, b) = (d.join("a.html"), d.join("b.bin"));
     write_old(&a, b"<p>hi</p>");
     write_old(&b, &filled(100_000, 7));
     let c = FileCache::default();
@@ -110,7 +85,7 @@ fn hits_misses_and_stats() {
 #[test]
 fn zero_copy_sharing() {
     let d = TempDir::new("zc");
-    let (small, big) = (d.path("s.txt"), d.path("big.bin"));
+    let (small, big) = (d.join("s.txt"), d.join("big.bin"));
     write_old(&small, b"small");
     write_old(&big, &filled(1 << 20, 1));
     let c = FileCache::default();
@@ -157,7 +132,7 @@ fn zero_copy_sharing() {
 fn invalidation_on_rewrite_truncate_rename_touch() {
     let d = TempDir::new("inval");
     for (size, mapped) in [(1000usize, false), (200_000, true)] {
-        let p = d.path("f.bin");
+        let p = d.join("f.bin");
         write_old(&p, &filled(size, b'a'));
         let c = FileCache::default();
         let v1 = c.get(&p).unwrap();
@@ -192,7 +167,7 @@ fn invalidation_on_rewrite_truncate_rename_touch() {
         assert_eq!(c.stats().invalidations, 2);
 
         // Replace by rename: new inode.
-        let tmp = d.path("f.tmp");
+        let tmp = d.join("f.tmp");
         write_old(&tmp, &filled(size, b'c'));
         fs::rename(&tmp, &p).unwrap();
         let v4 = c.get(&p).unwrap();
@@ -229,9 +204,9 @@ fn lru_eviction_by_budget() {
     let c = FileCache::new(cfg);
     let sizes = [("a", 10_000), ("b", 4_000), ("c", 10_000), ("d", 6_000)];
     for (n, s) in sizes {
-        write_old(&d.path(n), &filled(s, n.as_bytes()[0]));
+        write_old(&d.join(n), &filled(s, n.as_bytes()[0]));
     }
-    let p = |n: &str| d.path(n);
+    let p = |n: &str| d.join(n);
     c.get(p("a")).unwrap();
     c.get(p("b")).unwrap();
     c.get(p("c")).unwrap();
@@ -239,7 +214,7 @@ fn lru_eviction_by_budget() {
     c.get(p("a")).unwrap(); // a is now the most recently used; b the least
     c.get(p("d")).unwrap(); // 30_000: fits exactly
     assert_eq!(stats(&c), (4, 30_000, 1, 4, 0));
-    write_old(&d.path("e"), &filled(9_000, b'e'));
+    write_old(&d.join("e"), &filled(9_000, b'e'));
     c.get(p("e")).unwrap(); // evicts b (4k), c (10k)
     assert_eq!(stats(&c), (3, 25_000, 1, 5, 2));
     c.get(p("a")).unwrap();
@@ -250,7 +225,7 @@ fn lru_eviction_by_budget() {
     assert_eq!(stats(&c).3, 6);
 
     // Larger than the whole budget: served, not cached.
-    write_old(&d.path("huge"), &filled(40_000, b'h'));
+    write_old(&d.join("huge"), &filled(40_000, b'h'));
     let h = c.get(p("huge")).unwrap();
     assert_eq!(h.read_range_checked(39_999..40_000).unwrap(), &b"h"[..]);
     assert!(c.stats().bytes <= 30_000);
@@ -262,21 +237,21 @@ fn lru_eviction_by_budget() {
 fn entry_limit_and_disabled() {
     let d = TempDir::new("limits");
     for i in 0..5 {
-        write_old(&d.path(&i.to_string()), &filled(10, b'x'));
+        write_old(&d.join(i.to_string()), &filled(10, b'x'));
     }
     let mut cfg = CacheConfig::default();
     cfg.max_entries = 2;
     let c = FileCache::new(cfg);
     for i in 0..5 {
-        c.get(d.path(&i.to_string())).unwrap();
+        c.get(d.join(i.to_string())).unwrap();
     }
     assert_eq!(stats(&c), (2, 20, 0, 5, 3));
 
     let mut cfg = CacheConfig::default();
     cfg.enabled = false;
     let c = FileCache::new(cfg);
-    let a = c.get(d.path("0")).unwrap();
-    let b = c.get(d.path("0")).unwrap();
+    let a = c.get(d.join("0")).unwrap();
+    let b = c.get(d.join("0")).unwrap();
     assert_ne!(a.bytes().as_ptr(), b.bytes().as_ptr());
     assert_eq!(stats(&c), (0, 0, 0, 2, 0));
 }
@@ -285,9 +260,12 @@ fn entry_limit_and_disabled() {
 fn non_regular_files_are_errors() {
     let d = TempDir::new("nonreg");
     let c = FileCache::default();
-    assert_eq!(c.get(&d.0).unwrap_err().kind(), io::ErrorKind::InvalidInput);
     assert_eq!(
-        c.get(d.path("missing")).unwrap_err().kind(),
+        c.get(d.path()).unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        c.get(d.join("missing")).unwrap_err().kind(),
         io::ErrorKind::NotFound
     );
     assert_eq!(
@@ -295,7 +273,7 @@ fn non_regular_files_are_errors() {
         io::ErrorKind::InvalidInput
     );
     // A FIFO must be refused without being opened (opening one blocks).
-    let fifo = d.path("fifo");
+    let fifo = d.join("fifo");
     if std::process::Command::new("mkfifo")
         .arg(&fifo)
         .status()
@@ -315,13 +293,13 @@ fn empty_file_and_ranges() {
     let mut cfg = CacheConfig::default();
     cfg.small_file_threshold = 0; // map everything that is not empty
     let c = FileCache::new(cfg);
-    write_old(&d.path("empty"), b"");
-    let e = c.get(d.path("empty")).unwrap();
+    write_old(&d.join("empty"), b"");
+    let e = c.get(d.join("empty")).unwrap();
     assert!(e.is_empty() && !e.is_mapped());
     assert_eq!(e.read_range_checked(0..0).unwrap().len(), 0);
 
-    write_old(&d.path("ten"), b"0123456789");
-    let t = c.get(d.path("ten")).unwrap();
+    write_old(&d.join("ten"), b"0123456789");
+    let t = c.get(d.join("ten")).unwrap();
     assert!(t.is_mapped());
     assert_eq!(t.read_range_checked(2..5).unwrap(), &b"234"[..]);
     let err = t.read_range_checked(5..11).unwrap_err();
@@ -329,7 +307,7 @@ fn empty_file_and_ranges() {
     assert!(matches!(
         t.write_range(
             std::ops::Range { start: 8, end: 4 },
-            &mut File::create(d.path("out")).unwrap(),
+            &mut File::create(d.join("out")).unwrap(),
             4
         ),
         Err(ServeError::InvalidRange {
@@ -338,10 +316,10 @@ fn empty_file_and_ranges() {
             len: 10
         })
     ));
-    let mut out = File::create(d.path("out")).unwrap();
+    let mut out = File::create(d.join("out")).unwrap();
     assert_eq!(t.write_range(0..10, &mut out, 3).unwrap(), 10);
     assert_eq!(t.write_range(3..3, &mut out, 3).unwrap(), 0);
-    assert_eq!(fs::read(d.path("out")).unwrap(), b"0123456789");
+    assert_eq!(fs::read(d.join("out")).unwrap(), b"0123456789");
 }
 
 /// What an adapter does: plan the response in core, send each file segment
@@ -350,9 +328,9 @@ fn empty_file_and_ranges() {
 fn serves_a_planned_multipart_response() {
     let d = TempDir::new("plan");
     let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    write_old(&d.path("data.bin"), &body);
+    write_old(&d.join("data.bin"), &body);
     let c = FileCache::default();
-    let f = c.get(d.path("data.bin")).unwrap();
+    let f = c.get(d.join("data.bin")).unwrap();
     assert!(f.is_mapped());
     let mut req = RequestHead::new(Method::GET, "/data.bin").unwrap();
     req.header("Host", "h")
@@ -361,7 +339,7 @@ fn serves_a_planned_multipart_response() {
         .unwrap();
     let p = plan(&req, &f.meta(), 42);
     assert_eq!(p.head.status, StatusCode::PARTIAL_CONTENT);
-    let out_path = d.path("wire");
+    let out_path = d.join("wire");
     let mut out = File::create(&out_path).unwrap();
     let mut expect = Vec::new();
     for seg in &p.body {
@@ -386,7 +364,7 @@ fn concurrent_get_evict_remove() {
     const FILES: usize = 24;
     let content = |i: usize| filled(1000 + i * 700, i as u8);
     for i in 0..FILES {
-        write_old(&d.path(&format!("{i}.bin")), &content(i));
+        write_old(&d.join(format!("{i}.bin")), &content(i));
     }
     let mut cfg = CacheConfig::default();
     cfg.max_bytes = 40_000; // room for a handful: constant eviction
@@ -406,7 +384,7 @@ fn concurrent_get_evict_remove() {
                     x ^= x >> 7;
                     x ^= x << 17;
                     let i = (x % FILES as u64) as usize;
-                    let p = d.path(&format!("{i}.bin"));
+                    let p = d.join(format!("{i}.bin"));
                     if t == 0 && n % 97 == 0 {
                         c.remove(&p);
                     } else if t == 0 && n % 499 == 0 {

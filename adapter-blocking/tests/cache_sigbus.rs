@@ -11,35 +11,14 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use wireloom_blocking::cache::{CachedFile, FileCache, ServeError};
+use wireloom_testkit::fs::TempDir;
 
 const EFAULT: i32 = 14;
 const LEN: usize = 1 << 20;
 const HALF: usize = LEN / 2;
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "wireloom-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn content() -> Vec<u8> {
     (0..LEN).map(|i| (i % 253) as u8 + 1).collect()
@@ -48,7 +27,7 @@ fn content() -> Vec<u8> {
 /// A 1 MiB mapped file in a fresh directory (mtime backdated, so a rewrite
 /// in the same timestamp tick still changes it).
 fn mapped(d: &TempDir, cache: &FileCache) -> (PathBuf, CachedFile) {
-    let p = d.0.join("f.bin");
+    let p = d.join("f.bin");
     fs::write(&p, content()).unwrap();
     OpenOptions::new()
         .write(true)
@@ -120,7 +99,7 @@ fn kernel_copy_from_truncated_mapping_is_efault_not_sigbus() {
     assert_eq!(got, content()[HALF - 4096..HALF - 4096 + got.len()]);
 
     // Same for write(2) to a regular file.
-    let mut out = File::create(d.0.join("out")).unwrap();
+    let mut out = File::create(d.join("out")).unwrap();
     let e = out.write(&mapping[HALF..]).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(EFAULT), "{e}");
 
@@ -199,7 +178,7 @@ fn write_range_on_changed_file_is_file_changed() {
         r
     };
     rewrite(&p2);
-    let mut out = File::create(d.0.join("out")).unwrap();
+    let mut out = File::create(d.join("out")).unwrap();
     assert!(matches!(
         f2.write_range(0..10, &mut out, 4),
         Err(ServeError::FileChanged)
@@ -255,7 +234,7 @@ fn unlinked_or_replaced_file_still_serves_whole() {
     let d = TempDir::new("unlink");
     let cache = FileCache::default();
     let (p, f) = mapped(&d, &cache);
-    let tmp = d.0.join("new");
+    let tmp = d.join("new");
     fs::write(&tmp, b"new").unwrap();
     fs::rename(&tmp, &p).unwrap();
     assert!(f.is_unchanged().unwrap());
@@ -282,7 +261,7 @@ fn userspace_read_of_truncated_mapping_is_sigbus() {
     let d = TempDir::new("sigbus-child"); // the child dies before cleaning up
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "sigbus_child", "--ignored", "--test-threads=1"])
-        .env("WIRELOOM_SIGBUS_CHILD", &d.0)
+        .env("WIRELOOM_SIGBUS_CHILD", d.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
@@ -296,7 +275,7 @@ fn sigbus_child() {
     let Some(dir) = std::env::var_os("WIRELOOM_SIGBUS_CHILD") else {
         return;
     };
-    let d = std::mem::ManuallyDrop::new(TempDir(dir.into()));
+    let d = std::mem::ManuallyDrop::new(TempDir::adopt(dir.into()));
     let cache = FileCache::default();
     let (p, f) = mapped(&d, &cache);
     truncate(&p, HALF as u64);

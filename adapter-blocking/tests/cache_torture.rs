@@ -16,70 +16,26 @@ use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wireloom_blocking::cache::{CachedFile, FileCache, ServeError};
+use wireloom_testkit::data::{pattern, Rng};
+use wireloom_testkit::fs::TempDir;
 
 const LEN: usize = 32 << 20;
 const CHUNK: usize = 256 << 10;
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "wireloom-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-fn pattern(seed: u64) -> Vec<u8> {
-    let mut r = Rng(seed);
-    let mut v = Vec::with_capacity(LEN);
-    for _ in 0..LEN / 8 {
-        v.extend_from_slice(&r.next().to_le_bytes());
-    }
-    v
-}
-
 fn original() -> &'static [u8] {
     static P: OnceLock<Vec<u8>> = OnceLock::new();
-    P.get_or_init(|| pattern(0x1234_5678_9abc_def1))
+    P.get_or_init(|| pattern(0x1234_5678_9abc_def1, LEN))
 }
 
 fn replacement() -> &'static [u8] {
     static P: OnceLock<Vec<u8>> = OnceLock::new();
-    P.get_or_init(|| pattern(0x0fed_cba9_8765_4321))
+    P.get_or_init(|| pattern(0x0fed_cba9_8765_4321, LEN))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -137,7 +93,7 @@ fn serve(file: &CachedFile, sock: &mut TcpStream, path: Path) -> Result<u64, Ser
 }
 
 fn round(dir: &TempDir, cache: &FileCache, n: usize, path: Path, m: Mutation, when: When) -> Tally {
-    let file_path = dir.0.join(format!("round-{n}.bin"));
+    let file_path = dir.join(format!("round-{n}.bin"));
     fs::write(&file_path, original()).unwrap();
     OpenOptions::new()
         .write(true)

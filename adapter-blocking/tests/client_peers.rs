@@ -1,21 +1,20 @@
 //! The blocking client against real servers: nginx and Python's http.server,
 //! plus our own server for redirects, pooling and retries.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{free_port, start_nginx, temp_dir, wait_port, Peer};
 use wireloom_blocking::client::{Agent, AgentConfig, ClientError};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Request, Response, Server, ServerHandle};
 use wireloom_core::http::pool::PoolConfig;
 use wireloom_core::http::{Method, StatusCode};
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::net::{free_port, full_listener};
+use wireloom_testkit::peers::{python_http_server, start_nginx};
 
 #[test]
 fn against_nginx() {
@@ -95,23 +94,7 @@ fn against_nginx() {
 fn against_python_http_server() {
     let root = temp_dir("pyroot");
     std::fs::write(root.join("index.html"), "<p>python</p>").unwrap();
-    let port = free_port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-            "--directory",
-        ])
-        .arg(&root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _peer = Peer(child);
-    wait_port(port);
+    let (_peer, port) = python_http_server(&root);
     let agent = Agent::new();
     for _ in 0..3 {
         // HTTP/1.0 server: each response closes; the agent reconnects.
@@ -481,14 +464,7 @@ fn write_and_connect_timeouts() {
     drop(t);
     // A listener whose accept queue is full drops new SYNs: the connect
     // timeout fires.
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    s.listen(0).unwrap();
-    let full: SocketAddr = s.local_addr().unwrap().as_socket().unwrap();
-    let _queued: Vec<TcpStream> = (0..4)
-        .filter_map(|_| TcpStream::connect_timeout(&full, Duration::from_millis(200)).ok())
-        .collect();
+    let (full, _queue) = full_listener();
     let agent = Agent::with_config(AgentConfig {
         connect_timeout: Duration::from_millis(300),
         ..AgentConfig::default()

@@ -1,12 +1,11 @@
 //! Custom error pages and responses core refuses, over loopback with raw
 //! bytes (exact wire checks).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use wireloom_blocking::server::{Request, Response, Server, ServerHandle};
 use wireloom_core::http::StatusCode;
+use wireloom_testkit::http::exchange;
 
 fn serve(
     handler: impl Fn(&mut Request<'_>) -> Response + Send + Sync + 'static,
@@ -26,13 +25,10 @@ fn serve(
 }
 
 fn get(addr: SocketAddr) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    String::from_utf8(out).unwrap()
+    exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
 }
 
 /// A handler's `Content-Length: 0` on an empty 401 does not carry over to

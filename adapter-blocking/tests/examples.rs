@@ -1,13 +1,15 @@
 //! The `demo`, `fetch` and `send-mail` examples as a user runs them (cargo
 //! builds the example binaries before running integration tests).
 
-mod common;
-mod smtp_support;
-mod tls_support;
-
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use wireloom_testkit::examples::{run_example, serve};
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::net::free_port;
+use wireloom_testkit::pki::{pki, write_files};
+use wireloom_testkit::process::{curl_raw, ChildGuard};
+use wireloom_testkit::smtp::{data, Aiosmtpd};
 
 /// This crate's build of example `name` (the async adapters have examples
 /// of the same names).
@@ -15,45 +17,14 @@ fn example(name: &str) -> PathBuf {
     wireloom_testkit::example_binary(env!("CARGO_MANIFEST_DIR"), name)
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the demo on an ephemeral port; returns it and its base URL.
-fn demo(args: &[&str]) -> (Running, String) {
-    let mut child = Command::new(example("demo"))
-        .args(["--addr", "127.0.0.1:0", "--threads", "4"])
-        .args(args)
-        .env("WIRELOOM_QUIET", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .expect("demo prints its URL")
-        .trim_end_matches('/')
-        .to_string();
-    (Running(child), url)
+/// Starts the demo (4 threads) on an ephemeral port; returns it and its
+/// base URL.
+fn demo(args: &[&str]) -> (ChildGuard, String) {
+    serve(&example("demo"), &[&["--threads", "4"][..], args].concat())
 }
 
 fn fetch(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(example("fetch")).args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_example(&example("fetch"), args)
 }
 
 #[test]
@@ -95,11 +66,7 @@ fn demo_and_fetch() {
     let (_, out, _) = fetch(&[&format!("{url}/docs"), "--follow"]);
     assert!(out.contains("Directory index"), "{out}");
     // Transport errors: nonzero exit.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let (code, _, err) = fetch(&[&format!("http://127.0.0.1:{port}/")]);
     assert_eq!(code, Some(1), "{err}");
     let (code, _, _) = fetch(&["--bogus"]);
@@ -108,7 +75,7 @@ fn demo_and_fetch() {
 
 #[test]
 fn demo_root_flag_and_fetch_methods() {
-    let root = tls_support::temp_dir("demo-root");
+    let root = temp_dir("demo-root");
     std::fs::write(root.join("index.html"), "<p>my own root</p>").unwrap();
     std::fs::write(root.join("notes.txt"), "plain notes\n").unwrap();
     let (_demo, url) = demo(&["--root", root.to_str().unwrap()]);
@@ -141,16 +108,14 @@ fn demo_root_flag_and_fetch_methods() {
 
 #[test]
 fn demo_over_tls() {
-    let p = tls_support::pki();
-    let dir = tls_support::temp_dir("demo-tls");
+    let p = pki();
+    let dir = temp_dir("demo-tls");
     let (cert, key, ca) = (
         dir.join("cert.pem"),
         dir.join("key.pem"),
         dir.join("ca.pem"),
     );
-    std::fs::write(&cert, &p.localhost.cert_pem).unwrap();
-    std::fs::write(&key, &p.localhost.key_pem).unwrap();
-    std::fs::write(&ca, &p.ca_pem).unwrap();
+    write_files(&p, &dir);
     let (_demo, url) = demo(&[
         "--tls-cert",
         cert.to_str().unwrap(),
@@ -165,32 +130,18 @@ fn demo_over_tls() {
     let (code, _, err) = fetch(&[&format!("{url}/plaintext")]);
     assert_eq!(code, Some(1));
     assert!(err.contains("TLS"), "{err}");
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "10",
-            "--cacert",
-            ca.to_str().unwrap(),
-            &format!("{url}/css/site.css"),
-            "-r",
-            "0-3",
-        ])
-        .output()
-        .expect("curl must be installed");
+    let out = curl_raw(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        &format!("{url}/css/site.css"),
+        "-r",
+        "0-3",
+    ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "body");
 }
 
 fn send_mail(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(example("send-mail"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_example(&example("send-mail"), args)
 }
 
 /// Parses a delivered message with Python's `email` package.
@@ -227,8 +178,8 @@ print(json.dumps({
 
 #[test]
 fn send_mail_over_starttls_with_auth_and_attachments() {
-    let mut server = smtp_support::Aiosmtpd::start("starttls", true);
-    let dir = common::temp_dir("send-mail");
+    let mut server = Aiosmtpd::start("starttls", true);
+    let dir = temp_dir("send-mail");
     let pdf = dir.join("r\u{e9}sum\u{e9}.pdf");
     let pdf_bytes: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
     std::fs::write(&pdf, &pdf_bytes).unwrap();
@@ -285,7 +236,7 @@ fn send_mail_over_starttls_with_auth_and_attachments() {
         got["rcpt_to"],
         serde_json::json!(["bob@example.com", "carol@example.net"])
     );
-    let m = python_email(&smtp_support::data(&got));
+    let m = python_email(&data(&got));
     assert_eq!(m["defects"], serde_json::json!([]), "{m}");
     assert_eq!(m["subject"], "Gr\u{fc}\u{df}e from send-mail");
     assert_eq!(m["from"], "Alice <alice@example.org>");
@@ -303,13 +254,10 @@ fn send_mail_over_starttls_with_auth_and_attachments() {
     assert_eq!(atts.len(), 2, "{m}");
     assert_eq!(atts[0]["filename"], "r\u{e9}sum\u{e9}.pdf");
     assert_eq!(atts[0]["type"], "application/pdf");
-    assert_eq!(smtp_support::data(&atts[0]), pdf_bytes);
+    assert_eq!(data(&atts[0]), pdf_bytes);
     assert_eq!(atts[1]["filename"], "notes.txt");
     assert_eq!(atts[1]["type"], "text/plain");
-    assert_eq!(
-        smtp_support::data(&atts[1]),
-        b"line one\n.line two\n".to_vec()
-    );
+    assert_eq!(data(&atts[1]), b"line one\n.line two\n".to_vec());
 
     // Every recipient accepted: exit status 0.
     let (code, out, err) = as_alice(&[
@@ -354,7 +302,7 @@ fn send_mail_over_starttls_with_auth_and_attachments() {
 
 #[test]
 fn send_mail_over_implicit_tls() {
-    let mut server = smtp_support::Aiosmtpd::start("implicit", false);
+    let mut server = Aiosmtpd::start("implicit", false);
     let (code, out, err) = send_mail(&[
         "--server",
         &format!("localhost:{}", server.port),
@@ -376,7 +324,7 @@ fn send_mail_over_implicit_tls() {
         got["rcpt_to"],
         serde_json::json!(["bob@example.com", "carol@example.com"])
     );
-    let m = python_email(&smtp_support::data(&got));
+    let m = python_email(&data(&got));
     assert_eq!(m["text"], "over SMTPS\n");
     assert_eq!(m["defects"], serde_json::json!([]));
 }

@@ -1,14 +1,9 @@
 //! HTTPS end to end: our server under curl, our client against nginx with
-//! TLS. Certificates: a CA and leaves made by rcgen in the test.
-
-mod common;
-mod tls_support;
+//! TLS. Certificates: a test CA and leaves (`wireloom_testkit::pki`).
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use common::start_nginx;
-use tls_support::{pki, temp_dir};
 use wireloom_blocking::client::{Agent, AgentConfig, ClientError};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Request, Response, Server};
@@ -16,6 +11,9 @@ use wireloom_blocking::tls::{
     acceptor, certificates_from_pem, crypto_provider, ClientTlsConfig, ServerTlsConfig,
 };
 use wireloom_core::http::{Method, StatusCode};
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::peers::start_nginx;
+use wireloom_testkit::pki::{pki, write_files};
 
 #[test]
 fn curl_against_our_https_server() {
@@ -101,8 +99,7 @@ fn curl_against_our_https_server() {
 fn our_client_against_nginx_tls() {
     let p = pki();
     let dir = temp_dir("nginx-tls");
-    std::fs::write(dir.join("cert.pem"), &p.localhost.cert_pem).unwrap();
-    std::fs::write(dir.join("key.pem"), &p.localhost.key_pem).unwrap();
+    write_files(&p, &dir);
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("hello.txt"), "hello over tls\n").unwrap();

@@ -1,7 +1,5 @@
 //! The blocking server against real clients: curl and Python's http.client.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -9,10 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::curl;
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Body, Request, Response, Server, ServerHandle};
 use wireloom_core::http::{Method, ServerConfig, StatusCode};
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::process::{curl, python_ok};
 
 /// Length of the `/blob` body (a `Body::Full`).
 const BLOB_LEN: usize = 100 * 1024;
@@ -207,8 +206,7 @@ fn curl_keep_alive_routes_and_errors() {
 fn curl_uploads_chunked_and_expect_continue() {
     let (h, addr, _) = start(ServerConfig::default(), 4);
     let url = format!("http://{addr}/api/echo");
-    let dir = std::env::temp_dir().join(format!("wireloom-up-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("up");
     let file = dir.join("payload.bin");
     let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
     std::fs::write(&file, &payload).unwrap();
@@ -280,17 +278,7 @@ print("ok")
 "#,
         port = addr.port()
     );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "ok",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_ok(&script, &[]);
     h.shutdown();
 }
 

@@ -1,26 +1,23 @@
 //! The blocking SMTP client against real peers started here on 127.0.0.1:
-//! aiosmtpd (STARTTLS and implicit TLS with an rcgen CA, AUTH PLAIN and
+//! aiosmtpd (STARTTLS and implicit TLS with a test CA, AUTH PLAIN and
 //! LOGIN, per-recipient results, several messages per connection) and
 //! Postfix `smtp-sink` (PIPELINING); plus a silent server (timeouts) and a
 //! scripted one (plaintext injected after the STARTTLS go-ahead).
-
-mod common;
-mod smtp_support;
-mod tls_support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::smtp_peers::{dumped, sink_dir, smtp_sink};
-use smtp_support::{data, Aiosmtpd};
 use wireloom_blocking::core::smtp::auth::{Credentials, Mechanism};
 use wireloom_blocking::core::smtp::client::{ClientError, ClientTimeouts, Stage};
 use wireloom_blocking::smtp::{
     Envelope, Error, MessageInfo, Security, SmtpClient, StartTls, Timeout,
 };
 use wireloom_blocking::tls::{ServerTlsConfig, TlsStream};
+use wireloom_testkit::net::silent_server;
+use wireloom_testkit::pki::{client_config, other_ca, pki};
+use wireloom_testkit::smtp::{big_message, data, dumped, sink_dir, smtp_sink, Aiosmtpd};
 
 const MESSAGE: &[u8] =
     b"From: a@example.org\nSubject: t\n\n.dot first\r\nbare CR\rbare LF\n..\nend without newline";
@@ -35,7 +32,7 @@ fn starttls_required_auth_plain_and_login() {
         (Some(Mechanism::Login), Mechanism::Login),
     ] {
         let mut b = server
-            .client(Security::StartTls(StartTls::Required))
+            .builder::<SmtpClient>(Security::StartTls(StartTls::Required))
             .credentials(Credentials::password("alice", "secret"));
         if let Some(m) = forced {
             b = b.mechanism(m);
@@ -71,7 +68,7 @@ fn wrong_password_is_a_typed_error() {
     for mech in [Mechanism::Plain, Mechanism::Login] {
         let started = Instant::now();
         let err = server
-            .client(Security::StartTls(StartTls::Required))
+            .builder::<SmtpClient>(Security::StartTls(StartTls::Required))
             .credentials(Credentials::password("alice", "wrong"))
             .mechanism(mech)
             .build()
@@ -87,7 +84,7 @@ fn wrong_password_is_a_typed_error() {
 fn implicit_tls_several_recipients_and_messages() {
     let mut server = Aiosmtpd::start("implicit", true);
     let mut conn = server
-        .client(Security::Tls)
+        .builder::<SmtpClient>(Security::Tls)
         .credentials(Credentials::password("alice", "secret"))
         .build()
         .unwrap()
@@ -145,7 +142,7 @@ fn implicit_tls_several_recipients_and_messages() {
 fn plaintext_session_declares_8bitmime_and_smtputf8() {
     let mut server = Aiosmtpd::start("plain", false);
     let mut conn = server
-        .client(Security::None)
+        .builder::<SmtpClient>(Security::None)
         .build()
         .unwrap()
         .connect()
@@ -181,7 +178,7 @@ fn plaintext_auth_only_when_allowed() {
     let mut server = Aiosmtpd::start("plain", true);
     let builder = |password: &str| {
         server
-            .client(Security::None)
+            .builder::<SmtpClient>(Security::None)
             .credentials(Credentials::password("alice", password))
     };
     // Core refuses to send the secret over plaintext by default.
@@ -222,21 +219,10 @@ fn plaintext_auth_only_when_allowed() {
 #[test]
 fn large_message_streamed_from_a_reader_over_starttls() {
     let mut server = Aiosmtpd::start("starttls", false);
-    let mut message = b"Subject: big\r\n\r\n".to_vec();
-    let mut expected = message.clone();
-    for i in 0..60_000 {
-        let line = format!(
-            "{}line {i} of a big message\u{e9}",
-            if i % 3 == 0 { "." } else { "" }
-        );
-        message.extend_from_slice(line.as_bytes());
-        message.extend_from_slice(if i % 2 == 0 { b"\n" } else { b"\r\n" });
-        expected.extend_from_slice(line.as_bytes());
-        expected.extend_from_slice(b"\r\n");
-    }
+    let (message, expected) = big_message();
     assert!(message.len() > 1_500_000, "{}", message.len());
     let mut conn = server
-        .client(Security::StartTls(StartTls::Required))
+        .builder::<SmtpClient>(Security::StartTls(StartTls::Required))
         .build()
         .unwrap()
         .connect()
@@ -256,7 +242,10 @@ fn large_message_streamed_from_a_reader_over_starttls() {
 #[test]
 fn streamed_body_source_failure_abandons_the_message() {
     let mut server = Aiosmtpd::start("plain", false);
-    let client = server.client(Security::None).build().unwrap();
+    let client = server
+        .builder::<SmtpClient>(Security::None)
+        .build()
+        .unwrap();
     let mut conn = client.connect().unwrap();
     let chunks = vec![
         Ok(Bytes::from_static(b"Subject: never\r\n\r\npart")),
@@ -277,7 +266,7 @@ fn streamed_body_source_failure_abandons_the_message() {
 fn starttls_required_but_not_offered() {
     let server = Aiosmtpd::start("plain", false);
     let err = server
-        .client(Security::StartTls(StartTls::Required))
+        .builder::<SmtpClient>(Security::StartTls(StartTls::Required))
         .build()
         .unwrap()
         .connect()
@@ -288,7 +277,7 @@ fn starttls_required_but_not_offered() {
     );
     // Opportunistic goes on in plaintext.
     let conn = server
-        .client(Security::StartTls(StartTls::Opportunistic))
+        .builder::<SmtpClient>(Security::StartTls(StartTls::Opportunistic))
         .build()
         .unwrap()
         .connect()
@@ -300,7 +289,7 @@ fn starttls_required_but_not_offered() {
 #[test]
 fn untrusted_certificate_is_a_tls_error() {
     let server = Aiosmtpd::start("implicit", false);
-    let (other_ca, _) = tls_support::other_ca();
+    let (other_ca, _) = other_ca();
     let err = SmtpClient::builder(server.addr())
         .security(Security::Tls)
         .ca_pem(other_ca)
@@ -320,19 +309,6 @@ fn untrusted_certificate_is_a_tls_error() {
     assert!(matches!(err, Error::Tls(_)), "{err:?}");
 }
 
-/// A listener that accepts and never says a word.
-fn silent_server() -> (std::thread::JoinHandle<()>, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let h = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut sink = Vec::new();
-        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-        let _ = s.read_to_end(&mut sink);
-    });
-    (h, addr)
-}
-
 #[test]
 fn silent_server_times_out() {
     let (h, addr) = silent_server();
@@ -341,7 +317,7 @@ fn silent_server_times_out() {
         ..ClientTimeouts::default()
     };
     let started = Instant::now();
-    let err = SmtpClient::builder(addr)
+    let err = SmtpClient::builder(addr.to_string())
         .security(Security::None)
         .timeouts(timeouts)
         .build()
@@ -361,11 +337,10 @@ fn silent_server_times_out() {
 
     // Implicit TLS: the handshake times out.
     let (h, addr) = silent_server();
-    let pki = tls_support::pki();
-    let tls =
-        tls_support::client_config(&pki.ca_pem).with_handshake_timeout(Duration::from_millis(400));
+    let pki = pki();
+    let tls = client_config(&pki.ca_pem).with_handshake_timeout(Duration::from_millis(400));
     let started = Instant::now();
-    let err = SmtpClient::builder(addr)
+    let err = SmtpClient::builder(addr.to_string())
         .security(Security::Tls)
         .tls_config(tls)
         .tls_server_name("localhost")
@@ -396,7 +371,7 @@ fn read_line(s: &mut impl Read) -> String {
 
 #[test]
 fn plaintext_after_starttls_go_ahead_never_reaches_tls() {
-    let pki = tls_support::pki();
+    let pki = pki();
     let server_cfg = ServerTlsConfig::builder()
         .default_identity(pki.localhost.identity())
         .alpn_protocols(Vec::<Vec<u8>>::new())
@@ -424,7 +399,7 @@ fn plaintext_after_starttls_go_ahead_never_reaches_tls() {
         assert_eq!(read_line(&mut tls), "QUIT\r\n");
         tls.write_all(b"221 bye\r\n").unwrap();
     });
-    let conn = SmtpClient::builder(addr)
+    let conn = SmtpClient::builder(addr.to_string())
         .hello_name("wireloom.test")
         .ca_pem(pki.ca_pem.as_bytes())
         .tls_server_name("localhost")
@@ -448,7 +423,7 @@ fn smtp_sink_pipelining() {
     for (tag, extra) in [("pipelined", &[][..]), ("lockstep", &["-p"][..])] {
         let dump = dir.join(tag);
         let (_sink, addr) = smtp_sink(extra, &dump);
-        let mut conn = SmtpClient::builder(addr)
+        let mut conn = SmtpClient::builder(addr.to_string())
             .hello_name("wireloom.test")
             .security(Security::None)
             .build()

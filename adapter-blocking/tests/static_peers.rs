@@ -2,18 +2,18 @@
 //! validators, conditional GET, ranges, index files, escapes from the root,
 //! and a file rewritten while it is being served.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use common::temp_dir;
 use wireloom_blocking::cache::{CacheConfig, FileCache};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Server, ServerHandle};
 use wireloom_blocking::static_files::StaticFiles;
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::http::header;
+use wireloom_testkit::process::curl_ok as curl;
 
 fn serve(root: &std::path::Path) -> (ServerHandle, SocketAddr, FileCache) {
     let cache = FileCache::new(CacheConfig::default());
@@ -34,29 +34,6 @@ fn serve(root: &std::path::Path) -> (ServerHandle, SocketAddr, FileCache) {
     (server.spawn().unwrap(), addr, cache)
 }
 
-fn curl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .args(args)
-        .output()
-        .expect("curl must be installed");
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn header(resp: &str, name: &str) -> Option<String> {
-    resp.lines()
-        .find(|l| {
-            l.to_ascii_lowercase()
-                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
-        })
-        .map(|l| l.split_once(':').unwrap().1.trim().to_string())
-}
-
 #[test]
 fn conditional_get_ranges_and_index() {
     let root = temp_dir("static");
@@ -71,11 +48,11 @@ fn conditional_get_ranges_and_index() {
     let head = String::from_utf8(curl(&["-sI", &format!("{base}/a.txt")])).unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
     assert_eq!(
-        header(&head, "content-type").as_deref(),
+        header(&head, "content-type"),
         Some("text/plain; charset=utf-8")
     );
-    assert_eq!(header(&head, "content-length").as_deref(), Some("20"));
-    assert_eq!(header(&head, "accept-ranges").as_deref(), Some("bytes"));
+    assert_eq!(header(&head, "content-length"), Some("20"));
+    assert_eq!(header(&head, "accept-ranges"), Some("bytes"));
     let etag = header(&head, "etag").unwrap();
     let lm = header(&head, "last-modified").unwrap();
 
@@ -114,7 +91,7 @@ fn conditional_get_ranges_and_index() {
     );
     let r = String::from_utf8(curl(&["-si", "-r", "50-60", &format!("{base}/a.txt")])).unwrap();
     assert!(r.starts_with("HTTP/1.1 416"), "{r}");
-    assert_eq!(header(&r, "content-range").as_deref(), Some("bytes */20"));
+    assert_eq!(header(&r, "content-range"), Some("bytes */20"));
     let script = format!(
         r#"
 import http.client, email

@@ -1,7 +1,6 @@
 //! Our TLS client against our TLS server over loopback TCP, plus pump and
 //! configuration error cases.
 
-mod common;
 mod tls_support;
 
 use std::io::{ErrorKind, Read, Write};
@@ -15,11 +14,13 @@ use wireloom_blocking::tls::{
     server_name, CertResolver, ClientTlsConfig, Identity, PeerClose, ServerTlsConfig, TlsError,
     TlsPump, TlsStream, Transport,
 };
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::pki::{client_config, other_ca, pki, server_config, write_files};
 
 #[test]
 fn round_trip_small_and_large() {
     let p = pki();
-    let (addr, server) = serve(server_config(&p), 1, |res| {
+    let (addr, server) = serve(server_config(&p, HANDSHAKE), 1, |res| {
         let mut tls = res.expect("server handshake");
         // Small message, answered upper-cased.
         let mut line = [0u8; 5];
@@ -68,7 +69,7 @@ fn sni_picks_the_certificate() {
         // No SNI for IP addresses: the default certificate (with an IP SAN).
         ("127.0.0.1", None, &p.localhost.der),
     ];
-    let (addr, server) = serve(server_config(&p), cases.len(), |res| {
+    let (addr, server) = serve(server_config(&p, HANDSHAKE), cases.len(), |res| {
         res.map(|t| t.server_name().map(str::to_owned))
     });
     let client = client_config(&p.ca_pem);
@@ -87,7 +88,7 @@ fn sni_picks_the_certificate() {
 fn wrong_ca_is_refused() {
     let p = pki();
     let (other_pem, _) = other_ca();
-    let (addr, server) = serve(server_config(&p), 1, |res| res.err());
+    let (addr, server) = serve(server_config(&p, HANDSHAKE), 1, |res| res.err());
     let err = connect(addr, &client_config(&other_pem), "localhost").expect_err("must fail");
     assert!(
         matches!(
@@ -117,7 +118,7 @@ fn wrong_ca_is_refused() {
 #[test]
 fn wrong_host_name_is_refused() {
     let p = pki();
-    let (addr, server) = serve(server_config(&p), 2, |res| res.err());
+    let (addr, server) = serve(server_config(&p, HANDSHAKE), 2, |res| res.err());
     let client = client_config(&p.ca_pem);
     // Unknown SNI name: the server falls back to the localhost certificate,
     // which the client refuses for that name.
@@ -143,7 +144,7 @@ fn wrong_host_name_is_refused() {
 #[test]
 fn alpn_negotiation_and_mismatch() {
     let p = pki();
-    let (addr, server) = serve(server_config(&p), 2, |res| {
+    let (addr, server) = serve(server_config(&p, HANDSHAKE), 2, |res| {
         res.map(|t| t.alpn_protocol().map(<[u8]>::to_vec))
     });
     let c = connect(addr, &client_config(&p.ca_pem), "localhost").expect("handshake");
@@ -215,7 +216,7 @@ fn handshake_timeout_default_is_ten_seconds() {
 #[test]
 fn close_notify_versus_truncation() {
     let p = pki();
-    let (addr, server) = serve(server_config(&p), 3, |res| {
+    let (addr, server) = serve(server_config(&p, HANDSHAKE), 3, |res| {
         let mut t = res.expect("handshake");
         let mut which = [0u8; 1];
         t.read_exact(&mut which).expect("read");
@@ -264,7 +265,7 @@ fn close_notify_versus_truncation() {
 #[test]
 fn transport_enum_passes_through() {
     let p = pki();
-    let (addr, server) = serve(server_config(&p), 1, |res| {
+    let (addr, server) = serve(server_config(&p, HANDSHAKE), 1, |res| {
         let mut t = res.expect("handshake");
         let mut got = Vec::new();
         t.read_to_end(&mut got).expect("read to close_notify");
@@ -333,7 +334,7 @@ fn shuttle(c: &mut TlsPump, s: &mut TlsPump, cp: &mut BytesMut, sp: &mut BytesMu
 #[test]
 fn pump_in_memory_one_byte_at_a_time_and_close() {
     let p = pki();
-    let server = server_config(&p);
+    let server = server_config(&p, HANDSHAKE);
     let client = client_config(&p.ca_pem);
     let mut c = client.connect("a.test").expect("client pump");
     let mut s = server.accept().expect("server pump");
@@ -380,7 +381,7 @@ fn pump_in_memory_one_byte_at_a_time_and_close() {
 #[test]
 fn pump_eof_cases_and_sticky_errors() {
     let p = pki();
-    let server = server_config(&p);
+    let server = server_config(&p, HANDSHAKE);
     let client = client_config(&p.ca_pem);
 
     // EOF during the handshake.
@@ -566,9 +567,7 @@ fn pem_files_load() {
         dir.join("key.pem"),
         dir.join("ca.pem"),
     );
-    std::fs::write(&cert, &p.localhost.cert_pem).expect("write");
-    std::fs::write(&key, &p.localhost.key_pem).expect("write");
-    std::fs::write(&ca, &p.ca_pem).expect("write");
+    write_files(&p, &dir);
     let server = ServerTlsConfig::from_pem_files(&cert, &key).expect("server from files");
     let client = ClientTlsConfig::builder()
         .add_root_pem_file(&ca)
@@ -617,7 +616,7 @@ fn tls_stream_over_any_read_write() {
     {
         use std::os::unix::net::UnixStream;
         let p = pki();
-        let server = server_config(&p);
+        let server = server_config(&p, HANDSHAKE);
         let client = client_config(&p.ca_pem);
         let (a, b) = UnixStream::pair().expect("pair");
         let h = std::thread::spawn(move || {

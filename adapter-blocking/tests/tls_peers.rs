@@ -2,13 +2,12 @@
 //! wireloom-core's HTTP `ServerConnection` through a [`TlsPump`]), and our
 //! client against Python's `http.server` wrapped in `ssl`.
 
-mod common;
 mod tls_support;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+
+use std::process::{Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -20,60 +19,9 @@ use wireloom_blocking::core::http::{
 };
 use wireloom_blocking::core::Dialogue;
 use wireloom_blocking::tls::{PeerClose, ServerTlsConfig, TlsError, TlsStream};
-
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-/// Kills and reaps the child when dropped.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs a command to completion, killing it after `limit`.
-fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut guard = ChildGuard(child);
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = guard.0.try_wait().expect("try_wait") {
-            let mut stdout = Vec::new();
-            let mut stderr = Vec::new();
-            if let Some(mut o) = guard.0.stdout.take() {
-                let _ = o.read_to_end(&mut stdout);
-            }
-            if let Some(mut e) = guard.0.stderr.take() {
-                let _ = e.read_to_end(&mut stderr);
-            }
-            return Output {
-                status,
-                stdout,
-                stderr,
-            };
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{cmd:?} did not finish in {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::pki::{client_config, pki, server_config, write_files};
+use wireloom_testkit::process::{first_line, have, run, ChildGuard};
 
 /// What the pump-driven HTTP server saw on one connection.
 #[derive(Debug)]
@@ -208,12 +156,6 @@ fn serve_http(
     (addr, h)
 }
 
-fn write_pki_files(p: &Pki, dir: &Path) {
-    std::fs::write(dir.join("ca.pem"), &p.ca_pem).expect("write");
-    std::fs::write(dir.join("cert.pem"), &p.localhost.cert_pem).expect("write");
-    std::fs::write(dir.join("key.pem"), &p.localhost.key_pem).expect("write");
-}
-
 #[test]
 fn curl_against_our_server() {
     if !have("curl") {
@@ -221,8 +163,8 @@ fn curl_against_our_server() {
     }
     let p = pki();
     let dir = temp_dir("curl");
-    write_pki_files(&p, &dir);
-    let (addr, server) = serve_http(server_config(&p), 4);
+    write_files(&p, &dir);
+    let (addr, server) = serve_http(server_config(&p, HANDSHAKE), 4);
     let port = addr.port();
     let ca = dir.join("ca.pem");
     let curl = |host: &str, path: &str, verify: bool| {
@@ -321,8 +263,8 @@ fn python_ssl_client_against_our_server() {
     }
     let p = pki();
     let dir = temp_dir("pyclient");
-    write_pki_files(&p, &dir);
-    let (addr, server) = serve_http(server_config(&p), 2);
+    write_files(&p, &dir);
+    let (addr, server) = serve_http(server_config(&p, HANDSHAKE), 2);
     let py = |host: &str| {
         let mut cmd = Command::new("python3");
         cmd.arg("-c")
@@ -403,7 +345,7 @@ fn our_client_against_python_https_server() {
     }
     let p = pki();
     let dir = temp_dir("pyserver");
-    write_pki_files(&p, &dir);
+    write_files(&p, &dir);
     let child = Command::new("python3")
         .arg("-c")
         .arg(PY_SERVER)
@@ -417,15 +359,8 @@ fn our_client_against_python_https_server() {
     let mut guard = ChildGuard(child);
     let stdout = guard.0.stdout.take().expect("stdout");
     // The port line; bounded by a reader thread and a timeout.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("python server did not report its port");
+    let line =
+        first_line(stdout, Duration::from_secs(20)).expect("python server did not report its port");
     let port: u16 = line.trim().parse().expect("port number");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let client = client_config(&p.ca_pem);

@@ -7,22 +7,24 @@
 //! ```
 //!
 //! Prints the body (with `-i`, the status line and headers first). Exits 1
-//! on transport errors, 2 on usage errors.
+//! on transport errors, 2 on usage errors. The command line is every
+//! adapter's (`adapter-blocking/examples/cli/fetch.rs`), the request the
+//! async adapters' (`cli/async_fetch.rs` there): this file picks the
+//! runtime.
 
 #[path = "../../adapter-blocking/examples/cli/fetch.rs"]
 mod cli;
 
+#[path = "../../adapter-blocking/examples/cli/async_fetch.rs"]
+mod app;
+
 use std::process::ExitCode;
 
-use wireloom_tokio::client::{Agent, AgentConfig};
+use wireloom_tokio::TokioRuntime;
 
 fn main() -> ExitCode {
-    let args = match cli::Args::from_env() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let tls = match args.tls() {
-        Ok(t) => t,
+    let (args, tls) = match cli::setup() {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -32,30 +34,5 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return cli::failed(e),
     };
-    rt.block_on(fetch(args, tls))
-}
-
-async fn fetch(args: cli::Args, tls: wireloom_tokio::tls::ClientTlsConfig) -> ExitCode {
-    let agent = Agent::with_config(AgentConfig {
-        max_redirects: args.max_redirects(),
-        tls: Some(tls),
-        ..AgentConfig::default()
-    });
-    let mut req = agent.request(args.method.clone(), &args.url);
-    for (n, v) in &args.headers {
-        req = req.header(n, v);
-    }
-    if let Some(d) = &args.data {
-        req = req.body(d.clone());
-    }
-    let mut res = match req.send().await {
-        Ok(r) => r,
-        Err(e) => return cli::failed(e),
-    };
-    let mut out = cli::Output::new(&args, res.head());
-    loop {
-        if let Some(code) = out.piece(res.chunk().await) {
-            return code;
-        }
-    }
+    rt.block_on(app::fetch(TokioRuntime, args, tls))
 }

@@ -19,24 +19,25 @@
 //! 0 when every recipient accepted the message, 1 when the message was not
 //! sent or a recipient refused it, 2 on bad arguments.
 //!
-//! The command line is shared with the other adapters' `send-mail`
-//! (`adapter-blocking/examples/cli/send_mail.rs`).
+//! The command line is every adapter's
+//! (`adapter-blocking/examples/cli/send_mail.rs`), the sending the async
+//! adapters' (`cli/async_send_mail.rs` there): this file picks the
+//! runtime.
 
 #[path = "../../adapter-blocking/examples/cli/send_mail.rs"]
 mod cli;
 
+#[path = "../../adapter-blocking/examples/cli/async_send_mail.rs"]
+mod app;
+
 use std::process::ExitCode;
 
-use wireloom_tokio::smtp::SmtpClient;
+use wireloom_tokio::TokioRuntime;
 
 fn main() -> ExitCode {
     let (args, message) = match cli::setup() {
         Ok(v) => v,
         Err(code) => return code,
-    };
-    let client = match cli::builder::<SmtpClient>(&args).build() {
-        Ok(c) => c,
-        Err(e) => return cli::report(Err(e)),
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -48,5 +49,5 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    cli::report(rt.block_on(client.send_message(&message)))
+    rt.block_on(app::send(TokioRuntime, &args, &message))
 }

@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{start, ChildGuard, Flavor};
+use common::{start, Flavor};
+use wireloom_testkit::process::ChildGuard;
 use wireloom_tokio::core::http::StatusCode;
 use wireloom_tokio::server::{Request, Response, Server};
 

@@ -1,260 +1,43 @@
 //! The async client on tokio against real servers started here on
-//! 127.0.0.1: nginx (plain and TLS), Python's http.server, our own tokio
-//! server (redirects, uploads, pool limits) and scripted sockets (a dead
-//! pooled connection, timeouts).
-
-#[path = "../../adapter-blocking/tests/common/mod.rs"]
-mod common;
+//! 127.0.0.1: nginx (plain and TLS) and Python's http.server (the
+//! scenarios every async adapter runs, `wireloom_testkit::scenarios`),
+//! many tasks sharing one agent, our own tokio server (redirects, uploads,
+//! pool limits) and scripted sockets (a dead pooled connection, timeouts).
 
 use std::collections::HashSet;
-use std::future::poll_fn;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{free_port, pki, start_nginx, temp_dir, wait_port, Peer};
 use futures_core::Stream;
 use futures_io::AsyncRead;
-use wireloom_tokio::client::{Agent, AgentConfig, HttpError, PoolConfig, Response, Timeout};
-use wireloom_tokio::core::http::{Method, StatusCode, Version};
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::net::{free_port, full_listener, silent_server};
+use wireloom_testkit::scenarios::client::{self as scenarios, nginx};
+use wireloom_tokio::client::{Agent, AgentConfig, HttpError, PoolConfig, Timeout};
+use wireloom_tokio::core::http::{Method, StatusCode};
 use wireloom_tokio::router::Router;
 use wireloom_tokio::server::{handler, BoxHandler, Request, Response as ServerResponse, Server};
-use wireloom_tokio::tls::ClientTlsConfig;
-
-/// nginx serving `root` with a few locations; `X-Conn` names the
-/// connection a request came on, `X-Requests` counts its requests.
-fn nginx(root: &std::path::Path, listen_extra: &str, tls: &str) -> (Peer, u16) {
-    start_nginx(
-        listen_extra,
-        &format!(
-            r#"{tls}
-        root {root};
-        location = /moved {{ return 301 /hello.txt; }}
-        location = /see-other {{ return 303 /hello.txt; }}
-        location = /conn {{
-            add_header X-Conn $connection always;
-            add_header X-Requests $connection_requests always;
-            return 200 "ok";
-        }}"#,
-            root = root.display()
-        ),
-    )
-}
-
-/// Reads a body through `futures-io` `AsyncRead`, `n` bytes at a time.
-async fn read_small(res: &mut Response, n: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; n];
-    loop {
-        let got = poll_fn(|cx| Pin::new(&mut *res).poll_read(cx, &mut buf))
-            .await
-            .unwrap();
-        if got == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..got]);
-    }
-}
+use wireloom_tokio::TokioRuntime;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_against_nginx() {
-    let root = temp_dir("tokio-nginx");
-    std::fs::write(root.join("hello.txt"), "hello from nginx\n").unwrap();
-    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 253) as u8).collect();
-    std::fs::write(root.join("big.bin"), &big).unwrap();
-    let (_nginx, port) = nginx(&root, "", "");
-    let agent = Agent::new();
-    let base = format!("http://127.0.0.1:{port}");
-
-    let res = agent
-        .get(&format!("{base}/hello.txt"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.header("content-type"), Some("text/plain"));
-    assert_eq!(res.text(1 << 20).await.unwrap(), "hello from nginx\n");
-
-    // Keep-alive: the pooled connection carries the next requests (one
-    // nginx connection, its request counter going up).
-    let mut conns = HashSet::new();
-    for i in 1..=3 {
-        let res = agent.get(&format!("{base}/conn")).send().await.unwrap();
-        conns.insert(res.header("x-conn").unwrap().to_string());
-        assert_eq!(res.header("x-requests"), Some(&*format!("{}", i + 1)));
-        res.bytes(100).await.unwrap();
-    }
-    assert_eq!(conns.len(), 1, "{conns:?}");
-    assert_eq!(agent.idle_connections(), 1);
-
-    // A large body streamed in pieces, and through AsyncRead.
-    let mut res = agent.get(&format!("{base}/big.bin")).send().await.unwrap();
-    let (mut got, mut pieces) = (Vec::with_capacity(big.len()), 0);
-    while let Some(piece) = res.chunk().await.unwrap() {
-        pieces += 1;
-        got.extend_from_slice(&piece);
-    }
-    assert!(got == big, "streamed body differs");
-    assert!(pieces > 10, "{pieces} pieces");
-    let mut res = agent.get(&format!("{base}/big.bin")).send().await.unwrap();
-    assert!(read_small(&mut res, 7777).await == big);
-    let res = agent.get(&format!("{base}/big.bin")).send().await.unwrap();
-    assert!(matches!(
-        res.bytes(1000).await,
-        Err(HttpError::BodyTooLarge(1000))
-    ));
-
-    // Redirects: followed, or not; 303 turns POST into GET.
-    let res = agent.get(&format!("{base}/moved")).send().await.unwrap();
-    assert!(res.url().ends_with("/hello.txt"), "{}", res.url());
-    assert_eq!(res.text(100).await.unwrap(), "hello from nginx\n");
-    let res = agent
-        .get(&format!("{base}/moved"))
-        .redirects(0)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 301);
-    let res = agent
-        .post(&format!("{base}/see-other"))
-        .body("data")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.text(100).await.unwrap(), "hello from nginx\n");
-
-    // HEAD: no body even though a length is stated; 404.
-    let res = agent.head(&format!("{base}/big.bin")).send().await.unwrap();
-    assert_eq!(res.header("content-length"), Some("5000000"));
-    assert!(res.bytes(0).await.unwrap().is_empty());
-    let res = agent.get(&format!("{base}/missing")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    res.bytes(1 << 20).await.unwrap();
-    // Everything above went over one or two connections.
-    assert!(agent.idle_connections() >= 1);
-    std::fs::remove_dir_all(&root).ok();
+    scenarios::agent_against_nginx(TokioRuntime).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_against_nginx_tls() {
-    let (ca_pem, leaf) = pki::localhost();
-    let dir = temp_dir("tokio-nginx-tls");
-    std::fs::write(dir.join("cert.pem"), &leaf.cert_pem).unwrap();
-    std::fs::write(dir.join("key.pem"), &leaf.key_pem).unwrap();
-    std::fs::write(dir.join("hello.txt"), "hello over tls\n").unwrap();
-    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(dir.join("big.bin"), &big).unwrap();
-    let tls_conf = format!(
-        "ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;",
-        d = dir.display()
-    );
-    let (_nginx, port) = nginx(&dir, "ssl", &tls_conf);
-    let tls = ClientTlsConfig::builder()
-        .add_root_pem(ca_pem.as_bytes())
-        .unwrap()
-        .build()
-        .unwrap();
-    let agent = Agent::with_config(AgentConfig {
-        tls: Some(tls),
-        ..AgentConfig::default()
-    });
-    let res = agent
-        .get(&format!("https://localhost:{port}/hello.txt"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.text(1000).await.unwrap(), "hello over tls\n");
-    // Reuse over TLS: one connection for all three.
-    let mut conns = HashSet::new();
-    for i in 1..=3 {
-        let res = agent
-            .get(&format!("https://127.0.0.1:{port}/conn"))
-            .send()
-            .await
-            .unwrap();
-        conns.insert(res.header("x-conn").unwrap().to_string());
-        assert_eq!(res.header("x-requests"), Some(&*i.to_string()));
-        res.bytes(10).await.unwrap();
-    }
-    assert_eq!(conns.len(), 1, "{conns:?}");
-    let res = agent
-        .get(&format!("https://localhost:{port}/big.bin"))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.bytes(1 << 24).await.unwrap() == big);
-    // The default roots do not know our CA; no TLS configuration at all
-    // is a local error.
-    let strict = Agent::with_config(AgentConfig {
-        tls: Some(ClientTlsConfig::new().unwrap()),
-        ..AgentConfig::default()
-    });
-    let r = strict
-        .get(&format!("https://localhost:{port}/hello.txt"))
-        .send()
-        .await;
-    assert!(matches!(r, Err(HttpError::Tls(_))), "{r:?}");
-    let r = Agent::new()
-        .get(&format!("https://localhost:{port}/"))
-        .send()
-        .await;
-    assert!(
-        matches!(
-            r,
-            Err(HttpError::Tls(wireloom_tokio::tls::TlsError::Usage(_)))
-        ),
-        "{r:?}"
-    );
-    std::fs::remove_dir_all(&dir).ok();
+    scenarios::agent_against_nginx_tls(TokioRuntime).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_against_python_http_server() {
-    let root = temp_dir("tokio-pyroot");
-    std::fs::write(root.join("index.html"), "<p>python</p>").unwrap();
-    let port = free_port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-            "--directory",
-        ])
-        .arg(&root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _peer = Peer(child);
-    wait_port(port);
-    let agent = Agent::new();
-    for _ in 0..3 {
-        // HTTP/1.0 server: each response closes; the agent reconnects.
-        let res = agent
-            .get(&format!("http://127.0.0.1:{port}/index.html"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.head().version, Version::Http10);
-        assert_eq!(res.text(1000).await.unwrap(), "<p>python</p>");
-    }
-    assert_eq!(agent.idle_connections(), 0);
-    let res = agent
-        .get(&format!("http://127.0.0.1:{port}/nope"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    std::fs::remove_dir_all(&root).ok();
+    scenarios::agent_against_python_http_server(TokioRuntime).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -639,19 +422,6 @@ async fn dead_pooled_connection_is_retried_once() {
     t.join().unwrap();
 }
 
-/// A listener whose one connection is read but never answered.
-fn silent_server() -> (std::thread::JoinHandle<()>, SocketAddr) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let h = std::thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
-        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut sink = Vec::new();
-        let _ = s.read_to_end(&mut sink);
-    });
-    (h, addr)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_fire_and_errors_are_typed() {
     // Read: no response head.
@@ -757,15 +527,4 @@ async fn timeouts_fire_and_errors_are_typed() {
         .await;
     assert!(matches!(r, Err(HttpError::Usage(_))), "{r:?}");
     h.shutdown();
-}
-
-/// A listener with backlog 0 whose accept queue is filled: connecting to
-/// it hangs. Returns its address and what keeps it full.
-fn full_listener() -> (SocketAddr, (TcpListener, Vec<TcpStream>)) {
-    let l = wireloom_io::net::listen("127.0.0.1:0".parse().unwrap(), 0).unwrap();
-    let full = l.local_addr().unwrap();
-    let queued: Vec<TcpStream> = (0..4)
-        .filter_map(|_| TcpStream::connect_timeout(&full, Duration::from_millis(200)).ok())
-        .collect();
-    (full, (l, queued))
 }

@@ -5,7 +5,8 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::{exchange, start, Flavor, Running};
+use common::{start, Flavor, Running};
+use wireloom_testkit::http::exchange;
 use wireloom_tokio::core::http::StatusCode;
 use wireloom_tokio::server::{Request, Response, Server};
 
@@ -108,7 +109,7 @@ fn panicking_error_page_gives_the_plain_500() {
         "{out}"
     );
     assert!(out.ends_with("\r\n\r\nfine"), "{out}");
-    assert!(common::wait_until(
+    assert!(wireloom_testkit::net::wait_until(
         std::time::Duration::from_secs(5),
         || srv.handle.active_connections() == 0
     ));

@@ -2,14 +2,14 @@
 //! binaries before running integration tests), with each of its flags, on
 //! a current-thread (`--threads 1`) and a multi-thread runtime.
 
-mod common;
-
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{curl, curl_raw, pki, run, temp_dir};
+use wireloom_testkit::examples::serve;
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::pki;
+use wireloom_testkit::process::{curl, curl_raw, run, ChildGuard};
 
 /// This crate's `demo` binary. `target/debug/examples/demo` is shared by
 /// every workspace member with an example of that name (the blocking and
@@ -19,43 +19,9 @@ fn demo_binary() -> PathBuf {
     wireloom_testkit::example_binary(env!("CARGO_MANIFEST_DIR"), "demo")
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts the demo on an ephemeral port; returns it and its base URL.
-fn demo(args: &[&str]) -> (Running, String) {
-    let mut child = Command::new(demo_binary())
-        .args(["--addr", "127.0.0.1:0"])
-        .args(args)
-        .env("WIRELOOM_QUIET", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = Running(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("demo did not print its address");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .unwrap_or_else(|| panic!("demo prints its URL: {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
-    (guard, url)
+fn demo(args: &[&str]) -> (ChildGuard, String) {
+    serve(&demo_binary(), args)
 }
 
 #[test]

@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{
-    aio, connect, curl, exchange, is_http_date, request, start, wait_until, Client, Flavor, Pieces,
-    Running, FLAVORS,
-};
+use common::{aio, is_http_date, start, Flavor, Pieces, Running, FLAVORS};
+use wireloom_testkit::http::{exchange, request, Client};
+use wireloom_testkit::net::{connect, wait_until};
+use wireloom_testkit::process::{curl, curl_raw, python_ok};
 use wireloom_tokio::core::http::{Method, ServerConfig, StatusCode};
 use wireloom_tokio::router::Router;
 use wireloom_tokio::server::{
@@ -315,7 +315,7 @@ fn curl_uploads_chunked_and_expect_continue() {
     for flavor in FLAVORS {
         let (srv, _) = serve(flavor, ServerConfig::default());
         let url = format!("{}/api/echo", srv.base());
-        let dir = common::temp_dir("up");
+        let dir = wireloom_testkit::fs::temp_dir("up");
         let file = dir.join("payload.bin");
         let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
         std::fs::write(&file, &payload).unwrap();
@@ -354,7 +354,7 @@ fn curl_uploads_chunked_and_expect_continue() {
             "{}",
             &out[..200.min(out.len())]
         );
-        let out = common::curl_raw(&[&format!("{}/stream", srv.base())]);
+        let out = curl_raw(&[&format!("{}/stream", srv.base())]);
         let want: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         assert!(out.stdout == want);
         std::fs::remove_dir_all(&dir).ok();
@@ -388,7 +388,7 @@ c.request("GET", "/users/7")
 r = c.getresponse(); assert r.read() == b'{"id":"7"}'
 print("ok")
 "#;
-        common::python_ok(script, &[&srv.addr.port().to_string()]);
+        python_ok(script, &[&srv.addr.port().to_string()]);
         srv.shutdown();
     }
 }
@@ -593,7 +593,7 @@ for body in (b"x" * 20_000_000, (b"y" * 65536 for _ in range(300))):
     assert r.getheader("Connection") == "close"
 print("ok")
 "#;
-        common::python_ok(script, &[&srv.addr.port().to_string()]);
+        python_ok(script, &[&srv.addr.port().to_string()]);
         srv.shutdown();
     }
 }

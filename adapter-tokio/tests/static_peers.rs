@@ -13,7 +13,13 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{curl_raw, pki, request, start, temp_dir, Client, Flavor, Running, FLAVORS};
+use common::{start, Flavor, Running, FLAVORS};
+use wireloom_testkit::data::{pattern, Rng};
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::http::{header, request, Client};
+use wireloom_testkit::net::connect;
+use wireloom_testkit::pki;
+use wireloom_testkit::process::{curl_ok as curl, python_ok};
 use wireloom_tokio::cache::{CacheConfig, FileCache};
 use wireloom_tokio::server::{Server, StaticFiles};
 use wireloom_tokio::static_files::StaticDir;
@@ -36,25 +42,6 @@ fn serve(flavor: Flavor, root: &Path, tls: Option<ServerTlsConfig>) -> (Running,
     (start(flavor, b), cache)
 }
 
-fn curl(args: &[&str]) -> Vec<u8> {
-    let out = curl_raw(args);
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn header(resp: &str, name: &str) -> Option<String> {
-    resp.lines()
-        .find(|l| {
-            l.to_ascii_lowercase()
-                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
-        })
-        .map(|l| l.split_once(':').unwrap().1.trim().to_string())
-}
-
 #[test]
 fn types_validators_ranges_and_index() {
     let root = temp_dir("static");
@@ -73,11 +60,11 @@ fn types_validators_ranges_and_index() {
         let head = String::from_utf8(curl(&["-sI", &format!("{base}/a.txt")])).unwrap();
         assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
         assert_eq!(
-            header(&head, "content-type").as_deref(),
+            header(&head, "content-type"),
             Some("text/plain; charset=utf-8")
         );
-        assert_eq!(header(&head, "content-length").as_deref(), Some("20"));
-        assert_eq!(header(&head, "accept-ranges").as_deref(), Some("bytes"));
+        assert_eq!(header(&head, "content-length"), Some("20"));
+        assert_eq!(header(&head, "accept-ranges"), Some("bytes"));
         assert!(header(&head, "date").is_some(), "{head}");
         let etag = header(&head, "etag").unwrap();
         let lm = header(&head, "last-modified").unwrap();
@@ -125,7 +112,7 @@ fn types_validators_ranges_and_index() {
         assert!(curl(&["-r", "100000-", &format!("{base}/big.bin")]) == big[100_000..]);
         let r = String::from_utf8(curl(&["-si", "-r", "50-60", &format!("{base}/a.txt")])).unwrap();
         assert!(r.starts_with("HTTP/1.1 416"), "{r}");
-        assert_eq!(header(&r, "content-range").as_deref(), Some("bytes */20"));
+        assert_eq!(header(&r, "content-range"), Some("bytes */20"));
         // Several ranges: multipart/byteranges, parsed by Python's email.
         let script = r#"
 import http.client, email, sys
@@ -152,7 +139,7 @@ c.request("DELETE", "/a.txt")
 r = c.getresponse(); r.read(); assert r.status == 405 and r.getheader("Allow") == "GET, HEAD", r.status
 print("ok")
 "#;
-        common::python_ok(script, &[&srv.addr.port().to_string()]);
+        python_ok(script, &[&srv.addr.port().to_string()]);
 
         // Directory index and the slash redirect.
         let r = request(srv.addr, b"GET /dir HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -196,7 +183,7 @@ fn no_escape_from_the_root() {
         "/ok.txt%00",
         "/..%5csecret.txt",
     ] {
-        let mut s = common::connect(srv.addr);
+        let mut s = connect(srv.addr);
         write!(
             s,
             "GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
@@ -212,30 +199,6 @@ fn no_escape_from_the_root() {
     assert_eq!(curl(&[&format!("{}/self/ok.txt", srv.base())]), b"fine");
     srv.shutdown();
     std::fs::remove_dir_all(&base_dir).ok();
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut r = Rng(seed);
-    let mut v = Vec::with_capacity(len);
-    while v.len() < len {
-        v.extend_from_slice(&r.next().to_le_bytes());
-    }
-    v.truncate(len);
-    v
 }
 
 const LEN: usize = 8 << 20;
@@ -270,12 +233,12 @@ fn torture(flavor: Flavor, tls: bool, rounds: usize) {
         let truncate = round % 2 == 0;
         let pause_at = 64 * 1024 + rng.below(LEN as u64 / 3) as usize;
         let mut stream: Box<dyn Read> = if tls {
-            let mut s = pki::client(&p, srv.addr, "localhost");
+            let mut s = pki::rustls_client(&p, srv.addr, "localhost");
             s.write_all(b"GET /f.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                 .unwrap();
             Box::new(s)
         } else {
-            let mut s = common::connect(srv.addr);
+            let mut s = connect(srv.addr);
             s.write_all(b"GET /f.bin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
                 .unwrap();
             Box::new(s)
@@ -353,7 +316,7 @@ fn torture(flavor: Flavor, tls: bool, rounds: usize) {
     // The server is alive and serves the current file whole.
     std::fs::write(&path, &new[..1 << 20]).unwrap();
     let r = if tls {
-        let mut s = pki::client(&p, srv.addr, "localhost");
+        let mut s = pki::rustls_client(&p, srv.addr, "localhost");
         s.write_all(b"GET /f.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .unwrap();
         let mut all = Vec::new();

@@ -10,7 +10,11 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{aio, pki, run, start, temp_dir, Flavor, Running, FLAVORS};
+use common::{aio, start, Flavor, Running, FLAVORS};
+use wireloom_testkit::fs::temp_dir;
+use wireloom_testkit::net::{connect, wait_until};
+use wireloom_testkit::pki;
+use wireloom_testkit::process::run;
 use wireloom_tokio::core::http::{Method, StatusCode};
 use wireloom_tokio::router::Router;
 use wireloom_tokio::server::{handler, Body, BoxHandler, Request, Response, Server, Upgraded};
@@ -192,7 +196,7 @@ fn curl_with_sni_keep_alive_and_uploads() {
             out.stdout.len()
         );
         // The server is fine after the refused handshakes.
-        assert!(common::wait_until(Duration::from_secs(5), || srv
+        assert!(wait_until(Duration::from_secs(5), || srv
             .handle
             .active_connections()
             == 0));
@@ -263,7 +267,7 @@ fn python_ssl_client() {
 /// Connects and sends `hello` one byte every `gap`; returns how long until
 /// the server closed (or reset) the connection.
 fn time_to_close(addr: SocketAddr, hello: &[u8], gap: Duration) -> Duration {
-    let mut s = common::connect(addr);
+    let mut s = connect(addr);
     let started = Instant::now();
     for b in hello {
         if s.write_all(&[*b]).is_err() {
@@ -321,7 +325,7 @@ fn handshake_timeout_for_silent_and_dripping_clients() {
         );
         let t = drip.join().unwrap();
         assert!(t < Duration::from_secs(3), "{flavor:?} drip: {t:?}");
-        assert!(common::wait_until(Duration::from_secs(5), || srv
+        assert!(wait_until(Duration::from_secs(5), || srv
             .handle
             .active_connections()
             == 0));
@@ -335,7 +339,7 @@ fn upgrade_over_tls_keeps_read_ahead() {
     let p = pki::pki();
     for flavor in FLAVORS {
         let srv = serve(flavor, &p, Duration::from_secs(5));
-        let mut s = pki::client(&p, srv.addr, "a.test");
+        let mut s = pki::rustls_client(&p, srv.addr, "a.test");
         s.write_all(b"GET /upgrade HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nping")
             .unwrap();
         let mut got = Vec::new();

@@ -1,66 +1,42 @@
-//! Test support shared by the adapters' integration tests: finding an
-//! example binary of one crate when several crates have an example of the
-//! same name (`demo`, `fetch`, `send-mail`), which share
-//! `target/<profile>/examples/<name>`.
+//! Test support shared by the wireloom adapters' integration tests (a
+//! dev-dependency only; never published). Everything here is written once
+//! for the three adapters, names none of them, and follows the same rules:
+//! loopback only, ephemeral ports, every wait bounded, every process it
+//! starts stopped by its own handle (never by a name pattern).
+//!
+//! - [`fs`]: fresh temp dirs ([`fs::temp_dir`], [`fs::TempDir`]).
+//! - [`net`]: free ports, waits for a listener, bounded polling, scripted
+//!   loopback servers (silent, one-shot, a full accept queue).
+//! - [`process`]: a child killed when dropped, bounded command runs, curl
+//!   and Python.
+//! - [`pki`]: a test CA and leaves made by rcgen, server and client TLS
+//!   configurations, a blocking rustls client.
+//! - [`http`]: a raw-socket HTTP/1.1 client that reads responses one at a
+//!   time (pipelining, chunked bodies, trailers).
+//! - [`peers`]: nginx and Python's `http.server`, started on 127.0.0.1.
+//! - [`smtp`]: aiosmtpd and Postfix `smtp-sink`.
+//! - [`data`]: reproducible pseudo-random bytes.
+//! - [`examples`]: finding and running an adapter's example binaries.
+//! - [`scenarios`]: peer scenarios of the async engine, written once over
+//!   [`Runtime`](wireloom_io::rt::Runtime) and run by each async adapter on
+//!   its own runtime(s).
 //!
 //! ```no_run
 //! let demo = wireloom_testkit::example_binary(env!("CARGO_MANIFEST_DIR"), "demo");
-//! assert!(demo.exists());
+//! let (_demo, url) = wireloom_testkit::examples::serve(&demo, &["--threads", "2"]);
+//! let (body, _) = wireloom_testkit::process::curl(&[&format!("{url}/plaintext")]);
+//! assert_eq!(body, "Hello, World!");
 //! ```
 
-use std::path::{Path, PathBuf};
+pub mod data;
+pub mod examples;
+pub mod fs;
+pub mod http;
+pub mod net;
+pub mod peers;
+pub mod pki;
+pub mod process;
+pub mod scenarios;
+pub mod smtp;
 
-/// The newest build of example `name` of the crate at `manifest_dir`, found
-/// through the dep-info files cargo writes next to the hashed binaries
-/// (`examples/<name>-<hash>.d` names the example's source file). Call it
-/// from an integration test: cargo builds a crate's examples before its
-/// integration tests.
-pub fn example_binary(manifest_dir: &str, name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps")
-        .join("examples");
-    let manifest = Path::new(manifest_dir);
-    let abs = manifest
-        .join(format!("examples/{name}.rs"))
-        .display()
-        .to_string();
-    let rel = format!(
-        "{}/examples/{name}.rs",
-        manifest.file_name().unwrap_or_default().to_string_lossy()
-    );
-    // Hashed builds spell `-` in the name as `_`.
-    let prefix = format!("{}-", name.replace('-', "_"));
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| {
-            let file = p.file_name().unwrap_or_default().to_string_lossy();
-            file.starts_with(&prefix) && file.ends_with(".d")
-        })
-        .filter(|d| {
-            std::fs::read_to_string(d)
-                .is_ok_and(|t| t.split_whitespace().any(|w| w == rel || w == abs))
-        })
-        .filter_map(|d| {
-            let bin = d.with_extension("");
-            let t = std::fs::metadata(&bin).ok()?.modified().ok()?;
-            Some((t, bin))
-        })
-        .collect();
-    found.sort();
-    match found.pop() {
-        Some((_, bin)) => bin,
-        None => panic!(
-            "example {name} of {} is not built in {}",
-            manifest.display(),
-            dir.display()
-        ),
-    }
-}
+pub use examples::example_binary;

@@ -1,16 +1,16 @@
-//! Helpers shared by the integration tests: every scenario runs under each
-//! executor, peers (curl, Python) run on the `blocking` pool with a time
-//! limit, and servers start on 127.0.0.1:0.
+//! Helpers of wireloom-async-std's integration tests: every scenario runs
+//! under each executor, peers (curl, Python) run on the `blocking` pool
+//! with a time limit (a blocking call on the executor would stall the
+//! server under test), and servers start on 127.0.0.1:0. Peers, PKI, the
+//! raw-socket client and temp dirs are `wireloom_testkit`'s.
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io;
+use std::net::SocketAddr;
+use std::process::{Command, Output};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wireloom_async_std::server::{Server, ServerBuilder, ServerHandle};
 use wireloom_async_std::AsyncRuntime;
@@ -116,157 +116,31 @@ pub fn start_built(rt: &AsyncRuntime, server: Server) -> Running {
     Running { handle, addr, done }
 }
 
-/// Kills and reaps the child when dropped.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs a command to completion (blocking), killing it after `limit`.
-pub fn run_blocking(mut cmd: Command, limit: Duration) -> Output {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let mut guard = ChildGuard(child);
-    // Drain the pipes on threads so a chatty peer never blocks on them.
-    let mut out_pipe = guard.0.stdout.take().expect("stdout");
-    let mut err_pipe = guard.0.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out_pipe.read_to_end(&mut v);
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err_pipe.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = guard.0.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            drop(guard);
-            panic!("{cmd:?} did not finish in {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-    }
-}
-
 /// Runs a command on the `blocking` pool (never on the executor).
-pub async fn run(cmd: Command) -> Output {
-    blocking::unblock(move || run_blocking(cmd, PEER_LIMIT)).await
+pub async fn run(mut cmd: Command) -> Output {
+    blocking::unblock(move || wireloom_testkit::process::run(&mut cmd, PEER_LIMIT)).await
 }
 
-/// curl with `-sS --max-time 15` and `args`: (stdout, stderr).
+/// [`wireloom_testkit::process::curl`] on the `blocking` pool: (stdout,
+/// stderr).
 pub async fn curl(args: &[&str]) -> (String, String) {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "--max-time", "15"]).args(args);
-    let out = run(cmd).await;
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    unblock(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        wireloom_testkit::process::curl(&args)
+    })
+    .await
 }
 
-/// `python3 -c script`; asserts it printed `ok` and returns its stdout.
-pub async fn python(script: String) -> String {
-    let mut cmd = Command::new("python3");
-    cmd.arg("-c").arg(script);
-    let out = run(cmd).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success() && stdout.lines().last() == Some("ok"),
-        "python failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+/// [`wireloom_testkit::process::python_ok`] on the `blocking` pool:
+/// asserts that the script printed `ok`.
+pub async fn python_ok(script: String) {
+    unblock(move || wireloom_testkit::process::python_ok(&script, &[])).await
 }
 
 /// Runs blocking socket code on the `blocking` pool.
 pub async fn unblock<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     blocking::unblock(f).await
-}
-
-/// A blocking loopback connection with 10 s read/write timeouts.
-pub fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
-}
-
-/// Reads one response with a `Content-Length` body (blocking): (head, body).
-/// Bytes past it stay in `rest` for the next call.
-pub fn read_response(s: &mut TcpStream, rest: &mut Vec<u8>) -> (String, Vec<u8>) {
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        if let Some(end) = find(rest, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&rest[..end]).into_owned();
-            let len = head
-                .lines()
-                .find_map(|l| {
-                    let (n, v) = l.split_once(':')?;
-                    n.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())
-                        .flatten()
-                })
-                .unwrap_or(0);
-            while rest.len() < end + 4 + len {
-                let n = s.read(&mut buf).expect("read body");
-                assert!(n > 0, "EOF inside a body after {head}");
-                rest.extend_from_slice(&buf[..n]);
-            }
-            let body = rest[end + 4..end + 4 + len].to_vec();
-            rest.drain(..end + 4 + len);
-            return (head, body);
-        }
-        let n = s.read(&mut buf).expect("read head");
-        assert!(n > 0, "EOF before a response head");
-        rest.extend_from_slice(&buf[..n]);
-    }
-}
-
-/// Sends `req` and reads the response on a blocking socket.
-pub fn exchange(s: &mut TcpStream, req: &str) -> (String, Vec<u8>) {
-    s.write_all(req.as_bytes()).expect("write");
-    read_response(s, &mut Vec::new())
-}
-
-/// Reads until EOF (blocking); `Err` on a timeout.
-pub fn read_to_eof(s: &mut TcpStream) -> io::Result<Vec<u8>> {
-    let mut v = Vec::new();
-    s.read_to_end(&mut v)?;
-    Ok(v)
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// A fresh directory under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    let d = std::env::temp_dir().join(format!(
-        "wireloom-async-std-{tag}-{}-{n}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
 }
 
 /// Sleeps on the runtime's timer.

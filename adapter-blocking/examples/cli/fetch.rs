@@ -138,6 +138,15 @@ impl Args {
     }
 }
 
+/// Parses the process arguments and loads the TLS configuration they
+/// ask for; `Err` is the exit code after `--help` (0) or a usage error (2,
+/// message printed).
+pub fn setup() -> Result<(Args, ClientTlsConfig), ExitCode> {
+    let args = Args::from_env()?;
+    let tls = args.tls()?;
+    Ok((args, tls))
+}
+
 /// Standard output for the response: the head first with `-i`, then the
 /// body piece by piece.
 pub struct Output(std::io::StdoutLock<'static>);

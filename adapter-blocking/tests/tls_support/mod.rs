@@ -1,112 +1,16 @@
-//! Shared helpers for the TLS integration tests: a test PKI made by rcgen,
-//! configurations, temp files and a small server harness.
+//! The blocking TLS tests' harness: a loopback server thread running the
+//! TLS handshake on each connection it accepts, and our blocking TLS
+//! client. The test PKI and configurations are `wireloom_testkit::pki`'s.
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rcgen::{Issuer, KeyPair};
+use wireloom_blocking::tls::{ClientTlsConfig, ServerTlsConfig, TlsError, TlsStream};
 
-use crate::common::pki;
-use rustls::pki_types::CertificateDer;
-use wireloom_blocking::tls::{ClientTlsConfig, Identity, ServerTlsConfig, TlsError, TlsStream};
-
-/// A leaf certificate and its key, as PEM and DER.
-pub struct Leaf {
-    pub cert_pem: String,
-    pub key_pem: String,
-    pub der: CertificateDer<'static>,
-}
-
-impl Leaf {
-    pub fn identity(&self) -> Identity {
-        Identity::from_pem(self.cert_pem.as_bytes(), self.key_pem.as_bytes()).expect("identity")
-    }
-}
-
-/// A CA and leaves signed by it.
-pub struct Pki {
-    pub ca_pem: String,
-    /// SANs `localhost` and `127.0.0.1`: the default certificate.
-    pub localhost: Leaf,
-    pub a: Leaf,
-    pub b: Leaf,
-    /// SAN `*.wild.test`.
-    pub wild: Leaf,
-}
-
-fn ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
-    pki::ca(name)
-}
-
-fn leaf(issuer: &Issuer<'static, KeyPair>, names: &[&str]) -> Leaf {
-    let l = pki::leaf(issuer, names);
-    Leaf {
-        cert_pem: l.cert_pem,
-        key_pem: l.key_pem,
-        der: CertificateDer::from(l.der),
-    }
-}
-
-pub fn pki() -> Pki {
-    let (ca_pem, issuer) = ca("wireloom test CA");
-    Pki {
-        ca_pem,
-        localhost: leaf(&issuer, &["localhost", "127.0.0.1"]),
-        a: leaf(&issuer, &["a.test"]),
-        b: leaf(&issuer, &["b.test"]),
-        wild: leaf(&issuer, &["*.wild.test"]),
-    }
-}
-
-/// A CA unrelated to [`pki`], with one leaf.
-pub fn other_ca() -> (String, Leaf) {
-    let (pem, issuer) = ca("some other CA");
-    let l = leaf(&issuer, &["localhost"]);
-    (pem, l)
-}
-
-/// Default `localhost`/`127.0.0.1`, plus `a.test`, `b.test`, `*.wild.test`.
-pub fn server_config(p: &Pki) -> ServerTlsConfig {
-    ServerTlsConfig::builder()
-        .default_identity(p.localhost.identity())
-        .sni_identity("a.test", p.a.identity())
-        .expect("a.test")
-        .sni_identity("B.Test", p.b.identity())
-        .expect("b.test")
-        .sni_identity("*.wild.test", p.wild.identity())
-        .expect("wildcard")
-        .handshake_timeout(Duration::from_secs(5))
-        .build()
-        .expect("server config")
-}
-
-pub fn client_config(ca_pem: &str) -> ClientTlsConfig {
-    ClientTlsConfig::builder()
-        .only_custom_roots()
-        .add_root_pem(ca_pem.as_bytes())
-        .expect("CA")
-        .handshake_timeout(Duration::from_secs(5))
-        .build()
-        .expect("client config")
-}
-
-/// A fresh directory under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "wireloom-tls-{tag}-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    let dir = PathBuf::from(dir.to_string_lossy().replace(
-        |c: char| !(c.is_ascii_alphanumeric() || "/-_.".contains(c)),
-        "_",
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+/// The handshake timeout of the servers these tests configure.
+pub const HANDSHAKE: Duration = Duration::from_secs(5);
 
 /// Accepts `n` connections on an ephemeral loopback port; each runs the TLS
 /// server handshake (deadline from the config), then `f`.

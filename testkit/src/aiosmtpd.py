@@ -1,5 +1,5 @@
 # aiosmtpd as a real SMTP peer for the wireloom clients' tests (started by
-# common/smtp_peers.rs): plain, STARTTLS or implicit TLS; optional AUTH
+# wireloom-testkit's smtp.rs): plain, STARTTLS or implicit TLS; optional AUTH
 # PLAIN/LOGIN for alice/secret; refuses recipients starting with `nobody`;
 # prints each delivered message as a JSON line.
 import base64, json, logging, socket, ssl, sys

@@ -4,6 +4,22 @@
 //! recipients starting with `nobody`; prints each delivered message as a
 //! JSON line) and Postfix `smtp-sink` (PIPELINING, transactions dumped to a
 //! file).
+//!
+//! ```no_run
+//! use wireloom_io::smtp::{Security, SmtpSettings, StartTls};
+//! use wireloom_testkit::smtp::{data, Aiosmtpd};
+//!
+//! let mut server = Aiosmtpd::start("starttls", true);
+//! let settings = server
+//!     .builder::<SmtpSettings>(Security::StartTls(StartTls::Required))
+//!     .build()
+//!     .unwrap();
+//! // ... send a message with any adapter's client ...
+//! let got = server.delivered();
+//! assert_eq!(got["tls"], true);
+//! let bytes = data(&got);
+//! # let _ = (settings, bytes);
+//! ```
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -16,7 +32,10 @@ use base64::Engine as _;
 use serde_json::Value;
 use wireloom_io::smtp::{FromSettings, Security, SmtpClientBuilder};
 
-use super::{free_port, pki, temp_dir, wait_port, Peer};
+use crate::fs::temp_dir;
+use crate::net::{free_port, wait_port};
+use crate::pki;
+use crate::process::ChildGuard;
 
 const AIOSMTPD: &str = include_str!("aiosmtpd.py");
 
@@ -26,14 +45,18 @@ const AIOSMTPD: &str = include_str!("aiosmtpd.py");
 pub struct Aiosmtpd {
     child: Child,
     lines: Receiver<String>,
+    /// The port it listens on (127.0.0.1).
     pub port: u16,
+    /// The test CA its certificate (for `localhost`) comes from, PEM.
     pub ca_pem: String,
     /// The CA certificate as a PEM file.
     pub ca_file: PathBuf,
 }
 
 impl Aiosmtpd {
-    /// `mode`: "plain", "starttls" or "implicit".
+    /// Starts it and waits (at most 30 s) until it listens. `mode`:
+    /// "plain", "starttls" or "implicit"; `auth`: AUTH PLAIN and LOGIN
+    /// offered (alice/secret).
     pub fn start(mode: &str, auth: bool) -> Aiosmtpd {
         let (ca_pem, leaf) = pki::localhost();
         let dir = temp_dir("aiosmtpd");
@@ -76,6 +99,7 @@ impl Aiosmtpd {
         }
     }
 
+    /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
@@ -90,7 +114,9 @@ impl Aiosmtpd {
             .tls_server_name("localhost")
     }
 
-    /// The next delivered message, as the handler printed it.
+    /// The next delivered message (at most 30 s away), as the handler
+    /// printed it: `mail_from`, `rcpt_to`, `mail_options`, `tls`,
+    /// `authenticated`, `data_base64`.
     pub fn delivered(&mut self) -> Value {
         let line = self
             .lines
@@ -112,7 +138,8 @@ impl Drop for Aiosmtpd {
     }
 }
 
-/// The message bytes of a delivery.
+/// The message bytes of a delivery (or of anything with a
+/// `data_base64` field).
 pub fn data(v: &Value) -> Vec<u8> {
     B64.decode(v["data_base64"].as_str().unwrap()).unwrap()
 }
@@ -120,7 +147,7 @@ pub fn data(v: &Value) -> Vec<u8> {
 /// Postfix smtp-sink on a free port, capturing every transaction into
 /// `dump` (run as root it must drop to `nobody`); `extra` flags (`-p`:
 /// no PIPELINING).
-pub fn smtp_sink(extra: &[&str], dump: &Path) -> (Peer, String) {
+pub fn smtp_sink(extra: &[&str], dump: &Path) -> (ChildGuard, String) {
     let sink = "/usr/sbin/smtp-sink";
     assert!(
         Path::new(sink).exists(),
@@ -146,7 +173,7 @@ pub fn smtp_sink(extra: &[&str], dump: &Path) -> (Peer, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let peer = Peer(child);
+    let peer = ChildGuard(child);
     wait_port(port);
     (peer, format!("127.0.0.1:{port}"))
 }
@@ -168,4 +195,24 @@ pub fn dumped(dump: &Path, n: usize) -> String {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A large message to stream (about 1.6 MB): 60,000 lines of 8-bit text, a
+/// third of them starting with a dot, every other one ending in a bare
+/// LF; and the bytes a server must receive for it (CRLF everywhere, the
+/// dots unstuffed again).
+pub fn big_message() -> (Vec<u8>, Vec<u8>) {
+    let mut message = b"Subject: big\r\n\r\n".to_vec();
+    let mut expected = message.clone();
+    for i in 0..60_000 {
+        let line = format!(
+            "{}line {i} of a big message\u{e9}",
+            if i % 3 == 0 { "." } else { "" }
+        );
+        message.extend_from_slice(line.as_bytes());
+        message.extend_from_slice(if i % 2 == 0 { b"\n" } else { b"\r\n" });
+        expected.extend_from_slice(line.as_bytes());
+        expected.extend_from_slice(b"\r\n");
+    }
+    (message, expected)
 }

@@ -1,0 +1,33 @@
+//! A small curl on smol: fetches a URL with the async client. The same
+//! flags as `wireloom-blocking`'s `fetch` (the command line is shared).
+//!
+//! ```text
+//! cargo run -p wireloom-async-std --example fetch -- URL [-X METHOD] [-H 'Name: value']...
+//!     [-d DATA] [--follow] [--ca PEM] [-i]
+//! ```
+//!
+//! Prints the body (with `-i`, the status line and headers first). Exits 1
+//! on transport errors, 2 on usage errors. The agent runs on the default
+//! [`AsyncRuntime`] (smol's global executor). The command line is every
+//! adapter's (`adapter-blocking/examples/cli/fetch.rs`), the request the
+//! async adapters' (`cli/async_fetch.rs` there): this file picks the
+//! runtime.
+
+#[path = "../../adapter-blocking/examples/cli/fetch.rs"]
+mod cli;
+
+#[path = "../../adapter-blocking/examples/cli/async_fetch.rs"]
+mod app;
+
+use std::process::ExitCode;
+
+use wireloom_async_std::AsyncRuntime;
+
+fn main() -> ExitCode {
+    let (args, tls) = match cli::setup() {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let rt = AsyncRuntime::default();
+    rt.block_on(app::fetch(rt.clone(), args, tls))
+}
