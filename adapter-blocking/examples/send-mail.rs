@@ -13,12 +13,14 @@
 //! or more addresses and may be repeated; `--cc` and `--attach` may be
 //! repeated. An attachment's content type comes from its extension.
 //!
+//! The message gets a Message-ID `<RANDOM@HOST>` from the OS random source
+//! and this machine's host name, added by `SmtpClient::send_message`.
+//!
 //! Prints one line per recipient (`accepted ADDR: REPLY` or
 //! `refused ADDR: REPLY`) and then the server's final reply. Exit status:
 //! 0 when every recipient accepted the message, 1 when the message was not
 //! sent or a recipient refused it, 2 on bad arguments.
 
-use std::hash::{BuildHasher, Hasher};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -92,27 +94,13 @@ fn parse(argv: Vec<String>) -> Result<Option<Args>, String> {
     Ok(Some(a))
 }
 
-/// 64 random bits for the Message-ID and MIME boundaries (std's hasher keys
-/// are random per process).
-fn random() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
-}
-
 fn build_message(a: &Args) -> Result<Message, String> {
-    let from = a.from.as_deref().unwrap_or_default();
-    let host = from.rsplit_once('@').map_or("localhost", |(_, d)| d);
-    let host = host.trim_end_matches('>');
+    // No Message-ID here: `send_message` adds one made from the OS random
+    // source and this machine's host name.
     let mut b = Message::builder()
-        .from(from)
+        .from(a.from.as_deref().unwrap_or_default())
         .to(a.to.clone())
-        .date(SystemTime::now())
-        .generate_message_id(host, &mut random);
+        .date(SystemTime::now());
     if !a.cc.is_empty() {
         b = b.cc(a.cc.clone());
     }

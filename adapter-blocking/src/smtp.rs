@@ -46,7 +46,9 @@
 //! ```
 //!
 //! A message from the core MIME builder over implicit TLS, trusting a
-//! private CA; the body is rendered and streamed chunk by chunk:
+//! private CA; the body is rendered and streamed chunk by chunk, and since
+//! the message sets no Message-ID, `send_message` adds one made from the OS
+//! random source and the machine's [host name](host_name):
 //!
 //! ```no_run
 //! use std::time::SystemTime;
@@ -223,6 +225,7 @@ pub struct SmtpClientBuilder {
     ca_files: Vec<PathBuf>,
     tls_name: Option<String>,
     connect_timeout: Duration,
+    message_id_host: Option<String>,
 }
 
 impl SmtpClientBuilder {
@@ -303,6 +306,15 @@ impl SmtpClientBuilder {
         self
     }
 
+    /// The host name in the Message-ID that
+    /// [`send_message`](SmtpConnection::send_message) adds to a message
+    /// without one (default: [`host_name`], read when the client is built;
+    /// an invalid name becomes `localhost`).
+    pub fn message_id_host(mut self, host: impl Into<String>) -> Self {
+        self.message_id_host = Some(host.into());
+        self
+    }
+
     /// Checks the address and loads the TLS configuration.
     pub fn build(self) -> Result<SmtpClient, Error> {
         let (host, _) = split_host_port(&self.server)
@@ -332,6 +344,7 @@ impl SmtpClientBuilder {
                 config: self.config,
                 tls,
                 connect_timeout: self.connect_timeout,
+                message_id_host: self.message_id_host.unwrap_or_else(host_name),
             }),
         })
     }
@@ -357,6 +370,56 @@ struct Inner {
     config: ClientConfig,
     tls: Option<ClientTlsConfig>,
     connect_timeout: Duration,
+    message_id_host: String,
+}
+
+/// 128 bits from the OS random source (`getrandom`). Should the OS refuse
+/// (it does not on supported platforms), std's per-process hasher keys
+/// (themselves from the OS source) mixed with the time and a counter.
+pub fn random_128() -> [u8; 16] {
+    let mut out = [0u8; 16];
+    if getrandom::getrandom(&mut out).is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let state = std::collections::hash_map::RandomState::new();
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        for (i, half) in out.chunks_exact_mut(8).enumerate() {
+            let mut h = state.build_hasher();
+            h.write_u128(now);
+            h.write_u64(n);
+            h.write_usize(i);
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    out
+}
+
+/// This machine's host name, for Message-IDs: `/proc/sys/kernel/hostname`
+/// or `/etc/hostname`, else `localhost` (core's
+/// [`generate_message_id`](wireloom_core::mime::generate_message_id) also
+/// turns a name that is not a valid host name into `localhost`).
+pub fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| {
+            let name = std::fs::read_to_string(p).ok()?;
+            let name = name.trim();
+            (!name.is_empty()).then(|| name.to_owned())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// A new Message-ID `<RANDOM@HOST>` from [`random_128`] and `host` (see
+/// [`generate_message_id`](wireloom_core::mime::generate_message_id)).
+/// For a message built with the core builder, pass the same sources to
+/// [`MessageBuilder::message_id_from`](wireloom_core::mime::MessageBuilder::message_id_from),
+/// or let [`SmtpConnection::send_message`] add one.
+pub fn new_message_id(host: &str) -> String {
+    wireloom_core::mime::generate_message_id(random_128(), host)
 }
 
 /// A configured SMTP client: cheap to clone, opens [`SmtpConnection`]s.
@@ -380,6 +443,7 @@ impl SmtpClient {
             ca_files: Vec::new(),
             tls_name: None,
             connect_timeout: Duration::from_secs(30),
+            message_id_host: None,
         }
     }
 
@@ -418,7 +482,8 @@ impl SmtpClient {
     }
 
     /// Connects, sends one MIME message (see
-    /// [`SmtpConnection::send_message`]) and quits.
+    /// [`SmtpConnection::send_message`], which adds a Message-ID when the
+    /// message needs one) and quits.
     pub fn send_message(&self, message: &Message) -> Result<Delivery, Error> {
         self.once(|conn| conn.send_message(message))
     }
@@ -540,7 +605,24 @@ impl SmtpConnection {
     /// Sends a message built with the core MIME builder: its envelope (From
     /// or Sender; To, Cc and Bcc), its size and 8-bit flag for MAIL FROM,
     /// and its rendered chunks streamed as the server takes them.
+    ///
+    /// A message without a Message-ID whose builder did not opt out
+    /// ([`Message::needs_message_id`]) is sent with one made from
+    /// [`random_128`] and the client's
+    /// [`message_id_host`](SmtpClientBuilder::message_id_host) (the
+    /// caller's `message` itself is not changed). A Message-ID the caller
+    /// set is sent as it is; after
+    /// [`no_message_id`](wireloom_core::mime::MessageBuilder::no_message_id)
+    /// none is added. [`send`](Self::send) and the other raw paths send
+    /// the caller's octets untouched.
     pub fn send_message(&mut self, message: &Message) -> Result<Delivery, Error> {
+        let with_id;
+        let message = if message.needs_message_id() {
+            with_id = message.with_message_id_from(random_128(), &self.inner.message_id_host);
+            &with_id
+        } else {
+            message
+        };
         self.send_stream(
             &message.envelope(),
             message.info(),
