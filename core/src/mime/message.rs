@@ -798,12 +798,14 @@ impl Renderer {
                 return Some(chunk);
             }
         }
-        let mut out = BytesMut::with_capacity(limit.min(self.remaining_hint()));
-        self.write_into(&mut out, limit);
+        // A `Vec` sink: base64 is encoded straight into its spare capacity
+        // (no zero-fill), and `Bytes::from` takes it over without a copy.
+        let mut out = Vec::with_capacity(limit.min(self.remaining_hint()));
+        self.write_to(&mut out, limit);
         if out.is_empty() {
             None
         } else {
-            Some(out.freeze())
+            Some(Bytes::from(out))
         }
     }
 
