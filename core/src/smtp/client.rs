@@ -210,7 +210,7 @@ impl MessageInfo {
         }
         MessageInfo {
             size: Some(size),
-            eight_bit: body.iter().any(|&b| b >= 0x80),
+            eight_bit: !body.is_ascii(),
         }
     }
 }
@@ -718,7 +718,7 @@ impl Client {
         let Some(txn) = self.txn.as_mut().filter(|t| t.caller_open) else {
             return Err(UsageError::NoMessageInProgress);
         };
-        if !txn.info.eight_bit && chunk.iter().any(|&b| b >= 0x80) {
+        if !txn.info.eight_bit && !chunk.is_ascii() {
             self.fail_local();
             return Err(UsageError::UndeclaredEightBit);
         }
