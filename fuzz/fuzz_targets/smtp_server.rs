@@ -19,7 +19,9 @@ use wireloom_core::Dialogue;
 struct Run {
     server: Server,
     wire: BytesMut,
-    answers: std::iter::Cycle<std::vec::IntoIter<u8>>,
+    /// The accept/reject pattern, used in turn.
+    answers: [u8; 4],
+    answered: usize,
     in_message: bool,
 }
 
@@ -35,8 +37,9 @@ impl Run {
                         assert!(self.in_message, "MessageEnd without MessageStart");
                         self.in_message = false;
                     }
-                    let a = self.answers.next().unwrap_or(0);
-                    let r = if a % 4 == 0 {
+                    let a = self.answers[self.answered % 4];
+                    self.answered += 1;
+                    let r = if a.is_multiple_of(4) {
                         self.server.reject(now, 550 + u16::from(a % 3), "no")
                     } else {
                         self.server.accept(now)
@@ -101,7 +104,8 @@ fuzz_target!(|data: &[u8]| {
     let mut run = Run {
         server: Server::new(config, now),
         wire: BytesMut::new(),
-        answers: head[2..6].to_vec().into_iter().cycle(),
+        answers: [head[2], head[3], head[4], head[5]],
+        answered: 0,
         in_message: false,
     };
     run.drain(now);
