@@ -83,7 +83,7 @@ use wireloom_core::smtp::auth::Mechanism;
 use wireloom_core::smtp::extensions::Extensions;
 use wireloom_core::smtp::reply::Reply;
 use wireloom_core::Dialogue;
-use wireloom_io::smtp::{FromSettings, Session, SmtpSettings, UsageError};
+use wireloom_io::smtp::{FromSettings, Session, UsageError};
 
 use crate::driver::{Driver, ReadOutcome};
 use crate::tls::{client_handshake, Transport};
@@ -91,7 +91,7 @@ use crate::tls::{client_handshake, Transport};
 pub use wireloom_core::smtp::client::{
     Delivery, Envelope, MessageInfo, RecipientResult, Security, StartTls, TransactionFailure,
 };
-pub use wireloom_io::smtp::{Error, Timeout};
+pub use wireloom_io::smtp::{host_name, new_message_id, random_128, Error, SmtpSettings, Timeout};
 
 /// Builds an [`SmtpClient`] (the builder shared with the async clients,
 /// [`wireloom_io::smtp::SmtpClientBuilder`]). Defaults: STARTTLS required,
@@ -263,7 +263,14 @@ impl SmtpConnection {
     /// Sends a message built with the core MIME builder: its envelope (From
     /// or Sender; To, Cc and Bcc), its size and 8-bit flag for MAIL FROM,
     /// and its rendered chunks streamed as the server takes them.
+    ///
+    /// A message without a Message-ID whose builder did not opt out gets one
+    /// from the OS random source and the client's
+    /// [`message_id_host`](SmtpClientBuilder::message_id_host)
+    /// ([`SmtpSettings::with_message_id`]; the caller's `message` is not
+    /// changed). Raw [`send`](Self::send) sends the caller's octets as they are.
     pub fn send_message(&mut self, message: &Message) -> Result<Delivery, Error> {
+        let message = self.inner.with_message_id(message);
         self.send_stream(
             &message.envelope(),
             message.info(),

@@ -457,3 +457,82 @@ fn smtp_sink_pipelining() {
     // Lock-step: MAIL, RCPT, RCPT, RCPT, DATA, body.
     assert_eq!(batches, [2, 6], "writes per message");
 }
+
+/// The `Message-ID:` header value in a delivered message, if any.
+fn message_id_of(wire: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(wire);
+    let head = text.split("\r\n\r\n").next().unwrap();
+    head.lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .map(str::to_owned)
+}
+
+#[test]
+fn send_message_adds_a_message_id_by_default() {
+    use wireloom_blocking::core::mime::Message;
+    let mut server = Aiosmtpd::start("plain", false);
+    let host = "sender.example.org";
+    let mut conn = server
+        .builder::<SmtpClient>(Security::None)
+        .message_id_host(host)
+        .build()
+        .unwrap()
+        .connect()
+        .unwrap();
+    let base = || {
+        Message::builder()
+            .from("a@example.org")
+            .to("b@example.com")
+            .date(std::time::SystemTime::now())
+            .text("hi\n")
+    };
+    let bare = base().build().unwrap();
+    assert!(bare.needs_message_id());
+    // Default: one per send, `<26 base32 digits@host>`, different each time.
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        conn.send_message(&bare).unwrap();
+        let id = message_id_of(&data(&server.delivered())).expect("a Message-ID");
+        let inner = id
+            .strip_prefix('<')
+            .and_then(|i| i.strip_suffix(&format!("@{host}>")))
+            .unwrap_or_else(|| panic!("{id}"));
+        assert_eq!(inner.len(), 26, "{id}");
+        assert!(inner
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)));
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
+    assert!(bare.needs_message_id(), "the caller's message is unchanged");
+    // The caller's own one wins; an opt-out sends none.
+    conn.send_message(&base().message_id("mine@example.org").build().unwrap())
+        .unwrap();
+    assert_eq!(
+        message_id_of(&data(&server.delivered())).as_deref(),
+        Some("<mine@example.org>")
+    );
+    conn.send_message(&base().no_message_id().build().unwrap())
+        .unwrap();
+    assert_eq!(message_id_of(&data(&server.delivered())), None);
+    conn.quit().unwrap();
+
+    // Without message_id_host: the machine's host name (or localhost).
+    let id = wireloom_blocking::smtp::new_message_id(&wireloom_blocking::smtp::host_name());
+    assert!(
+        id.starts_with('<') && id.ends_with('>') && id.contains('@'),
+        "{id}"
+    );
+    SmtpClient::builder(server.addr())
+        .security(Security::None)
+        .build()
+        .unwrap()
+        .send_message(&bare)
+        .unwrap();
+    let got = message_id_of(&data(&server.delivered())).expect("a Message-ID");
+    assert_eq!(got.len(), id.len(), "{got} vs {id}");
+    assert_eq!(
+        got.split_once('@').unwrap().1,
+        id.split_once('@').unwrap().1
+    );
+}

@@ -2,7 +2,9 @@
 //! otherwise pick, measured side by side in one run. See `BENCHMARKS.md`.
 //!
 //! Binaries: `wireloom_server` and `hyper_server` (the contestants of
-//! `bench/load.sh`), `client_bench` (wireloom-blocking's client vs ureq).
+//! `bench/load.sh`), `client_bench` (wireloom-blocking's client vs ureq),
+//! `smtp_bench` (wireloom-blocking's SMTP client vs lettre, to Postfix
+//! `smtp-sink`).
 
 pub mod hyper_peer {
     //! The hyper 1 peer server, written the way a typical hyper user writes

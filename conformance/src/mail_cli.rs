@@ -2,8 +2,6 @@
 //! wireloom-core's MIME builder from a JSON description and writes the
 //! rendered bytes to stdout (streamed, chunk by chunk).
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,7 +11,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use wireloom_core::mime::header::days_from_civil;
-use wireloom_core::mime::{Message, MessageBuilder};
+use wireloom_core::mime::{generate_message_id, Message, MessageBuilder};
 
 const USAGE: &str = "\
 wireloom-conformance mail-render SPEC.json
@@ -28,9 +26,12 @@ Builds a message from a JSON description and writes the rendered bytes
   subject        string (non-ASCII is encoded as RFC 2047 words)
   date           RFC 3339 string (\"2026-12-02T01:40:17Z\", offsets allowed)
                  or unix seconds (integer); default: now
-  message_id     string, with or without <>
+  message_id     string, with or without <>; or false for no Message-ID.
+                 default: <RANDOM@HOST>, 128 bits from the OS random
+                 source and this machine's host name (set message_id for
+                 reproducible output)
   message_id_host
-                 generate a Message-ID <random@HOST> instead
+                 the HOST of the default Message-ID instead
   text, html     strings (both: multipart/alternative)
   attachments    array of {\"path\" | \"base64\", \"content_type\", \"filename\"};
                  content_type defaults to application/octet-stream and
@@ -39,7 +40,8 @@ Builds a message from a JSON description and writes the rendered bytes
   headers        array of [name, value]
   allow_8bit     bool (default false)
   boundary_seed  integer, for reproducible boundaries (default: derived
-                 from the headers, so the output is deterministic)
+                 from the headers, so the output is deterministic when
+                 date and message_id are given)
 
 Unknown keys, a malformed value, or a CR/LF in any header text (header
 injection) print an error to stderr and exit 1; usage errors exit 2.
@@ -186,19 +188,24 @@ fn build(spec: &Value) -> Result<Message, String> {
     if let Some(v) = obj.get("subject") {
         b = b.subject(str_of(v, "subject")?);
     }
-    if let Some(v) = obj.get("message_id") {
-        b = b.message_id(str_of(v, "message_id")?);
+    match obj.get("message_id") {
+        None => {}
+        Some(Value::Bool(false)) => b = b.no_message_id(),
+        Some(Value::String(id)) => b = b.message_id(id),
+        Some(_) => return Err("message_id must be a string or false".into()),
     }
-    if let Some(v) = obj.get("message_id_host") {
-        let state = RandomState::new();
-        let mut n = 0u64;
-        let mut random = move || {
-            n += 1;
-            let mut h = state.build_hasher();
-            h.write_u64(n);
-            h.finish()
-        };
-        b = b.generate_message_id(str_of(v, "message_id_host")?, &mut random);
+    // The default Message-ID (a set one or `false` wins in the builder).
+    let random = random_128();
+    match obj.get("message_id_host") {
+        Some(v) => {
+            let host = str_of(v, "message_id_host")?;
+            let id = generate_message_id(random, host);
+            if !id.ends_with(&format!("@{}>", host.strip_suffix('.').unwrap_or(host))) {
+                return Err(format!("message_id_host: {host:?} is not a host name"));
+            }
+            b = b.message_id_from(random, host);
+        }
+        None => b = b.message_id_from(random, &host_name()),
     }
     if let Some(v) = obj.get("text") {
         b = b.text(str_of(v, "text")?);
@@ -280,6 +287,40 @@ fn build(spec: &Value) -> Result<Message, String> {
         );
     }
     b.build().map_err(|e| e.to_string())
+}
+
+/// 128 bits from the OS random source, for the default Message-ID. Should
+/// the OS refuse (it does not on supported platforms): std's hasher keys,
+/// themselves from the OS source, over the time.
+fn random_128() -> [u8; 16] {
+    let mut out = [0u8; 16];
+    if getrandom::getrandom(&mut out).is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        let state = std::collections::hash_map::RandomState::new();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        for (i, half) in out.chunks_exact_mut(8).enumerate() {
+            let mut h = state.build_hasher();
+            h.write_u128(now);
+            h.write_usize(i);
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    out
+}
+
+/// This machine's host name (`/proc/sys/kernel/hostname`, `/etc/hostname`),
+/// else `localhost`; core turns an invalid one into `localhost` too.
+fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| {
+            let name = std::fs::read_to_string(p).ok()?;
+            let name = name.trim();
+            (!name.is_empty()).then(|| name.to_owned())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// Unix seconds to a time; one the platform cannot represent is an error

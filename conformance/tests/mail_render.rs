@@ -190,6 +190,15 @@ fn rejected_specs() {
             "invalid base64",
         ),
         (json!({"to": "b@example.org", "date": 0}), "missing From"),
+        (with("message_id", json!(true)), "string or false"),
+        (
+            with("message_id", json!("no-at-sign")),
+            "invalid Message-ID",
+        ),
+        (
+            with("message_id_host", json!("bad host")),
+            "not a host name",
+        ),
     ];
     for (spec, want) in cases {
         let out = render(&dir, &spec);
@@ -217,5 +226,55 @@ fn rejected_specs() {
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("allow_8bit"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn message_id_by_default() {
+    let dir = temp_dir("msgid");
+    let base = json!({"from": "a@example.org", "to": "b@example.org", "date": 0, "text": "x"});
+    let with = |k: &str, v: Value| {
+        let mut s = base.clone();
+        s[k] = v;
+        s
+    };
+    let id_of = |spec: &Value| {
+        let out = render(&dir, spec);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = python_parse(&out.stdout);
+        assert_eq!(v["defects"], json!([]), "{v}");
+        if !v["message_id"].is_null() {
+            assert_eq!(v["message_id_syntax"], json!(["msg-id"]), "{v}");
+        }
+        (v["message_id"].as_str().map(str::to_owned), out.stdout)
+    };
+    // Default: <26 base32 digits @ this machine's host name>, new each run.
+    let (a, wire_a) = id_of(&base);
+    let (b, wire_b) = id_of(&base);
+    let (a, b) = (a.expect("a Message-ID"), b.expect("a Message-ID"));
+    assert_ne!(a, b);
+    assert_ne!(wire_a, wire_b);
+    let random = a.strip_prefix('<').unwrap().split_once('@').unwrap().0;
+    assert_eq!(random.len(), 26, "{a}");
+    assert!(random
+        .bytes()
+        .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c)));
+    // Its host: message_id_host.
+    let (c, _) = id_of(&with("message_id_host", json!("mail.example.org")));
+    assert!(c.unwrap().ends_with("@mail.example.org>"));
+    // A set one wins (and the output is reproducible); false opts out.
+    let mut fixed = with("message_id", json!("fixed@example.org"));
+    fixed["message_id_host"] = json!("mail.example.org");
+    let (d, wire_d) = id_of(&fixed);
+    assert_eq!(d.as_deref(), Some("<fixed@example.org>"));
+    assert_eq!(id_of(&fixed).1, wire_d);
+    let (e, wire_e) = id_of(&with("message_id", json!(false)));
+    assert_eq!(e, None);
+    assert!(!String::from_utf8_lossy(&wire_e).contains("Message-ID"));
+    assert_eq!(id_of(&with("message_id", json!(false))).1, wire_e);
     std::fs::remove_dir_all(dir).ok();
 }

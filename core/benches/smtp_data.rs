@@ -42,7 +42,7 @@ fn body() -> Vec<u8> {
     let mut b = Vec::with_capacity(SIZE + 80);
     let mut i = 0u64;
     while b.len() < SIZE {
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             b.push(b'.');
         }
         b.extend_from_slice(format!("{i:074}\r\n").as_bytes());

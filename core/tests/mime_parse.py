@@ -10,6 +10,7 @@ import base64
 import email
 import email.policy
 import json
+from email import _header_value_parser as hvp
 import sys
 
 
@@ -59,6 +60,11 @@ def parse(raw):
         "subject": msg["subject"],
         "date": msg["date"],
         "message_id": msg["message-id"],
+        # The RFC 5322 msg-id grammar as Python applies it: ["msg-id"] for
+        # one well-formed `<left@right>`.
+        "message_id_syntax": None
+        if msg["message-id"] is None
+        else [t.token_type for t in hvp.parse_message_id(str(msg["message-id"]))],
         "in_reply_to": msg["in-reply-to"],
         "references": msg["references"],
         "mime_version": msg["mime-version"],

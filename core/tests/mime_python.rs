@@ -535,3 +535,41 @@ fn random_messages_parse_back_in_python() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn default_message_id_parses() {
+    let random =
+        |seed: u8| -> [u8; 16] { std::array::from_fn(|i| (i as u8 ^ seed).wrapping_mul(151)) };
+    let host = "mail.example.org";
+    // Given randomness at build time, and added later to a message built
+    // without any (what the adapters do when sending).
+    let built = base()
+        .text("hi")
+        .message_id_from(random(1), host)
+        .build()
+        .unwrap();
+    let bare = base().text("hi").build().unwrap();
+    assert!(bare.needs_message_id());
+    let added = bare.with_message_id_from(random(2), host);
+    let mut ids = Vec::new();
+    for m in [&built, &added] {
+        let (_, v) = render_and_parse(m);
+        let id = v["message_id"].as_str().unwrap().to_owned();
+        assert_eq!(v["message_id_syntax"], json!(["msg-id"]), "{id}");
+        assert_eq!(Some(&id[1..id.len() - 1]), m.message_id());
+        assert!(id.ends_with("@mail.example.org>"), "{id}");
+        assert_eq!(id.len(), 1 + 26 + 1 + host.len() + 1);
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
+    // No Message-ID at all without randomness or after opting out.
+    for m in [&bare, &base().text("hi").no_message_id().build().unwrap()] {
+        let (_, v) = render_and_parse(m);
+        assert_eq!(v["message_id"], Value::Null);
+    }
+    // An invalid host falls back to localhost, still a valid msg-id.
+    let m = bare.with_message_id_from(random(3), "exa mple..org");
+    let (_, v) = render_and_parse(&m);
+    assert_eq!(v["message_id_syntax"], json!(["msg-id"]));
+    assert!(v["message_id"].as_str().unwrap().ends_with("@localhost>"));
+}

@@ -314,6 +314,50 @@ fn greeting_refused() {
     assert_eq!(events, [ClientEvent::Closed]);
 }
 
+/// Found by the `smtp_client` fuzz target (input `44 a0 "222 \n"`): after
+/// a failure the client sends QUIT; when that QUIT then timed out, or was
+/// answered with garbage, a second `Failed` was reported and the sticky
+/// error was replaced. The first failure stays the one reported.
+#[test]
+fn failure_is_reported_once_when_the_quit_after_it_fails_too() {
+    let refused = |e: &ClientError| {
+        matches!(
+            e,
+            ClientError::Rejected {
+                stage: Stage::Greeting,
+                ..
+            }
+        )
+    };
+    // The QUIT times out.
+    let mut s = Script::new(cc());
+    let (events, wire) = s.feed(b"222 odd greeting\r\n");
+    assert!(
+        matches!(&events[..], [ClientEvent::Failed(e)] if refused(e)),
+        "{events:?}"
+    );
+    assert_eq!(wire, "QUIT\r\n");
+    let deadline = s.c.poll_timeout().expect("the QUIT reply timer");
+    s.c.handle_timeout(deadline);
+    let (events, _) = s.drain();
+    assert_eq!(events, [ClientEvent::Closed]);
+    assert!(s.c.is_closed());
+    assert!(refused(s.c.error().unwrap()));
+    s.c.handle_eof(deadline);
+    assert_eq!(s.drain().0, []);
+
+    // The QUIT is answered with garbage.
+    let mut s = Script::new(cc());
+    s.feed(b"554 no\r\n");
+    let mut buf = BytesMut::from(&b"22x\r\n"[..]);
+    assert!(matches!(
+        s.c.handle_input(s.now, &mut buf),
+        Err(ClientError::Reply(_))
+    ));
+    assert_eq!(s.drain().0, [ClientEvent::Closed]);
+    assert!(refused(s.c.error().unwrap()));
+}
+
 #[test]
 fn bdat_failure_mid_stream_then_reset() {
     let mut s = Script::ready(cc(), "250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n");

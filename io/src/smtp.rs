@@ -23,12 +23,14 @@
 //! assert!(settings.tls().is_some());
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use wireloom_core::mime::Message;
 use wireloom_core::smtp::client::{Client, ClientEvent};
 use wireloom_core::smtp::reply::Reply;
 use wireloom_core::Dialogue;
@@ -188,6 +190,7 @@ pub struct SmtpSettings {
     config: ClientConfig,
     tls: Option<ClientTlsConfig>,
     connect_timeout: Duration,
+    message_id_host: String,
 }
 
 impl FromSettings for SmtpSettings {
@@ -245,6 +248,7 @@ pub struct SmtpClientBuilder<C = SmtpSettings> {
     ca_files: Vec<PathBuf>,
     tls_name: Option<String>,
     connect_timeout: Duration,
+    message_id_host: Option<String>,
     client: PhantomData<fn() -> C>,
 }
 
@@ -263,6 +267,7 @@ impl<C: FromSettings> SmtpClientBuilder<C> {
             ca_files: Vec::new(),
             tls_name: None,
             connect_timeout: Duration::from_secs(30),
+            message_id_host: None,
             client: PhantomData,
         }
     }
@@ -346,6 +351,14 @@ impl<C: FromSettings> SmtpClientBuilder<C> {
     }
 
     /// Checks the address and loads the TLS configuration.
+    /// The host part of the Message-ID that `send_message` gives a message
+    /// without one (default: this machine's [`host_name`]).
+    pub fn message_id_host(mut self, host: impl Into<String>) -> Self {
+        self.message_id_host = Some(host.into());
+        self
+    }
+
+    /// Builds the client.
     pub fn build(self) -> Result<C, Error> {
         let (host, port) = split_host_port(&self.server)
             .ok_or_else(|| Error::InvalidServer(self.server.clone()))?;
@@ -375,6 +388,7 @@ impl<C: FromSettings> SmtpClientBuilder<C> {
             config: self.config,
             tls,
             connect_timeout: self.connect_timeout,
+            message_id_host: self.message_id_host.unwrap_or_else(host_name),
         }))
     }
 }
@@ -548,6 +562,68 @@ impl Session {
     fn config(&self) -> &ClientConfig {
         self.client.config()
     }
+}
+
+impl SmtpSettings {
+    /// A message ready for `send_message`: `message` itself, or, when it
+    /// has no Message-ID and its builder did not opt out
+    /// ([`Message::needs_message_id`]), a copy with one made from
+    /// [`random_128`] and the client's
+    /// [`message_id_host`](SmtpClientBuilder::message_id_host). A
+    /// Message-ID the caller set is kept; raw `send` paths are untouched.
+    pub fn with_message_id<'m>(&self, message: &'m Message) -> Cow<'m, Message> {
+        if message.needs_message_id() {
+            Cow::Owned(message.with_message_id_from(random_128(), &self.message_id_host))
+        } else {
+            Cow::Borrowed(message)
+        }
+    }
+}
+
+/// 128 bits from the OS random source (`getrandom`). Should the OS refuse
+/// (it does not on supported platforms), std's per-process hasher keys
+/// (themselves from the OS source) mixed with the time and a counter.
+pub fn random_128() -> [u8; 16] {
+    let mut out = [0u8; 16];
+    if getrandom::getrandom(&mut out).is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let state = std::collections::hash_map::RandomState::new();
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        for (i, half) in out.chunks_exact_mut(8).enumerate() {
+            let mut h = state.build_hasher();
+            h.write_u128(now);
+            h.write_u64(n);
+            h.write_usize(i);
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    out
+}
+
+/// This machine's host name, for Message-IDs: `/proc/sys/kernel/hostname`
+/// or `/etc/hostname`, else `localhost` (core's
+/// [`generate_message_id`](wireloom_core::mime::generate_message_id) also
+/// turns a name that is not a valid host name into `localhost`).
+pub fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| {
+            let name = std::fs::read_to_string(p).ok()?;
+            let name = name.trim();
+            (!name.is_empty()).then(|| name.to_owned())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// A new Message-ID `<RANDOM@HOST>` from [`random_128`] and `host` (see
+/// [`generate_message_id`](wireloom_core::mime::generate_message_id)).
+pub fn new_message_id(host: &str) -> String {
+    wireloom_core::mime::generate_message_id(random_128(), host)
 }
 
 #[cfg(test)]

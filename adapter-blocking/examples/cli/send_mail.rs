@@ -8,7 +8,6 @@
 //!     [--attach FILE]...
 //! ```
 
-use std::hash::{BuildHasher, Hasher};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -85,27 +84,13 @@ fn parse(argv: Vec<String>) -> Result<Option<Args>, String> {
     Ok(Some(a))
 }
 
-/// 64 random bits for the Message-ID and MIME boundaries (std's hasher keys
-/// are random per process).
-fn random() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
-}
-
 fn build_message(a: &Args) -> Result<Message, String> {
-    let from = a.from.as_deref().unwrap_or_default();
-    let host = from.rsplit_once('@').map_or("localhost", |(_, d)| d);
-    let host = host.trim_end_matches('>');
+    // No Message-ID here: `send_message` adds one made from the OS random
+    // source and this machine's host name.
     let mut b = Message::builder()
-        .from(from)
+        .from(a.from.as_deref().unwrap_or_default())
         .to(a.to.clone())
-        .date(SystemTime::now())
-        .generate_message_id(host, &mut random);
+        .date(SystemTime::now());
     if !a.cc.is_empty() {
         b = b.cc(a.cc.clone());
     }

@@ -112,7 +112,10 @@ pub struct MessageBuilder {
     bcc: Vec<Address>,
     subject: Option<String>,
     date: Option<SystemTime>,
-    message_id: Option<String>,
+    message_id: IdChoice,
+    /// The Message-ID from [`MessageBuilder::message_id_from`], written
+    /// when `message_id` is [`IdChoice::Default`].
+    default_message_id: Option<String>,
     in_reply_to: Vec<String>,
     references: Vec<String>,
     headers: Vec<(String, String)>,
@@ -216,19 +219,76 @@ impl MessageBuilder {
         self
     }
 
-    /// Sets the Message-ID (with or without angle brackets).
+    /// Sets the Message-ID (with or without angle brackets). A Message-ID
+    /// set here (or by [`generate_message_id`](Self::generate_message_id))
+    /// wins over [`message_id_from`](Self::message_id_from) and over the
+    /// one an adapter adds when sending; the last of `message_id`,
+    /// `generate_message_id` and [`no_message_id`](Self::no_message_id)
+    /// counts.
     pub fn message_id(mut self, id: &str) -> Self {
-        self.message_id = self.keep(check_id("Message-ID", id, true));
+        if let Some(id) = self.keep(check_id("Message-ID", id, true)) {
+            self.message_id = IdChoice::Set(id);
+        }
+        self
+    }
+
+    /// Gives the Message-ID to write when the caller sets none: one made by
+    /// [`generate_message_id`](super::generate_message_id) from 128 random
+    /// bits and a host name (an invalid host becomes `localhost`). A
+    /// Message-ID set with [`message_id`](Self::message_id) wins, and
+    /// [`no_message_id`](Self::no_message_id) leaves it out.
+    ///
+    /// Core reads no random source: without this call (and without an
+    /// explicit Message-ID) [`build`](Self::build) writes no Message-ID and
+    /// the message reports [`Message::needs_message_id`]; the adapters'
+    /// send paths (`wireloom-blocking`'s `send_message`) and the CLI
+    /// `mail-render` then add one from the OS random source. Unlike
+    /// [`generate_message_id`](Self::generate_message_id) this does not
+    /// seed the MIME boundaries.
+    ///
+    /// ```
+    /// use std::time::UNIX_EPOCH;
+    /// use wireloom_core::mime::Message;
+    ///
+    /// let random = [7u8; 16]; // in an adapter: 16 octets from the OS
+    /// let m = Message::builder()
+    ///     .from("a@example.org")
+    ///     .date(UNIX_EPOCH)
+    ///     .message_id_from(random, "mail.example.org")
+    ///     .text("hi")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(m.message_id(), Some("a4dqobyha4dqobyha4dqobyha4@mail.example.org"));
+    /// assert!(!m.needs_message_id());
+    /// ```
+    pub fn message_id_from(mut self, random: [u8; 16], host: &str) -> Self {
+        let id = generate_message_id(random, host);
+        self.default_message_id = Some(id[1..id.len() - 1].to_owned());
+        self
+    }
+
+    /// Writes no Message-ID, explicitly: neither the one from
+    /// [`message_id_from`](Self::message_id_from) nor one an adapter would
+    /// add when sending ([`Message::needs_message_id`] is false). RFC 5322
+    /// §3.6.4 says every message SHOULD have one; leave it out only when
+    /// something downstream (a submission server) adds it.
+    pub fn no_message_id(mut self) -> Self {
+        self.message_id = IdChoice::OptOut;
         self
     }
 
     /// Generates a Message-ID `<hex.hex@host>` from 128 bits of the
-    /// caller's random source; the same source also seeds the MIME
-    /// boundaries (unless [`boundary_seed`](Self::boundary_seed) is set).
+    /// caller's random source (as if given to
+    /// [`message_id`](Self::message_id): it wins over defaults, and an
+    /// invalid host is [`MimeError::InvalidId`]); the same source also
+    /// seeds the MIME boundaries (unless
+    /// [`boundary_seed`](Self::boundary_seed) is set).
     pub fn generate_message_id(mut self, host: &str, random: &mut impl FnMut() -> u64) -> Self {
         let (a, b) = (random(), random());
         let id = format!("{a:016x}.{b:016x}@{host}");
-        self.message_id = self.keep(check_id("Message-ID", &id, true));
+        if let Some(id) = self.keep(check_id("Message-ID", &id, true)) {
+            self.message_id = IdChoice::Set(id);
+        }
         self.boundary_seed.get_or_insert_with(random);
         self
     }
@@ -399,8 +459,19 @@ impl MessageBuilder {
         if let Some(s) = &self.subject {
             write_folded_text(&mut h, "Subject", &format_unstructured("Subject".len(), s));
         }
-        if let Some(id) = &self.message_id {
-            write_folded(&mut h, "Message-ID", &format!("<{id}>"));
+        let opted_out = self.message_id == IdChoice::OptOut;
+        let message_id = match self.message_id {
+            IdChoice::Set(id) => Some(id),
+            IdChoice::OptOut => None,
+            IdChoice::Default => self.default_message_id,
+        };
+        // Where a Message-ID line goes when the message has none and the
+        // caller did not opt out (see `Message::with_message_id_from`).
+        let mut id_at = None;
+        match &message_id {
+            Some(id) => write_folded(&mut h, "Message-ID", &format!("<{id}>")),
+            None if !opted_out => id_at = Some(h.len()),
+            None => {}
         }
         for (name, ids) in [
             ("In-Reply-To", &self.in_reply_to),
@@ -463,7 +534,9 @@ impl MessageBuilder {
             len,
             eight_bit,
             envelope,
-            root,
+            root: Arc::new(root),
+            message_id,
+            id_at,
         })
     }
 }
@@ -475,7 +548,81 @@ pub struct Message {
     len: u64,
     eight_bit: bool,
     envelope: Envelope,
-    root: Part,
+    root: Arc<Part>,
+    /// The Message-ID written, without angle brackets.
+    message_id: Option<String>,
+    /// When no Message-ID is written and the caller did not opt out: the
+    /// offset in the first segment (the top-level header block, which
+    /// starts it) where [`Message::with_message_id_from`] inserts one.
+    id_at: Option<usize>,
+}
+
+/// What the caller chose for the Message-ID.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum IdChoice {
+    /// Nothing: the default from `message_id_from`, if given, else none
+    /// (and the message needs one).
+    #[default]
+    Default,
+    /// This one (without angle brackets).
+    Set(String),
+    /// None, explicitly.
+    OptOut,
+}
+
+/// Makes a Message-ID `<ID@HOST>` (RFC 5322 §3.6.4 `msg-id`) from 128 bits
+/// of caller randomness: ID is the 26 lowercase base32 digits (RFC 4648
+/// alphabet, no padding) of `random`, with no timestamp or counter in it.
+///
+/// HOST is `host` when it is a host name: ASCII labels of letters, digits
+/// and `-` (1 to 63 octets each, not starting or ending with `-`) joined by
+/// dots, at most 253 octets, one trailing dot dropped. Anything else
+/// (empty, an IP literal, a non-ASCII name, a space) becomes `localhost`, so
+/// the result is always a valid `msg-id` of at most 282 octets.
+///
+/// ```
+/// use wireloom_core::mime::generate_message_id;
+///
+/// assert_eq!(
+///     generate_message_id([0; 16], "mail.example.org"),
+///     "<aaaaaaaaaaaaaaaaaaaaaaaaaa@mail.example.org>"
+/// );
+/// assert_eq!(generate_message_id([0xff; 16], "bad host"), "<77777777777777777777777774@localhost>");
+/// ```
+pub fn generate_message_id(random: [u8; 16], host: &str) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let n = u128::from_be_bytes(random);
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let host = if is_host_name(host) {
+        host
+    } else {
+        "localhost"
+    };
+    let mut id = String::with_capacity(26 + host.len() + 3);
+    id.push('<');
+    // 25 digits of 5 bits, most significant first, then the last 3 bits
+    // shifted up as RFC 4648 pads the final group.
+    for k in 0..25 {
+        id.push(ALPHABET[(n >> (123 - 5 * k)) as usize & 31] as char);
+    }
+    id.push(ALPHABET[(n as usize & 7) << 2] as char);
+    id.push('@');
+    id.push_str(host);
+    id.push('>');
+    id
+}
+
+/// A DNS host name (letters, digits, hyphens; see [`generate_message_id`]).
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 impl Message {
@@ -516,6 +663,63 @@ impl Message {
     /// The body tree as built (after the conveniences were assembled).
     pub fn root(&self) -> &Part {
         &self.root
+    }
+
+    /// The Message-ID written in the header, without angle brackets.
+    pub fn message_id(&self) -> Option<&str> {
+        self.message_id.as_deref()
+    }
+
+    /// True when the message has no Message-ID and the caller did not opt
+    /// out with [`MessageBuilder::no_message_id`]: core had no random
+    /// source (see [`MessageBuilder::message_id_from`]). A sender adds one
+    /// with [`with_message_id_from`](Self::with_message_id_from), as the
+    /// blocking adapter's `send_message` does.
+    pub fn needs_message_id(&self) -> bool {
+        self.id_at.is_some()
+    }
+
+    /// This message with a Message-ID made by
+    /// [`generate_message_id`](super::generate_message_id) from `random`
+    /// and `host`, if it [needs one](Self::needs_message_id); otherwise an
+    /// unchanged copy. The line goes where the builder writes Message-ID
+    /// (after Subject); the boundaries and the rest of the octets stay as
+    /// they were. Cheap: the body is shared, not copied.
+    ///
+    /// ```
+    /// use std::time::UNIX_EPOCH;
+    /// use wireloom_core::mime::Message;
+    ///
+    /// let m = Message::builder().from("a@example.org").date(UNIX_EPOCH).text("hi").build().unwrap();
+    /// assert!(m.needs_message_id());
+    /// let sent = m.with_message_id_from([1; 16], "mail.example.org");
+    /// assert_eq!(sent.message_id(), Some("aeaqcaibaeaqcaibaeaqcaibae@mail.example.org"));
+    /// assert!(String::from_utf8(sent.to_bytes()).unwrap().contains(
+    ///     "\r\nMessage-ID: <aeaqcaibaeaqcaibaeaqcaibae@mail.example.org>\r\nMIME-Version: 1.0\r\n"));
+    /// assert_eq!(sent.len(), sent.to_bytes().len() as u64);
+    /// ```
+    pub fn with_message_id_from(&self, random: [u8; 16], host: &str) -> Message {
+        let (Some(at), Some(Seg::Static(first))) = (self.id_at, self.segs.first()) else {
+            return self.clone();
+        };
+        let id = generate_message_id(random, host);
+        let mut line = String::new();
+        write_folded(&mut line, "Message-ID", &id);
+        let mut head = BytesMut::with_capacity(first.len() + line.len());
+        head.extend_from_slice(&first[..at]);
+        head.extend_from_slice(line.as_bytes());
+        head.extend_from_slice(&first[at..]);
+        let mut segs = self.segs.to_vec();
+        segs[0] = Seg::Static(head.freeze());
+        Message {
+            segs: segs.into(),
+            len: self.len + line.len() as u64,
+            eight_bit: self.eight_bit,
+            envelope: self.envelope.clone(),
+            root: Arc::clone(&self.root),
+            message_id: Some(id[1..id.len() - 1].to_owned()),
+            id_at: None,
+        }
     }
 
     /// A streaming renderer producing chunks of at most 64 KiB.
@@ -594,12 +798,14 @@ impl Renderer {
                 return Some(chunk);
             }
         }
-        let mut out = BytesMut::with_capacity(limit.min(self.remaining_hint()));
-        self.write_into(&mut out, limit);
+        // A `Vec` sink: base64 is encoded straight into its spare capacity
+        // (no zero-fill), and `Bytes::from` takes it over without a copy.
+        let mut out = Vec::with_capacity(limit.min(self.remaining_hint()));
+        self.write_to(&mut out, limit);
         if out.is_empty() {
             None
         } else {
-            Some(out.freeze())
+            Some(Bytes::from(out))
         }
     }
 

@@ -13,6 +13,24 @@
 //! Date and, to generate a Message-ID, a host name and a random source.
 //! Rendering is deterministic for a given input.
 //!
+//! # Message-ID
+//!
+//! RFC 5322 §3.6.4 says every message SHOULD have a Message-ID. Which one
+//! the builder writes, first match wins:
+//!
+//! 1. one the caller set ([`MessageBuilder::message_id`] or
+//!    [`MessageBuilder::generate_message_id`]), or none after
+//!    [`MessageBuilder::no_message_id`] (the last of these three counts);
+//! 2. the default made from caller randomness and a host name
+//!    ([`MessageBuilder::message_id_from`], using [`generate_message_id`]);
+//! 3. none: core has no random source of its own. The built message then
+//!    [needs one](Message::needs_message_id), and
+//!    [`Message::with_message_id_from`] adds it. The blocking adapter's
+//!    `send_message` paths and the CLI `mail-render` do that by default
+//!    with 128 bits from the OS random source and the machine's host name,
+//!    so a message sent through them always carries one unless the caller
+//!    opted out.
+//!
 //! Every caller-given header text (names, values, addresses, filenames,
 //! IDs) is checked: a CR or LF is [`MimeError::HeaderInjection`], never
 //! written. Header lines are folded at 78 columns; no line exceeds 998
@@ -94,7 +112,9 @@ use std::fmt;
 pub use address::{Address, Group, Mailbox};
 pub use encoding::TransferEncoding;
 pub use header::MediaType;
-pub use message::{IntoAddresses, Message, MessageBuilder, Renderer, DEFAULT_CHUNK_SIZE};
+pub use message::{
+    generate_message_id, IntoAddresses, Message, MessageBuilder, Renderer, DEFAULT_CHUNK_SIZE,
+};
 pub use part::{Body, DispositionKind, Part};
 
 /// Why a message (or one of its pieces) was refused. These are all local

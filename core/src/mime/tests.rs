@@ -453,6 +453,145 @@ fn message_ids_and_references() {
     ));
 }
 
+#[test]
+fn default_message_id() {
+    let host = "mail.example.org";
+    let r1 = [0x11; 16];
+    let r2 = [0x22; 16];
+    let id_line = |m: &Message| {
+        let wire = String::from_utf8(m.to_bytes()).unwrap();
+        assert_eq!(wire.len() as u64, m.len());
+        wire.lines()
+            .find(|l| l.starts_with("Message-ID:"))
+            .map(str::to_owned)
+    };
+    // From caller randomness: written after Subject, before MIME-Version.
+    let m = base()
+        .subject("s")
+        .text("x")
+        .message_id_from(r1, host)
+        .build()
+        .unwrap();
+    let want = generate_message_id(r1, host);
+    assert_eq!(id_line(&m).unwrap(), format!("Message-ID: {want}"));
+    assert_eq!(m.message_id(), Some(&want[1..want.len() - 1]));
+    assert!(!m.needs_message_id());
+    // Two sources, two ids.
+    let m2 = base()
+        .subject("s")
+        .text("x")
+        .message_id_from(r2, host)
+        .build()
+        .unwrap();
+    assert_ne!(m.message_id(), m2.message_id());
+
+    // A caller-set id wins over the default, whatever the order; so does
+    // generate_message_id; the last explicit choice counts.
+    for m in [
+        base()
+            .message_id("<mine@x.example>")
+            .message_id_from(r1, host),
+        base()
+            .message_id_from(r1, host)
+            .message_id("mine@x.example"),
+        base().no_message_id().message_id("mine@x.example"),
+    ] {
+        let m = m.build().unwrap();
+        assert_eq!(m.message_id(), Some("mine@x.example"));
+        assert!(!m.needs_message_id());
+        assert_eq!(m.with_message_id_from(r2, host).to_bytes(), m.to_bytes());
+    }
+
+    // Opting out: none, and nothing is added later.
+    for b in [
+        base().no_message_id(),
+        base().message_id_from(r1, host).no_message_id(),
+        base().message_id("a@b").no_message_id(),
+    ] {
+        let m = b.text("x").build().unwrap();
+        assert_eq!(id_line(&m), None);
+        assert_eq!(m.message_id(), None);
+        assert!(!m.needs_message_id());
+        assert_eq!(m.with_message_id_from(r1, host).to_bytes(), m.to_bytes());
+    }
+
+    // No randomness: none written, the message needs one, and adding it
+    // later gives the octets the builder would have written (same place,
+    // same boundaries when seeded), rendered whole or in chunks.
+    let shape = |b: MessageBuilder| {
+        b.subject("s")
+            .text("hello")
+            .html("<p>hello</p>")
+            .attachment("a/b", "f.bin", vec![7u8; 5000])
+            .in_reply_to("p@x.example")
+            .header("X-A", "1")
+            .boundary_seed(9)
+    };
+    let bare = shape(base()).build().unwrap();
+    assert_eq!(id_line(&bare), None);
+    assert_eq!(bare.message_id(), None);
+    assert!(bare.needs_message_id());
+    let added = bare.with_message_id_from(r1, host);
+    let direct = shape(base()).message_id_from(r1, host).build().unwrap();
+    assert!(!added.needs_message_id());
+    assert_eq!(added.message_id(), direct.message_id());
+    assert_eq!(added.len(), direct.len());
+    assert_eq!(added.to_bytes(), direct.to_bytes());
+    let mut chunks = Vec::new();
+    for c in added.render_with_chunk_size(1024) {
+        chunks.extend_from_slice(&c);
+    }
+    assert_eq!(chunks, direct.to_bytes());
+    // The original is unchanged.
+    assert!(bare.needs_message_id());
+    assert_eq!(id_line(&bare), None);
+}
+
+#[test]
+fn generated_message_id_syntax() {
+    assert_eq!(
+        generate_message_id([0; 16], "example.org"),
+        "<aaaaaaaaaaaaaaaaaaaaaaaaaa@example.org>"
+    );
+    // RFC 4648 base32 of 0x00..0x0f: `AAAQEAYEAUDAOCAJBIFQYDIOB4`.
+    let seq: [u8; 16] = std::array::from_fn(|i| i as u8);
+    assert_eq!(
+        generate_message_id(seq, "h"),
+        "<aaaqeayeaudaocajbifqydiob4@h>"
+    );
+    for (host, want) in [
+        ("mail.example.org.", "mail.example.org"),
+        ("a-b.c1", "a-b.c1"),
+        ("", "localhost"),
+        (".", "localhost"),
+        ("a..b", "localhost"),
+        ("-a.b", "localhost"),
+        ("a-.b", "localhost"),
+        ("bad host", "localhost"),
+        ("müller.example", "localhost"),
+        ("[127.0.0.1]", "localhost"),
+        ("a@b", "localhost"),
+        ("x\r\nBcc: y", "localhost"),
+    ] {
+        let id = generate_message_id([9; 16], host);
+        assert!(id.ends_with(&format!("@{want}>")), "{host:?}: {id}");
+    }
+    let long_label = "a".repeat(64);
+    assert!(generate_message_id([1; 16], &long_label).ends_with("@localhost>"));
+    let long = ["abcdefghi"; 26].join(".");
+    assert!(long.len() > 253);
+    assert!(generate_message_id([1; 16], &long).ends_with("@localhost>"));
+    let max = ["a".repeat(63).as_str(); 4].join(".");
+    assert_eq!(max.len(), 255);
+    let max = &max[..253];
+    let id = generate_message_id([1; 16], max);
+    assert!(id.ends_with(&format!("@{max}>")));
+    // Even the longest host gives a valid header the builder accepts.
+    let m = base().message_id_from([1; 16], max).build().unwrap();
+    assert!(m.message_id().unwrap().ends_with(max));
+    assert!(base().message_id(&id).build().is_ok());
+}
+
 fn arb_text() -> impl Strategy<Value = String> {
     prop_oneof![
         "[ -~\n\r\t]{0,300}",

@@ -210,7 +210,7 @@ impl MessageInfo {
         }
         MessageInfo {
             size: Some(size),
-            eight_bit: body.iter().any(|&b| b >= 0x80),
+            eight_bit: !body.is_ascii(),
         }
     }
 }
@@ -723,7 +723,7 @@ impl Client {
         let Some(txn) = self.txn.as_mut().filter(|t| t.caller_open) else {
             return Err(UsageError::NoMessageInProgress);
         };
-        if !txn.info.eight_bit && chunk.iter().any(|&b| b >= 0x80) {
+        if !txn.info.eight_bit && !chunk.is_ascii() {
             self.fail_local();
             return Err(UsageError::UndeclaredEightBit);
         }
@@ -861,9 +861,18 @@ impl Client {
 
     /// A fatal session failure: report it, then QUIT if the server is still
     /// listening.
+    /// Records a session failure: the first one is sticky and reported
+    /// once ([`ClientEvent::Failed`]); a later one (the QUIT sent after a
+    /// failure timing out, or answered with garbage) only ends the session.
+    fn record_failure(&mut self, err: ClientError) {
+        if self.error.is_none() {
+            self.events.push_back(ClientEvent::Failed(err.clone()));
+            self.error = Some(err);
+        }
+    }
+
     fn fail(&mut self, now: Instant, err: ClientError, can_quit: bool) {
-        self.events.push_back(ClientEvent::Failed(err.clone()));
-        self.error = Some(err);
+        self.record_failure(err);
         self.txn = None;
         self.pending.clear();
         self.deadline = None;
@@ -1284,9 +1293,7 @@ impl Dialogue for Client {
                 self.events.push_back(ClientEvent::Closed);
             }
             _ => {
-                self.error = Some(ClientError::ConnectionClosed);
-                self.events
-                    .push_back(ClientEvent::Failed(ClientError::ConnectionClosed));
+                self.record_failure(ClientError::ConnectionClosed);
                 self.phase = Phase::Closed;
                 self.txn = None;
                 self.events.push_back(ClientEvent::Closed);
@@ -1330,9 +1337,8 @@ impl Dialogue for Client {
 
 impl Client {
     fn protocol_error(&mut self, e: ClientError) -> ClientError {
-        self.events.push_back(ClientEvent::Failed(e.clone()));
+        self.record_failure(e.clone());
         self.events.push_back(ClientEvent::Closed);
-        self.error = Some(e.clone());
         self.phase = Phase::Closed;
         self.pending.clear();
         self.deadline = None;

@@ -280,7 +280,12 @@ impl<R: Runtime> SmtpConnection<R> {
     /// Sends a message built with the core MIME builder: its envelope (From
     /// or Sender; To, Cc and Bcc), its size and 8-bit flag for MAIL FROM,
     /// and its rendered pieces streamed as the server takes them.
+    ///
+    /// A message without a Message-ID whose builder did not opt out gets one
+    /// from the OS random source and the client's `message_id_host`
+    /// ([`SmtpSettings::with_message_id`]).
     pub async fn send_message(&mut self, message: &Message) -> Result<Delivery, Error> {
+        let message = self.settings.with_message_id(message);
         let pieces = Iter(message.render().map(Ok));
         self.send_stream(&message.envelope(), message.info(), pieces)
             .await
