@@ -142,7 +142,7 @@ enum Timer {
 /// assert_eq!(&conn.poll_transmit().unwrap()[..], b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
 ///
 /// let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
-/// conn.handle_input(now, &mut input).unwrap();
+/// conn.handle_input(now, &mut input);
 /// let Some(ClientEvent::Response(res)) = conn.poll_event() else { panic!() };
 /// assert_eq!(res.head.status.as_u16(), 200);
 /// assert_eq!(conn.poll_event(), Some(ClientEvent::Data("hi".into())));
@@ -453,13 +453,14 @@ impl ClientConnection {
         }
     }
 
-    fn fail(&mut self, e: Error) -> Error {
+    /// Records a fatal error: reports it (the one channel: an event) and
+    /// closes.
+    fn fail(&mut self, e: Error) {
         self.error = Some(e.clone());
-        self.events.push_back(ClientEvent::Error(e.clone()));
+        self.events.push_back(ClientEvent::Error(e));
         self.read = Read::Stopped;
         self.closed = true;
         self.timer = None;
-        e
     }
 
     fn read_head(&mut self, now: Instant, input: &mut BytesMut) -> Result<bool, Error> {
@@ -646,11 +647,10 @@ pub fn origin_request_head(
 
 impl Dialogue for ClientConnection {
     type Event = ClientEvent;
-    type Error = Error;
 
-    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) -> Result<(), Error> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
+    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) {
+        if self.error.is_some() {
+            return;
         }
         loop {
             let r = match self.read {
@@ -660,8 +660,8 @@ impl Dialogue for ClientConnection {
             };
             match r {
                 Ok(true) => continue,
-                Ok(false) => return Ok(()),
-                Err(e) => return Err(self.fail(e)),
+                Ok(false) => return,
+                Err(e) => return self.fail(e),
             }
         }
     }
@@ -733,6 +733,17 @@ impl Dialogue for ClientConnection {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.timer.map(|(at, _)| at)
+    }
+
+    /// True while a response is due (a request is in flight) and the
+    /// connection still speaks HTTP. With nothing in flight, bytes from the
+    /// server are left unconsumed (a pool must not reuse such a
+    /// connection), so there is no point in reading them.
+    fn wants_input(&self) -> bool {
+        !self.closed
+            && !self.switched
+            && !matches!(self.read, Read::Stopped)
+            && !self.in_flight.is_empty()
     }
 
     fn is_closed(&self) -> bool {

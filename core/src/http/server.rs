@@ -181,7 +181,7 @@ struct Current {
 /// let now = Instant::now();
 /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
 /// let mut input = BytesMut::from(&b"GET /hi HTTP/1.1\r\nHost: a\r\n\r\n"[..]);
-/// conn.handle_input(now, &mut input).unwrap();
+/// conn.handle_input(now, &mut input);
 /// let Some(ServerEvent::Request(req)) = conn.poll_event() else { panic!() };
 /// assert_eq!(req.head.target.path(), "/hi");
 /// assert!(matches!(conn.poll_event(), Some(ServerEvent::End(_))));
@@ -283,7 +283,7 @@ impl ServerConnection {
     /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
     /// conn.set_date(HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
     /// // A bare LF: the connection answers 400 itself, with the date.
-    /// let _ = conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\nHost: a\r\n\r\n"[..]));
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\nHost: a\r\n\r\n"[..]));
     /// let wire = conn.poll_transmit().unwrap();
     /// let text = std::str::from_utf8(&wire).unwrap();
     /// assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"));
@@ -309,11 +309,11 @@ impl ServerConnection {
     /// let now = Instant::now();
     /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
     /// let mut input = BytesMut::from(&b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]);
-    /// conn.handle_input(now, &mut input).unwrap();
+    /// conn.handle_input(now, &mut input);
     /// conn.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown).unwrap();
     /// assert!(!conn.is_sending_body()); // HEAD: nothing to stream
     /// conn.send_end(now, None).unwrap();
-    /// conn.handle_input(now, &mut input).unwrap();
+    /// conn.handle_input(now, &mut input);
     /// conn.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown).unwrap();
     /// assert!(conn.is_sending_body()); // GET: chunked body under way
     /// ```
@@ -346,18 +346,6 @@ impl ServerConnection {
         self.resp == Resp::Awaiting
     }
 
-    /// Whether the adapter should keep reading from the transport. False
-    /// while a response is under way for a fully read request (pipelined
-    /// bytes wait in the buffer), after an upgrade, and once closed.
-    pub fn wants_input(&self) -> bool {
-        !self.closed
-            && !self.switched
-            && !matches!(
-                self.read,
-                Read::Done | Read::Stopped | Read::WaitContinue(_)
-            )
-    }
-
     /// Closes the connection once the current response (if any) is sent, as
     /// for a graceful shutdown: the response carries `Connection: close`.
     /// An idle connection closes at once.
@@ -385,7 +373,7 @@ impl ServerConnection {
     /// let now = Instant::now();
     /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
     /// assert!(!conn.close_if_idle()); // no request yet
-    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..])).unwrap();
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]));
     /// conn.send_response(now, ResponseHead::new(StatusCode::NO_CONTENT), BodyLength::Known(0)).unwrap();
     /// assert!(conn.close_if_idle());
     /// assert!(conn.is_closed());
@@ -624,7 +612,7 @@ impl ServerConnection {
     ///     StatusCode};
     /// let now = Instant::now();
     /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
-    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..])).unwrap();
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]));
     /// let mut head = ResponseHead::new(StatusCode::OK);
     /// head.headers.append("Content-Length", "10").unwrap();
     /// assert_eq!(conn.send_response_or_500(now, head, BodyLength::Known(3)), Ok(false));
@@ -768,9 +756,9 @@ impl ServerConnection {
         self.timer = None;
     }
 
-    /// Records a fatal error: reports it, answers with its status if no
-    /// response has started, and closes.
-    fn fail(&mut self, e: Error) -> Error {
+    /// Records a fatal error: reports it (the one channel: an event),
+    /// answers with its status if no response has started, and closes.
+    fn fail(&mut self, e: Error) {
         self.error = Some(e.clone());
         self.events.push_back(ServerEvent::Error(e.clone()));
         self.read = Read::Stopped;
@@ -787,7 +775,6 @@ impl ServerConnection {
             // A response is under way: let it finish, then close.
             Resp::Sending(_) => self.must_close = true,
         }
-        e
     }
 
     fn on_head(&mut self, now: Instant, head: RequestHead) -> Result<(), Error> {
@@ -937,14 +924,10 @@ fn error_response(status: StatusCode, date: Option<&HeaderValue>) -> Bytes {
 
 impl Dialogue for ServerConnection {
     type Event = ServerEvent;
-    type Error = Error;
 
-    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) -> Result<(), Error> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        if self.closed || self.switched {
-            return Ok(());
+    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) {
+        if self.error.is_some() || self.closed || self.switched {
+            return;
         }
         match self.step(now, input) {
             Ok(()) => {
@@ -952,9 +935,8 @@ impl Dialogue for ServerConnection {
                     // Leftover pipelined bytes after EOF that do not form a request.
                     self.on_eof_in_head();
                 }
-                Ok(())
             }
-            Err(e) => Err(self.fail(e)),
+            Err(e) => self.fail(e),
         }
     }
 
@@ -1019,6 +1001,19 @@ impl Dialogue for ServerConnection {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.timer.map(|(at, _)| at)
+    }
+
+    /// False while a response is under way for a fully read request
+    /// (pipelined bytes wait in the buffer), while a body waits for
+    /// [`accept_body`](ServerConnection::accept_body), after an upgrade,
+    /// and once closed.
+    fn wants_input(&self) -> bool {
+        !self.closed
+            && !self.switched
+            && !matches!(
+                self.read,
+                Read::Done | Read::Stopped | Read::WaitContinue(_)
+            )
     }
 
     fn is_closed(&self) -> bool {

@@ -39,9 +39,6 @@ use crate::tls::ServerTlsConfig;
 
 /// Largest piece of a file body handed to the socket at once.
 const CHUNK: usize = 256 * 1024;
-/// Pipelined bytes buffered while a response is under way before the
-/// connection stops reading (back-pressure).
-const READ_AHEAD: usize = 64 * 1024;
 /// Time allowed for closing a connection (TLS close_notify, FIN).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest lingering close after an answer that ends a connection.
@@ -776,21 +773,18 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
                 continue;
             }
         }
-        let reading = conn.wants_input() || drv.buf.len() < READ_AHEAD;
         let woke = poll_fn(|cx| {
             if !shared.shutdown.is_set() {
                 shared.shutdown.register(id, cx.waker());
             } else if !conn.is_message_in_progress() {
                 return Poll::Ready(Ok(None));
             }
-            // Core stamps this on any answer of its own (408, 400...).
+            // Core stamps this on any answer of its own (408, 400...). The
+            // driver reads only while the connection wants input
+            // (back-pressure); the timer runs either way.
             let stamp = |c: &mut ServerConnection, now| c.set_date(crate::date::at(now));
-            let r = if reading && !drv.peer_closed() {
-                drv.poll_wait_with(cx, &mut conn, stamp)
-            } else {
-                drv.poll_timer_with(cx, &mut conn, stamp)
-            };
-            r.map(|r| r.map(Some))
+            drv.poll_wait_with(cx, &mut conn, stamp)
+                .map(|r| r.map(Some))
         })
         .await;
         match woke {
