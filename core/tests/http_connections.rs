@@ -1005,3 +1005,147 @@ fn client_accepts_obs_fold_and_missing_reason_by_default() {
         "{got:?}"
     );
 }
+
+#[test]
+fn server_close_reasons() {
+    use wireloom_core::http::close::Timeout;
+    use wireloom_core::http::CloseReason::*;
+    let now = Instant::now();
+    // One request, answered with `head` and `len`; the reason afterwards.
+    let answered = |cfg: ServerConfig, req: &[u8], head: ResponseHead, len: BodyLength| {
+        let mut c = ServerConnection::new(cfg, now);
+        feed(&mut c, now, &mut BytesMut::new(), req);
+        c.send_response(now, head, len).unwrap();
+        if c.is_sending_body() {
+            c.send_end(now, None).unwrap_or(());
+        }
+        c.close_reason()
+    };
+    let get11 = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let ok = || ResponseHead::new(StatusCode::OK);
+    let zero = BodyLength::Known(0);
+    let dflt = ServerConfig::default;
+    assert_eq!(answered(dflt(), get11, ok(), zero), None);
+    let off = ServerConfig {
+        keep_alive: false,
+        ..ServerConfig::default()
+    };
+    assert_eq!(answered(off, get11, ok(), zero), Some(KeepAliveOff));
+    let close = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    assert_eq!(answered(dflt(), close, ok(), zero), Some(ClientAskedClose));
+    assert_eq!(
+        answered(dflt(), b"GET / HTTP/1.0\r\n\r\n", ok(), zero),
+        Some(Http10)
+    );
+    let mut bye = ok();
+    bye.header("Connection", "close").unwrap();
+    assert_eq!(answered(dflt(), get11, bye, zero), Some(ServerAskedClose));
+    let keep10 = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    assert_eq!(
+        answered(dflt(), keep10, ok(), BodyLength::Unknown),
+        Some(CloseDelimited)
+    );
+    let expect = b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+    assert_eq!(answered(dflt(), expect, ok(), zero), Some(UnreadBody));
+    let mut up = ok();
+    up.status = StatusCode::SWITCHING_PROTOCOLS;
+    let upgrade = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n";
+    assert_eq!(answered(dflt(), upgrade, up, zero), Some(Upgraded));
+
+    // Shutdown, reclaimed, refused, the peer's EOF, timers, errors.
+    let mut c = ServerConnection::new(dflt(), now);
+    c.close_after_response();
+    assert_eq!((c.is_closed(), c.close_reason()), (true, Some(Shutdown)));
+    let mut c = ServerConnection::new(dflt(), now);
+    feed(&mut c, now, &mut BytesMut::new(), get11);
+    c.send_response(now, ResponseHead::new(StatusCode::NO_CONTENT), zero)
+        .unwrap();
+    assert!(c.close_if_idle());
+    assert_eq!(c.close_reason(), Some(Reclaimed));
+    let mut c = ServerConnection::new(dflt(), now);
+    c.refuse(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        c.close_reason(),
+        Some(Refused(StatusCode::SERVICE_UNAVAILABLE))
+    );
+    let mut c = ServerConnection::new(dflt(), now);
+    c.handle_eof(now);
+    assert_eq!(c.close_reason(), Some(PeerEof));
+    let mut c = ServerConnection::new(dflt(), now);
+    c.handle_timeout(now + dflt().head_timeout);
+    assert_eq!(c.close_reason(), Some(Timeout(Timeout::Idle)));
+    let mut c = ServerConnection::new(dflt(), now);
+    feed(&mut c, now, &mut BytesMut::new(), b"GET / HT");
+    c.handle_timeout(now + dflt().head_timeout);
+    assert_eq!(c.close_reason(), Some(Timeout(Timeout::Head)));
+    assert!(c.close_reason().unwrap().is_error());
+    let mut c = ServerConnection::new(dflt(), now);
+    feed(&mut c, now, &mut BytesMut::new(), b"GET / HT");
+    c.handle_eof(now);
+    assert_eq!(
+        c.close_reason(),
+        Some(ProtocolError(ErrorKind::IncompleteMessage))
+    );
+    // A head core refuses: the 500 in its place closes.
+    let mut c = ServerConnection::new(dflt(), now);
+    feed(&mut c, now, &mut BytesMut::new(), get11);
+    let mut bad = ok();
+    bad.headers.append("Content-Length", "9").unwrap();
+    assert_eq!(c.send_response_or_500(now, bad, zero), Ok(false));
+    assert_eq!(c.close_reason(), Some(LocalError));
+}
+
+#[test]
+fn client_close_reasons() {
+    use wireloom_core::http::close::Timeout;
+    use wireloom_core::http::CloseReason::*;
+    let now = Instant::now();
+    let exchange = |req: RequestHead, response: &[u8]| {
+        let mut c = ClientConnection::new(ClientConfig::default());
+        c.send_request(now, req, BodyLength::Known(0)).unwrap();
+        c.handle_input(now, &mut BytesMut::from(response));
+        c
+    };
+    let get = |fields: &[(&str, &str)]| {
+        let mut r = RequestHead::new(Method::GET, "/").unwrap();
+        r.header("Host", "a").unwrap();
+        for (n, v) in fields {
+            r.header(*n, *v).unwrap();
+        }
+        r
+    };
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(exchange(get(&[]), ok).close_reason(), None);
+    let c = exchange(get(&[("Connection", "close")]), ok);
+    assert_eq!(
+        (c.is_closed(), c.close_reason()),
+        (true, Some(ClientAskedClose))
+    );
+    let c = exchange(get(&[]), b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(c.close_reason(), Some(Http10));
+    let mut c = exchange(get(&[]), b"HTTP/1.1 200 OK\r\n\r\nall");
+    assert_eq!(c.close_reason(), None);
+    c.handle_eof(now);
+    assert_eq!(c.close_reason(), Some(CloseDelimited));
+    let mut c = ClientConnection::new(ClientConfig::default());
+    c.handle_eof(now);
+    assert_eq!(c.close_reason(), Some(PeerEof));
+    let mut c = exchange(get(&[]), b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab");
+    c.handle_timeout(now + ClientConfig::default().body_timeout);
+    assert_eq!(c.close_reason(), Some(Timeout(Timeout::Body)));
+    let c = exchange(get(&[]), b"HTTP/1.1 2000 OK\r\n\r\n");
+    assert!(matches!(c.close_reason(), Some(ProtocolError(_))));
+    let c = exchange(
+        get(&[("Connection", "upgrade"), ("Upgrade", "x")]),
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
+    );
+    assert_eq!(c.close_reason(), Some(Upgraded));
+    // A final answer before 100 Continue: the body is never sent.
+    let mut c = ClientConnection::new(ClientConfig::default());
+    let mut req = RequestHead::new(Method::POST, "/").unwrap();
+    req.header("Host", "a").unwrap();
+    req.header("Expect", "100-continue").unwrap();
+    c.send_request(now, req, BodyLength::Known(5)).unwrap();
+    c.handle_input(now, &mut BytesMut::from(&ok[..]));
+    assert_eq!(c.close_reason(), Some(Not100Continue));
+}

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::body::{BodyDecoder, BodyEncoder, BodyItem, BodyLimits};
+use super::close::{self, CloseReason, Life};
 use super::error::{Error, ErrorKind, UsageError};
 use super::framing::{self, Framing};
 use super::header::HeaderMap;
@@ -98,7 +99,8 @@ pub enum ClientEvent {
 struct InFlight {
     method: Method,
     upgrade: bool,
-    keep_alive: bool,
+    /// The request's own reason to close after its response, if any.
+    close: Option<CloseReason>,
 }
 
 #[derive(Debug)]
@@ -161,18 +163,18 @@ pub struct ClientConnection {
     /// The held body is complete (send_end was called while waiting).
     held_end: bool,
     read: Read,
-    /// Keep-alive of the response being read.
-    resp_keep_alive: bool,
+    /// Why the connection closes after the response being read, if it does.
+    resp_close: Option<CloseReason>,
     /// Any byte of the current response received.
     partial_head: bool,
     /// Where the last head scan stopped, and the last LF seen, so that a
     /// head trickling in is parsed whole only when a line ends.
     scanned: usize,
     last_newline: Option<usize>,
-    must_close: bool,
-    switched: bool,
-    closed: bool,
-    error: Option<Error>,
+    /// Open, closing once the requests in flight are answered, closed, or
+    /// switched, with the reason. A protocol error closes at once and is
+    /// sticky (nothing more is read).
+    life: Life,
     raw: Vec<RawHeader>,
     timer: Option<(Instant, Timer)>,
     transmit: Outbox,
@@ -192,14 +194,11 @@ impl ClientConnection {
             held: Outbox::default(),
             held_end: false,
             read: Read::Head,
-            resp_keep_alive: true,
+            resp_close: None,
             partial_head: false,
             scanned: 0,
             last_newline: None,
-            must_close: false,
-            switched: false,
-            closed: false,
-            error: None,
+            life: Life::Open,
             raw: Vec::new(),
             timer: None,
             transmit: Outbox::default(),
@@ -215,11 +214,7 @@ impl ClientConnection {
 
     /// Whether a new request may be sent now (no body open, not closing).
     pub fn can_send_request(&self) -> bool {
-        self.sending.is_none()
-            && !self.must_close
-            && !self.closed
-            && !self.switched
-            && self.error.is_none()
+        self.sending.is_none() && self.life.is_open()
     }
 
     /// Whether the connection is idle and may be reused for another request
@@ -245,6 +240,31 @@ impl ClientConnection {
     /// ```
     pub fn can_pool(&self, unread: &[u8]) -> bool {
         self.is_reusable() && unread.is_empty()
+    }
+
+    /// Why the connection closes, once it decided to: its own request or
+    /// the server's response asked for it (or spoke HTTP/1.0), the
+    /// response was close-delimited, the server answered before
+    /// `100 Continue`, the server closed, a timer, a protocol error, an
+    /// upgrade. `None` while it may carry another request.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::BytesMut;
+    /// use wireloom_core::Dialogue;
+    /// use wireloom_core::http::{BodyLength, ClientConfig, ClientConnection, CloseReason, Method,
+    ///     RequestHead};
+    /// let now = Instant::now();
+    /// let mut conn = ClientConnection::new(ClientConfig::default());
+    /// let mut req = RequestHead::new(Method::GET, "/").unwrap();
+    /// req.header("Host", "a").unwrap();
+    /// conn.send_request(now, req, BodyLength::Known(0)).unwrap();
+    /// conn.handle_input(now, &mut BytesMut::from(&b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"[..]));
+    /// assert_eq!(conn.close_reason(), Some(CloseReason::ServerAskedClose));
+    /// assert!(conn.is_closed());
+    /// ```
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.life.reason()
     }
 
     /// Number of requests sent whose responses have not ended.
@@ -286,7 +306,7 @@ impl ClientConnection {
         mut head: RequestHead,
         body: BodyLength,
     ) -> Result<(), UsageError> {
-        if self.closed || self.switched || self.error.is_some() {
+        if self.life.is_over() {
             return Err(UsageError::Closed);
         }
         if !self.can_send_request() {
@@ -354,17 +374,17 @@ impl ClientConnection {
             && head.version == Version::Http11
             && head.headers.contains_token("expect", "100-continue");
         let upgrade = head.method == Method::CONNECT || framing::wants_upgrade(&head);
-        let keep_alive = framing::wants_keep_alive(head.version, &head.headers);
+        let close = close::peer_close(head.version, &head.headers, CloseReason::ClientAskedClose);
         let mut out = BytesMut::with_capacity(128 + head.headers.len() * 32);
         write_request_head(&mut out, &head);
         self.transmit.push(out.freeze());
         self.in_flight.push_back(InFlight {
             method: head.method,
             upgrade,
-            keep_alive,
+            close,
         });
-        if !keep_alive {
-            self.must_close = true;
+        if let Some(r) = close {
+            self.life.close_after(r);
         }
         if has_body {
             self.sending = Some(enc);
@@ -384,7 +404,7 @@ impl ClientConnection {
         if self.expect == Expect::Refused {
             return Ok(());
         }
-        if self.closed {
+        if self.life.is_closed() {
             return Err(UsageError::Closed);
         }
         let Some(enc) = &mut self.sending else {
@@ -409,7 +429,7 @@ impl ClientConnection {
             self.expect = Expect::None;
             return Ok(());
         }
-        if self.closed {
+        if self.life.is_closed() {
             return Err(UsageError::Closed);
         }
         let Some(enc) = self.sending.take() else {
@@ -419,14 +439,13 @@ impl ClientConnection {
             let r = enc.finish(trailers, &mut self.held);
             self.held_end = true;
             if r.is_err() {
-                self.must_close = true;
+                self.life.fail(CloseReason::LocalError, false);
             }
             return r;
         }
         if let Err(e) = enc.finish(trailers, &mut self.transmit) {
             // The server would wait for the missing bytes forever.
-            self.must_close = true;
-            self.closed = true;
+            self.life.fail(CloseReason::LocalError, true);
             return Err(e);
         }
         self.request_sent(now);
@@ -456,10 +475,9 @@ impl ClientConnection {
     /// Records a fatal error: reports it (the one channel: an event) and
     /// closes.
     fn fail(&mut self, e: Error) {
-        self.error = Some(e.clone());
+        self.life.error(&e, true);
         self.events.push_back(ClientEvent::Error(e));
         self.read = Read::Stopped;
-        self.closed = true;
         self.timer = None;
     }
 
@@ -515,18 +533,21 @@ impl ClientConnection {
             self.expect = Expect::Refused;
             self.held.clear();
             self.sending = None;
-            self.must_close = true;
+            self.life.close_after(CloseReason::Not100Continue);
         }
-        self.resp_keep_alive = req.keep_alive
-            && framing != Framing::CloseDelimited
-            && framing::wants_keep_alive(head.version, &head.headers);
+        self.resp_close = req
+            .close
+            .or_else(|| {
+                close::peer_close(head.version, &head.headers, CloseReason::ServerAskedClose)
+            })
+            .or((framing == Framing::CloseDelimited).then_some(CloseReason::CloseDelimited));
         let decoder = BodyDecoder::new(framing, &self.config.body, &self.config.head)?;
         self.events
             .push_back(ClientEvent::Response(Response { head, framing }));
         match framing {
             Framing::Tunnel => {
                 self.in_flight.pop_front();
-                self.switched = true;
+                self.life = Life::Switched;
                 self.read = Read::Stopped;
                 self.timer = None;
                 self.events.push_back(ClientEvent::Upgrade);
@@ -549,14 +570,14 @@ impl ClientConnection {
         self.completed += 1;
         self.read = Read::Head;
         self.timer = None;
-        if !self.resp_keep_alive {
-            self.must_close = true;
+        if let Some(r) = self.resp_close {
+            self.life.close_after(r);
         }
-        if self.must_close && (self.in_flight.is_empty() || !self.resp_keep_alive) {
+        if !self.life.is_open() && (self.in_flight.is_empty() || self.resp_close.is_some()) {
             // Requests pipelined behind a closing response will not be answered.
             self.in_flight.clear();
             self.read = Read::Stopped;
-            self.closed = true;
+            self.life.finish();
             return;
         }
         if !self.in_flight.is_empty() && self.sending.is_none() {
@@ -649,9 +670,8 @@ impl Dialogue for ClientConnection {
     type Event = ClientEvent;
 
     fn handle_input(&mut self, now: Instant, input: &mut BytesMut) {
-        if self.error.is_some() {
-            return;
-        }
+        // After an error (sticky) or an upgrade, `read` is `Stopped`:
+        // nothing more is consumed.
         loop {
             let r = match self.read {
                 Read::Head => self.read_head(now, input),
@@ -667,13 +687,12 @@ impl Dialogue for ClientConnection {
     }
 
     fn handle_eof(&mut self, _now: Instant) {
-        if self.closed || self.switched {
-            self.closed = !self.switched;
+        if self.life.is_over() {
             return;
         }
         match &mut self.read {
             Read::Head if self.in_flight.is_empty() => {
-                self.closed = true;
+                self.life.close(CloseReason::PeerEof);
                 self.read = Read::Stopped;
                 self.timer = None;
             }
@@ -690,7 +709,8 @@ impl Dialogue for ClientConnection {
                     self.events.push_back(ClientEvent::End(t));
                     self.completed += 1;
                     self.in_flight.clear();
-                    self.closed = true;
+                    self.life
+                        .close(self.resp_close.unwrap_or(CloseReason::PeerEof));
                     self.read = Read::Stopped;
                     self.timer = None;
                 }
@@ -698,7 +718,7 @@ impl Dialogue for ClientConnection {
                     self.fail(Error::new(ErrorKind::IncompleteMessage));
                 }
             },
-            Read::Stopped => self.closed = true,
+            Read::Stopped => self.life.close(CloseReason::PeerEof),
         }
     }
 
@@ -740,13 +760,10 @@ impl Dialogue for ClientConnection {
     /// server are left unconsumed (a pool must not reuse such a
     /// connection), so there is no point in reading them.
     fn wants_input(&self) -> bool {
-        !self.closed
-            && !self.switched
-            && !matches!(self.read, Read::Stopped)
-            && !self.in_flight.is_empty()
+        !self.life.is_over() && !matches!(self.read, Read::Stopped) && !self.in_flight.is_empty()
     }
 
     fn is_closed(&self) -> bool {
-        self.closed
+        self.life.is_closed()
     }
 }

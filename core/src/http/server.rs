@@ -44,6 +44,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::body::{BodyDecoder, BodyEncoder as Enc, BodyLimits};
+use super::close::{self, CloseReason, Life, Timeout};
 use super::error::{Error, ErrorKind, UsageError};
 use super::framing::{self, Expectation, Framing};
 use super::header::{names, HeaderMap, HeaderValue};
@@ -165,7 +166,8 @@ enum Timer {
 struct Current {
     method: Method,
     version: Version,
-    keep_alive: bool,
+    /// The client's reason to close after this exchange, if any.
+    close: Option<CloseReason>,
     wants_upgrade: bool,
 }
 
@@ -202,24 +204,21 @@ pub struct ServerConnection {
     read: Read,
     resp: Resp,
     current: Option<Current>,
-    /// Set when this connection will close after the current response.
-    must_close: bool,
+    /// Open, closing after the current response, closed (nothing more is
+    /// sent once transmit is drained) or switched, with the reason. A
+    /// protocol error is sticky: it closes (or closes after the response
+    /// under way) and stops reading.
+    life: Life,
     /// Set once the peer has closed its sending side.
     peer_eof: bool,
-    /// The response switched protocols.
-    switched: bool,
-    /// Nothing more will be sent; close once transmit is drained.
-    closed: bool,
-    /// Sticky fatal error.
-    error: Option<Error>,
     /// The last response had no body and is complete: `send_data` drops
     /// data and `send_end` is a no-op until the next response.
     bodyless_done: bool,
-    /// Bytes of a head seen so far (for the head timer and EOF).
-    partial_head: bool,
     /// At least one response was completed: between requests, the
     /// connection is an idle keep-alive one.
     served: bool,
+    /// Bytes of a head seen so far (for the head timer and EOF).
+    partial_head: bool,
     /// Where the last head scan stopped, and the last newline seen, so a head
     /// trickling in is not re-parsed for every byte.
     scanned: usize,
@@ -243,11 +242,8 @@ impl ServerConnection {
             read: Read::Head,
             resp: Resp::Idle,
             current: None,
-            must_close: false,
+            life: Life::Open,
             peer_eof: false,
-            switched: false,
-            closed: false,
-            error: None,
             bodyless_done: false,
             partial_head: false,
             served: false,
@@ -318,7 +314,7 @@ impl ServerConnection {
     /// assert!(conn.is_sending_body()); // GET: chunked body under way
     /// ```
     pub fn is_sending_body(&self) -> bool {
-        matches!(self.resp, Resp::Sending(_)) && !self.closed && !self.switched
+        matches!(self.resp, Resp::Sending(_)) && !self.life.is_over()
     }
 
     /// The settings.
@@ -338,7 +334,37 @@ impl ServerConnection {
 
     /// Whether the connection has left HTTP (after a 101 or a 2xx to CONNECT).
     pub fn is_switched(&self) -> bool {
-        self.switched
+        self.life.is_switched()
+    }
+
+    /// Why the connection closes, once it decided to: after a response
+    /// that ends it (`Connection: close` either way, HTTP/1.0, keep-alive
+    /// off, a close-delimited or unread body), a graceful shutdown, the
+    /// peer's EOF, a timer, a protocol error, an upgrade. `None` while it
+    /// stays open for another request.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::BytesMut;
+    /// use wireloom_core::Dialogue;
+    /// use wireloom_core::http::{BodyLength, CloseReason, ErrorKind, ResponseHead, ServerConfig,
+    ///     ServerConnection, StatusCode};
+    /// let now = Instant::now();
+    /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]));
+    /// conn.send_response(now, ResponseHead::new(StatusCode::NO_CONTENT), BodyLength::Known(0)).unwrap();
+    /// assert_eq!(conn.close_reason(), None);
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.0\r\n\r\n"[..]));
+    /// conn.send_response(now, ResponseHead::new(StatusCode::NO_CONTENT), BodyLength::Known(0)).unwrap();
+    /// assert_eq!(conn.close_reason(), Some(CloseReason::Http10));
+    /// assert!(conn.is_closed());
+    ///
+    /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\n\r\n"[..]));
+    /// assert_eq!(conn.close_reason(), Some(CloseReason::ProtocolError(ErrorKind::InvalidHost)));
+    /// ```
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.life.reason()
     }
 
     /// Whether a request waits for its response head.
@@ -350,9 +376,9 @@ impl ServerConnection {
     /// for a graceful shutdown: the response carries `Connection: close`.
     /// An idle connection closes at once.
     pub fn close_after_response(&mut self) {
-        self.must_close = true;
+        self.life.close_after(CloseReason::Shutdown);
         if self.resp == Resp::Idle && matches!(self.read, Read::Head) && !self.partial_head {
-            self.close_now();
+            self.close_now(CloseReason::Shutdown);
         }
     }
 
@@ -380,13 +406,12 @@ impl ServerConnection {
     /// ```
     pub fn close_if_idle(&mut self) -> bool {
         let idle = self.served
-            && !self.closed
-            && !self.switched
+            && !self.life.is_over()
             && self.resp == Resp::Idle
             && matches!(self.read, Read::Head)
             && !self.partial_head;
         if idle {
-            self.close_now();
+            self.close_now(CloseReason::Reclaimed);
         }
         idle
     }
@@ -440,7 +465,7 @@ impl ServerConnection {
     }
 
     fn check_open(&self) -> Result<(), UsageError> {
-        if self.closed || self.switched {
+        if self.life.is_over() {
             Err(UsageError::Closed)
         } else {
             Ok(())
@@ -558,19 +583,28 @@ impl ServerConnection {
             }
         };
 
-        let body_unread = !matches!(self.read, Read::Done | Read::Body(_));
-        let keep = !tunnel
-            && self.config.keep_alive
-            && cur.keep_alive
-            && !self.must_close
-            && !self.peer_eof
-            && !head.headers.contains_token("connection", "close")
-            && enc != Enc::Close
-            && !(body_unread && matches!(self.read, Read::WaitContinue(_)));
         if !tunnel {
-            if !keep {
-                self.must_close = true;
-                if !head.headers.contains_token("connection", "close") {
+            let asked_close = head.headers.contains_token("connection", "close");
+            let reason = if !self.config.keep_alive {
+                Some(CloseReason::KeepAliveOff)
+            } else if cur.close.is_some() {
+                cur.close
+            } else if self.peer_eof {
+                Some(CloseReason::PeerEof)
+            } else if asked_close {
+                Some(CloseReason::ServerAskedClose)
+            } else if enc == Enc::Close {
+                Some(CloseReason::CloseDelimited)
+            } else if matches!(self.read, Read::WaitContinue(_)) {
+                Some(CloseReason::UnreadBody)
+            } else {
+                None
+            };
+            if let Some(r) = reason {
+                self.life.close_after(r);
+            }
+            if !self.life.is_open() {
+                if !asked_close {
                     extra.connection = Some(b"close");
                 }
             } else if cur.version == Version::Http10
@@ -581,7 +615,7 @@ impl ServerConnection {
         }
         write_response_head_with(self.transmit.buf_mut(), &head, &extra);
         if tunnel {
-            self.switched = true;
+            self.life = Life::Switched;
             self.read = Read::Stopped;
             self.resp = Resp::Idle;
             self.timer = None;
@@ -629,7 +663,7 @@ impl ServerConnection {
             Ok(()) => return Ok(true),
             Err(e) => e,
         };
-        if self.closed || self.resp != Resp::Awaiting {
+        if self.life.is_over() || self.resp != Resp::Awaiting {
             return Err(refused);
         }
         let text = Bytes::from_static(b"internal server error\n");
@@ -637,7 +671,7 @@ impl ServerConnection {
         head.headers
             .append("Content-Type", "text/plain; charset=utf-8")
             .map_err(|_| refused.clone())?;
-        self.must_close = true;
+        self.life.fail(CloseReason::LocalError, false);
         self.send_response(now, head, BodyLength::Known(text.len() as u64))?;
         self.send_data(text)?;
         self.send_end(now, None)?;
@@ -659,7 +693,7 @@ impl ServerConnection {
     /// assert!(conn.is_closed());
     /// ```
     pub fn refuse(&mut self, status: StatusCode) {
-        if self.closed {
+        if self.life.is_over() {
             return;
         }
         let retry = if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -676,7 +710,7 @@ impl ServerConnection {
             status.as_u16(),
             status.reason().unwrap_or("Error"),
         )));
-        self.close_now();
+        self.close_now(CloseReason::Refused(status));
     }
 
     /// Sends a piece of the response body (zero-copy: the `Bytes` is queued
@@ -704,16 +738,15 @@ impl ServerConnection {
             self.bodyless_done = false;
             return Ok(());
         }
-        if self.closed || self.switched {
-            return Err(UsageError::Closed);
-        }
+        self.check_open()?;
         let Resp::Sending(enc) = self.resp else {
             return Err(UsageError::NoBodyInProgress);
         };
         if let Err(e) = enc.finish(trailers, &mut self.transmit) {
-            self.must_close = true;
+            // The client would wait for the missing bytes.
             self.resp = Resp::Idle;
-            self.close_now();
+            self.life.fail(CloseReason::LocalError, true);
+            self.close_now(CloseReason::LocalError);
             return Err(e);
         }
         self.finish_response(now);
@@ -730,15 +763,18 @@ impl ServerConnection {
                 // The application answered without reading the whole body:
                 // drop the rest, unless it is too much to bother.
                 if d.remaining().is_some_and(|r| r > 1 << 20) {
-                    self.must_close = true;
+                    self.life.close_after(CloseReason::UnreadBody);
                 } else {
                     self.read = Read::Discard(d);
                 }
             }
-            Read::WaitContinue(_) | Read::Discard(_) | Read::Stopped => self.must_close = true,
+            // (Stopped: the reason, an error or the peer's EOF, is recorded.)
+            Read::WaitContinue(_) | Read::Discard(_) | Read::Stopped => {
+                self.life.close_after(CloseReason::UnreadBody)
+            }
         }
-        if self.must_close || self.peer_eof {
-            self.close_now();
+        if !self.life.is_open() || self.peer_eof {
+            self.close_now(CloseReason::PeerEof);
             return;
         }
         self.scanned = 0;
@@ -750,17 +786,17 @@ impl ServerConnection {
         };
     }
 
-    fn close_now(&mut self) {
-        self.closed = true;
+    /// Closes now: with the reason recorded before, if any, else `reason`.
+    fn close_now(&mut self, reason: CloseReason) {
+        self.life.close(reason);
         self.read = Read::Stopped;
         self.timer = None;
     }
 
     /// Records a fatal error: reports it (the one channel: an event),
-    /// answers with its status if no response has started, and closes.
+    /// answers with its status if no response has started, and closes. It
+    /// is sticky: nothing more is read.
     fn fail(&mut self, e: Error) {
-        self.error = Some(e.clone());
-        self.events.push_back(ServerEvent::Error(e.clone()));
         self.read = Read::Stopped;
         self.timer = None;
         match self.resp {
@@ -770,11 +806,12 @@ impl ServerConnection {
                         .push(error_response(status, self.date.as_ref()));
                 }
                 self.resp = Resp::Idle;
-                self.closed = true;
+                self.life.error(&e, true);
             }
             // A response is under way: let it finish, then close.
-            Resp::Sending(_) => self.must_close = true,
+            Resp::Sending(_) => self.life.error(&e, false),
         }
+        self.events.push_back(ServerEvent::Error(e));
     }
 
     fn on_head(&mut self, now: Instant, head: RequestHead) -> Result<(), Error> {
@@ -788,7 +825,7 @@ impl ServerConnection {
         self.current = Some(Current {
             method: head.method.clone(),
             version: head.version,
-            keep_alive: framing::wants_keep_alive(head.version, &head.headers),
+            close: close::peer_close(head.version, &head.headers, CloseReason::ClientAskedClose),
             wants_upgrade,
         });
         self.resp = Resp::Awaiting;
@@ -926,7 +963,8 @@ impl Dialogue for ServerConnection {
     type Event = ServerEvent;
 
     fn handle_input(&mut self, now: Instant, input: &mut BytesMut) {
-        if self.error.is_some() || self.closed || self.switched {
+        // Closed, switched, or failed (sticky: a protocol error stops reading).
+        if self.life.is_over() || matches!(self.read, Read::Stopped) {
             return;
         }
         match self.step(now, input) {
@@ -941,7 +979,7 @@ impl Dialogue for ServerConnection {
     }
 
     fn handle_eof(&mut self, _now: Instant) {
-        if self.peer_eof || self.closed || self.switched {
+        if self.peer_eof || self.life.is_over() {
             self.peer_eof = true;
             return;
         }
@@ -950,22 +988,14 @@ impl Dialogue for ServerConnection {
             Read::Head if self.resp == Resp::Idle => self.on_eof_in_head(),
             Read::Head | Read::Done => {
                 // A response is under way or due: finish it, then close.
-                self.must_close = true;
+                self.life.close_after(CloseReason::PeerEof);
             }
+            // Cut mid-body: nothing to answer (the peer is gone), so a
+            // response not started yet is never sent.
             Read::Body(_) | Read::WaitContinue(_) => {
-                let e = Error::new(ErrorKind::IncompleteMessage);
-                self.error = Some(e.clone());
-                self.events.push_back(ServerEvent::Error(e));
-                self.read = Read::Stopped;
-                self.timer = None;
-                if self.resp == Resp::Awaiting {
-                    self.resp = Resp::Idle;
-                    self.closed = true;
-                } else {
-                    self.must_close = true;
-                }
+                self.fail(Error::new(ErrorKind::IncompleteMessage))
             }
-            Read::Discard(_) | Read::Stopped => self.close_now(),
+            Read::Discard(_) | Read::Stopped => self.close_now(CloseReason::PeerEof),
         }
     }
 
@@ -973,17 +1003,17 @@ impl Dialogue for ServerConnection {
         let Some((at, kind)) = self.timer else {
             return;
         };
-        if now < at || self.closed {
+        if now < at || self.life.is_closed() {
             return;
         }
         match kind {
-            Timer::Idle => self.close_now(),
+            Timer::Idle => self.close_now(CloseReason::Timeout(Timeout::Idle)),
             Timer::Head => {
                 self.fail(Error::new(ErrorKind::HeadTimeout));
             }
             Timer::Body => {
                 if matches!(self.read, Read::Discard(_)) {
-                    self.close_now();
+                    self.close_now(CloseReason::Timeout(Timeout::Body));
                 } else {
                     self.fail(Error::new(ErrorKind::BodyTimeout));
                 }
@@ -1008,8 +1038,7 @@ impl Dialogue for ServerConnection {
     /// [`accept_body`](ServerConnection::accept_body), after an upgrade,
     /// and once closed.
     fn wants_input(&self) -> bool {
-        !self.closed
-            && !self.switched
+        !self.life.is_over()
             && !matches!(
                 self.read,
                 Read::Done | Read::Stopped | Read::WaitContinue(_)
@@ -1017,17 +1046,16 @@ impl Dialogue for ServerConnection {
     }
 
     fn is_closed(&self) -> bool {
-        self.closed
+        self.life.is_closed()
     }
 }
 
 impl ServerConnection {
     fn on_eof_in_head(&mut self) {
         if self.partial_head {
-            let e = Error::new(ErrorKind::IncompleteMessage);
-            self.error = Some(e.clone());
-            self.events.push_back(ServerEvent::Error(e));
+            self.fail(Error::new(ErrorKind::IncompleteMessage));
+        } else {
+            self.close_now(CloseReason::PeerEof);
         }
-        self.close_now();
     }
 }
