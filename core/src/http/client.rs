@@ -23,12 +23,13 @@ use bytes::{Bytes, BytesMut};
 use super::body::{BodyDecoder, BodyEncoder, BodyItem, BodyLimits};
 use super::close::{self, CloseReason, Life};
 use super::error::{Error, ErrorKind, UsageError};
-use super::framing::{self, Framing};
+use super::framing::{self, Framing, Outgoing};
+use super::head_reader::HeadReader;
 use super::header::HeaderMap;
 use super::message::{RequestHead, ResponseHead};
 use super::outbox::Outbox;
-use super::parse::{check_unfinished, parse_response, ParseConfig, RawHeader, Status};
-use super::serialize::write_request_head;
+use super::parse::{parse_response, ParseConfig};
+use super::serialize::write_request_head_with;
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
 
@@ -165,17 +166,12 @@ pub struct ClientConnection {
     read: Read,
     /// Why the connection closes after the response being read, if it does.
     resp_close: Option<CloseReason>,
-    /// Any byte of the current response received.
-    partial_head: bool,
-    /// Where the last head scan stopped, and the last LF seen, so that a
-    /// head trickling in is parsed whole only when a line ends.
-    scanned: usize,
-    last_newline: Option<usize>,
+    /// The next response head, as far as it arrived.
+    head: HeadReader,
     /// Open, closing once the requests in flight are answered, closed, or
     /// switched, with the reason. A protocol error closes at once and is
     /// sticky (nothing more is read).
     life: Life,
-    raw: Vec<RawHeader>,
     timer: Option<(Instant, Timer)>,
     transmit: Outbox,
     events: VecDeque<ClientEvent>,
@@ -195,11 +191,8 @@ impl ClientConnection {
             held_end: false,
             read: Read::Head,
             resp_close: None,
-            partial_head: false,
-            scanned: 0,
-            last_newline: None,
+            head: HeadReader::new(0),
             life: Life::Open,
-            raw: Vec::new(),
             timer: None,
             transmit: Outbox::default(),
             events: VecDeque::new(),
@@ -281,7 +274,7 @@ impl ClientConnection {
     /// Whether a response is partly received.
     pub fn is_message_in_progress(&self) -> bool {
         match self.read {
-            Read::Head => self.partial_head,
+            Read::Head => self.head.is_started(),
             Read::Body(_) => true,
             Read::Stopped => false,
         }
@@ -297,7 +290,8 @@ impl ClientConnection {
     /// `Content-Length` or `Transfer-Encoding: chunked` in `head` is honoured;
     /// otherwise [`BodyLength::Known`] adds `Content-Length` (omitted for an
     /// empty body of a method that has none) and [`BodyLength::Unknown`]
-    /// adds chunked. An HTTP/1.1 request must carry exactly one Host; a
+    /// adds chunked ([`framing::outgoing`], the rules shared with the
+    /// server connection). An HTTP/1.1 request must carry exactly one Host; a
     /// CONNECT request carries no content (`BodyLength::Known(0)`, no
     /// `Content-Length` or `Transfer-Encoding`).
     pub fn send_request(
@@ -317,58 +311,21 @@ impl ClientConnection {
                 "an HTTP/1.1 request needs exactly one Host",
             ));
         }
-        let has_te = head.headers.contains("transfer-encoding");
-        let declared = framing::content_length(&head.headers)
-            .map_err(|_| UsageError::InvalidHead("invalid Content-Length"))?;
         if head.method == Method::CONNECT
-            && (has_te || declared.is_some() || body != BodyLength::Known(0))
+            && (body != BodyLength::Known(0)
+                || head.headers.contains("content-length")
+                || head.headers.contains("transfer-encoding"))
         {
             // A server refuses it (ErrorKind::ConnectWithContent).
             return Err(UsageError::InvalidHead(
                 "a CONNECT request carries no content",
             ));
         }
-        let enc = if has_te {
-            let last = head.headers.get_list("transfer-encoding").last();
-            if !last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")) || declared.is_some() {
-                return Err(UsageError::InvalidHead(
-                    "Transfer-Encoding must be chunked, without Content-Length",
-                ));
-            }
-            if head.version == Version::Http10 {
-                return Err(UsageError::InvalidHead("chunked is not HTTP/1.0"));
-            }
-            BodyEncoder::Chunked
-        } else if let Some(n) = declared {
-            if matches!(body, BodyLength::Known(k) if k != n) {
-                return Err(UsageError::InvalidHead(
-                    "Content-Length differs from the body length",
-                ));
-            }
-            BodyEncoder::Length(n)
-        } else {
-            match body {
-                BodyLength::Known(0) => {
-                    if matches!(head.method, Method::POST | Method::PUT | Method::PATCH) {
-                        let _ = head.headers.insert("Content-Length", 0u64);
-                    }
-                    BodyEncoder::Length(0)
-                }
-                BodyLength::Known(n) => {
-                    let _ = head.headers.insert("Content-Length", n);
-                    BodyEncoder::Length(n)
-                }
-                BodyLength::Unknown if head.version == Version::Http10 => {
-                    return Err(UsageError::InvalidHead(
-                        "HTTP/1.0 needs a known body length",
-                    ));
-                }
-                BodyLength::Unknown => {
-                    let _ = head.headers.insert("Transfer-Encoding", "chunked");
-                    BodyEncoder::Chunked
-                }
-            }
+        let msg = Outgoing::Request {
+            method: &head.method,
+            version: head.version,
         };
+        let (enc, extra) = framing::outgoing(msg, &mut head.headers, body)?;
         let has_body = enc != BodyEncoder::Length(0);
         let expects = has_body
             && head.version == Version::Http11
@@ -376,7 +333,7 @@ impl ClientConnection {
         let upgrade = head.method == Method::CONNECT || framing::wants_upgrade(&head);
         let close = close::peer_close(head.version, &head.headers, CloseReason::ClientAskedClose);
         let mut out = BytesMut::with_capacity(128 + head.headers.len() * 32);
-        write_request_head(&mut out, &head);
+        write_request_head_with(&mut out, &head, &extra);
         self.transmit.push(out.freeze());
         self.in_flight.push_back(InFlight {
             method: head.method,
@@ -490,32 +447,13 @@ impl ClientConnection {
             // not reuse a connection whose read buffer is not empty.
             return Ok(false);
         };
-        self.partial_head = true;
-        let from = self.scanned.min(input.len());
-        self.scanned = input.len();
-        match memchr::memrchr(b'\n', &input[from..]) {
-            Some(p) => self.last_newline = Some(from + p),
-            None => {
-                // Only the unfinished line is new: check it alone (fail fast).
-                check_unfinished(
-                    input,
-                    &self.config.head,
-                    &mut self.raw,
-                    self.last_newline,
-                    true,
-                )?;
-                return Ok(false);
-            }
-        }
-        let r = match parse_response(input, &self.config.head, &mut self.raw)? {
-            Status::Partial => return Ok(false),
-            Status::Complete(r) => r,
+        let read = self
+            .head
+            .read(input, &self.config.head, true, parse_response)?;
+        let Some((bytes, r)) = read else {
+            return Ok(false);
         };
-        let bytes = input.split_to(r.head_len).freeze();
-        let head = ResponseHead::from_raw(&bytes, &r, &self.raw);
-        self.partial_head = false;
-        self.scanned = 0;
-        self.last_newline = None;
+        let head = ResponseHead::from_raw(&bytes, &r, &self.head.raw);
         if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
             if head.status == StatusCode::CONTINUE {
                 self.release_held(now);
@@ -604,7 +542,7 @@ impl ClientConnection {
     }
 }
 
-pub use super::server::BodyLength;
+pub use super::framing::BodyLength;
 
 /// The `User-Agent` a wireloom client sends unless told otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("wireloom/", env!("CARGO_PKG_VERSION"));
@@ -697,7 +635,7 @@ impl Dialogue for ClientConnection {
                 self.timer = None;
             }
             Read::Head => {
-                let kind = if self.partial_head {
+                let kind = if self.head.is_started() {
                     ErrorKind::IncompleteMessage
                 } else {
                     ErrorKind::ClosedBeforeResponse

@@ -16,6 +16,7 @@ pub mod close;
 pub mod error;
 pub mod file;
 pub mod framing;
+mod head_reader;
 pub mod header;
 mod message;
 mod method;

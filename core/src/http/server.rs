@@ -46,11 +46,12 @@ use bytes::{Bytes, BytesMut};
 use super::body::{BodyDecoder, BodyEncoder as Enc, BodyLimits};
 use super::close::{self, CloseReason, Life, Timeout};
 use super::error::{Error, ErrorKind, UsageError};
-use super::framing::{self, Expectation, Framing};
+use super::framing::{self, Expectation, Framing, Outgoing};
+use super::head_reader::HeadReader;
 use super::header::{names, HeaderMap, HeaderValue};
 use super::message::{RequestHead, ResponseHead};
 use super::outbox::Outbox;
-use super::parse::{check_unfinished, parse_request, ParseConfig, RawHeader, Status};
+use super::parse::{parse_request, ParseConfig};
 use super::serialize::{write_response_head, write_response_head_with, Extra};
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
@@ -119,14 +120,7 @@ pub enum ServerEvent {
     Error(Error),
 }
 
-/// How the response body length is known when the head is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyLength {
-    /// Exactly this many bytes (0 for none).
-    Known(u64),
-    /// Streamed: chunked to HTTP/1.1 clients, close-delimited to HTTP/1.0.
-    Unknown,
-}
+pub use super::framing::BodyLength;
 
 #[derive(Debug)]
 enum Read {
@@ -217,13 +211,9 @@ pub struct ServerConnection {
     /// At least one response was completed: between requests, the
     /// connection is an idle keep-alive one.
     served: bool,
-    /// Bytes of a head seen so far (for the head timer and EOF).
-    partial_head: bool,
-    /// Where the last head scan stopped, and the last newline seen, so a head
-    /// trickling in is not re-parsed for every byte.
-    scanned: usize,
-    last_newline: Option<usize>,
-    raw: Vec<RawHeader>,
+    /// The next request head, as far as it arrived (for the head timer
+    /// and EOF too).
+    head: HeadReader,
     timer: Option<(Instant, Timer)>,
     transmit: Outbox,
     events: VecDeque<ServerEvent>,
@@ -237,7 +227,7 @@ impl ServerConnection {
     pub fn new(config: ServerConfig, now: Instant) -> ServerConnection {
         let timer = Some((now + config.head_timeout, Timer::Idle));
         ServerConnection {
-            raw: Vec::with_capacity(config.head.max_headers.min(64)),
+            head: HeadReader::new(config.head.max_headers),
             config,
             read: Read::Head,
             resp: Resp::Idle,
@@ -245,10 +235,7 @@ impl ServerConnection {
             life: Life::Open,
             peer_eof: false,
             bodyless_done: false,
-            partial_head: false,
             served: false,
-            scanned: 0,
-            last_newline: None,
             timer,
             transmit: Outbox::default(),
             events: VecDeque::new(),
@@ -326,7 +313,7 @@ impl ServerConnection {
     /// cut it.
     pub fn is_message_in_progress(&self) -> bool {
         match self.read {
-            Read::Head => self.partial_head,
+            Read::Head => self.head.is_started(),
             Read::Body(_) | Read::WaitContinue(_) => true,
             _ => false,
         }
@@ -377,7 +364,7 @@ impl ServerConnection {
     /// An idle connection closes at once.
     pub fn close_after_response(&mut self) {
         self.life.close_after(CloseReason::Shutdown);
-        if self.resp == Resp::Idle && matches!(self.read, Read::Head) && !self.partial_head {
+        if self.resp == Resp::Idle && matches!(self.read, Read::Head) && !self.head.is_started() {
             self.close_now(CloseReason::Shutdown);
         }
     }
@@ -409,7 +396,7 @@ impl ServerConnection {
             && !self.life.is_over()
             && self.resp == Resp::Idle
             && matches!(self.read, Read::Head)
-            && !self.partial_head;
+            && !self.head.is_started();
         if idle {
             self.close_now(CloseReason::Reclaimed);
         }
@@ -481,7 +468,8 @@ impl ServerConnection {
     /// the connection after the body for HTTP/1.0). It adds
     /// `Connection: close` when the connection will close, and
     /// `Connection: keep-alive` for a persistent HTTP/1.0 client. Bodies of
-    /// HEAD, 204 and 304 responses are not written.
+    /// HEAD, 204 and 304 responses are not written. (The framing rules,
+    /// shared with the client connection: [`framing::outgoing`].)
     pub fn send_response(
         &mut self,
         now: Instant,
@@ -502,7 +490,6 @@ impl ServerConnection {
         };
         self.bodyless_done = false;
         head.version = Version::Http11;
-        let mut extra = Extra::default();
         if let Some(date) = &self.date {
             if !head.headers.contains("date") {
                 head.headers.append_field(names::DATE, date.clone());
@@ -518,71 +505,16 @@ impl ServerConnection {
                 "cannot switch protocols before the request body is read",
             ));
         }
-        let no_body = cur.method == Method::HEAD
-            || head.status == StatusCode::NO_CONTENT
-            || head.status == StatusCode::NOT_MODIFIED;
-        let enc = if tunnel {
-            Enc::Discard
-        } else if head.status == StatusCode::NO_CONTENT || head.status == StatusCode::NOT_MODIFIED {
-            // RFC 9110 §8.6: no Content-Length in 204; 304 may carry the GET's.
-            if head.status == StatusCode::NO_CONTENT {
-                head.headers.remove("content-length");
-            }
-            head.headers.remove("transfer-encoding");
-            Enc::Discard
+        let (enc, mut extra) = if tunnel {
+            (Enc::Discard, Extra::default())
         } else {
-            let has_te = head.headers.contains("transfer-encoding");
-            let declared = framing::content_length(&head.headers)
-                .map_err(|_| UsageError::InvalidHead("invalid Content-Length"))?;
-            if has_te && cur.version == Version::Http10 {
-                head.headers.remove("transfer-encoding");
-            }
-            let enc = if has_te && cur.version == Version::Http11 {
-                if !head
-                    .headers
-                    .get_list("transfer-encoding")
-                    .last()
-                    .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"))
-                {
-                    return Err(UsageError::InvalidHead(
-                        "Transfer-Encoding must end in chunked",
-                    ));
-                }
-                head.headers.remove("content-length");
-                Enc::Chunked
-            } else if let Some(n) = declared {
-                if let BodyLength::Known(k) = body {
-                    if k != n && !no_body {
-                        return Err(UsageError::InvalidHead(
-                            "Content-Length differs from the body length",
-                        ));
-                    }
-                }
-                Enc::Length(n)
-            } else {
-                match body {
-                    BodyLength::Known(n) => {
-                        if head.status != StatusCode::NOT_MODIFIED {
-                            // Written with the head, without a map entry.
-                            extra.content_length = Some(n);
-                        }
-                        Enc::Length(n)
-                    }
-                    BodyLength::Unknown if no_body => Enc::Discard,
-                    BodyLength::Unknown if cur.version == Version::Http11 => {
-                        extra.chunked = true;
-                        Enc::Chunked
-                    }
-                    BodyLength::Unknown => Enc::Close,
-                }
+            let msg = Outgoing::Response {
+                status: head.status,
+                method: &cur.method,
+                peer: cur.version,
             };
-            if no_body {
-                Enc::Discard
-            } else {
-                enc
-            }
+            framing::outgoing(msg, &mut head.headers, body)?
         };
-
         if !tunnel {
             let asked_close = head.headers.contains_token("connection", "close");
             let reason = if !self.config.keep_alive {
@@ -777,9 +709,6 @@ impl ServerConnection {
             self.close_now(CloseReason::PeerEof);
             return;
         }
-        self.scanned = 0;
-        self.last_newline = None;
-        self.partial_head = false;
         self.timer = match self.read {
             Read::Discard(_) => Some((now + self.config.body_timeout, Timer::Body)),
             _ => Some((now + self.config.idle_timeout, Timer::Idle)),
@@ -829,7 +758,6 @@ impl ServerConnection {
             wants_upgrade,
         });
         self.resp = Resp::Awaiting;
-        self.partial_head = false;
         self.events.push_back(ServerEvent::Request(Request {
             head,
             framing,
@@ -854,38 +782,18 @@ impl ServerConnection {
         if input.is_empty() {
             return Ok(false);
         }
-        if !self.partial_head {
-            self.partial_head = true;
+        if self.head.start() {
             self.timer = Some((now + self.config.head_timeout, Timer::Head));
         }
-        // Parse the whole head only when a line may have completed; between
-        // line endings only the unfinished line is new, and it alone is
-        // checked (fail fast, at the cost of that one line).
-        let from = self.scanned.min(input.len());
-        let new_nl = memchr::memrchr(b'\n', &input[from..]).map(|p| from + p);
-        self.scanned = input.len();
-        match new_nl {
-            Some(p) => self.last_newline = Some(p),
-            None => {
-                check_unfinished(
-                    input,
-                    &self.config.head,
-                    &mut self.raw,
-                    self.last_newline,
-                    false,
-                )?;
-                return Ok(false);
-            }
-        }
-        match parse_request(input, &self.config.head, &mut self.raw)? {
-            Status::Partial => Ok(false),
-            Status::Complete(r) => {
-                let bytes = input.split_to(r.head_len).freeze();
-                let head = RequestHead::from_raw(&bytes, &r, &self.raw, &self.config.head)?;
-                self.on_head(now, head)?;
-                Ok(true)
-            }
-        }
+        let read = self
+            .head
+            .read(input, &self.config.head, false, parse_request)?;
+        let Some((bytes, r)) = read else {
+            return Ok(false);
+        };
+        let head = RequestHead::from_raw(&bytes, &r, &self.head.raw, &self.config.head)?;
+        self.on_head(now, head)?;
+        Ok(true)
     }
 
     /// Runs the body decoder; returns whether progress was made.
@@ -1052,7 +960,7 @@ impl Dialogue for ServerConnection {
 
 impl ServerConnection {
     fn on_eof_in_head(&mut self) {
-        if self.partial_head {
+        if self.head.is_started() {
             self.fail(Error::new(ErrorKind::IncompleteMessage));
         } else {
             self.close_now(CloseReason::PeerEof);
