@@ -24,9 +24,14 @@ use wireloom_core::http::{
 use wireloom_core::Dialogue;
 use wireloom_io::http_client::{HttpError, Origin, RequestParts, SendBody, Walk};
 
+pub use wireloom_io::http_client::Timeout;
+
 use crate::driver::{read_pieces, ChunkRead, Driver, ReadOutcome, Socket, TlsConnector};
 
-/// What can go wrong with a request.
+/// What can go wrong with an HTTP request made by the blocking [`Agent`]
+/// (the blocking SMTP client reports [`smtp::Error`](crate::smtp::Error);
+/// core's SMTP dialogue, its session failures as
+/// [`smtp::client::ClientError`](wireloom_core::smtp::client::ClientError)).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -34,13 +39,14 @@ pub enum ClientError {
     BadUrl(String),
     /// A header name or value is invalid (e.g. holds CR or LF).
     BadHeader(String),
-    /// Connecting failed (DNS, refused; a connect timeout is `Timeout("connect")`).
+    /// Connecting failed (DNS, refused; a connect timeout is
+    /// [`Timeout::Connect`]).
     Connect(io::Error),
     /// The TLS handshake failed, or HTTPS was asked without a TLS connector.
     Tls(io::Error),
-    /// A timeout fired: `"connect"`, `"read"`, `"write"` or `"request"` (the
-    /// total per request).
-    Timeout(&'static str),
+    /// A timeout fired: which one ([`Timeout::Total`] is the bound on the
+    /// whole request).
+    Timeout(Timeout),
     /// Reading or writing failed.
     Io(io::Error),
     /// The server broke HTTP.
@@ -86,12 +92,7 @@ impl From<HttpError> for ClientError {
             HttpError::Protocol(p) => ClientError::Protocol(p),
             HttpError::Connect(e) => ClientError::Connect(e),
             HttpError::Tls(e) => ClientError::Tls(e.into_io()),
-            HttpError::Timeout(t) => ClientError::Timeout(match t {
-                wireloom_io::http_client::Timeout::Connect => "connect",
-                wireloom_io::http_client::Timeout::Read => "read",
-                wireloom_io::http_client::Timeout::Write => "write",
-                _ => "request",
-            }),
+            HttpError::Timeout(t) => ClientError::Timeout(t),
             HttpError::Io(e) | HttpError::RequestBody(e) => ClientError::Io(e),
             e => ClientError::Io(io::Error::other(e)),
         }
@@ -249,7 +250,7 @@ impl RequestBuilder {
 /// A failed write: the write timeout when the socket stayed full too long.
 fn write_error(e: io::Error) -> ClientError {
     match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout("write"),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout(Timeout::Write),
         _ => ClientError::Io(e),
     }
 }
@@ -260,7 +261,7 @@ fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, ClientError>
         Some(d) => {
             let now = Instant::now();
             if now >= d {
-                Err(ClientError::Timeout("request"))
+                Err(ClientError::Timeout(Timeout::Total))
             } else {
                 Ok(Some(d - now))
             }
@@ -276,7 +277,7 @@ fn connect(agent: &Agent, origin: &Origin, deadline: Option<Instant>) -> Result<
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::TimedOut => {
             remaining(deadline)?;
-            return Err(ClientError::Timeout("connect"));
+            return Err(ClientError::Timeout(Timeout::Connect));
         }
         Err(e) => return Err(ClientError::Connect(e)),
     };
@@ -391,7 +392,7 @@ fn send_on(
                 ClientEvent::Error(e) => {
                     return Err(match e.kind() {
                         ErrorKind::ResponseTimeout | ErrorKind::BodyTimeout => {
-                            ClientError::Timeout("read")
+                            ClientError::Timeout(Timeout::Read)
                         }
                         _ => ClientError::Protocol(e),
                     })
@@ -477,7 +478,7 @@ impl Response {
                         self.done = true;
                         self.conn = None;
                         return Err(match e.kind() {
-                            ErrorKind::BodyTimeout => ClientError::Timeout("read"),
+                            ErrorKind::BodyTimeout => ClientError::Timeout(Timeout::Read),
                             _ => ClientError::Protocol(e),
                         });
                     }

@@ -1,6 +1,6 @@
 //! A blocking SMTP client on `std::net`, with implicit TLS or STARTTLS
 //! through [`crate::tls`]: a thin driver of the core
-//! [`Client`] dialogue.
+//! [`Client`](wireloom_core::smtp::client::Client) dialogue.
 //!
 //! Every protocol decision (EHLO/HELO, when to send STARTTLS, which AUTH
 //! mechanism, PIPELINING, BDAT or DATA, dot-stuffing, RSET after a refused

@@ -1,4 +1,4 @@
-//! Serving a directory through the [`FileCache`](crate::cache::FileCache):
+//! Serving a directory through the [`FileCache`]:
 //! the blocking face of the shared [`StaticDir`] (every decision comes from
 //! [`wireloom_core::http::file::plan`]; the lookup rules live in
 //! [`wireloom_io::static_files`]).

@@ -72,7 +72,9 @@ impl fmt::Display for Timeout {
     }
 }
 
-/// What can go wrong with a request.
+/// What can go wrong with an HTTP request (the async agents; the blocking
+/// agent's `client::ClientError` is made from it). SMTP clients report
+/// [`smtp::Error`](crate::smtp::Error).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum HttpError {

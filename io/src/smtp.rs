@@ -61,7 +61,11 @@ pub enum Timeout {
     Idle,
 }
 
-/// Everything that can go wrong. After any variant except [`Error::Rejected`]
+/// Everything that can go wrong with an SMTP client (blocking or async;
+/// HTTP requests report [`HttpError`](crate::http_client::HttpError)). A
+/// session failure core reported is inside, as [`ClientError`] (core's SMTP
+/// client dialogue error, not the blocking HTTP agent's `ClientError`).
+/// After any variant except [`Error::Rejected`]
 /// and [`Error::Usage`] (unless the usage error was fatal, see
 /// [`UsageError::UndeclaredEightBit`]) the connection is closed and further
 /// calls return [`Error::Closed`].

@@ -316,8 +316,11 @@ pub enum ClientEvent {
     Closed,
 }
 
-/// A session failure (the server refused something essential or broke the
-/// protocol). Sticky.
+/// An SMTP session failure of the [`Client`] dialogue (the server refused
+/// something essential or broke the protocol). Sticky. (SMTP only: the
+/// HTTP clients report their own errors, `HttpError` in `wireloom-io` and
+/// the blocking agent's `client::ClientError`; the adapters' SMTP clients
+/// wrap this one in their `smtp::Error`.)
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientError {
