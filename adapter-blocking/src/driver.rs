@@ -306,14 +306,13 @@ impl<S: Socket> Driver<S> {
                 return Ok(ReadOutcome::Timer);
             }
         }
-        if self.eof {
-            return Ok(ReadOutcome::Eof);
-        }
         let wait = match (deadline.map(|at| at - now), poll) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if !d.wants_input() {
+        if self.eof || !d.wants_input() {
+            // Nothing to read (the peer closed, or back-pressure): only
+            // the timer can fire. Wait for it, bounded by `poll`.
             if let Some(w) = wait {
                 std::thread::sleep(w);
                 let now = Instant::now();
@@ -322,7 +321,11 @@ impl<S: Socket> Driver<S> {
                     return Ok(ReadOutcome::Timer);
                 }
             }
-            return Ok(ReadOutcome::Idle);
+            return Ok(if self.eof {
+                ReadOutcome::Eof
+            } else {
+                ReadOutcome::Idle
+            });
         }
         self.set_wait(wait)?;
         if self.scratch.len() != READ_CHUNK {
