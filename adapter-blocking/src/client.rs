@@ -12,21 +12,27 @@
 
 use std::fmt;
 use std::io::{self, Read};
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wireloom_core::http::pool::{retry_on_fresh_connection, Failure, Pool};
-use wireloom_core::http::{
-    ClientConnection, ClientEvent, ErrorKind, Method, RequestHead, ResponseHead, StatusCode,
-    UsageError,
-};
+use wireloom_core::http::pool::Pool;
+use wireloom_core::http::{ClientConnection, Method, RequestHead, ResponseHead, UsageError};
 use wireloom_core::Dialogue;
-use wireloom_io::http_client::{HttpError, Origin, RequestParts, SendBody, Walk};
+use wireloom_io::http_client::{
+    body_event, head_event, Attempts, HttpError, Origin, RequestParts, ResponseInfo, SendBody, Walk,
+};
+use wireloom_io::tls::TlsError;
+
+pub use wireloom_io::http_client::Timeout;
 
 use crate::driver::{read_pieces, ChunkRead, Driver, ReadOutcome, Socket, TlsConnector};
 
-/// What can go wrong with a request.
+/// What can go wrong with an HTTP request made by the blocking [`Agent`]
+/// (the blocking SMTP client reports [`smtp::Error`](crate::smtp::Error);
+/// core's SMTP dialogue, its session failures as
+/// [`smtp::client::ClientError`](wireloom_core::smtp::client::ClientError)).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -34,13 +40,14 @@ pub enum ClientError {
     BadUrl(String),
     /// A header name or value is invalid (e.g. holds CR or LF).
     BadHeader(String),
-    /// Connecting failed (DNS, refused; a connect timeout is `Timeout("connect")`).
+    /// Connecting failed (DNS, refused; a connect timeout is
+    /// [`Timeout::Connect`]).
     Connect(io::Error),
     /// The TLS handshake failed, or HTTPS was asked without a TLS connector.
     Tls(io::Error),
-    /// A timeout fired: `"connect"`, `"read"`, `"write"` or `"request"` (the
-    /// total per request).
-    Timeout(&'static str),
+    /// A timeout fired: which one ([`Timeout::Total`] is the bound on the
+    /// whole request).
+    Timeout(Timeout),
     /// Reading or writing failed.
     Io(io::Error),
     /// The server broke HTTP.
@@ -86,12 +93,7 @@ impl From<HttpError> for ClientError {
             HttpError::Protocol(p) => ClientError::Protocol(p),
             HttpError::Connect(e) => ClientError::Connect(e),
             HttpError::Tls(e) => ClientError::Tls(e.into_io()),
-            HttpError::Timeout(t) => ClientError::Timeout(match t {
-                wireloom_io::http_client::Timeout::Connect => "connect",
-                wireloom_io::http_client::Timeout::Read => "read",
-                wireloom_io::http_client::Timeout::Write => "write",
-                _ => "request",
-            }),
+            HttpError::Timeout(t) => ClientError::Timeout(t),
             HttpError::Io(e) | HttpError::RequestBody(e) => ClientError::Io(e),
             e => ClientError::Io(io::Error::other(e)),
         }
@@ -247,20 +249,20 @@ impl RequestBuilder {
 }
 
 /// A failed write: the write timeout when the socket stayed full too long.
-fn write_error(e: io::Error) -> ClientError {
+fn write_error(e: io::Error) -> HttpError {
     match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout("write"),
-        _ => ClientError::Io(e),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HttpError::Timeout(Timeout::Write),
+        _ => HttpError::Io(e),
     }
 }
 
-fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, ClientError> {
+fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, HttpError> {
     match deadline {
         None => Ok(None),
         Some(d) => {
             let now = Instant::now();
             if now >= d {
-                Err(ClientError::Timeout("request"))
+                Err(HttpError::Timeout(Timeout::Total))
             } else {
                 Ok(Some(d - now))
             }
@@ -268,7 +270,7 @@ fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, ClientError>
     }
 }
 
-fn connect(agent: &Agent, origin: &Origin, deadline: Option<Instant>) -> Result<Conn, ClientError> {
+fn connect(agent: &Agent, origin: &Origin, deadline: Option<Instant>) -> Result<Conn, HttpError> {
     let cfg = &agent.inner.config;
     let host = origin.dial_host();
     remaining(deadline)?;
@@ -276,19 +278,19 @@ fn connect(agent: &Agent, origin: &Origin, deadline: Option<Instant>) -> Result<
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::TimedOut => {
             remaining(deadline)?;
-            return Err(ClientError::Timeout("connect"));
+            return Err(HttpError::Timeout(Timeout::Connect));
         }
-        Err(e) => return Err(ClientError::Connect(e)),
+        Err(e) => return Err(HttpError::Connect(e)),
     };
     let _ = tcp.set_nodelay(true);
     let _ = tcp.set_write_timeout(Some(cfg.write_timeout));
     let sock: Box<dyn Socket> = if origin.https {
-        let tls = cfg
-            .tls
-            .as_ref()
-            .ok_or_else(|| ClientError::Tls(io::Error::other("https needs a TLS connector")))?;
+        let tls = cfg.tls.as_ref().ok_or(HttpError::Tls(TlsError::Usage(
+            "https needs a TLS connector (AgentConfig::tls)",
+        )))?;
         let _ = tcp.set_read_timeout(Some(cfg.connect_timeout));
-        tls.connect(tcp, host).map_err(ClientError::Tls)?
+        tls.connect(tcp, host)
+            .map_err(|e| HttpError::Tls(TlsError::Io(e)))?
     } else {
         Box::new(tcp)
     };
@@ -298,19 +300,19 @@ fn connect(agent: &Agent, origin: &Origin, deadline: Option<Instant>) -> Result<
     })
 }
 
-/// Sends one request and reads the response head.
+/// Sends one request (no redirects) and reads the response head, retrying
+/// once on a fresh connection when core allows it.
 fn exchange(
     agent: &Agent,
     walk: &Walk,
     body: &mut ReqBody,
     deadline: Option<Instant>,
-) -> Result<Response, ClientError> {
+) -> Result<Response, HttpError> {
     let inner = &agent.inner;
     let origin = walk.origin()?;
     let head = walk.request_head(inner.config.user_agent.as_deref())?;
-    let (method, url) = (walk.method(), walk.url());
-    let replayable = body.is_replayable();
-    for attempt in 0..2 {
+    let mut attempts = Attempts::new(walk.method(), body.is_replayable());
+    loop {
         let pooled = inner
             .pool
             .lock()
@@ -324,8 +326,7 @@ fn exchange(
         match send_on(&mut conn, head.clone(), body, deadline) {
             Ok(res_head) => {
                 return Ok(Response {
-                    head: res_head,
-                    url: url.to_string(),
+                    info: ResponseInfo::new(res_head, walk.url()),
                     conn: Some(conn),
                     origin,
                     agent: agent.clone(),
@@ -334,76 +335,48 @@ fn exchange(
                     deadline,
                 });
             }
-            Err(e) => {
-                let failure = Failure {
-                    reused,
-                    body_replayable: replayable,
-                    before_response: matches!(&e, ClientError::Io(_))
-                        | matches!(&e, ClientError::Protocol(p) if p.kind() == ErrorKind::ClosedBeforeResponse),
-                };
-                if !retry_on_fresh_connection(method, attempt, failure) {
-                    return Err(e);
-                }
-            }
+            Err(e) if attempts.retry(reused, &e) => {}
+            Err(e) => return Err(e),
         }
     }
-    Err(ClientError::Io(io::ErrorKind::ConnectionAborted.into()))
 }
 
-/// Runs `f` against the connection until the response head arrives.
+/// Writes the request on `conn` and waits for the final response head.
 fn send_on(
     conn: &mut Conn,
     head: RequestHead,
     body: &mut ReqBody,
     deadline: Option<Instant>,
-) -> Result<ResponseHead, ClientError> {
-    let now = Instant::now();
-    conn.http
-        .send_request(now, head, body.length())
-        .map_err(ClientError::Usage)?;
-    match body {
-        ReqBody::Empty => {}
-        ReqBody::Bytes(b) => {
-            conn.http.send_data(b.clone()).map_err(ClientError::Usage)?;
-            conn.http.send_end(now, None).map_err(ClientError::Usage)?;
-        }
-        ReqBody::Stream(r) => {
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = r.read(&mut buf).map_err(ClientError::Io)?;
-                if n == 0 {
-                    break;
-                }
-                conn.http
-                    .send_data(Bytes::copy_from_slice(&buf[..n]))
-                    .map_err(ClientError::Usage)?;
-                conn.drv.flush(&mut conn.http).map_err(write_error)?;
-                remaining(deadline)?;
+) -> Result<ResponseHead, HttpError> {
+    if let Some(r) = body.start(&mut conn.http, Instant::now(), head)? {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = r.read(&mut buf).map_err(HttpError::RequestBody)?;
+            if n == 0 {
+                break;
             }
-            conn.http.send_end(now, None).map_err(ClientError::Usage)?;
+            conn.http
+                .send_data(Bytes::copy_from_slice(&buf[..n]))
+                .map_err(HttpError::Usage)?;
+            conn.drv.flush(&mut conn.http).map_err(write_error)?;
+            remaining(deadline)?;
         }
+        conn.http
+            .send_end(Instant::now(), None)
+            .map_err(HttpError::Usage)?;
     }
     loop {
         conn.drv.flush(&mut conn.http).map_err(write_error)?;
         while let Some(ev) = conn.http.poll_event() {
-            match ev {
-                ClientEvent::Response(r) => return Ok(r.head),
-                ClientEvent::Error(e) => {
-                    return Err(match e.kind() {
-                        ErrorKind::ResponseTimeout | ErrorKind::BodyTimeout => {
-                            ClientError::Timeout("read")
-                        }
-                        _ => ClientError::Protocol(e),
-                    })
-                }
-                _ => {}
+            if let Some(head) = head_event(ev) {
+                return head;
             }
         }
         let poll = remaining(deadline)?;
         if let ReadOutcome::Idle = conn
             .drv
             .read_once(&mut conn.http, poll)
-            .map_err(ClientError::Io)?
+            .map_err(HttpError::Io)?
         {
             remaining(deadline)?;
         }
@@ -411,10 +384,10 @@ fn send_on(
 }
 
 /// A response whose body streams from the connection. Reading it to the end
-/// returns the connection to the pool.
+/// returns the connection to the pool. Its status, head, fields and URL are
+/// those of the shared [`ResponseInfo`], which it dereferences to.
 pub struct Response {
-    head: ResponseHead,
-    url: String,
+    info: ResponseInfo,
     conn: Option<Conn>,
     origin: Origin,
     agent: Agent,
@@ -426,33 +399,20 @@ pub struct Response {
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
-            .field("url", &self.url)
-            .field("head", &self.head)
+            .field("url", &self.url())
+            .field("head", self.head())
             .finish()
     }
 }
 
+impl Deref for Response {
+    type Target = ResponseInfo;
+    fn deref(&self) -> &ResponseInfo {
+        &self.info
+    }
+}
+
 impl Response {
-    /// The status.
-    pub fn status(&self) -> StatusCode {
-        self.head.status
-    }
-
-    /// The head.
-    pub fn head(&self) -> &ResponseHead {
-        &self.head
-    }
-
-    /// A header value as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.head.headers.get_str(name)
-    }
-
-    /// The URL that answered (after redirects).
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// The next piece of the body without copying; `None` at the end.
     pub fn read_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
         if !self.pending.is_empty() {
@@ -461,34 +421,32 @@ impl Response {
         if self.done {
             return Ok(None);
         }
+        let r = self.next_body_piece();
+        if !matches!(r, Ok(Some(_))) {
+            self.done = true;
+            match r {
+                Ok(_) => self.release(),
+                Err(_) => self.conn = None,
+            }
+        }
+        r.map_err(ClientError::from)
+    }
+
+    fn next_body_piece(&mut self) -> Result<Option<Bytes>, HttpError> {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(None);
         };
         loop {
             while let Some(ev) = conn.http.poll_event() {
-                match ev {
-                    ClientEvent::Data(b) => return Ok(Some(b)),
-                    ClientEvent::End(_) => {
-                        self.done = true;
-                        self.release();
-                        return Ok(None);
-                    }
-                    ClientEvent::Error(e) => {
-                        self.done = true;
-                        self.conn = None;
-                        return Err(match e.kind() {
-                            ErrorKind::BodyTimeout => ClientError::Timeout("read"),
-                            _ => ClientError::Protocol(e),
-                        });
-                    }
-                    _ => {}
+                if let Some(r) = body_event(ev) {
+                    return r;
                 }
             }
             remaining(self.deadline)?;
             conn.drv.flush(&mut conn.http).map_err(write_error)?;
             conn.drv
                 .read_once(&mut conn.http, remaining(self.deadline)?)
-                .map_err(ClientError::Io)?;
+                .map_err(HttpError::Io)?;
         }
     }
 

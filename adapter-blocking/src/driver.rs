@@ -66,11 +66,9 @@ pub enum ReadOutcome {
     Timer,
     /// The peer closed; `handle_eof` ran.
     Eof,
-    /// Nothing happened within the poll interval.
+    /// Nothing happened within the poll interval (or the dialogue wants no
+    /// input now and its timer did not fire).
     Idle,
-    /// The dialogue rejected the input (it has queued what to answer, if
-    /// anything, and will close).
-    ProtocolError,
 }
 
 /// What one [`Driver::advance`] call did.
@@ -281,19 +279,20 @@ impl<S: Socket> Driver<S> {
     }
 
     /// Feeds whatever is already buffered to the dialogue (e.g. pipelined
-    /// requests after a response ended).
+    /// requests after a response ended). A protocol error comes out of the
+    /// dialogue's events, like everything else.
     pub fn feed_buffered<D: Dialogue>(&mut self, d: &mut D) -> ReadOutcome {
         if self.buf.is_empty() {
             return ReadOutcome::Idle;
         }
-        match d.handle_input(Instant::now(), &mut self.buf) {
-            Ok(()) => ReadOutcome::Data,
-            Err(_) => ReadOutcome::ProtocolError,
-        }
+        d.handle_input(Instant::now(), &mut self.buf);
+        ReadOutcome::Data
     }
 
     /// Waits for bytes (or the dialogue's deadline, or `poll` whichever comes
-    /// first) and feeds the dialogue.
+    /// first) and feeds the dialogue. While the dialogue does not
+    /// [`want input`](Dialogue::wants_input), nothing is read (the peer is
+    /// held back by TCP): only its timer is waited for.
     pub fn read_once<D: Dialogue>(
         &mut self,
         d: &mut D,
@@ -307,13 +306,27 @@ impl<S: Socket> Driver<S> {
                 return Ok(ReadOutcome::Timer);
             }
         }
-        if self.eof {
-            return Ok(ReadOutcome::Eof);
-        }
         let wait = match (deadline.map(|at| at - now), poll) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        if self.eof || !d.wants_input() {
+            // Nothing to read (the peer closed, or back-pressure): only
+            // the timer can fire. Wait for it, bounded by `poll`.
+            if let Some(w) = wait {
+                std::thread::sleep(w);
+                let now = Instant::now();
+                if d.poll_timeout().is_some_and(|at| at <= now) {
+                    d.handle_timeout(now);
+                    return Ok(ReadOutcome::Timer);
+                }
+            }
+            return Ok(if self.eof {
+                ReadOutcome::Eof
+            } else {
+                ReadOutcome::Idle
+            });
+        }
         self.set_wait(wait)?;
         if self.scratch.len() != READ_CHUNK {
             self.scratch = vec![0; READ_CHUNK];
@@ -352,10 +365,8 @@ impl<S: Socket> Driver<S> {
             d.handle_eof(now);
             return Ok(ReadOutcome::Eof);
         }
-        match d.handle_input(now, &mut self.buf) {
-            Ok(()) => Ok(ReadOutcome::Data),
-            Err(_) => Ok(ReadOutcome::ProtocolError),
-        }
+        d.handle_input(now, &mut self.buf);
+        Ok(ReadOutcome::Data)
     }
 }
 

@@ -6,6 +6,12 @@
 //! configuration and byte pump, the mmap [`FileCache`](cache::FileCache),
 //! the [`router`]) live in [`wireloom_io`] and are re-exported here.
 //!
+//! Errors: an HTTP request fails with [`client::ClientError`], an SMTP
+//! session with [`smtp::Error`] (which carries core's SMTP
+//! [`ClientError`](wireloom_core::smtp::client::ClientError) when the
+//! session failed as core reports it); a server reports nothing to the
+//! caller (a failed connection closes).
+//!
 //! ```
 //! let _ = wireloom_blocking::core::http::Method::GET;
 //! ```

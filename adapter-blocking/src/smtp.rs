@@ -83,7 +83,7 @@ use wireloom_core::smtp::auth::Mechanism;
 use wireloom_core::smtp::extensions::Extensions;
 use wireloom_core::smtp::reply::Reply;
 use wireloom_core::Dialogue;
-use wireloom_io::smtp::{FromSettings, Session, UsageError};
+use wireloom_io::smtp::{FromSettings, Session, Step, UsageError};
 
 use crate::driver::{Driver, ReadOutcome};
 use crate::tls::{client_handshake, Transport};
@@ -148,7 +148,7 @@ impl SmtpClient {
             drv: Some(Driver::new(transport)),
             inner: Arc::clone(inner),
         };
-        conn.drive_until(|c| c.session.client().is_ready())?;
+        conn.drive_until(Session::is_ready)?;
         Ok(conn)
     }
 
@@ -223,40 +223,34 @@ impl SmtpConnection {
     where
         I: IntoIterator<Item = io::Result<Bytes>>,
     {
-        self.drive_until(|c| c.session.client().is_ready())?;
-        self.session.begin_message();
-        let started =
-            self.session
-                .client_mut()
-                .start_message(Instant::now(), envelope.clone(), info);
+        self.drive_until(Session::is_ready)?;
+        let started = self.session.start_message(Instant::now(), envelope, info);
         started.map_err(|e| self.usage(e))?;
         let mut chunks = chunks.into_iter().peekable();
         while let Some(chunk) = chunks.next() {
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(e) => {
-                    self.session.client_mut().abort();
+                    self.session.abort();
                     self.close_transport();
                     return Err(Error::Io(e));
                 }
             };
-            let sent = self.session.client_mut().send_body(Instant::now(), chunk);
+            let sent = self.session.send_piece(Instant::now(), chunk);
             sent.map_err(|e| self.usage(e))?;
             if chunks.peek().is_none() {
                 // The end of data goes out with the last chunk.
                 break;
             }
-            self.drive_until(|c| {
-                c.session.has_outcome() || c.session.client().queued_body_len() == 0
-            })?;
+            self.drive_until(Session::piece_taken)?;
             if self.session.has_outcome() {
                 // Refused before the end: the rest of the body is not needed.
                 break;
             }
         }
-        let finished = self.session.client_mut().finish_body(Instant::now());
+        let finished = self.session.finish_message(Instant::now());
         finished.map_err(|e| self.usage(e))?;
-        self.drive_until(|c| c.session.has_outcome())?;
+        self.drive_until(Session::has_outcome)?;
         self.session.take_outcome()
     }
 
@@ -300,25 +294,24 @@ impl SmtpConnection {
 
     /// Sends NOOP and returns the reply (checks that the session is alive).
     pub fn noop(&mut self) -> Result<Reply, Error> {
-        self.drive_until(|c| c.session.client().is_ready())?;
-        self.session.begin_noop();
-        let sent = self.session.client_mut().noop(Instant::now());
+        self.drive_until(Session::is_ready)?;
+        let sent = self.session.start_noop(Instant::now());
         sent.map_err(|e| self.usage(e))?;
-        self.drive_until(|c| c.session.has_noop_reply())?;
+        self.drive_until(Session::has_noop_reply)?;
         self.session.take_noop_reply()
     }
 
     /// Sends QUIT, waits for the reply and closes the connection. A session
     /// that already ended returns `Ok`.
     pub fn quit(mut self) -> Result<(), Error> {
-        if self.session.client().is_closed() || self.drv.is_none() {
+        if self.session.is_closed() || self.drv.is_none() {
             self.close_transport();
             return Ok(());
         }
-        self.drive_until(|c| c.session.client().is_ready())?;
-        let sent = self.session.client_mut().quit(Instant::now());
+        self.drive_until(Session::is_ready)?;
+        let sent = self.session.quit(Instant::now());
         sent.map_err(|e| self.usage(e))?;
-        self.drive_until(|c| c.session.client().is_closed())?;
+        self.drive_until(Session::is_closed)?;
         self.close_transport();
         self.session.quit_result()
     }
@@ -351,7 +344,7 @@ impl SmtpConnection {
 
     /// A usage error from core; when it was fatal the transport is closed.
     fn usage(&mut self, e: UsageError) -> Error {
-        if self.session.client().is_closed() {
+        if self.session.is_closed() {
             self.close_transport();
         }
         Error::Usage(e)
@@ -359,21 +352,18 @@ impl SmtpConnection {
 
     /// Runs the dialogue (write, read, timers, events) until `done` or the
     /// session ends.
-    fn drive_until(&mut self, done: impl Fn(&Self) -> bool) -> Result<(), Error> {
+    fn drive_until(&mut self, done: impl Fn(&Session) -> bool) -> Result<(), Error> {
         loop {
-            if self.session.process_events() {
-                self.start_tls()?;
-                continue;
-            }
             self.flush()?;
-            if done(self) {
-                return Ok(());
+            match self.session.step(&done, self.drv.is_some()) {
+                Step::StartTls => self.start_tls()?,
+                Step::Done => return Ok(()),
+                Step::Ended(e) => {
+                    self.close_transport();
+                    return Err(e);
+                }
+                Step::Wait => self.read()?,
             }
-            if self.session.client().is_closed() || self.drv.is_none() {
-                self.close_transport();
-                return Err(self.session.closed_error());
-            }
-            self.read()?;
         }
     }
 
@@ -382,7 +372,7 @@ impl SmtpConnection {
             return Ok(());
         };
         if let Err(e) = drv.flush(self.session.client_mut()) {
-            self.session.client_mut().abort();
+            self.session.abort();
             self.close_transport();
             return Err(Error::from_write(e));
         }
@@ -402,7 +392,7 @@ impl SmtpConnection {
             Ok(ReadOutcome::Idle) if idle.is_some_and(|at| Instant::now() < at) => Ok(()),
             Ok(ReadOutcome::Idle) if idle.is_some() => {
                 self.session.reset_idle();
-                self.session.client_mut().abort();
+                self.session.abort();
                 self.close_transport();
                 Err(Error::Timeout(Timeout::Idle))
             }
@@ -427,21 +417,21 @@ impl SmtpConnection {
         let tcp = match self.drv.take().map(|d| d.sock) {
             Some(Transport::Plain(tcp)) => tcp,
             _ => {
-                self.session.client_mut().abort();
+                self.session.abort();
                 return Err(Error::Closed);
             }
         };
         let tls = match self.inner.tls_for("STARTTLS without a TLS configuration") {
             Ok(tls) => tls,
             Err(e) => {
-                self.session.client_mut().abort();
+                self.session.abort();
                 return Err(e);
             }
         };
         match client_handshake(tls, tcp, self.inner.tls_name()) {
             Ok(stream) => self.drv = Some(Driver::new(Transport::from(stream))),
             Err(e) => {
-                self.session.client_mut().abort();
+                self.session.abort();
                 return Err(Error::from_tls(e));
             }
         }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wireloom_blocking::client::{Agent, AgentConfig, ClientError};
+use wireloom_blocking::client::{Agent, AgentConfig, ClientError, Timeout};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Request, Response, Server, ServerHandle};
 use wireloom_core::http::pool::PoolConfig;
@@ -456,7 +456,7 @@ fn write_and_connect_timeouts() {
         .body_reader(std::io::repeat(b'x').take(256 << 20))
         .send();
     assert!(
-        matches!(r, Err(ClientError::Timeout("write"))),
+        matches!(r, Err(ClientError::Timeout(Timeout::Write))),
         "{:?}",
         r.err()
     );
@@ -472,7 +472,7 @@ fn write_and_connect_timeouts() {
     let started = Instant::now();
     let r = agent.get(&format!("http://{full}/")).send();
     assert!(
-        matches!(r, Err(ClientError::Timeout("connect"))),
+        matches!(r, Err(ClientError::Timeout(Timeout::Connect))),
         "{:?}",
         r.err()
     );

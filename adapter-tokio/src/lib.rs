@@ -49,6 +49,7 @@ pub mod server {
     pub use wireloom_io::aio::server::{
         handler, BoxHandler, Handler, Middleware, Next, Request, Response, ServerHandle,
     };
+    pub use wireloom_io::http::RequestInfo;
 
     /// The server on tokio.
     pub type Server = wireloom_io::aio::server::Server<crate::TokioRuntime>;

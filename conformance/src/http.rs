@@ -136,7 +136,7 @@ fn run_server<'a>(opts: &Options, chunks: impl IntoIterator<Item = &'a [u8]>) ->
     // Drives the connection until it needs more input.
     let drive = |conn: &mut ServerConnection, buf: &mut BytesMut, t: &mut Transcript| -> bool {
         loop {
-            let _ = conn.handle_input(now, buf);
+            conn.handle_input(now, buf);
             let mut progressed = false;
             while let Some(ev) = conn.poll_event() {
                 progressed = true;
@@ -221,7 +221,7 @@ fn run_client<'a>(opts: &Options, chunks: impl IntoIterator<Item = &'a [u8]>) ->
             if !buf.is_empty() && conn.in_flight() == 0 && conn.can_send_request() {
                 let _ = conn.send_request(now, client_request(&method), BodyLength::Known(0));
             }
-            let _ = conn.handle_input(now, buf);
+            conn.handle_input(now, buf);
             while conn.poll_transmit().is_some() {}
             let mut ended = false;
             while let Some(ev) = conn.poll_event() {

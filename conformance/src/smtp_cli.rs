@@ -179,9 +179,7 @@ pub fn run_server(args: &[String]) -> ExitCode {
         match msg.flatten() {
             Some(bytes) => {
                 input.extend_from_slice(&bytes);
-                if let Err(e) = server.handle_input(Instant::now(), &mut input) {
-                    eprintln!("smtp-server: {e}");
-                }
+                server.handle_input(Instant::now(), &mut input);
             }
             None => {
                 server.handle_eof(Instant::now());
@@ -246,6 +244,7 @@ impl App {
                 self.rcpt_to.clear();
                 self.data.clear();
             }
+            ServerEvent::Error(e) => eprintln!("smtp-server: {e}"),
             _ => {}
         }
     }

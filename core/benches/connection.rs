@@ -54,7 +54,7 @@ impl ServerRig {
     fn round(&mut self) -> usize {
         let now = Instant::now();
         self.buf.extend_from_slice(&self.input);
-        let _ = self.conn.handle_input(now, &mut self.buf);
+        self.conn.handle_input(now, &mut self.buf);
         let mut out = 0;
         let mut answered = 0;
         loop {
@@ -72,7 +72,7 @@ impl ServerRig {
                     self.conn.send_data(self.body.clone()).expect("data");
                     self.conn.send_end(now, None).expect("end");
                     answered += 1;
-                    let _ = self.conn.handle_input(now, &mut self.buf);
+                    self.conn.handle_input(now, &mut self.buf);
                 }
                 Some(_) => {}
                 None => break,
@@ -115,7 +115,7 @@ impl ClientRig {
             out += b.len();
         }
         self.buf.extend_from_slice(&self.input);
-        let _ = self.conn.handle_input(now, &mut self.buf);
+        self.conn.handle_input(now, &mut self.buf);
         let mut ends = 0;
         while let Some(ev) = self.conn.poll_event() {
             match ev {

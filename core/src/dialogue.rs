@@ -9,10 +9,15 @@ use bytes::{Bytes, BytesMut};
 ///
 /// Every adapter has a single generic driver written against this trait:
 ///
-/// 1. Bytes read from the transport are appended to a `BytesMut` and given to
-///    [`handle_input`](Dialogue::handle_input). The dialogue takes (splits off)
-///    the bytes it consumed; what it leaves in the buffer is kept for the next
-///    call. Running out of input is never an error.
+/// 1. While [`wants_input`](Dialogue::wants_input) is true, bytes read from
+///    the transport are appended to a `BytesMut` and given to
+///    [`handle_input`](Dialogue::handle_input). The dialogue takes (splits
+///    off) the bytes it consumed; what it leaves in the buffer is kept for
+///    the next call. Running out of input is never an error. While
+///    `wants_input` is false the driver stops reading (back-pressure: a
+///    peer that sends faster than the application answers is held back by
+///    the transport, and no buffer grows without bound); it still runs the
+///    timer.
 /// 2. End of stream from the peer is [`handle_eof`](Dialogue::handle_eof).
 /// 3. When the instant returned by [`poll_timeout`](Dialogue::poll_timeout)
 ///    has passed, the adapter calls [`handle_timeout`](Dialogue::handle_timeout).
@@ -23,18 +28,34 @@ use bytes::{Bytes, BytesMut};
 /// 5. When [`is_closed`](Dialogue::is_closed) is true and everything from
 ///    `poll_transmit` was written, the adapter closes the transport.
 ///
+/// # Errors: one channel, the events
+///
+/// A remote error (the peer broke the protocol, a limit or a timer fired,
+/// the peer closed mid-message) is reported once, as an event
+/// (`ServerEvent::Error`, `ClientEvent::Error`, `ClientEvent::Failed`...),
+/// whichever of `handle_input`, `handle_eof` or `handle_timeout` found it;
+/// none of those calls returns an error. As in quinn-proto, the error is
+/// one more thing the dialogue reports in order with everything else, so
+/// a driver has one place to look and cannot drop one copy of it. The
+/// error is sticky: the dialogue queues what it still has to say (an
+/// error answer such as a 400 or a 421), consumes no more input, and
+/// closes. The concrete types record it too (for example
+/// `ServerConnection::close_reason`), for whoever asks after the fact.
+///
+/// Local errors (the application used the API out of turn) are apart: the
+/// application calls on the concrete types return them as a `Result`.
+///
 /// The dialogue never reads a clock: every call that needs the time takes a
 /// `now` argument.
 pub trait Dialogue {
-    /// What the dialogue reports to the application.
+    /// What the dialogue reports to the application, remote errors
+    /// included.
     type Event;
-    /// The error returned when the peer broke the protocol. Fatal errors are
-    /// sticky: every later `handle_input` returns the same error.
-    type Error;
 
     /// Feeds bytes received from the peer. Consumed bytes are split off the
-    /// front of `input`; unconsumed bytes stay for the next call.
-    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) -> Result<(), Self::Error>;
+    /// front of `input`; unconsumed bytes stay for the next call. A
+    /// protocol error comes out of [`poll_event`](Dialogue::poll_event).
+    fn handle_input(&mut self, now: Instant, input: &mut BytesMut);
     /// The peer closed its sending side (or the transport failed).
     fn handle_eof(&mut self, now: Instant);
     /// The deadline from [`poll_timeout`](Dialogue::poll_timeout) has passed.
@@ -46,6 +67,12 @@ pub trait Dialogue {
     /// The earliest instant at which [`handle_timeout`](Dialogue::handle_timeout)
     /// must be called, if any timer is armed.
     fn poll_timeout(&self) -> Option<Instant>;
+    /// Whether the driver should read from the transport now. False while
+    /// the dialogue would leave new bytes unconsumed (a pipelined request
+    /// waits for the response under way, an SMTP command waits for the
+    /// application's answer), after the transport was handed off, and
+    /// once closed.
+    fn wants_input(&self) -> bool;
     /// True once the dialogue is over: after flushing `poll_transmit`, the
     /// adapter closes the transport.
     fn is_closed(&self) -> bool;

@@ -18,7 +18,7 @@
 //!
 //! // Bytes from the socket go in...
 //! let mut input = BytesMut::from(&b"POST /echo HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello"[..]);
-//! conn.handle_input(now, &mut input).unwrap();
+//! conn.handle_input(now, &mut input);
 //!
 //! // ...events come out...
 //! let mut body = Vec::new();

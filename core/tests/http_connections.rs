@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use wireloom_core::http::{
-    BodyLength, ClientConfig, ClientConnection, ClientEvent, ErrorKind, HeaderValue, Method,
+    BodyLength, ClientConfig, ClientConnection, ClientEvent, Error, ErrorKind, HeaderValue, Method,
     RequestHead, ResponseHead, ServerConfig, ServerConnection, ServerEvent, StatusCode,
 };
 use wireloom_core::Dialogue;
@@ -22,6 +22,20 @@ fn events<D: Dialogue>(d: &mut D) -> Vec<D::Event> {
     std::iter::from_fn(|| d.poll_event()).collect()
 }
 
+/// Feeds `buf` to a server connection; the protocol error it reported
+/// (through its one channel, the events), which must come at most once.
+fn server_error(conn: &mut ServerConnection, now: Instant, buf: &mut BytesMut) -> Option<Error> {
+    conn.handle_input(now, buf);
+    let mut found = None;
+    for ev in events(conn) {
+        if let ServerEvent::Error(e) = ev {
+            assert!(found.is_none(), "reported twice: {e:?}");
+            found = Some(e);
+        }
+    }
+    found
+}
+
 fn feed(
     conn: &mut ServerConnection,
     now: Instant,
@@ -29,7 +43,7 @@ fn feed(
     bytes: &[u8],
 ) -> Vec<ServerEvent> {
     buf.extend_from_slice(bytes);
-    let _ = conn.handle_input(now, buf);
+    conn.handle_input(now, buf);
     events(conn)
 }
 
@@ -227,27 +241,25 @@ fn error_responses_and_sticky_errors() {
     ] {
         let mut c = ServerConnection::new(ServerConfig::default(), now);
         let mut buf = BytesMut::from(input);
-        let e = c.handle_input(now, &mut buf).unwrap_err();
+        let e = server_error(&mut c, now, &mut buf).unwrap();
         assert_eq!(e.status().unwrap().as_u16(), status);
         let out = wire(&mut c);
         assert!(out.starts_with(&format!("HTTP/1.1 {status} ")), "{out}");
         assert!(out.contains("Connection: close\r\n"));
         assert!(c.is_closed());
-        // Sticky.
-        assert_eq!(
-            c.handle_input(now, &mut BytesMut::from(&b"GET"[..]))
-                .unwrap_err(),
-            e
-        );
-        assert!(matches!(events(&mut c)[..], [ServerEvent::Error(_)]));
+        // Sticky: nothing more is read, and the error is not reported again.
+        let mut more = BytesMut::from(&b"GET"[..]);
+        assert_eq!(server_error(&mut c, now, &mut more), None);
+        assert_eq!(&more[..], b"GET");
+        assert!(wire(&mut c).is_empty());
     }
     let mut cfg = ServerConfig::default();
     cfg.head.max_request_line = 32;
     let mut c = ServerConnection::new(cfg, now);
     let mut buf = BytesMut::from(&b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"[..]);
     assert_eq!(
-        c.handle_input(now, &mut buf).unwrap_err().kind(),
-        ErrorKind::RequestLineTooLong
+        server_error(&mut c, now, &mut buf).map(|e| e.kind()),
+        Some(ErrorKind::RequestLineTooLong)
     );
     assert!(wire(&mut c).starts_with("HTTP/1.1 414 URI Too Long\r\n"));
 }
@@ -385,7 +397,7 @@ fn upgrade_hands_off_remaining_bytes() {
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
     );
     assert!(c.is_switched() && !c.is_closed());
-    c.handle_input(now, &mut buf).unwrap();
+    c.handle_input(now, &mut buf);
     assert_eq!(&buf[..], b"\x81\x05hello");
     // A 101 without an Upgrade request is refused.
     let mut c = ServerConnection::new(ServerConfig::default(), now);
@@ -453,7 +465,7 @@ fn client_pipelining_and_reuse() {
     let mut buf = BytesMut::from(
         &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..],
     );
-    c.handle_input(now, &mut buf).unwrap();
+    c.handle_input(now, &mut buf);
     let ev = events(&mut c);
     assert_eq!(ev.len(), 5, "{ev:?}");
     assert!(
@@ -467,7 +479,7 @@ fn client_pipelining_and_reuse() {
     client_get(&mut c, now, Method::GET, "/c");
     let mut buf =
         BytesMut::from(&b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"[..]);
-    c.handle_input(now, &mut buf).unwrap();
+    c.handle_input(now, &mut buf);
     assert!(!c.is_reusable() && c.is_closed());
 }
 
@@ -491,8 +503,7 @@ fn client_expect_continue() {
     c.handle_input(
         t0,
         &mut BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]),
-    )
-    .unwrap();
+    );
     assert_eq!(wire(&mut c), "body");
     // No 100: body sent when the expect timer fires.
     let mut c = ClientConnection::new(ClientConfig::default());
@@ -509,8 +520,7 @@ fn client_expect_continue() {
     c.handle_input(
         t0,
         &mut BytesMut::from(&b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n"[..]),
-    )
-    .unwrap();
+    );
     assert_eq!(wire(&mut c), "");
     assert!(c.body_refused() || c.is_closed());
     assert!(!c.is_reusable());
@@ -532,8 +542,7 @@ fn client_eof_and_timeouts() {
     c.handle_input(
         t0,
         &mut BytesMut::from(&b"HTTP/1.1 200 OK\r\n\r\nall of it"[..]),
-    )
-    .unwrap();
+    );
     c.handle_eof(t0);
     let ev = events(&mut c);
     assert!(matches!(ev.last(), Some(ClientEvent::End(_))), "{ev:?}");
@@ -569,7 +578,7 @@ fn client_streams_chunked_upload_and_connect() {
     let mut c = ClientConnection::new(ClientConfig::default());
     client_get(&mut c, now, Method::CONNECT, "example.com:443");
     let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\n\r\n\x16\x03"[..]);
-    c.handle_input(now, &mut buf).unwrap();
+    c.handle_input(now, &mut buf);
     assert!(matches!(events(&mut c).last(), Some(ClientEvent::Upgrade)));
     assert_eq!(&buf[..], b"\x16\x03");
 }
@@ -590,7 +599,7 @@ fn client_server_round_trip_in_memory() {
     }
     client.send_end(now, None).unwrap();
     let mut to_server = BytesMut::from(wire(&mut client).as_bytes());
-    server.handle_input(now, &mut to_server).unwrap();
+    server.handle_input(now, &mut to_server);
     let mut body = Vec::new();
     for ev in events(&mut server) {
         if let ServerEvent::Data(d) = ev {
@@ -604,7 +613,7 @@ fn client_server_round_trip_in_memory() {
     server.send_data(Bytes::from(body)).unwrap();
     server.send_end(now, None).unwrap();
     let mut to_client = BytesMut::from(wire(&mut server).as_bytes());
-    client.handle_input(now, &mut to_client).unwrap();
+    client.handle_input(now, &mut to_client);
     let got: Vec<u8> = events(&mut client)
         .into_iter()
         .filter_map(|e| {
@@ -666,12 +675,9 @@ fn server_verdict(pieces: &[&[u8]]) -> (Option<ErrorKind>, usize, String) {
     for p in pieces {
         buf.extend_from_slice(p);
         given += p.len();
-        if let Err(e) = c.handle_input(now, &mut buf) {
+        if let Some(e) = server_error(&mut c, now, &mut buf) {
             assert!(c.is_closed(), "an error closes the connection");
             return (Some(e.kind()), given, wire(&mut c));
-        }
-        for ev in events(&mut c) {
-            assert!(!matches!(ev, ServerEvent::Error(_)), "{ev:?}");
         }
     }
     (None, given, wire(&mut c))
@@ -787,7 +793,7 @@ fn connect_with_content_is_refused_whole_and_split() {
     let mut buf = BytesMut::from(
         &b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01"[..],
     );
-    c.handle_input(now, &mut buf).unwrap();
+    c.handle_input(now, &mut buf);
     let ev = events(&mut c);
     assert!(matches!(&ev[..], [ServerEvent::Request(r), ServerEvent::End(_)] if r.wants_upgrade));
     c.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Known(0))
@@ -900,7 +906,7 @@ fn date_on_every_response_the_connection_writes() {
         (b"POST / HTTP/1.1\r\nHost: a\r\nExpect: x\r\nContent-Length: 1\r\n\r\n", 417),
     ] {
         let mut c = dated(now, small.clone());
-        let e = c.handle_input(now, &mut BytesMut::from(input)).unwrap_err();
+        let e = server_error(&mut c, now, &mut BytesMut::from(input)).unwrap();
         assert_eq!(e.status().unwrap().as_u16(), status);
         let out = wire(&mut c);
         assert!(out.starts_with(&format!("HTTP/1.1 {status} ")), "{out}");
@@ -920,7 +926,7 @@ fn date_on_every_response_the_connection_writes() {
 
     // Without set_date, no Date at all.
     let mut c = ServerConnection::new(ServerConfig::default(), now);
-    let _ = c.handle_input(
+    c.handle_input(
         now,
         &mut BytesMut::from(&b"GET / HTTP/1.1\nHost: a\r\n\r\n"[..]),
     );
@@ -940,7 +946,7 @@ fn client_accepts_obs_fold_and_missing_reason_by_default() {
         let mut out = Vec::new();
         for p in pieces {
             buf.extend_from_slice(p);
-            let _ = c.handle_input(now, &mut buf);
+            c.handle_input(now, &mut buf);
             for ev in events(&mut c) {
                 // Data follows the split of the input: merge it.
                 match (out.last_mut(), ev) {
@@ -998,4 +1004,148 @@ fn client_accepts_obs_fold_and_missing_reason_by_default() {
         matches!(&got[..], [ClientEvent::Error(e)] if e.kind() == ErrorKind::InvalidNewline),
         "{got:?}"
     );
+}
+
+#[test]
+fn server_close_reasons() {
+    use wireloom_core::http::close::Timeout;
+    use wireloom_core::http::CloseReason::*;
+    let now = Instant::now();
+    // One request, answered with `head` and `len`; the reason afterwards.
+    let answered = |cfg: ServerConfig, req: &[u8], head: ResponseHead, len: BodyLength| {
+        let mut c = ServerConnection::new(cfg, now);
+        feed(&mut c, now, &mut BytesMut::new(), req);
+        c.send_response(now, head, len).unwrap();
+        if c.is_sending_body() {
+            c.send_end(now, None).unwrap_or(());
+        }
+        c.close_reason()
+    };
+    let get11 = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let ok = || ResponseHead::new(StatusCode::OK);
+    let zero = BodyLength::Known(0);
+    let dflt = ServerConfig::default;
+    assert_eq!(answered(dflt(), get11, ok(), zero), None);
+    let off = ServerConfig {
+        keep_alive: false,
+        ..ServerConfig::default()
+    };
+    assert_eq!(answered(off, get11, ok(), zero), Some(KeepAliveOff));
+    let close = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    assert_eq!(answered(dflt(), close, ok(), zero), Some(ClientAskedClose));
+    assert_eq!(
+        answered(dflt(), b"GET / HTTP/1.0\r\n\r\n", ok(), zero),
+        Some(Http10)
+    );
+    let mut bye = ok();
+    bye.header("Connection", "close").unwrap();
+    assert_eq!(answered(dflt(), get11, bye, zero), Some(ServerAskedClose));
+    let keep10 = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    assert_eq!(
+        answered(dflt(), keep10, ok(), BodyLength::Unknown),
+        Some(CloseDelimited)
+    );
+    let expect = b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+    assert_eq!(answered(dflt(), expect, ok(), zero), Some(UnreadBody));
+    let mut up = ok();
+    up.status = StatusCode::SWITCHING_PROTOCOLS;
+    let upgrade = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n";
+    assert_eq!(answered(dflt(), upgrade, up, zero), Some(Upgraded));
+
+    // Shutdown, reclaimed, refused, the peer's EOF, timers, errors.
+    let mut c = ServerConnection::new(dflt(), now);
+    c.close_after_response();
+    assert_eq!((c.is_closed(), c.close_reason()), (true, Some(Shutdown)));
+    let mut c = ServerConnection::new(dflt(), now);
+    feed(&mut c, now, &mut BytesMut::new(), get11);
+    c.send_response(now, ResponseHead::new(StatusCode::NO_CONTENT), zero)
+        .unwrap();
+    assert!(c.close_if_idle());
+    assert_eq!(c.close_reason(), Some(Reclaimed));
+    let mut c = ServerConnection::new(dflt(), now);
+    c.refuse(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        c.close_reason(),
+        Some(Refused(StatusCode::SERVICE_UNAVAILABLE))
+    );
+    let mut c = ServerConnection::new(dflt(), now);
+    c.handle_eof(now);
+    assert_eq!(c.close_reason(), Some(PeerEof));
+    let mut c = ServerConnection::new(dflt(), now);
+    c.handle_timeout(now + dflt().head_timeout);
+    assert_eq!(c.close_reason(), Some(Timeout(Timeout::Idle)));
+    let mut c = ServerConnection::new(dflt(), now);
+    feed(&mut c, now, &mut BytesMut::new(), b"GET / HT");
+    c.handle_timeout(now + dflt().head_timeout);
+    assert_eq!(c.close_reason(), Some(Timeout(Timeout::Head)));
+    assert!(c.close_reason().unwrap().is_error());
+    let mut c = ServerConnection::new(dflt(), now);
+    feed(&mut c, now, &mut BytesMut::new(), b"GET / HT");
+    c.handle_eof(now);
+    assert_eq!(
+        c.close_reason(),
+        Some(ProtocolError(ErrorKind::IncompleteMessage))
+    );
+    // A head core refuses: the 500 in its place closes.
+    let mut c = ServerConnection::new(dflt(), now);
+    feed(&mut c, now, &mut BytesMut::new(), get11);
+    let mut bad = ok();
+    bad.headers.append("Content-Length", "9").unwrap();
+    assert_eq!(c.send_response_or_500(now, bad, zero), Ok(false));
+    assert_eq!(c.close_reason(), Some(LocalError));
+}
+
+#[test]
+fn client_close_reasons() {
+    use wireloom_core::http::close::Timeout;
+    use wireloom_core::http::CloseReason::*;
+    let now = Instant::now();
+    let exchange = |req: RequestHead, response: &[u8]| {
+        let mut c = ClientConnection::new(ClientConfig::default());
+        c.send_request(now, req, BodyLength::Known(0)).unwrap();
+        c.handle_input(now, &mut BytesMut::from(response));
+        c
+    };
+    let get = |fields: &[(&str, &str)]| {
+        let mut r = RequestHead::new(Method::GET, "/").unwrap();
+        r.header("Host", "a").unwrap();
+        for (n, v) in fields {
+            r.header(*n, *v).unwrap();
+        }
+        r
+    };
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(exchange(get(&[]), ok).close_reason(), None);
+    let c = exchange(get(&[("Connection", "close")]), ok);
+    assert_eq!(
+        (c.is_closed(), c.close_reason()),
+        (true, Some(ClientAskedClose))
+    );
+    let c = exchange(get(&[]), b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(c.close_reason(), Some(Http10));
+    let mut c = exchange(get(&[]), b"HTTP/1.1 200 OK\r\n\r\nall");
+    assert_eq!(c.close_reason(), None);
+    c.handle_eof(now);
+    assert_eq!(c.close_reason(), Some(CloseDelimited));
+    let mut c = ClientConnection::new(ClientConfig::default());
+    c.handle_eof(now);
+    assert_eq!(c.close_reason(), Some(PeerEof));
+    let mut c = exchange(get(&[]), b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab");
+    c.handle_timeout(now + ClientConfig::default().body_timeout);
+    assert_eq!(c.close_reason(), Some(Timeout(Timeout::Body)));
+    let c = exchange(get(&[]), b"HTTP/1.1 2000 OK\r\n\r\n");
+    assert!(matches!(c.close_reason(), Some(ProtocolError(_))));
+    let c = exchange(
+        get(&[("Connection", "upgrade"), ("Upgrade", "x")]),
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
+    );
+    assert_eq!(c.close_reason(), Some(Upgraded));
+    // A final answer before 100 Continue: the body is never sent.
+    let mut c = ClientConnection::new(ClientConfig::default());
+    let mut req = RequestHead::new(Method::POST, "/").unwrap();
+    req.header("Host", "a").unwrap();
+    req.header("Expect", "100-continue").unwrap();
+    c.send_request(now, req, BodyLength::Known(5)).unwrap();
+    c.handle_input(now, &mut BytesMut::from(&ok[..]));
+    assert_eq!(c.close_reason(), Some(Not100Continue));
 }

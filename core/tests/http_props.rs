@@ -353,7 +353,7 @@ proptest! {
         let mut got = Received::default();
         for (a, b) in pieces(bytes.len(), &cuts) {
             buf.extend_from_slice(&bytes[a..b]);
-            server.handle_input(now, &mut buf).unwrap();
+            server.handle_input(now, &mut buf);
             while let Some(ev) = server.poll_event() {
                 match ev {
                     ServerEvent::Request(req) => {
@@ -396,7 +396,7 @@ proptest! {
 
         let mut server = ServerConnection::new(ServerConfig::default(), now);
         let mut sbuf = BytesMut::from(&request[..]);
-        server.handle_input(now, &mut sbuf).unwrap();
+        server.handle_input(now, &mut sbuf);
         while let Some(ev) = server.poll_event() {
             prop_assert!(!matches!(ev, ServerEvent::Error(_)), "{:?}", ev);
         }
@@ -415,7 +415,7 @@ proptest! {
         let mut got = Received::default();
         for (a, b) in pieces(bytes.len(), &cuts) {
             buf.extend_from_slice(&bytes[a..b]);
-            client.handle_input(now, &mut buf).unwrap();
+            client.handle_input(now, &mut buf);
             while let Some(ev) = client.poll_event() {
                 match ev {
                     ClientEvent::Response(r) => {
@@ -567,7 +567,7 @@ fn serve_then(bytes: &[u8], pieces: &[(usize, usize)], lenient: Lenient, eof: bo
         buf.extend_from_slice(&bytes[a..b]);
         for _ in 0..16 {
             let before = buf.len();
-            let _ = conn.handle_input(now, &mut buf);
+            conn.handle_input(now, &mut buf);
             drain(&mut conn, &mut log);
             if conn.is_closed() || conn.is_switched() || buf.len() == before {
                 break;
@@ -664,7 +664,7 @@ proptest! {
                     let _ = conn.send_request(now, req, BodyLength::Known(0));
                 }
                 let before = buf.len();
-                let _ = conn.handle_input(now, &mut buf);
+                conn.handle_input(now, &mut buf);
                 wire(&mut conn);
                 while conn.poll_event().is_some() {}
                 if conn.is_closed() || buf.len() == before {

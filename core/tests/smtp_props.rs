@@ -173,7 +173,7 @@ proptest! {
         let mut s = Server::new(c, now);
         for p in pieces {
             let mut buf = BytesMut::from(&p[..]);
-            let _ = s.handle_input(now, &mut buf);
+            s.handle_input(now, &mut buf);
             while let Some(e) = s.poll_event() {
                 match e {
                     ServerEvent::StartTls { .. } => { let _ = s.handle_tls_established(now); }
@@ -198,7 +198,7 @@ proptest! {
         let mut c = Client::new(config, now);
         for p in pieces {
             let mut buf = BytesMut::from(&p[..]);
-            let _ = c.handle_input(now, &mut buf);
+            c.handle_input(now, &mut buf);
             while let Some(e) = c.poll_event() {
                 match e {
                     ClientEvent::StartTls => { let _ = c.handle_tls_established(now); }
@@ -228,7 +228,7 @@ fn client_run(pieces: &[&[u8]]) -> (Vec<ClientEvent>, Vec<Bytes>) {
     let mut buf = BytesMut::new();
     for p in pieces {
         buf.extend_from_slice(p);
-        c.handle_input(now, &mut buf).unwrap();
+        c.handle_input(now, &mut buf);
         while let Some(e) = c.poll_event() {
             if e == ClientEvent::Ready && !events.contains(&ClientEvent::Ready) {
                 let env = Envelope::new("a@example.org", ["b@example.net", "nobody@example.net"]);

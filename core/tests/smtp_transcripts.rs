@@ -194,11 +194,14 @@ impl Pair {
                 progress = true;
             }
             if !to_server.is_empty() && !self.server.is_closed() {
-                if let Err(e) = self.server.handle_input(self.now, &mut to_server) {
-                    writeln!(self.log, "server error: {e}").unwrap();
-                }
+                self.server.handle_input(self.now, &mut to_server);
             }
             while let Some(e) = self.server.poll_event() {
+                if let ServerEvent::Error(e) = &e {
+                    writeln!(self.log, "server error: {e}").unwrap();
+                    progress = true;
+                    continue;
+                }
                 writeln!(self.log, "server: {e:?}").unwrap();
                 self.answer(&e);
                 progress = true;
@@ -219,9 +222,8 @@ impl Pair {
             }
             self.received.extend_from_slice(&to_client);
             if !to_client.is_empty() {
-                if let Err(e) = self.client.handle_input(self.now, &mut to_client) {
-                    writeln!(self.log, "client error: {e}").unwrap();
-                }
+                // Errors come out as `ClientEvent::Failed`, logged below.
+                self.client.handle_input(self.now, &mut to_client);
             }
             while let Some(e) = self.client.poll_event() {
                 writeln!(self.log, "client: {}", client_event(&e)).unwrap();
@@ -709,7 +711,7 @@ fn ehlo_refused_falls_back_to_helo() {
     let mut sent = false;
     for step in script {
         wire(&mut log, "S:", step);
-        c.handle_input(now, &mut BytesMut::from(*step)).unwrap();
+        c.handle_input(now, &mut BytesMut::from(*step));
         while let Some(e) = c.poll_event() {
             writeln!(log, "client: {}", client_event(&e)).unwrap();
             if e == ClientEvent::Ready {
@@ -734,18 +736,19 @@ fn ehlo_refused_falls_back_to_helo() {
 fn eof_and_garbage_from_server() {
     let now = Instant::now();
     let mut c = Client::new(cc(), now);
-    let err = c
-        .handle_input(now, &mut BytesMut::from(&b"220 ok\r\nhello\r\n"[..]))
-        .unwrap_err();
+    c.handle_input(now, &mut BytesMut::from(&b"220 ok\r\nhello\r\n"[..]));
+    let events: Vec<_> = std::iter::from_fn(|| c.poll_event()).collect();
+    let err = match &events[..] {
+        [ClientEvent::Greeting(_), ClientEvent::Failed(e), ClientEvent::Closed] => e.clone(),
+        other => panic!("{other:?}"),
+    };
     assert!(c.is_closed());
-    // Sticky.
-    assert_eq!(
-        c.handle_input(now, &mut BytesMut::from(&b"250 ok\r\n"[..])),
-        Err(err)
-    );
+    // Sticky: nothing more is read or reported.
+    c.handle_input(now, &mut BytesMut::from(&b"250 ok\r\n"[..]));
+    assert_eq!(c.poll_event(), None);
+    assert_eq!(c.error(), Some(&err));
     let mut c = Client::new(cc(), now);
-    c.handle_input(now, &mut BytesMut::from(&b"220 ok\r\n"[..]))
-        .unwrap();
+    c.handle_input(now, &mut BytesMut::from(&b"220 ok\r\n"[..]));
     c.handle_eof(now);
     let events: Vec<_> = std::iter::from_fn(|| c.poll_event()).collect();
     assert!(events.contains(&ClientEvent::Failed(

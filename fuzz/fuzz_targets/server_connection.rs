@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
         buf.extend_from_slice(piece);
         for _ in 0..64 {
             let before = buf.len();
-            let _ = conn.handle_input(now, &mut buf);
+            conn.handle_input(now, &mut buf);
             drain(&mut conn, now, &mut wire);
             if conn.is_closed() || buf.len() == before {
                 break;

@@ -37,10 +37,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wireloom_core::http::client::{origin_request_head, DEFAULT_USER_AGENT};
-use wireloom_core::http::pool::PoolConfig;
+use wireloom_core::http::pool::{retry_on_fresh_connection, Failure, PoolConfig};
 use wireloom_core::http::redirect::{fields_to_strip, redirect};
 use wireloom_core::http::{
-    BodyLength, ClientConfig, ErrorKind, HeaderMap, Method, RequestHead, StatusCode, UsageError,
+    BodyLength, ClientConfig, ClientConnection, ClientEvent, ErrorKind, HeaderMap, Method,
+    RequestHead, ResponseHead, StatusCode, UsageError,
 };
 
 use crate::tls::TlsError;
@@ -72,7 +73,9 @@ impl fmt::Display for Timeout {
     }
 }
 
-/// What can go wrong with a request.
+/// What can go wrong with an HTTP request (the async agents; the blocking
+/// agent's `client::ClientError` is made from it). SMTP clients report
+/// [`smtp::Error`](crate::smtp::Error).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum HttpError {
@@ -320,6 +323,30 @@ impl<S> SendBody<S> {
         !matches!(self, SendBody::Stream(_))
     }
 
+    /// Sends the request `head` on `conn` and, for a body in memory, the
+    /// whole body. A stream is returned for the adapter to pump into
+    /// [`send_data`](ClientConnection::send_data) (writing each piece
+    /// before taking the next), then
+    /// [`send_end`](ClientConnection::send_end).
+    pub fn start(
+        &mut self,
+        conn: &mut ClientConnection,
+        now: Instant,
+        head: RequestHead,
+    ) -> Result<Option<&mut S>, HttpError> {
+        conn.send_request(now, head, self.length())
+            .map_err(HttpError::Usage)?;
+        match self {
+            SendBody::Empty => Ok(None),
+            SendBody::Bytes(b) => {
+                conn.send_data(b.clone()).map_err(HttpError::Usage)?;
+                conn.send_end(now, None).map_err(HttpError::Usage)?;
+                Ok(None)
+            }
+            SendBody::Stream(s) => Ok(Some(s)),
+        }
+    }
+
     /// The body of the next request after a redirect `hop`: the same bytes
     /// for a 307/308 ([`Walk::follow`] never follows one with a stream),
     /// none otherwise.
@@ -327,6 +354,105 @@ impl<S> SendBody<S> {
         if !hop.keep_body {
             *self = SendBody::Empty;
         }
+    }
+}
+
+/// The attempts of one request on pooled and fresh connections: core's
+/// rule ([`retry_on_fresh_connection`]: once, on a fresh connection, for
+/// an idempotent request with a replayable body whose pooled connection
+/// died before any response) with the count kept.
+#[derive(Debug, Clone)]
+pub struct Attempts {
+    method: Method,
+    body_replayable: bool,
+    attempt: u32,
+}
+
+impl Attempts {
+    /// No attempt yet of a `method` request whose body is (or is not)
+    /// replayable.
+    pub fn new(method: &Method, body_replayable: bool) -> Attempts {
+        Attempts {
+            method: method.clone(),
+            body_replayable,
+            attempt: 0,
+        }
+    }
+
+    /// An attempt on a `reused` (pooled) connection failed with `error`:
+    /// whether to try again on a fresh connection.
+    pub fn retry(&mut self, reused: bool, error: &HttpError) -> bool {
+        let failure = Failure {
+            reused,
+            body_replayable: self.body_replayable,
+            before_response: error.before_response(),
+        };
+        let again = retry_on_fresh_connection(&self.method, self.attempt, failure);
+        self.attempt += 1;
+        again
+    }
+}
+
+/// What a client connection's event means while a request waits for its
+/// response head: `Some(Ok(head))` for the final head, `Some(Err(e))` when
+/// the request failed ([`HttpError::from_protocol`]), `None` to keep
+/// waiting (a 1xx).
+pub fn head_event(event: ClientEvent) -> Option<Result<ResponseHead, HttpError>> {
+    match event {
+        ClientEvent::Response(r) => Some(Ok(r.head)),
+        ClientEvent::Error(e) => Some(Err(HttpError::from_protocol(e))),
+        _ => None,
+    }
+}
+
+/// What a client connection's event means while a response body is read:
+/// `Some(Ok(Some(piece)))`, `Some(Ok(None))` at its end, `Some(Err(e))`
+/// when it failed, `None` to keep reading (nothing for the caller, an
+/// empty piece included).
+pub fn body_event(event: ClientEvent) -> Option<Result<Option<Bytes>, HttpError>> {
+    match event {
+        ClientEvent::Data(b) if !b.is_empty() => Some(Ok(Some(b))),
+        ClientEvent::End(_) => Some(Ok(None)),
+        ClientEvent::Error(e) => Some(Err(HttpError::from_protocol(e))),
+        _ => None,
+    }
+}
+
+/// A response head and the URL that answered (after redirects): what both
+/// agents' responses dereference to.
+#[derive(Debug, Clone)]
+pub struct ResponseInfo {
+    head: ResponseHead,
+    url: String,
+}
+
+impl ResponseInfo {
+    /// The answer `head` from `url`.
+    pub fn new(head: ResponseHead, url: &Url) -> ResponseInfo {
+        ResponseInfo {
+            head,
+            url: url.to_string(),
+        }
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.head.status
+    }
+
+    /// The head.
+    pub fn head(&self) -> &ResponseHead {
+        &self.head
+    }
+
+    /// A header value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.headers.get_str(name)
+    }
+
+    /// The URL that answered (after redirects).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 }
 

@@ -30,6 +30,7 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use wireloom_core::mime::Message;
 use wireloom_core::smtp::client::{Client, ClientEvent};
 use wireloom_core::smtp::reply::Reply;
@@ -63,7 +64,11 @@ pub enum Timeout {
     Idle,
 }
 
-/// Everything that can go wrong. After any variant except [`Error::Rejected`]
+/// Everything that can go wrong with an SMTP client (blocking or async;
+/// HTTP requests report [`HttpError`](crate::http_client::HttpError)). A
+/// session failure core reported is inside, as [`ClientError`] (core's SMTP
+/// client dialogue error, not the blocking HTTP agent's `ClientError`).
+/// After any variant except [`Error::Rejected`]
 /// and [`Error::Usage`] (unless the usage error was fatal, see
 /// [`UsageError::UndeclaredEightBit`]) the connection is closed and further
 /// calls return [`Error::Closed`].
@@ -406,15 +411,24 @@ pub fn split_host_port(s: &str) -> Option<(String, u16)> {
     ok.then(|| (host.to_string(), port))
 }
 
-/// Core's client dialogue plus what it reported, as every driver keeps it.
+/// Core's client dialogue plus what it reported, as every driver keeps it,
+/// and the steps of every session operation, so that a driver only moves
+/// bytes and waits.
 ///
-/// A driver's loop: [`process_events`](Session::process_events) (when it
-/// returns true, run the TLS handshake and call
-/// [`tls_established`](Session::tls_established)), write what
-/// [`client_mut`](Session::client_mut) queued, stop when the caller's
-/// condition holds, [`closed_error`](Session::closed_error) when the
-/// session ended, otherwise wait for input until core's timer or
-/// [`idle_deadline`](Session::idle_deadline).
+/// A driver's loop, to a condition `done` on the session: write what core
+/// queued, then [`step`](Session::step): [`Step::StartTls`] (run the TLS
+/// handshake and call [`tls_established`](Session::tls_established)),
+/// [`Step::Done`], [`Step::Ended`] (close the transport), or
+/// [`Step::Wait`] (wait for input until core's timer or
+/// [`idle_deadline`](Session::idle_deadline)).
+///
+/// A message: wait for [`is_ready`](Session::is_ready),
+/// [`start_message`](Session::start_message), then for each piece
+/// [`send_piece`](Session::send_piece) and, unless it was the last, drive
+/// to [`piece_taken`](Session::piece_taken) (stop early when
+/// [`has_outcome`](Session::has_outcome): the server refused the message);
+/// [`finish_message`](Session::finish_message), drive to `has_outcome`,
+/// [`take_outcome`](Session::take_outcome).
 #[derive(Debug)]
 pub struct Session {
     client: Client,
@@ -466,16 +480,83 @@ impl Session {
         false
     }
 
+    /// What the driver does next on its way to `done` (after writing what
+    /// core queued): takes core's events first.
+    pub fn step(&mut self, done: impl Fn(&Session) -> bool, transport_open: bool) -> Step {
+        if self.process_events() {
+            return Step::StartTls;
+        }
+        if done(self) {
+            return Step::Done;
+        }
+        if self.client.is_closed() || !transport_open {
+            return Step::Ended(self.closed_error());
+        }
+        Step::Wait
+    }
+
+    /// Whether the session is idle and a message (or NOOP, or QUIT) can
+    /// start.
+    pub fn is_ready(&self) -> bool {
+        self.client.is_ready()
+    }
+
+    /// Whether the session is over.
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Starts a message on a ready session (forgets the previous outcome).
+    pub fn start_message(
+        &mut self,
+        now: Instant,
+        envelope: &Envelope,
+        info: MessageInfo,
+    ) -> Result<(), UsageError> {
+        self.outcome = None;
+        self.client.start_message(now, envelope.clone(), info)
+    }
+
+    /// Hands core the next piece of the message.
+    pub fn send_piece(&mut self, now: Instant, piece: Bytes) -> Result<(), UsageError> {
+        self.client.send_body(now, piece)
+    }
+
+    /// Whether the driver may take the next piece: core has encoded all it
+    /// was given for the wire, or the message's outcome is in (a refusal
+    /// before the end: the rest is not needed). Pieces are so pulled one
+    /// ahead of the server, and memory stays bounded.
+    pub fn piece_taken(&self) -> bool {
+        self.has_outcome() || self.client.queued_body_len() == 0
+    }
+
+    /// The message's last piece was given.
+    pub fn finish_message(&mut self, now: Instant) -> Result<(), UsageError> {
+        self.client.finish_body(now)
+    }
+
+    /// Sends NOOP on a ready session (forgets the previous reply).
+    pub fn start_noop(&mut self, now: Instant) -> Result<(), UsageError> {
+        self.noop = None;
+        self.client.noop(now)
+    }
+
+    /// Sends QUIT on a ready session.
+    pub fn quit(&mut self, now: Instant) -> Result<(), UsageError> {
+        self.client.quit(now)
+    }
+
+    /// Abandons the session at once (a body source or the transport
+    /// failed): no QUIT; the server discards a message it did not see end.
+    pub fn abort(&mut self) {
+        self.client.abort();
+    }
+
     /// The TLS handshake after STARTTLS completed: core sends EHLO again.
     pub fn tls_established(&mut self, now: Instant) -> Result<(), Error> {
         self.client
             .handle_tls_established(now)
             .map_err(Error::Usage)
-    }
-
-    /// Forgets the previous message's outcome before a new one starts.
-    pub fn begin_message(&mut self) {
-        self.outcome = None;
     }
 
     /// Whether the current message's outcome is in.
@@ -491,11 +572,6 @@ impl Session {
             Some(Err(failure)) => Err(Error::Rejected(failure)),
             None => Err(Error::Closed),
         }
-    }
-
-    /// Forgets the previous NOOP reply before a NOOP is sent.
-    pub fn begin_noop(&mut self) {
-        self.noop = None;
     }
 
     /// Whether the NOOP reply is in.
@@ -624,6 +700,21 @@ pub fn host_name() -> String {
 /// [`generate_message_id`](wireloom_core::mime::generate_message_id)).
 pub fn new_message_id(host: &str) -> String {
     wireloom_core::mime::generate_message_id(random_128(), host)
+}
+
+/// What a driver does next ([`Session::step`]).
+#[derive(Debug)]
+pub enum Step {
+    /// Core accepted STARTTLS: write what it queued, run the TLS handshake
+    /// on the transport, then [`Session::tls_established`].
+    StartTls,
+    /// The condition holds.
+    Done,
+    /// The session ended (or the transport is gone) before it held: close
+    /// the transport and return this error.
+    Ended(Error),
+    /// Wait for input (or core's timer, or the idle deadline).
+    Wait,
 }
 
 #[cfg(test)]

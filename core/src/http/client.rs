@@ -21,13 +21,15 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::body::{BodyDecoder, BodyEncoder, BodyItem, BodyLimits};
+use super::close::{self, CloseReason, Life};
 use super::error::{Error, ErrorKind, UsageError};
-use super::framing::{self, Framing};
+use super::framing::{self, Framing, Outgoing};
+use super::head_reader::HeadReader;
 use super::header::HeaderMap;
 use super::message::{RequestHead, ResponseHead};
 use super::outbox::Outbox;
-use super::parse::{check_unfinished, parse_response, ParseConfig, RawHeader, Status};
-use super::serialize::write_request_head;
+use super::parse::{parse_response, ParseConfig};
+use super::serialize::write_request_head_with;
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
 
@@ -98,7 +100,8 @@ pub enum ClientEvent {
 struct InFlight {
     method: Method,
     upgrade: bool,
-    keep_alive: bool,
+    /// The request's own reason to close after its response, if any.
+    close: Option<CloseReason>,
 }
 
 #[derive(Debug)]
@@ -142,7 +145,7 @@ enum Timer {
 /// assert_eq!(&conn.poll_transmit().unwrap()[..], b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
 ///
 /// let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
-/// conn.handle_input(now, &mut input).unwrap();
+/// conn.handle_input(now, &mut input);
 /// let Some(ClientEvent::Response(res)) = conn.poll_event() else { panic!() };
 /// assert_eq!(res.head.status.as_u16(), 200);
 /// assert_eq!(conn.poll_event(), Some(ClientEvent::Data("hi".into())));
@@ -161,19 +164,14 @@ pub struct ClientConnection {
     /// The held body is complete (send_end was called while waiting).
     held_end: bool,
     read: Read,
-    /// Keep-alive of the response being read.
-    resp_keep_alive: bool,
-    /// Any byte of the current response received.
-    partial_head: bool,
-    /// Where the last head scan stopped, and the last LF seen, so that a
-    /// head trickling in is parsed whole only when a line ends.
-    scanned: usize,
-    last_newline: Option<usize>,
-    must_close: bool,
-    switched: bool,
-    closed: bool,
-    error: Option<Error>,
-    raw: Vec<RawHeader>,
+    /// Why the connection closes after the response being read, if it does.
+    resp_close: Option<CloseReason>,
+    /// The next response head, as far as it arrived.
+    head: HeadReader,
+    /// Open, closing once the requests in flight are answered, closed, or
+    /// switched, with the reason. A protocol error closes at once and is
+    /// sticky (nothing more is read).
+    life: Life,
     timer: Option<(Instant, Timer)>,
     transmit: Outbox,
     events: VecDeque<ClientEvent>,
@@ -192,15 +190,9 @@ impl ClientConnection {
             held: Outbox::default(),
             held_end: false,
             read: Read::Head,
-            resp_keep_alive: true,
-            partial_head: false,
-            scanned: 0,
-            last_newline: None,
-            must_close: false,
-            switched: false,
-            closed: false,
-            error: None,
-            raw: Vec::new(),
+            resp_close: None,
+            head: HeadReader::new(0),
+            life: Life::Open,
             timer: None,
             transmit: Outbox::default(),
             events: VecDeque::new(),
@@ -215,11 +207,7 @@ impl ClientConnection {
 
     /// Whether a new request may be sent now (no body open, not closing).
     pub fn can_send_request(&self) -> bool {
-        self.sending.is_none()
-            && !self.must_close
-            && !self.closed
-            && !self.switched
-            && self.error.is_none()
+        self.sending.is_none() && self.life.is_open()
     }
 
     /// Whether the connection is idle and may be reused for another request
@@ -247,6 +235,31 @@ impl ClientConnection {
         self.is_reusable() && unread.is_empty()
     }
 
+    /// Why the connection closes, once it decided to: its own request or
+    /// the server's response asked for it (or spoke HTTP/1.0), the
+    /// response was close-delimited, the server answered before
+    /// `100 Continue`, the server closed, a timer, a protocol error, an
+    /// upgrade. `None` while it may carry another request.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::BytesMut;
+    /// use wireloom_core::Dialogue;
+    /// use wireloom_core::http::{BodyLength, ClientConfig, ClientConnection, CloseReason, Method,
+    ///     RequestHead};
+    /// let now = Instant::now();
+    /// let mut conn = ClientConnection::new(ClientConfig::default());
+    /// let mut req = RequestHead::new(Method::GET, "/").unwrap();
+    /// req.header("Host", "a").unwrap();
+    /// conn.send_request(now, req, BodyLength::Known(0)).unwrap();
+    /// conn.handle_input(now, &mut BytesMut::from(&b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"[..]));
+    /// assert_eq!(conn.close_reason(), Some(CloseReason::ServerAskedClose));
+    /// assert!(conn.is_closed());
+    /// ```
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.life.reason()
+    }
+
     /// Number of requests sent whose responses have not ended.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
@@ -261,7 +274,7 @@ impl ClientConnection {
     /// Whether a response is partly received.
     pub fn is_message_in_progress(&self) -> bool {
         match self.read {
-            Read::Head => self.partial_head,
+            Read::Head => self.head.is_started(),
             Read::Body(_) => true,
             Read::Stopped => false,
         }
@@ -277,7 +290,8 @@ impl ClientConnection {
     /// `Content-Length` or `Transfer-Encoding: chunked` in `head` is honoured;
     /// otherwise [`BodyLength::Known`] adds `Content-Length` (omitted for an
     /// empty body of a method that has none) and [`BodyLength::Unknown`]
-    /// adds chunked. An HTTP/1.1 request must carry exactly one Host; a
+    /// adds chunked ([`framing::outgoing`], the rules shared with the
+    /// server connection). An HTTP/1.1 request must carry exactly one Host; a
     /// CONNECT request carries no content (`BodyLength::Known(0)`, no
     /// `Content-Length` or `Transfer-Encoding`).
     pub fn send_request(
@@ -286,7 +300,7 @@ impl ClientConnection {
         mut head: RequestHead,
         body: BodyLength,
     ) -> Result<(), UsageError> {
-        if self.closed || self.switched || self.error.is_some() {
+        if self.life.is_over() {
             return Err(UsageError::Closed);
         }
         if !self.can_send_request() {
@@ -297,74 +311,37 @@ impl ClientConnection {
                 "an HTTP/1.1 request needs exactly one Host",
             ));
         }
-        let has_te = head.headers.contains("transfer-encoding");
-        let declared = framing::content_length(&head.headers)
-            .map_err(|_| UsageError::InvalidHead("invalid Content-Length"))?;
         if head.method == Method::CONNECT
-            && (has_te || declared.is_some() || body != BodyLength::Known(0))
+            && (body != BodyLength::Known(0)
+                || head.headers.contains("content-length")
+                || head.headers.contains("transfer-encoding"))
         {
             // A server refuses it (ErrorKind::ConnectWithContent).
             return Err(UsageError::InvalidHead(
                 "a CONNECT request carries no content",
             ));
         }
-        let enc = if has_te {
-            let last = head.headers.get_list("transfer-encoding").last();
-            if !last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")) || declared.is_some() {
-                return Err(UsageError::InvalidHead(
-                    "Transfer-Encoding must be chunked, without Content-Length",
-                ));
-            }
-            if head.version == Version::Http10 {
-                return Err(UsageError::InvalidHead("chunked is not HTTP/1.0"));
-            }
-            BodyEncoder::Chunked
-        } else if let Some(n) = declared {
-            if matches!(body, BodyLength::Known(k) if k != n) {
-                return Err(UsageError::InvalidHead(
-                    "Content-Length differs from the body length",
-                ));
-            }
-            BodyEncoder::Length(n)
-        } else {
-            match body {
-                BodyLength::Known(0) => {
-                    if matches!(head.method, Method::POST | Method::PUT | Method::PATCH) {
-                        let _ = head.headers.insert("Content-Length", 0u64);
-                    }
-                    BodyEncoder::Length(0)
-                }
-                BodyLength::Known(n) => {
-                    let _ = head.headers.insert("Content-Length", n);
-                    BodyEncoder::Length(n)
-                }
-                BodyLength::Unknown if head.version == Version::Http10 => {
-                    return Err(UsageError::InvalidHead(
-                        "HTTP/1.0 needs a known body length",
-                    ));
-                }
-                BodyLength::Unknown => {
-                    let _ = head.headers.insert("Transfer-Encoding", "chunked");
-                    BodyEncoder::Chunked
-                }
-            }
+        let msg = Outgoing::Request {
+            method: &head.method,
+            version: head.version,
         };
+        let (enc, extra) = framing::outgoing(msg, &mut head.headers, body)?;
         let has_body = enc != BodyEncoder::Length(0);
         let expects = has_body
             && head.version == Version::Http11
             && head.headers.contains_token("expect", "100-continue");
         let upgrade = head.method == Method::CONNECT || framing::wants_upgrade(&head);
-        let keep_alive = framing::wants_keep_alive(head.version, &head.headers);
+        let close = close::peer_close(head.version, &head.headers, CloseReason::ClientAskedClose);
         let mut out = BytesMut::with_capacity(128 + head.headers.len() * 32);
-        write_request_head(&mut out, &head);
+        write_request_head_with(&mut out, &head, &extra);
         self.transmit.push(out.freeze());
         self.in_flight.push_back(InFlight {
             method: head.method,
             upgrade,
-            keep_alive,
+            close,
         });
-        if !keep_alive {
-            self.must_close = true;
+        if let Some(r) = close {
+            self.life.close_after(r);
         }
         if has_body {
             self.sending = Some(enc);
@@ -384,7 +361,7 @@ impl ClientConnection {
         if self.expect == Expect::Refused {
             return Ok(());
         }
-        if self.closed {
+        if self.life.is_closed() {
             return Err(UsageError::Closed);
         }
         let Some(enc) = &mut self.sending else {
@@ -409,7 +386,7 @@ impl ClientConnection {
             self.expect = Expect::None;
             return Ok(());
         }
-        if self.closed {
+        if self.life.is_closed() {
             return Err(UsageError::Closed);
         }
         let Some(enc) = self.sending.take() else {
@@ -419,14 +396,13 @@ impl ClientConnection {
             let r = enc.finish(trailers, &mut self.held);
             self.held_end = true;
             if r.is_err() {
-                self.must_close = true;
+                self.life.fail(CloseReason::LocalError, false);
             }
             return r;
         }
         if let Err(e) = enc.finish(trailers, &mut self.transmit) {
             // The server would wait for the missing bytes forever.
-            self.must_close = true;
-            self.closed = true;
+            self.life.fail(CloseReason::LocalError, true);
             return Err(e);
         }
         self.request_sent(now);
@@ -453,13 +429,13 @@ impl ClientConnection {
         }
     }
 
-    fn fail(&mut self, e: Error) -> Error {
-        self.error = Some(e.clone());
-        self.events.push_back(ClientEvent::Error(e.clone()));
+    /// Records a fatal error: reports it (the one channel: an event) and
+    /// closes.
+    fn fail(&mut self, e: Error) {
+        self.life.error(&e, true);
+        self.events.push_back(ClientEvent::Error(e));
         self.read = Read::Stopped;
-        self.closed = true;
         self.timer = None;
-        e
     }
 
     fn read_head(&mut self, now: Instant, input: &mut BytesMut) -> Result<bool, Error> {
@@ -471,32 +447,13 @@ impl ClientConnection {
             // not reuse a connection whose read buffer is not empty.
             return Ok(false);
         };
-        self.partial_head = true;
-        let from = self.scanned.min(input.len());
-        self.scanned = input.len();
-        match memchr::memrchr(b'\n', &input[from..]) {
-            Some(p) => self.last_newline = Some(from + p),
-            None => {
-                // Only the unfinished line is new: check it alone (fail fast).
-                check_unfinished(
-                    input,
-                    &self.config.head,
-                    &mut self.raw,
-                    self.last_newline,
-                    true,
-                )?;
-                return Ok(false);
-            }
-        }
-        let r = match parse_response(input, &self.config.head, &mut self.raw)? {
-            Status::Partial => return Ok(false),
-            Status::Complete(r) => r,
+        let read = self
+            .head
+            .read(input, &self.config.head, true, parse_response)?;
+        let Some((bytes, r)) = read else {
+            return Ok(false);
         };
-        let bytes = input.split_to(r.head_len).freeze();
-        let head = ResponseHead::from_raw(&bytes, &r, &self.raw);
-        self.partial_head = false;
-        self.scanned = 0;
-        self.last_newline = None;
+        let head = ResponseHead::from_raw(&bytes, &r, &self.head.raw);
         if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
             if head.status == StatusCode::CONTINUE {
                 self.release_held(now);
@@ -514,18 +471,21 @@ impl ClientConnection {
             self.expect = Expect::Refused;
             self.held.clear();
             self.sending = None;
-            self.must_close = true;
+            self.life.close_after(CloseReason::Not100Continue);
         }
-        self.resp_keep_alive = req.keep_alive
-            && framing != Framing::CloseDelimited
-            && framing::wants_keep_alive(head.version, &head.headers);
+        self.resp_close = req
+            .close
+            .or_else(|| {
+                close::peer_close(head.version, &head.headers, CloseReason::ServerAskedClose)
+            })
+            .or((framing == Framing::CloseDelimited).then_some(CloseReason::CloseDelimited));
         let decoder = BodyDecoder::new(framing, &self.config.body, &self.config.head)?;
         self.events
             .push_back(ClientEvent::Response(Response { head, framing }));
         match framing {
             Framing::Tunnel => {
                 self.in_flight.pop_front();
-                self.switched = true;
+                self.life = Life::Switched;
                 self.read = Read::Stopped;
                 self.timer = None;
                 self.events.push_back(ClientEvent::Upgrade);
@@ -548,14 +508,14 @@ impl ClientConnection {
         self.completed += 1;
         self.read = Read::Head;
         self.timer = None;
-        if !self.resp_keep_alive {
-            self.must_close = true;
+        if let Some(r) = self.resp_close {
+            self.life.close_after(r);
         }
-        if self.must_close && (self.in_flight.is_empty() || !self.resp_keep_alive) {
+        if !self.life.is_open() && (self.in_flight.is_empty() || self.resp_close.is_some()) {
             // Requests pipelined behind a closing response will not be answered.
             self.in_flight.clear();
             self.read = Read::Stopped;
-            self.closed = true;
+            self.life.finish();
             return;
         }
         if !self.in_flight.is_empty() && self.sending.is_none() {
@@ -582,7 +542,7 @@ impl ClientConnection {
     }
 }
 
-pub use super::server::BodyLength;
+pub use super::framing::BodyLength;
 
 /// The `User-Agent` a wireloom client sends unless told otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("wireloom/", env!("CARGO_PKG_VERSION"));
@@ -646,12 +606,10 @@ pub fn origin_request_head(
 
 impl Dialogue for ClientConnection {
     type Event = ClientEvent;
-    type Error = Error;
 
-    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) -> Result<(), Error> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
+    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) {
+        // After an error (sticky) or an upgrade, `read` is `Stopped`:
+        // nothing more is consumed.
         loop {
             let r = match self.read {
                 Read::Head => self.read_head(now, input),
@@ -660,25 +618,24 @@ impl Dialogue for ClientConnection {
             };
             match r {
                 Ok(true) => continue,
-                Ok(false) => return Ok(()),
-                Err(e) => return Err(self.fail(e)),
+                Ok(false) => return,
+                Err(e) => return self.fail(e),
             }
         }
     }
 
     fn handle_eof(&mut self, _now: Instant) {
-        if self.closed || self.switched {
-            self.closed = !self.switched;
+        if self.life.is_over() {
             return;
         }
         match &mut self.read {
             Read::Head if self.in_flight.is_empty() => {
-                self.closed = true;
+                self.life.close(CloseReason::PeerEof);
                 self.read = Read::Stopped;
                 self.timer = None;
             }
             Read::Head => {
-                let kind = if self.partial_head {
+                let kind = if self.head.is_started() {
                     ErrorKind::IncompleteMessage
                 } else {
                     ErrorKind::ClosedBeforeResponse
@@ -690,7 +647,8 @@ impl Dialogue for ClientConnection {
                     self.events.push_back(ClientEvent::End(t));
                     self.completed += 1;
                     self.in_flight.clear();
-                    self.closed = true;
+                    self.life
+                        .close(self.resp_close.unwrap_or(CloseReason::PeerEof));
                     self.read = Read::Stopped;
                     self.timer = None;
                 }
@@ -698,7 +656,7 @@ impl Dialogue for ClientConnection {
                     self.fail(Error::new(ErrorKind::IncompleteMessage));
                 }
             },
-            Read::Stopped => self.closed = true,
+            Read::Stopped => self.life.close(CloseReason::PeerEof),
         }
     }
 
@@ -735,7 +693,15 @@ impl Dialogue for ClientConnection {
         self.timer.map(|(at, _)| at)
     }
 
+    /// True while a response is due (a request is in flight) and the
+    /// connection still speaks HTTP. With nothing in flight, bytes from the
+    /// server are left unconsumed (a pool must not reuse such a
+    /// connection), so there is no point in reading them.
+    fn wants_input(&self) -> bool {
+        !self.life.is_over() && !matches!(self.read, Read::Stopped) && !self.in_flight.is_empty()
+    }
+
     fn is_closed(&self) -> bool {
-        self.closed
+        self.life.is_closed()
     }
 }

@@ -1,9 +1,13 @@
 //! Message body framing (RFC 9112 §6), keep-alive (§9.3) and expectations:
-//! every decision about where a message ends, in one place.
+//! every decision about where a message ends, in one place: for incoming
+//! messages ([`request_framing`], [`response_framing`]) and for outgoing
+//! ones ([`outgoing`], used by both connections).
 
-use super::error::{Error, ErrorKind};
+use super::body::BodyEncoder;
+use super::error::{Error, ErrorKind, UsageError};
 use super::header::{trim_ows, HeaderMap};
 use super::message::{RequestHead, ResponseHead};
+use super::serialize::Extra;
 use super::{Method, StatusCode, Version};
 
 /// How a message body is delimited.
@@ -166,6 +170,170 @@ pub fn response_framing(
             None => Framing::CloseDelimited,
         }),
     }
+}
+
+/// How the body length of an outgoing message is known when its head is
+/// sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLength {
+    /// Exactly this many bytes (0 for none).
+    Known(u64),
+    /// Streamed: chunked for HTTP/1.1, close-delimited for a response to
+    /// an HTTP/1.0 client (a request to HTTP/1.0 needs a known length).
+    Unknown,
+}
+
+/// An outgoing message whose body framing [`outgoing`] decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outgoing<'a> {
+    /// A request with this method, sent as `version`.
+    Request {
+        /// The request method.
+        method: &'a Method,
+        /// The request's version.
+        version: Version,
+    },
+    /// A final response (not 1xx, and not the 101 or 2xx to CONNECT that
+    /// opens a tunnel) with `status`, to a request with `method` from a
+    /// client that spoke `peer`.
+    Response {
+        /// The response status.
+        status: StatusCode,
+        /// The method of the request answered.
+        method: &'a Method,
+        /// The version of the request answered.
+        peer: Version,
+    },
+}
+
+/// The framing of an outgoing message, decided once for both
+/// connections: the encoder its body goes through, and the framing fields
+/// written after the head's own ([`Extra`]: `Content-Length` or
+/// `Transfer-Encoding: chunked`, no map entry). `headers` are the fields
+/// the application set, adjusted where the rules require.
+///
+/// - A `Transfer-Encoding` in `headers` must end in chunked (RFC 9112
+///   §6.1); a request must not carry `Content-Length` with it, and a
+///   response drops its `Content-Length`. A response to an HTTP/1.0 client
+///   never uses it: the field is removed and the body framed without it.
+/// - Otherwise a `Content-Length` in `headers` must agree with a known
+///   `body` length (except where no body is sent).
+/// - Otherwise [`BodyLength::Known`] adds `Content-Length` (a request
+///   with no body adds it only for POST, PUT and PATCH), and
+///   [`BodyLength::Unknown`] adds chunked, or, for a response to an
+///   HTTP/1.0 client, delimits the body by closing the connection
+///   ([`BodyEncoder::Close`]); an HTTP/1.0 request needs a known length.
+/// - No body is sent for HEAD, 204 and 304 ([`BodyEncoder::Discard`]):
+///   204 loses `Content-Length` and `Transfer-Encoding`, 304 its
+///   `Transfer-Encoding` (it may carry the GET's length, RFC 9110 §8.6),
+///   and HEAD keeps the length the GET would have.
+///
+/// ```
+/// use wireloom_core::http::framing::{outgoing, BodyLength, Outgoing};
+/// use wireloom_core::http::body::BodyEncoder;
+/// use wireloom_core::http::{HeaderMap, Method, StatusCode, Version};
+/// let get = Method::GET;
+/// let to = |peer| Outgoing::Response { status: StatusCode::OK, method: &get, peer };
+/// let (enc, extra) = outgoing(to(Version::Http11), &mut HeaderMap::new(), BodyLength::Unknown).unwrap();
+/// assert_eq!((enc, extra.chunked), (BodyEncoder::Chunked, true));
+/// let (enc, extra) = outgoing(to(Version::Http10), &mut HeaderMap::new(), BodyLength::Unknown).unwrap();
+/// assert_eq!((enc, extra.chunked), (BodyEncoder::Close, false));
+/// let post = Method::POST;
+/// let req = Outgoing::Request { method: &post, version: Version::Http11 };
+/// let (enc, extra) = outgoing(req, &mut HeaderMap::new(), BodyLength::Known(0)).unwrap();
+/// assert_eq!((enc, extra.content_length), (BodyEncoder::Length(0), Some(0)));
+/// ```
+pub fn outgoing(
+    msg: Outgoing<'_>,
+    headers: &mut HeaderMap,
+    body: BodyLength,
+) -> Result<(BodyEncoder, Extra), UsageError> {
+    let mut extra = Extra::default();
+    // `v10`: framed for HTTP/1.0 (a request sent as 1.0, a response to a
+    // 1.0 client).
+    let (request_method, no_body, v10) = match msg {
+        Outgoing::Request { method, version } => (Some(method), false, version == Version::Http10),
+        Outgoing::Response {
+            status,
+            method,
+            peer,
+        } => {
+            if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+                if status == StatusCode::NO_CONTENT {
+                    headers.remove("content-length");
+                }
+                headers.remove("transfer-encoding");
+                return Ok((BodyEncoder::Discard, extra));
+            }
+            (None, *method == Method::HEAD, peer == Version::Http10)
+        }
+    };
+    let body_or_none = |enc| if no_body { BodyEncoder::Discard } else { enc };
+    let declared =
+        content_length(headers).map_err(|_| UsageError::InvalidHead("invalid Content-Length"))?;
+    if headers.contains("transfer-encoding") {
+        if request_method.is_none() && v10 {
+            // Never chunked to an HTTP/1.0 client: framed without it.
+            headers.remove("transfer-encoding");
+        } else {
+            let chunked = headers
+                .get_list("transfer-encoding")
+                .last()
+                .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
+            if request_method.is_some() {
+                if !chunked || declared.is_some() {
+                    return Err(UsageError::InvalidHead(
+                        "Transfer-Encoding must be chunked, without Content-Length",
+                    ));
+                }
+                if v10 {
+                    return Err(UsageError::InvalidHead("chunked is not HTTP/1.0"));
+                }
+            } else {
+                if !chunked {
+                    return Err(UsageError::InvalidHead(
+                        "Transfer-Encoding must end in chunked",
+                    ));
+                }
+                headers.remove("content-length");
+            }
+            return Ok((body_or_none(BodyEncoder::Chunked), extra));
+        }
+    }
+    let enc = if let Some(n) = declared {
+        if matches!(body, BodyLength::Known(k) if k != n) && !no_body {
+            return Err(UsageError::InvalidHead(
+                "Content-Length differs from the body length",
+            ));
+        }
+        BodyEncoder::Length(n)
+    } else {
+        match (body, request_method) {
+            // A request without content names no length, unless its
+            // method is one that has content.
+            (BodyLength::Known(0), Some(m))
+                if !matches!(*m, Method::POST | Method::PUT | Method::PATCH) =>
+            {
+                BodyEncoder::Length(0)
+            }
+            (BodyLength::Known(n), _) => {
+                extra.content_length = Some(n);
+                BodyEncoder::Length(n)
+            }
+            (BodyLength::Unknown, _) if no_body => BodyEncoder::Discard,
+            (BodyLength::Unknown, Some(_)) if v10 => {
+                return Err(UsageError::InvalidHead(
+                    "HTTP/1.0 needs a known body length",
+                ));
+            }
+            (BodyLength::Unknown, None) if v10 => BodyEncoder::Close,
+            (BodyLength::Unknown, _) => {
+                extra.chunked = true;
+                BodyEncoder::Chunked
+            }
+        }
+    };
+    Ok((body_or_none(enc), extra))
 }
 
 /// Whether the sender of `headers` with `version` wants the connection kept
@@ -380,6 +548,137 @@ mod tests {
                 )
             ),
             Ok(Framing::Chunked)
+        );
+    }
+
+    #[test]
+    fn outgoing_rules() {
+        use super::super::body::BodyEncoder as E;
+        use BodyLength::{Known, Unknown};
+        let fields = |h: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (n, v) in h {
+                m.append(*n, *v).unwrap();
+            }
+            m
+        };
+        // (encoder, extra Content-Length, extra chunked, fields left) or the error.
+        let run = |msg: Outgoing<'_>, h: &[(&str, &str)], body| {
+            let mut m = fields(h);
+            outgoing(msg, &mut m, body).map(|(e, x)| {
+                let left: Vec<String> = m.iter().map(|(n, _)| n.to_string()).collect();
+                (e, x.content_length, x.chunked, left)
+            })
+        };
+        let (get, head, post, connect) = (Method::GET, Method::HEAD, Method::POST, Method::CONNECT);
+        let res = |status: u16, method, peer| Outgoing::Response {
+            status: StatusCode::from_u16(status).unwrap(),
+            method,
+            peer,
+        };
+        let req = |method, version| Outgoing::Request { method, version };
+        use Version::{Http10, Http11};
+        let none: Vec<String> = Vec::new();
+        // Responses.
+        assert_eq!(
+            run(res(200, &get, Http11), &[], Known(3)),
+            Ok((E::Length(3), Some(3), false, none.clone()))
+        );
+        assert_eq!(
+            run(res(200, &get, Http11), &[], Unknown),
+            Ok((E::Chunked, None, true, none.clone()))
+        );
+        assert_eq!(
+            run(res(200, &get, Http10), &[], Unknown),
+            Ok((E::Close, None, false, none.clone()))
+        );
+        assert_eq!(
+            run(res(200, &head, Http11), &[], Known(3)),
+            Ok((E::Discard, Some(3), false, none.clone()))
+        );
+        assert_eq!(
+            run(res(200, &head, Http11), &[], Unknown),
+            Ok((E::Discard, None, false, none.clone()))
+        );
+        assert_eq!(
+            run(
+                res(204, &get, Http11),
+                &[("Content-Length", "3"), ("Transfer-Encoding", "chunked")],
+                Known(3)
+            ),
+            Ok((E::Discard, None, false, none.clone()))
+        );
+        assert_eq!(
+            run(
+                res(304, &get, Http11),
+                &[("Content-Length", "3"), ("Transfer-Encoding", "chunked")],
+                Known(0)
+            ),
+            Ok((E::Discard, None, false, vec!["Content-Length".to_string()]))
+        );
+        let te = [("Transfer-Encoding", "chunked"), ("Content-Length", "3")];
+        assert_eq!(
+            run(res(200, &get, Http11), &te, Unknown),
+            Ok((
+                E::Chunked,
+                None,
+                false,
+                vec!["Transfer-Encoding".to_string()]
+            ))
+        );
+        // Never chunked to HTTP/1.0: framed by its Content-Length.
+        assert_eq!(
+            run(res(200, &get, Http10), &te, Known(3)),
+            Ok((
+                E::Length(3),
+                None,
+                false,
+                vec!["Content-Length".to_string()]
+            ))
+        );
+        assert!(run(
+            res(200, &get, Http11),
+            &[("Transfer-Encoding", "gzip")],
+            Unknown
+        )
+        .is_err());
+        assert!(run(res(200, &get, Http11), &[("Content-Length", "4")], Known(3)).is_err());
+        assert!(run(
+            res(200, &head, Http11),
+            &[("Content-Length", "4")],
+            Known(3)
+        )
+        .is_ok());
+        assert!(run(res(200, &get, Http11), &[("Content-Length", "x")], Known(3)).is_err());
+        // Requests.
+        assert_eq!(
+            run(req(&get, Http11), &[], Known(0)),
+            Ok((E::Length(0), None, false, none.clone()))
+        );
+        assert_eq!(
+            run(req(&post, Http11), &[], Known(0)),
+            Ok((E::Length(0), Some(0), false, none.clone()))
+        );
+        assert_eq!(
+            run(req(&post, Http11), &[], Known(5)),
+            Ok((E::Length(5), Some(5), false, none.clone()))
+        );
+        assert_eq!(
+            run(req(&post, Http11), &[], Unknown),
+            Ok((E::Chunked, None, true, none.clone()))
+        );
+        assert!(run(req(&post, Http10), &[], Unknown).is_err());
+        assert!(run(
+            req(&post, Http10),
+            &[("Transfer-Encoding", "chunked")],
+            Unknown
+        )
+        .is_err());
+        assert!(run(req(&post, Http11), &te, Unknown).is_err());
+        assert!(run(req(&post, Http11), &[("Content-Length", "4")], Known(3)).is_err());
+        assert_eq!(
+            run(req(&connect, Http11), &[], Known(0)),
+            Ok((E::Length(0), None, false, none))
         );
     }
 

@@ -12,9 +12,11 @@
 pub mod body;
 mod chars;
 pub mod client;
+pub mod close;
 pub mod error;
 pub mod file;
 pub mod framing;
+mod head_reader;
 pub mod header;
 mod message;
 mod method;
@@ -30,6 +32,7 @@ mod version;
 
 pub use body::BodyLimits;
 pub use client::{ClientConfig, ClientConnection, ClientEvent};
+pub use close::CloseReason;
 pub use error::{Error, ErrorKind, UsageError};
 pub use framing::Framing;
 pub use header::{names, HeaderMap, HeaderName, HeaderValue, InvalidHeader};

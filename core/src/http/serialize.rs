@@ -29,6 +29,11 @@ pub fn write_fields(out: &mut BytesMut, headers: &HeaderMap) {
 /// assert_eq!(&out[..], b"GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n");
 /// ```
 pub fn write_request_head(out: &mut BytesMut, head: &RequestHead) {
+    write_request_head_with(out, head, &Extra::default());
+}
+
+/// Like [`write_request_head`], with `extra` fields after the head's own.
+pub fn write_request_head_with(out: &mut BytesMut, head: &RequestHead, extra: &Extra) {
     out.reserve(32 + head.target.as_bytes().len() + head.headers.len() * 32);
     out.put_slice(head.method.as_str().as_bytes());
     out.put_u8(b' ');
@@ -37,6 +42,7 @@ pub fn write_request_head(out: &mut BytesMut, head: &RequestHead) {
     out.put_slice(head.version.as_str().as_bytes());
     out.put_slice(b"\r\n");
     write_fields(out, &head.headers);
+    write_extra(out, extra);
     out.put_slice(b"\r\n");
 }
 

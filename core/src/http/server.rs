@@ -44,12 +44,14 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::body::{BodyDecoder, BodyEncoder as Enc, BodyLimits};
+use super::close::{self, CloseReason, Life, Timeout};
 use super::error::{Error, ErrorKind, UsageError};
-use super::framing::{self, Expectation, Framing};
+use super::framing::{self, Expectation, Framing, Outgoing};
+use super::head_reader::HeadReader;
 use super::header::{names, HeaderMap, HeaderValue};
 use super::message::{RequestHead, ResponseHead};
 use super::outbox::Outbox;
-use super::parse::{check_unfinished, parse_request, ParseConfig, RawHeader, Status};
+use super::parse::{parse_request, ParseConfig};
 use super::serialize::{write_response_head, write_response_head_with, Extra};
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
@@ -118,14 +120,7 @@ pub enum ServerEvent {
     Error(Error),
 }
 
-/// How the response body length is known when the head is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyLength {
-    /// Exactly this many bytes (0 for none).
-    Known(u64),
-    /// Streamed: chunked to HTTP/1.1 clients, close-delimited to HTTP/1.0.
-    Unknown,
-}
+pub use super::framing::BodyLength;
 
 #[derive(Debug)]
 enum Read {
@@ -165,7 +160,8 @@ enum Timer {
 struct Current {
     method: Method,
     version: Version,
-    keep_alive: bool,
+    /// The client's reason to close after this exchange, if any.
+    close: Option<CloseReason>,
     wants_upgrade: bool,
 }
 
@@ -181,7 +177,7 @@ struct Current {
 /// let now = Instant::now();
 /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
 /// let mut input = BytesMut::from(&b"GET /hi HTTP/1.1\r\nHost: a\r\n\r\n"[..]);
-/// conn.handle_input(now, &mut input).unwrap();
+/// conn.handle_input(now, &mut input);
 /// let Some(ServerEvent::Request(req)) = conn.poll_event() else { panic!() };
 /// assert_eq!(req.head.target.path(), "/hi");
 /// assert!(matches!(conn.poll_event(), Some(ServerEvent::End(_))));
@@ -202,29 +198,22 @@ pub struct ServerConnection {
     read: Read,
     resp: Resp,
     current: Option<Current>,
-    /// Set when this connection will close after the current response.
-    must_close: bool,
+    /// Open, closing after the current response, closed (nothing more is
+    /// sent once transmit is drained) or switched, with the reason. A
+    /// protocol error is sticky: it closes (or closes after the response
+    /// under way) and stops reading.
+    life: Life,
     /// Set once the peer has closed its sending side.
     peer_eof: bool,
-    /// The response switched protocols.
-    switched: bool,
-    /// Nothing more will be sent; close once transmit is drained.
-    closed: bool,
-    /// Sticky fatal error.
-    error: Option<Error>,
     /// The last response had no body and is complete: `send_data` drops
     /// data and `send_end` is a no-op until the next response.
     bodyless_done: bool,
-    /// Bytes of a head seen so far (for the head timer and EOF).
-    partial_head: bool,
     /// At least one response was completed: between requests, the
     /// connection is an idle keep-alive one.
     served: bool,
-    /// Where the last head scan stopped, and the last newline seen, so a head
-    /// trickling in is not re-parsed for every byte.
-    scanned: usize,
-    last_newline: Option<usize>,
-    raw: Vec<RawHeader>,
+    /// The next request head, as far as it arrived (for the head timer
+    /// and EOF too).
+    head: HeadReader,
     timer: Option<(Instant, Timer)>,
     transmit: Outbox,
     events: VecDeque<ServerEvent>,
@@ -238,21 +227,15 @@ impl ServerConnection {
     pub fn new(config: ServerConfig, now: Instant) -> ServerConnection {
         let timer = Some((now + config.head_timeout, Timer::Idle));
         ServerConnection {
-            raw: Vec::with_capacity(config.head.max_headers.min(64)),
+            head: HeadReader::new(config.head.max_headers),
             config,
             read: Read::Head,
             resp: Resp::Idle,
             current: None,
-            must_close: false,
+            life: Life::Open,
             peer_eof: false,
-            switched: false,
-            closed: false,
-            error: None,
             bodyless_done: false,
-            partial_head: false,
             served: false,
-            scanned: 0,
-            last_newline: None,
             timer,
             transmit: Outbox::default(),
             events: VecDeque::new(),
@@ -283,7 +266,7 @@ impl ServerConnection {
     /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
     /// conn.set_date(HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
     /// // A bare LF: the connection answers 400 itself, with the date.
-    /// let _ = conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\nHost: a\r\n\r\n"[..]));
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\nHost: a\r\n\r\n"[..]));
     /// let wire = conn.poll_transmit().unwrap();
     /// let text = std::str::from_utf8(&wire).unwrap();
     /// assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"));
@@ -309,16 +292,16 @@ impl ServerConnection {
     /// let now = Instant::now();
     /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
     /// let mut input = BytesMut::from(&b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]);
-    /// conn.handle_input(now, &mut input).unwrap();
+    /// conn.handle_input(now, &mut input);
     /// conn.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown).unwrap();
     /// assert!(!conn.is_sending_body()); // HEAD: nothing to stream
     /// conn.send_end(now, None).unwrap();
-    /// conn.handle_input(now, &mut input).unwrap();
+    /// conn.handle_input(now, &mut input);
     /// conn.send_response(now, ResponseHead::new(StatusCode::OK), BodyLength::Unknown).unwrap();
     /// assert!(conn.is_sending_body()); // GET: chunked body under way
     /// ```
     pub fn is_sending_body(&self) -> bool {
-        matches!(self.resp, Resp::Sending(_)) && !self.closed && !self.switched
+        matches!(self.resp, Resp::Sending(_)) && !self.life.is_over()
     }
 
     /// The settings.
@@ -330,7 +313,7 @@ impl ServerConnection {
     /// cut it.
     pub fn is_message_in_progress(&self) -> bool {
         match self.read {
-            Read::Head => self.partial_head,
+            Read::Head => self.head.is_started(),
             Read::Body(_) | Read::WaitContinue(_) => true,
             _ => false,
         }
@@ -338,7 +321,37 @@ impl ServerConnection {
 
     /// Whether the connection has left HTTP (after a 101 or a 2xx to CONNECT).
     pub fn is_switched(&self) -> bool {
-        self.switched
+        self.life.is_switched()
+    }
+
+    /// Why the connection closes, once it decided to: after a response
+    /// that ends it (`Connection: close` either way, HTTP/1.0, keep-alive
+    /// off, a close-delimited or unread body), a graceful shutdown, the
+    /// peer's EOF, a timer, a protocol error, an upgrade. `None` while it
+    /// stays open for another request.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::BytesMut;
+    /// use wireloom_core::Dialogue;
+    /// use wireloom_core::http::{BodyLength, CloseReason, ErrorKind, ResponseHead, ServerConfig,
+    ///     ServerConnection, StatusCode};
+    /// let now = Instant::now();
+    /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]));
+    /// conn.send_response(now, ResponseHead::new(StatusCode::NO_CONTENT), BodyLength::Known(0)).unwrap();
+    /// assert_eq!(conn.close_reason(), None);
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.0\r\n\r\n"[..]));
+    /// conn.send_response(now, ResponseHead::new(StatusCode::NO_CONTENT), BodyLength::Known(0)).unwrap();
+    /// assert_eq!(conn.close_reason(), Some(CloseReason::Http10));
+    /// assert!(conn.is_closed());
+    ///
+    /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\n\r\n"[..]));
+    /// assert_eq!(conn.close_reason(), Some(CloseReason::ProtocolError(ErrorKind::InvalidHost)));
+    /// ```
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.life.reason()
     }
 
     /// Whether a request waits for its response head.
@@ -346,25 +359,13 @@ impl ServerConnection {
         self.resp == Resp::Awaiting
     }
 
-    /// Whether the adapter should keep reading from the transport. False
-    /// while a response is under way for a fully read request (pipelined
-    /// bytes wait in the buffer), after an upgrade, and once closed.
-    pub fn wants_input(&self) -> bool {
-        !self.closed
-            && !self.switched
-            && !matches!(
-                self.read,
-                Read::Done | Read::Stopped | Read::WaitContinue(_)
-            )
-    }
-
     /// Closes the connection once the current response (if any) is sent, as
     /// for a graceful shutdown: the response carries `Connection: close`.
     /// An idle connection closes at once.
     pub fn close_after_response(&mut self) {
-        self.must_close = true;
-        if self.resp == Resp::Idle && matches!(self.read, Read::Head) && !self.partial_head {
-            self.close_now();
+        self.life.close_after(CloseReason::Shutdown);
+        if self.resp == Resp::Idle && matches!(self.read, Read::Head) && !self.head.is_started() {
+            self.close_now(CloseReason::Shutdown);
         }
     }
 
@@ -385,20 +386,19 @@ impl ServerConnection {
     /// let now = Instant::now();
     /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
     /// assert!(!conn.close_if_idle()); // no request yet
-    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..])).unwrap();
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]));
     /// conn.send_response(now, ResponseHead::new(StatusCode::NO_CONTENT), BodyLength::Known(0)).unwrap();
     /// assert!(conn.close_if_idle());
     /// assert!(conn.is_closed());
     /// ```
     pub fn close_if_idle(&mut self) -> bool {
         let idle = self.served
-            && !self.closed
-            && !self.switched
+            && !self.life.is_over()
             && self.resp == Resp::Idle
             && matches!(self.read, Read::Head)
-            && !self.partial_head;
+            && !self.head.is_started();
         if idle {
-            self.close_now();
+            self.close_now(CloseReason::Reclaimed);
         }
         idle
     }
@@ -452,7 +452,7 @@ impl ServerConnection {
     }
 
     fn check_open(&self) -> Result<(), UsageError> {
-        if self.closed || self.switched {
+        if self.life.is_over() {
             Err(UsageError::Closed)
         } else {
             Ok(())
@@ -468,7 +468,8 @@ impl ServerConnection {
     /// the connection after the body for HTTP/1.0). It adds
     /// `Connection: close` when the connection will close, and
     /// `Connection: keep-alive` for a persistent HTTP/1.0 client. Bodies of
-    /// HEAD, 204 and 304 responses are not written.
+    /// HEAD, 204 and 304 responses are not written. (The framing rules,
+    /// shared with the client connection: [`framing::outgoing`].)
     pub fn send_response(
         &mut self,
         now: Instant,
@@ -489,7 +490,6 @@ impl ServerConnection {
         };
         self.bodyless_done = false;
         head.version = Version::Http11;
-        let mut extra = Extra::default();
         if let Some(date) = &self.date {
             if !head.headers.contains("date") {
                 head.headers.append_field(names::DATE, date.clone());
@@ -505,84 +505,38 @@ impl ServerConnection {
                 "cannot switch protocols before the request body is read",
             ));
         }
-        let no_body = cur.method == Method::HEAD
-            || head.status == StatusCode::NO_CONTENT
-            || head.status == StatusCode::NOT_MODIFIED;
-        let enc = if tunnel {
-            Enc::Discard
-        } else if head.status == StatusCode::NO_CONTENT || head.status == StatusCode::NOT_MODIFIED {
-            // RFC 9110 §8.6: no Content-Length in 204; 304 may carry the GET's.
-            if head.status == StatusCode::NO_CONTENT {
-                head.headers.remove("content-length");
-            }
-            head.headers.remove("transfer-encoding");
-            Enc::Discard
+        let (enc, mut extra) = if tunnel {
+            (Enc::Discard, Extra::default())
         } else {
-            let has_te = head.headers.contains("transfer-encoding");
-            let declared = framing::content_length(&head.headers)
-                .map_err(|_| UsageError::InvalidHead("invalid Content-Length"))?;
-            if has_te && cur.version == Version::Http10 {
-                head.headers.remove("transfer-encoding");
-            }
-            let enc = if has_te && cur.version == Version::Http11 {
-                if !head
-                    .headers
-                    .get_list("transfer-encoding")
-                    .last()
-                    .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"))
-                {
-                    return Err(UsageError::InvalidHead(
-                        "Transfer-Encoding must end in chunked",
-                    ));
-                }
-                head.headers.remove("content-length");
-                Enc::Chunked
-            } else if let Some(n) = declared {
-                if let BodyLength::Known(k) = body {
-                    if k != n && !no_body {
-                        return Err(UsageError::InvalidHead(
-                            "Content-Length differs from the body length",
-                        ));
-                    }
-                }
-                Enc::Length(n)
-            } else {
-                match body {
-                    BodyLength::Known(n) => {
-                        if head.status != StatusCode::NOT_MODIFIED {
-                            // Written with the head, without a map entry.
-                            extra.content_length = Some(n);
-                        }
-                        Enc::Length(n)
-                    }
-                    BodyLength::Unknown if no_body => Enc::Discard,
-                    BodyLength::Unknown if cur.version == Version::Http11 => {
-                        extra.chunked = true;
-                        Enc::Chunked
-                    }
-                    BodyLength::Unknown => Enc::Close,
-                }
+            let msg = Outgoing::Response {
+                status: head.status,
+                method: &cur.method,
+                peer: cur.version,
             };
-            if no_body {
-                Enc::Discard
-            } else {
-                enc
-            }
+            framing::outgoing(msg, &mut head.headers, body)?
         };
-
-        let body_unread = !matches!(self.read, Read::Done | Read::Body(_));
-        let keep = !tunnel
-            && self.config.keep_alive
-            && cur.keep_alive
-            && !self.must_close
-            && !self.peer_eof
-            && !head.headers.contains_token("connection", "close")
-            && enc != Enc::Close
-            && !(body_unread && matches!(self.read, Read::WaitContinue(_)));
         if !tunnel {
-            if !keep {
-                self.must_close = true;
-                if !head.headers.contains_token("connection", "close") {
+            let asked_close = head.headers.contains_token("connection", "close");
+            let reason = if !self.config.keep_alive {
+                Some(CloseReason::KeepAliveOff)
+            } else if cur.close.is_some() {
+                cur.close
+            } else if self.peer_eof {
+                Some(CloseReason::PeerEof)
+            } else if asked_close {
+                Some(CloseReason::ServerAskedClose)
+            } else if enc == Enc::Close {
+                Some(CloseReason::CloseDelimited)
+            } else if matches!(self.read, Read::WaitContinue(_)) {
+                Some(CloseReason::UnreadBody)
+            } else {
+                None
+            };
+            if let Some(r) = reason {
+                self.life.close_after(r);
+            }
+            if !self.life.is_open() {
+                if !asked_close {
                     extra.connection = Some(b"close");
                 }
             } else if cur.version == Version::Http10
@@ -593,7 +547,7 @@ impl ServerConnection {
         }
         write_response_head_with(self.transmit.buf_mut(), &head, &extra);
         if tunnel {
-            self.switched = true;
+            self.life = Life::Switched;
             self.read = Read::Stopped;
             self.resp = Resp::Idle;
             self.timer = None;
@@ -624,7 +578,7 @@ impl ServerConnection {
     ///     StatusCode};
     /// let now = Instant::now();
     /// let mut conn = ServerConnection::new(ServerConfig::default(), now);
-    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..])).unwrap();
+    /// conn.handle_input(now, &mut BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]));
     /// let mut head = ResponseHead::new(StatusCode::OK);
     /// head.headers.append("Content-Length", "10").unwrap();
     /// assert_eq!(conn.send_response_or_500(now, head, BodyLength::Known(3)), Ok(false));
@@ -641,7 +595,7 @@ impl ServerConnection {
             Ok(()) => return Ok(true),
             Err(e) => e,
         };
-        if self.closed || self.resp != Resp::Awaiting {
+        if self.life.is_over() || self.resp != Resp::Awaiting {
             return Err(refused);
         }
         let text = Bytes::from_static(b"internal server error\n");
@@ -649,7 +603,7 @@ impl ServerConnection {
         head.headers
             .append("Content-Type", "text/plain; charset=utf-8")
             .map_err(|_| refused.clone())?;
-        self.must_close = true;
+        self.life.fail(CloseReason::LocalError, false);
         self.send_response(now, head, BodyLength::Known(text.len() as u64))?;
         self.send_data(text)?;
         self.send_end(now, None)?;
@@ -671,7 +625,7 @@ impl ServerConnection {
     /// assert!(conn.is_closed());
     /// ```
     pub fn refuse(&mut self, status: StatusCode) {
-        if self.closed {
+        if self.life.is_over() {
             return;
         }
         let retry = if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -688,7 +642,7 @@ impl ServerConnection {
             status.as_u16(),
             status.reason().unwrap_or("Error"),
         )));
-        self.close_now();
+        self.close_now(CloseReason::Refused(status));
     }
 
     /// Sends a piece of the response body (zero-copy: the `Bytes` is queued
@@ -716,16 +670,15 @@ impl ServerConnection {
             self.bodyless_done = false;
             return Ok(());
         }
-        if self.closed || self.switched {
-            return Err(UsageError::Closed);
-        }
+        self.check_open()?;
         let Resp::Sending(enc) = self.resp else {
             return Err(UsageError::NoBodyInProgress);
         };
         if let Err(e) = enc.finish(trailers, &mut self.transmit) {
-            self.must_close = true;
+            // The client would wait for the missing bytes.
             self.resp = Resp::Idle;
-            self.close_now();
+            self.life.fail(CloseReason::LocalError, true);
+            self.close_now(CloseReason::LocalError);
             return Err(e);
         }
         self.finish_response(now);
@@ -742,37 +695,37 @@ impl ServerConnection {
                 // The application answered without reading the whole body:
                 // drop the rest, unless it is too much to bother.
                 if d.remaining().is_some_and(|r| r > 1 << 20) {
-                    self.must_close = true;
+                    self.life.close_after(CloseReason::UnreadBody);
                 } else {
                     self.read = Read::Discard(d);
                 }
             }
-            Read::WaitContinue(_) | Read::Discard(_) | Read::Stopped => self.must_close = true,
+            // (Stopped: the reason, an error or the peer's EOF, is recorded.)
+            Read::WaitContinue(_) | Read::Discard(_) | Read::Stopped => {
+                self.life.close_after(CloseReason::UnreadBody)
+            }
         }
-        if self.must_close || self.peer_eof {
-            self.close_now();
+        if !self.life.is_open() || self.peer_eof {
+            self.close_now(CloseReason::PeerEof);
             return;
         }
-        self.scanned = 0;
-        self.last_newline = None;
-        self.partial_head = false;
         self.timer = match self.read {
             Read::Discard(_) => Some((now + self.config.body_timeout, Timer::Body)),
             _ => Some((now + self.config.idle_timeout, Timer::Idle)),
         };
     }
 
-    fn close_now(&mut self) {
-        self.closed = true;
+    /// Closes now: with the reason recorded before, if any, else `reason`.
+    fn close_now(&mut self, reason: CloseReason) {
+        self.life.close(reason);
         self.read = Read::Stopped;
         self.timer = None;
     }
 
-    /// Records a fatal error: reports it, answers with its status if no
-    /// response has started, and closes.
-    fn fail(&mut self, e: Error) -> Error {
-        self.error = Some(e.clone());
-        self.events.push_back(ServerEvent::Error(e.clone()));
+    /// Records a fatal error: reports it (the one channel: an event),
+    /// answers with its status if no response has started, and closes. It
+    /// is sticky: nothing more is read.
+    fn fail(&mut self, e: Error) {
         self.read = Read::Stopped;
         self.timer = None;
         match self.resp {
@@ -782,12 +735,12 @@ impl ServerConnection {
                         .push(error_response(status, self.date.as_ref()));
                 }
                 self.resp = Resp::Idle;
-                self.closed = true;
+                self.life.error(&e, true);
             }
             // A response is under way: let it finish, then close.
-            Resp::Sending(_) => self.must_close = true,
+            Resp::Sending(_) => self.life.error(&e, false),
         }
-        e
+        self.events.push_back(ServerEvent::Error(e));
     }
 
     fn on_head(&mut self, now: Instant, head: RequestHead) -> Result<(), Error> {
@@ -801,11 +754,10 @@ impl ServerConnection {
         self.current = Some(Current {
             method: head.method.clone(),
             version: head.version,
-            keep_alive: framing::wants_keep_alive(head.version, &head.headers),
+            close: close::peer_close(head.version, &head.headers, CloseReason::ClientAskedClose),
             wants_upgrade,
         });
         self.resp = Resp::Awaiting;
-        self.partial_head = false;
         self.events.push_back(ServerEvent::Request(Request {
             head,
             framing,
@@ -830,38 +782,18 @@ impl ServerConnection {
         if input.is_empty() {
             return Ok(false);
         }
-        if !self.partial_head {
-            self.partial_head = true;
+        if self.head.start() {
             self.timer = Some((now + self.config.head_timeout, Timer::Head));
         }
-        // Parse the whole head only when a line may have completed; between
-        // line endings only the unfinished line is new, and it alone is
-        // checked (fail fast, at the cost of that one line).
-        let from = self.scanned.min(input.len());
-        let new_nl = memchr::memrchr(b'\n', &input[from..]).map(|p| from + p);
-        self.scanned = input.len();
-        match new_nl {
-            Some(p) => self.last_newline = Some(p),
-            None => {
-                check_unfinished(
-                    input,
-                    &self.config.head,
-                    &mut self.raw,
-                    self.last_newline,
-                    false,
-                )?;
-                return Ok(false);
-            }
-        }
-        match parse_request(input, &self.config.head, &mut self.raw)? {
-            Status::Partial => Ok(false),
-            Status::Complete(r) => {
-                let bytes = input.split_to(r.head_len).freeze();
-                let head = RequestHead::from_raw(&bytes, &r, &self.raw, &self.config.head)?;
-                self.on_head(now, head)?;
-                Ok(true)
-            }
-        }
+        let read = self
+            .head
+            .read(input, &self.config.head, false, parse_request)?;
+        let Some((bytes, r)) = read else {
+            return Ok(false);
+        };
+        let head = RequestHead::from_raw(&bytes, &r, &self.head.raw, &self.config.head)?;
+        self.on_head(now, head)?;
+        Ok(true)
     }
 
     /// Runs the body decoder; returns whether progress was made.
@@ -937,14 +869,11 @@ fn error_response(status: StatusCode, date: Option<&HeaderValue>) -> Bytes {
 
 impl Dialogue for ServerConnection {
     type Event = ServerEvent;
-    type Error = Error;
 
-    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) -> Result<(), Error> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        if self.closed || self.switched {
-            return Ok(());
+    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) {
+        // Closed, switched, or failed (sticky: a protocol error stops reading).
+        if self.life.is_over() || matches!(self.read, Read::Stopped) {
+            return;
         }
         match self.step(now, input) {
             Ok(()) => {
@@ -952,14 +881,13 @@ impl Dialogue for ServerConnection {
                     // Leftover pipelined bytes after EOF that do not form a request.
                     self.on_eof_in_head();
                 }
-                Ok(())
             }
-            Err(e) => Err(self.fail(e)),
+            Err(e) => self.fail(e),
         }
     }
 
     fn handle_eof(&mut self, _now: Instant) {
-        if self.peer_eof || self.closed || self.switched {
+        if self.peer_eof || self.life.is_over() {
             self.peer_eof = true;
             return;
         }
@@ -968,22 +896,14 @@ impl Dialogue for ServerConnection {
             Read::Head if self.resp == Resp::Idle => self.on_eof_in_head(),
             Read::Head | Read::Done => {
                 // A response is under way or due: finish it, then close.
-                self.must_close = true;
+                self.life.close_after(CloseReason::PeerEof);
             }
+            // Cut mid-body: nothing to answer (the peer is gone), so a
+            // response not started yet is never sent.
             Read::Body(_) | Read::WaitContinue(_) => {
-                let e = Error::new(ErrorKind::IncompleteMessage);
-                self.error = Some(e.clone());
-                self.events.push_back(ServerEvent::Error(e));
-                self.read = Read::Stopped;
-                self.timer = None;
-                if self.resp == Resp::Awaiting {
-                    self.resp = Resp::Idle;
-                    self.closed = true;
-                } else {
-                    self.must_close = true;
-                }
+                self.fail(Error::new(ErrorKind::IncompleteMessage))
             }
-            Read::Discard(_) | Read::Stopped => self.close_now(),
+            Read::Discard(_) | Read::Stopped => self.close_now(CloseReason::PeerEof),
         }
     }
 
@@ -991,17 +911,17 @@ impl Dialogue for ServerConnection {
         let Some((at, kind)) = self.timer else {
             return;
         };
-        if now < at || self.closed {
+        if now < at || self.life.is_closed() {
             return;
         }
         match kind {
-            Timer::Idle => self.close_now(),
+            Timer::Idle => self.close_now(CloseReason::Timeout(Timeout::Idle)),
             Timer::Head => {
                 self.fail(Error::new(ErrorKind::HeadTimeout));
             }
             Timer::Body => {
                 if matches!(self.read, Read::Discard(_)) {
-                    self.close_now();
+                    self.close_now(CloseReason::Timeout(Timeout::Body));
                 } else {
                     self.fail(Error::new(ErrorKind::BodyTimeout));
                 }
@@ -1021,18 +941,29 @@ impl Dialogue for ServerConnection {
         self.timer.map(|(at, _)| at)
     }
 
+    /// False while a response is under way for a fully read request
+    /// (pipelined bytes wait in the buffer), while a body waits for
+    /// [`accept_body`](ServerConnection::accept_body), after an upgrade,
+    /// and once closed.
+    fn wants_input(&self) -> bool {
+        !self.life.is_over()
+            && !matches!(
+                self.read,
+                Read::Done | Read::Stopped | Read::WaitContinue(_)
+            )
+    }
+
     fn is_closed(&self) -> bool {
-        self.closed
+        self.life.is_closed()
     }
 }
 
 impl ServerConnection {
     fn on_eof_in_head(&mut self) {
-        if self.partial_head {
-            let e = Error::new(ErrorKind::IncompleteMessage);
-            self.error = Some(e.clone());
-            self.events.push_back(ServerEvent::Error(e));
+        if self.head.is_started() {
+            self.fail(Error::new(ErrorKind::IncompleteMessage));
+        } else {
+            self.close_now(CloseReason::PeerEof);
         }
-        self.close_now();
     }
 }

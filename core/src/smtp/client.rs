@@ -316,8 +316,11 @@ pub enum ClientEvent {
     Closed,
 }
 
-/// A session failure (the server refused something essential or broke the
-/// protocol). Sticky.
+/// An SMTP session failure of the [`Client`] dialogue (the server refused
+/// something essential or broke the protocol). Sticky. (SMTP only: the
+/// HTTP clients report their own errors, `HttpError` in `wireloom-io` and
+/// the blocking agent's `client::ClientError`; the adapters' SMTP clients
+/// wrap this one in their `smtp::Error`.)
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -518,10 +521,11 @@ struct Txn {
 /// - Messages are sent when [`ClientEvent::Ready`] says the session is idle;
 ///   the outcome is [`ClientEvent::MessageSent`] or
 ///   [`ClientEvent::MessageFailed`], after which `Ready` comes again.
-/// - A malformed or unexpected reply is a sticky error: `handle_input`
-///   returns it from then on. Other session failures arrive as
-///   [`ClientEvent::Failed`], followed by QUIT when the server can still
-///   hear it, and always end with [`ClientEvent::Closed`].
+/// - Every session failure arrives once, as [`ClientEvent::Failed`] (the
+///   dialogue's one error channel; [`Client::error`] keeps it): a
+///   malformed or unexpected reply ends the session at once; other
+///   failures are followed by QUIT when the server can still hear it.
+///   Either way [`ClientEvent::Closed`] comes last.
 /// - Nothing on the wire ever holds a bare CR or LF, and no envelope
 ///   address or EHLO name can inject a command.
 #[derive(Debug)]
@@ -1253,34 +1257,29 @@ impl Client {
 
 impl Dialogue for Client {
     type Event = ClientEvent;
-    type Error = ClientError;
 
-    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) -> Result<(), ClientError> {
-        if let Some(e) = &self.error {
-            if matches!(e, ClientError::Reply(_) | ClientError::UnexpectedReply(_)) {
-                return Err(e.clone());
-            }
-        }
+    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) {
         loop {
             match self.phase {
+                // Closed (a protocol error is sticky: nothing more is read).
                 Phase::Closed => {
                     input.clear();
-                    return Ok(());
+                    return;
                 }
                 // Plaintext after the STARTTLS 220 is never trusted.
                 Phase::TlsHandshake => {
                     input.clear();
-                    return Ok(());
+                    return;
                 }
                 _ => {}
             }
             let reply = match self.parser.parse(input) {
                 Ok(Some(r)) => r,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(self.protocol_error(ClientError::Reply(e))),
+                Ok(None) => return,
+                Err(e) => return self.protocol_error(ClientError::Reply(e)),
             };
             if let Err(e) = self.on_reply(now, reply) {
-                return Err(self.protocol_error(e));
+                return self.protocol_error(e);
             }
         }
     }
@@ -1330,19 +1329,29 @@ impl Dialogue for Client {
         self.deadline
     }
 
+    /// True until the session is over, except during the TLS handshake
+    /// after STARTTLS (plaintext then is never trusted). Every reply is
+    /// consumed as it arrives, so reading never piles up input.
+    fn wants_input(&self) -> bool {
+        !matches!(self.phase, Phase::Closed | Phase::TlsHandshake)
+    }
+
     fn is_closed(&self) -> bool {
         self.phase == Phase::Closed
     }
 }
 
 impl Client {
-    fn protocol_error(&mut self, e: ClientError) -> ClientError {
-        self.record_failure(e.clone());
+    /// A malformed or unexpected reply: reported once (the fuzz-found rule:
+    /// a failure after a failure neither repeats [`ClientEvent::Failed`]
+    /// nor replaces the sticky error), then [`ClientEvent::Closed`]; the
+    /// session ends without QUIT and reads nothing more.
+    fn protocol_error(&mut self, e: ClientError) {
+        self.record_failure(e);
         self.events.push_back(ClientEvent::Closed);
         self.phase = Phase::Closed;
         self.pending.clear();
         self.deadline = None;
         self.txn = None;
-        e
     }
 }

@@ -99,7 +99,7 @@
 //!         c2s.extend_from_slice(&b);
 //!         buf.extend_from_slice(&b);
 //!     }
-//!     server.handle_input(now, &mut buf).unwrap();
+//!     server.handle_input(now, &mut buf);
 //!     while let Some(event) = server.poll_event() {
 //!         match event {
 //!             ServerEvent::Data(bytes) => delivered.extend_from_slice(&bytes),
@@ -115,7 +115,7 @@
 //!         s2c.extend_from_slice(&b);
 //!         buf.extend_from_slice(&b);
 //!     }
-//!     client.handle_input(now, &mut buf).unwrap();
+//!     client.handle_input(now, &mut buf);
 //!     while let Some(event) = client.poll_event() {
 //!         if event == ClientEvent::Ready {
 //!             if !sent {

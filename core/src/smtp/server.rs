@@ -211,6 +211,9 @@ pub enum ServerEvent {
     Reset,
     /// The client said QUIT.
     Quit,
+    /// The client broke the protocol (fatal): the server queued its last
+    /// reply and closes. The dialogue's one error channel; reported once.
+    Error(ServerError),
 }
 
 /// A fatal protocol violation by the client. Sticky.
@@ -325,8 +328,9 @@ struct Txn {
 /// - On [`ServerEvent::StartTls`], flush `poll_transmit` (the 220), then
 ///   run the TLS handshake and call
 ///   [`handle_tls_established`](Server::handle_tls_established).
-/// - [`ServerError`]s are fatal and sticky; the connection is closed
-///   (`is_closed`) after the final reply is flushed.
+/// - [`ServerError`]s are fatal and sticky, and reported once, as
+///   [`ServerEvent::Error`] (the dialogue's one error channel); the
+///   connection is closed (`is_closed`) after the final reply is flushed.
 #[derive(Debug)]
 pub struct Server {
     config: ServerConfig,
@@ -510,12 +514,18 @@ impl Server {
     }
 
     fn resume(&mut self, now: Instant) {
-        // Processing errors after an answer are sticky and reported on the
-        // next handle_input.
+        // Input held while the answer was pending may break the protocol.
         if let Err(e) = self.process(now) {
-            self.error = Some(e);
+            self.fail(e);
         }
         self.arm(now);
+    }
+
+    /// A fatal protocol error: reported once, as an event (its reply is
+    /// already queued and the state closed); sticky.
+    fn fail(&mut self, e: ServerError) {
+        self.events.push_back(ServerEvent::Error(e.clone()));
+        self.error = Some(e);
     }
 
     fn reset_txn(&mut self) {
@@ -1138,17 +1148,16 @@ fn abort_reply(reason: AbortReason) -> (u16, &'static str) {
 
 impl Dialogue for Server {
     type Event = ServerEvent;
-    type Error = ServerError;
 
-    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) -> Result<(), ServerError> {
-        if let Some(e) = &self.error {
+    fn handle_input(&mut self, now: Instant, input: &mut BytesMut) {
+        if self.error.is_some() {
             input.clear();
-            return Err(e.clone());
+            return;
         }
         loop {
             if matches!(self.state, State::Closed | State::WaitTls) {
                 input.clear();
-                return Ok(());
+                return;
             }
             let room = self.config.max_buffered.saturating_sub(self.rbuf.len());
             let take = room.min(input.len());
@@ -1157,17 +1166,16 @@ impl Dialogue for Server {
             }
             self.rbuf.extend_from_slice(&input.split_to(take));
             if let Err(e) = self.process(now) {
-                self.error = Some(e.clone());
+                self.fail(e);
                 input.clear();
                 self.arm(now);
-                return Err(e);
+                return;
             }
             if self.awaiting.is_some() {
                 break;
             }
         }
         self.arm(now);
-        Ok(())
     }
 
     fn handle_eof(&mut self, _now: Instant) {
@@ -1216,6 +1224,13 @@ impl Dialogue for Server {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
+    }
+
+    /// False while an *answer* event waits for [`Server::accept`] or
+    /// [`Server::reject`] (pipelined commands wait in the caller's buffer),
+    /// during the TLS handshake after STARTTLS, and once closed.
+    fn wants_input(&self) -> bool {
+        self.awaiting.is_none() && !matches!(self.state, State::Closed | State::WaitTls)
     }
 
     fn is_closed(&self) -> bool {

@@ -13,10 +13,10 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use wireloom_core::http::file::Segment;
-use wireloom_core::http::HeaderMap;
+use wireloom_core::http::{BodyLength, HeaderMap};
 
 use crate::cache::CachedFile;
-use crate::http::ResponseBody;
+use crate::http::{segments_len, ResponseBody};
 use crate::rt::BoxFuture;
 
 /// Body bytes the connection buffers ahead of the handler before it stops
@@ -328,6 +328,17 @@ impl ResponseBody for Body {
     }
     fn is_empty(&self) -> bool {
         matches!(self, Body::Empty)
+    }
+    fn length(&self) -> BodyLength {
+        match self {
+            Body::Empty | Body::Upgrade(_) => BodyLength::Known(0),
+            Body::Full(b) => BodyLength::Known(b.len() as u64),
+            Body::Stream(_) => BodyLength::Unknown,
+            Body::File(_, segments) => BodyLength::Known(segments_len(segments)),
+        }
+    }
+    fn is_upgrade(&self) -> bool {
+        matches!(self, Body::Upgrade(_))
     }
 }
 

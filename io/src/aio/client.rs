@@ -13,7 +13,7 @@
 //! Every decision is core's or [`crate::http_client`]'s: which idle
 //! connection to reuse and whether it may go back ([`Pool`],
 //! [`ClientConnection::can_pool`]), whether a failure is retried
-//! ([`retry_on_fresh_connection`]), whether a redirect is followed and
+//! ([`Attempts`], core's `retry_on_fresh_connection`), whether a redirect is followed and
 //! what it strips ([`Walk`]), the `Host` and `User-Agent` fields. This
 //! module moves bytes and runs timers.
 //!
@@ -44,16 +44,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_io::AsyncRead;
-use wireloom_core::http::pool::{retry_on_fresh_connection, Failure, Pool};
-use wireloom_core::http::{
-    ClientConnection, ClientEvent, Method, RequestHead, ResponseHead, StatusCode,
-};
+use wireloom_core::http::pool::Pool;
+use wireloom_core::http::{ClientConnection, Method, RequestHead, ResponseHead};
 use wireloom_core::Dialogue;
 
 use super::body::{poll_read_pieces, reader_stream, BodyStream, Collect};
 use super::conn::{client_handshake, Conn};
 use super::driver::Driver;
-use crate::http_client::{RequestParts, Walk};
+use crate::http_client::{body_event, head_event, Attempts, RequestParts, ResponseInfo, Walk};
 use crate::rt::{connect_host, poll_until, Runtime, Timer};
 use crate::tls::{ClientTlsConfig, TlsError};
 
@@ -250,8 +248,7 @@ impl<R: Runtime> Agent<R> {
     ) -> Result<Response<R>, HttpError> {
         let origin = walk.origin()?;
         let head = walk.request_head(self.inner.config.user_agent.as_deref())?;
-        let replayable = body.is_replayable();
-        let mut attempt = 0;
+        let mut attempts = Attempts::new(walk.method(), body.is_replayable());
         loop {
             let pooled = self.checkout(&origin);
             let reused = pooled.is_some();
@@ -262,8 +259,7 @@ impl<R: Runtime> Agent<R> {
             match self.send_on(&mut conn, head.clone(), body, deadline).await {
                 Ok(head) => {
                     return Ok(Response {
-                        head,
-                        url: walk.url().to_string(),
+                        info: ResponseInfo::new(head, walk.url()),
                         conn: Some(conn),
                         origin,
                         agent: self.clone(),
@@ -273,17 +269,8 @@ impl<R: Runtime> Agent<R> {
                         timer: None,
                     })
                 }
-                Err(e) => {
-                    let failure = Failure {
-                        reused,
-                        body_replayable: replayable,
-                        before_response: e.before_response(),
-                    };
-                    if !retry_on_fresh_connection(walk.method(), attempt, failure) {
-                        return Err(e);
-                    }
-                    attempt += 1;
-                }
+                Err(e) if attempts.retry(reused, &e) => {}
+                Err(e) => return Err(e),
             }
         }
     }
@@ -296,43 +283,30 @@ impl<R: Runtime> Agent<R> {
         body: &mut ReqBody,
         deadline: Option<Instant>,
     ) -> Result<ResponseHead, HttpError> {
-        let now = Instant::now();
-        conn.http
-            .send_request(now, head, body.length())
-            .map_err(HttpError::Usage)?;
-        match body {
-            ReqBody::Empty => {}
-            ReqBody::Bytes(b) => {
-                conn.http.send_data(b.clone()).map_err(HttpError::Usage)?;
-                conn.http.send_end(now, None).map_err(HttpError::Usage)?;
-            }
-            ReqBody::Stream(s) => {
-                loop {
-                    let next = poll_until(&self.inner.rt, deadline, |cx| s.as_mut().poll_next(cx))
-                        .await
-                        .ok_or(HttpError::Timeout(Timeout::Total))?;
-                    match next {
-                        None => break,
-                        Some(Err(e)) => return Err(HttpError::RequestBody(e)),
-                        Some(Ok(piece)) if piece.is_empty() => {}
-                        Some(Ok(piece)) => {
-                            conn.http.send_data(piece).map_err(HttpError::Usage)?;
-                            self.flush(conn, deadline).await?;
-                        }
+        if let Some(s) = body.start(&mut conn.http, Instant::now(), head)? {
+            loop {
+                let next = poll_until(&self.inner.rt, deadline, |cx| s.as_mut().poll_next(cx))
+                    .await
+                    .ok_or(HttpError::Timeout(Timeout::Total))?;
+                match next {
+                    None => break,
+                    Some(Err(e)) => return Err(HttpError::RequestBody(e)),
+                    Some(Ok(piece)) if piece.is_empty() => {}
+                    Some(Ok(piece)) => {
+                        conn.http.send_data(piece).map_err(HttpError::Usage)?;
+                        self.flush(conn, deadline).await?;
                     }
                 }
-                conn.http
-                    .send_end(Instant::now(), None)
-                    .map_err(HttpError::Usage)?;
             }
+            conn.http
+                .send_end(Instant::now(), None)
+                .map_err(HttpError::Usage)?;
         }
         loop {
             self.flush(conn, deadline).await?;
             while let Some(ev) = conn.http.poll_event() {
-                match ev {
-                    ClientEvent::Response(r) => return Ok(r.head),
-                    ClientEvent::Error(e) => return Err(HttpError::from_protocol(e)),
-                    _ => {}
+                if let Some(head) = head_event(ev) {
+                    return head;
                 }
             }
             if conn.drv.peer_closed() {
@@ -479,8 +453,7 @@ impl<R: Runtime> RequestBuilder<R> {
 ///
 /// [`chunk`]: Response::chunk
 pub struct Response<R: Runtime> {
-    head: ResponseHead,
-    url: String,
+    info: ResponseInfo,
     conn: Option<Connection<R>>,
     origin: Origin,
     agent: Agent<R>,
@@ -494,33 +467,21 @@ pub struct Response<R: Runtime> {
 impl<R: Runtime> fmt::Debug for Response<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
-            .field("url", &self.url)
-            .field("head", &self.head)
+            .field("url", &self.url())
+            .field("head", self.head())
             .finish()
     }
 }
 
+/// The status, head, fields and URL ([`ResponseInfo`]).
+impl<R: Runtime> std::ops::Deref for Response<R> {
+    type Target = ResponseInfo;
+    fn deref(&self) -> &ResponseInfo {
+        &self.info
+    }
+}
+
 impl<R: Runtime> Response<R> {
-    /// The status.
-    pub fn status(&self) -> StatusCode {
-        self.head.status
-    }
-
-    /// The head.
-    pub fn head(&self) -> &ResponseHead {
-        &self.head
-    }
-
-    /// A header value as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.head.headers.get_str(name)
-    }
-
-    /// The URL that answered (after redirects).
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// The poll form of [`chunk`](Response::chunk).
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, HttpError>> {
         if !self.pending.is_empty() {
@@ -548,12 +509,8 @@ impl<R: Runtime> Response<R> {
         };
         loop {
             while let Some(ev) = conn.http.poll_event() {
-                match ev {
-                    ClientEvent::Data(b) if b.is_empty() => {}
-                    ClientEvent::Data(b) => return Poll::Ready(Ok(Some(b))),
-                    ClientEvent::End(_) => return Poll::Ready(Ok(None)),
-                    ClientEvent::Error(e) => return Poll::Ready(Err(HttpError::from_protocol(e))),
-                    _ => {}
+                if let Some(r) = body_event(ev) {
+                    return Poll::Ready(r);
                 }
             }
             if conn.drv.peer_closed() {

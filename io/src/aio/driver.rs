@@ -153,8 +153,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// Feeds bytes already buffered (pipelined input after a response).
     pub fn feed_buffered<D: Dialogue>(&mut self, now: Instant, d: &mut D) {
         if !self.buf.is_empty() {
-            // Errors also come out of `poll_event`; the result is a copy.
-            let _ = d.handle_input(now, &mut self.buf);
+            // A protocol error comes out of `poll_event`, like the rest.
+            d.handle_input(now, &mut self.buf);
         }
     }
 
@@ -167,7 +167,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
 
     /// Waits for input or for the dialogue's timer, whichever comes first,
     /// and hands it to the dialogue. Flush first: nothing queued is written
-    /// here.
+    /// here. While the dialogue does not [`want input`](Dialogue::wants_input),
+    /// nothing is read (back-pressure: the peer is held back by the
+    /// transport) and only the timer is waited for.
     pub async fn wait<D: Dialogue>(&mut self, d: &mut D) -> io::Result<Wake> {
         poll_fn(|cx| self.poll_wait(cx, d)).await
     }
@@ -191,7 +193,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         d: &mut D,
         prepare: impl FnOnce(&mut D, Instant),
     ) -> Poll<io::Result<Wake>> {
-        if !self.eof {
+        if !self.eof && d.wants_input() {
             if let Poll::Ready(r) = self.poll_read(cx) {
                 let now = Instant::now();
                 self.woke = now;
@@ -203,7 +205,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                         Ok(Wake::Eof)
                     }
                     Ok(_) => {
-                        let _ = d.handle_input(now, &mut self.buf);
+                        d.handle_input(now, &mut self.buf);
                         Ok(Wake::Input)
                     }
                     Err(e) => {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -23,25 +23,23 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use wireloom_core::http::file::Segment;
 use wireloom_core::http::{
-    BodyLength, Framing, HeaderMap, Method, RequestHead, ServerConfig, ServerConnection,
-    ServerEvent, StatusCode,
+    Framing, Method, RequestHead, ServerConfig, ServerConnection, ServerEvent,
 };
 use wireloom_core::Dialogue;
 
 use super::body::{self, Body, BodyState, RequestBody, Upgraded};
 use super::conn::{Conn, TlsConn};
 use super::driver::Driver;
-use crate::http::ErrorPages;
-use crate::router::{Found, Params, Router};
+use crate::http::{
+    refused_connection, route, start_response, ErrorPages, NoRoute, RequestInfo, ServerOptions,
+};
+use crate::router::{Params, Router};
 use crate::rt::{timeout_at, BoxFuture, Runtime, Timer};
 use crate::static_files::{Pieces, StaticDir};
 use crate::tls::ServerTlsConfig;
 
 /// Largest piece of a file body handed to the socket at once.
 const CHUNK: usize = 256 * 1024;
-/// Pipelined bytes buffered while a response is under way before the
-/// connection stops reading (back-pressure).
-const READ_AHEAD: usize = 64 * 1024;
 /// Time allowed for closing a connection (TLS close_notify, FIN).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest lingering close after an answer that ends a connection.
@@ -56,13 +54,11 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// A response of the async server.
 pub type Response = crate::http::Response<Body>;
 
-/// A request as a handler sees it: the head, path parameters, the peer,
-/// and the body streaming from the connection.
+/// A request as a handler sees it: the head, path parameters and peer
+/// (the shared [`RequestInfo`], whose accessors it dereferences to), the
+/// TLS server name, and the body streaming from the connection.
 pub struct Request {
-    head: RequestHead,
-    params: Params,
-    peer: Option<SocketAddr>,
-    framing: Framing,
+    info: RequestInfo,
     server_name: Option<String>,
     body: RequestBody,
 }
@@ -70,9 +66,16 @@ pub struct Request {
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
-            .field("head", &self.head)
-            .field("peer", &self.peer)
+            .field("head", self.head())
+            .field("peer", &self.peer_addr())
             .finish()
+    }
+}
+
+impl std::ops::Deref for Request {
+    type Target = RequestInfo;
+    fn deref(&self) -> &RequestInfo {
+        &self.info
     }
 }
 
@@ -81,58 +84,15 @@ impl Request {
     /// directly).
     pub fn new(head: RequestHead) -> Request {
         Request {
-            head,
-            params: Params::default(),
-            peer: None,
-            framing: Framing::Empty,
+            info: RequestInfo::new(head, Framing::Empty, Params::default(), None),
             server_name: None,
             body: RequestBody::empty(),
         }
     }
 
-    /// The head.
-    pub fn head(&self) -> &RequestHead {
-        &self.head
-    }
-    /// The method.
-    pub fn method(&self) -> &Method {
-        &self.head.method
-    }
-    /// The path, still percent-encoded.
-    pub fn path(&self) -> &str {
-        self.head.target.path()
-    }
-    /// The query string without `?`.
-    pub fn query(&self) -> Option<&str> {
-        self.head.target.query()
-    }
-    /// The first value of header `name` as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.head.headers.get_str(name)
-    }
-    /// All headers.
-    pub fn headers(&self) -> &HeaderMap {
-        &self.head.headers
-    }
-    /// A path parameter captured by the route.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.get(name)
-    }
-    /// All path parameters.
-    pub fn params(&self) -> &Params {
-        &self.params
-    }
-    /// The client's address.
-    pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.peer
-    }
     /// The TLS SNI name the client asked for, on a TLS connection.
     pub fn server_name(&self) -> Option<&str> {
         self.server_name.as_deref()
-    }
-    /// Whether the request has a body.
-    pub fn has_body(&self) -> bool {
-        self.framing != Framing::Empty
     }
     /// The body.
     pub fn body_mut(&mut self) -> &mut RequestBody {
@@ -189,25 +149,12 @@ where
     }
 }
 
-enum Endpoint {
-    Handler(BoxHandler),
-    NotFound,
-    MethodNotAllowed(Vec<Method>),
-}
-
-/// What the router found for a request.
-enum Target<'r> {
-    /// A handler called directly (no middleware).
-    Borrowed(&'r BoxHandler),
-    /// The end of a middleware chain.
-    Chain(Endpoint),
-}
-
 /// The rest of the middleware chain, then the handler.
 pub struct Next {
     chain: Arc<[Arc<dyn Middleware>]>,
     at: usize,
-    endpoint: Endpoint,
+    /// The handler, or the router's own answer.
+    endpoint: Result<BoxHandler, NoRoute>,
     pages: Arc<ErrorPages<Body>>,
 }
 
@@ -225,13 +172,9 @@ impl Next {
             return m.call(req, self);
         }
         match self.endpoint {
-            Endpoint::Handler(h) => h.call(req),
-            Endpoint::NotFound => {
-                let r = self.pages.not_found(req.head());
-                Box::pin(async move { r })
-            }
-            Endpoint::MethodNotAllowed(allowed) => {
-                let r = self.pages.method_not_allowed(req.head(), &allowed);
+            Ok(h) => h.call(req),
+            Err(why) => {
+                let r = self.pages.no_route(&why, req.head());
                 Box::pin(async move { r })
             }
         }
@@ -305,15 +248,8 @@ struct Shared<R: Runtime> {
 /// Configures a [`Server`].
 pub struct ServerBuilder<R: Runtime> {
     rt: R,
-    addrs: Vec<SocketAddr>,
-    backlog: i32,
-    max_connections: usize,
-    config: ServerConfig,
-    router: Router<BoxHandler>,
-    middleware: Vec<Arc<dyn Middleware>>,
-    pages: ErrorPages<Body>,
+    opts: ServerOptions<BoxHandler, Arc<dyn Middleware>, Body>,
     tls: Option<ServerTlsConfig>,
-    write_timeout: Duration,
 }
 
 impl<R: Runtime> ServerBuilder<R> {
@@ -321,83 +257,17 @@ impl<R: Runtime> ServerBuilder<R> {
     pub fn new(rt: R) -> ServerBuilder<R> {
         ServerBuilder {
             rt,
-            addrs: Vec::new(),
-            backlog: 1024,
-            max_connections: 10_000,
-            config: ServerConfig::default(),
-            router: Router::new(),
-            middleware: Vec::new(),
-            pages: ErrorPages::default(),
+            opts: ServerOptions::new(10_000),
             tls: None,
-            write_timeout: Duration::from_secs(30),
         }
     }
 
-    /// Adds address(es) to listen on.
-    pub fn bind(mut self, addr: impl ToSocketAddrs) -> io::Result<Self> {
-        self.addrs.extend(addr.to_socket_addrs()?);
-        Ok(self)
-    }
-
-    /// Listen backlog (default 1024).
-    pub fn backlog(mut self, n: i32) -> Self {
-        self.backlog = n;
-        self
-    }
+    crate::server_builder_methods!(opts);
 
     /// Connections served at once (default 10,000); more are answered 503
     /// and closed.
     pub fn max_connections(mut self, n: usize) -> Self {
-        self.max_connections = n.max(1);
-        self
-    }
-
-    /// Protocol limits and timeouts (head/idle/body timeouts, head and body
-    /// limits, keep-alive).
-    pub fn config(mut self, config: ServerConfig) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Turns keep-alive on or off.
-    pub fn keep_alive(mut self, on: bool) -> Self {
-        self.config.keep_alive = on;
-        self
-    }
-
-    /// Time allowed to write to a slow client before the connection is dropped.
-    pub fn write_timeout(mut self, d: Duration) -> Self {
-        self.write_timeout = d;
-        self
-    }
-
-    /// The routes.
-    pub fn router(mut self, router: Router<BoxHandler>) -> Self {
-        self.router = router;
-        self
-    }
-
-    /// Serves every path with one handler (after the router's routes).
-    pub fn handler(mut self, h: impl Handler) -> Self {
-        let _ = self.router.any("/{*path}", Arc::new(h) as BoxHandler);
-        self
-    }
-
-    /// Adds a middleware; the first added runs outermost.
-    pub fn middleware(mut self, m: impl Middleware) -> Self {
-        self.middleware.push(Arc::new(m));
-        self
-    }
-
-    /// A custom page for `status`, used for 404/405 from the router, 500
-    /// from a panicking handler, and any handler response with that status
-    /// and no body.
-    pub fn error_page(
-        mut self,
-        status: StatusCode,
-        page: impl Fn(&RequestHead) -> Response + Send + Sync + 'static,
-    ) -> Self {
-        self.pages.insert(status, Arc::new(page));
+        self.opts.max_connections = n.max(1);
         self
     }
 
@@ -409,31 +279,24 @@ impl<R: Runtime> ServerBuilder<R> {
 
     /// Binds the listeners.
     pub fn build(self) -> io::Result<Server<R>> {
-        if self.addrs.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "no address to bind",
-            ));
-        }
-        let mut listeners = Vec::new();
-        let mut addrs = Vec::new();
-        for addr in &self.addrs {
-            let l = crate::net::listen(*addr, self.backlog)?;
-            addrs.push(l.local_addr()?);
-            listeners.push(l);
-        }
+        let listeners = self.opts.listen()?;
+        let addrs = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<io::Result<Vec<_>>>()?;
+        let o = self.opts;
         Ok(Server {
             listeners,
             addrs,
             shared: Arc::new(Shared {
                 rt: self.rt,
-                config: self.config,
-                router: self.router,
-                middleware: self.middleware.into(),
-                pages: Arc::new(self.pages),
+                config: o.config,
+                router: o.router,
+                middleware: o.middleware.into(),
+                pages: Arc::new(o.pages),
                 tls: self.tls,
-                write_timeout: self.write_timeout,
-                max_connections: self.max_connections,
+                write_timeout: o.write_timeout,
+                max_connections: o.max_connections,
                 active: AtomicUsize::new(0),
                 ids: AtomicU64::new(0),
                 write_batches: AtomicU64::new(0),
@@ -642,9 +505,7 @@ fn accept<R: Runtime>(shared: &Arc<Shared<R>>, tcp: R::Tcp, peer: SocketAddr) {
 }
 
 async fn refuse<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp) {
-    let mut conn = ServerConnection::new(shared.config.clone(), Instant::now());
-    conn.set_date(crate::date::now());
-    conn.refuse(StatusCode::SERVICE_UNAVAILABLE);
+    let mut conn = refused_connection(&shared.config);
     let mut drv = Driver::new(shared.rt.clone(), tcp);
     let deadline = Some(Instant::now() + Duration::from_millis(100));
     let _ = timeout_at(&shared.rt, deadline, drv.flush(&mut conn)).await;
@@ -784,21 +645,18 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
                 continue;
             }
         }
-        let reading = conn.wants_input() || drv.buf.len() < READ_AHEAD;
         let woke = poll_fn(|cx| {
             if !shared.shutdown.is_set() {
                 shared.shutdown.register(id, cx.waker());
             } else if !conn.is_message_in_progress() {
                 return Poll::Ready(Ok(None));
             }
-            // Core stamps this on any answer of its own (408, 400...).
+            // Core stamps this on any answer of its own (408, 400...). The
+            // driver reads only while the connection wants input
+            // (back-pressure); the timer runs either way.
             let stamp = |c: &mut ServerConnection, now| c.set_date(crate::date::at(now));
-            let r = if reading && !drv.peer_closed() {
-                drv.poll_wait_with(cx, &mut conn, stamp)
-            } else {
-                drv.poll_timer_with(cx, &mut conn, stamp)
-            };
-            r.map(|r| r.map(Some))
+            drv.poll_wait_with(cx, &mut conn, stamp)
+                .map(|r| r.map(Some))
         })
         .await;
         match woke {
@@ -982,32 +840,20 @@ async fn dispatch<R: Runtime>(
     };
     // The head is needed again only for a custom error page.
     let page_head = (!shared.pages.is_empty()).then(|| head.clone());
-    let found = shared.router.find(&head.method, &head.target.route_path());
-    let (endpoint, params) = match found {
-        // Without middleware the handler is called straight from the
-        // router (no chain to carry, no reference counts to take).
-        Found::Route(h, params) if shared.middleware.is_empty() => (Target::Borrowed(h), params),
-        Found::Route(h, params) => (Target::Chain(Endpoint::Handler(Arc::clone(h))), params),
-        Found::MethodNotAllowed(allowed) => (
-            Target::Chain(Endpoint::MethodNotAllowed(allowed)),
-            Params::default(),
-        ),
-        Found::NotFound => (Target::Chain(Endpoint::NotFound), Params::default()),
-    };
+    let (endpoint, params) = route(&shared.router, &head);
     let request = Request {
-        head,
-        params,
-        peer: Some(ctx.peer),
-        framing,
+        info: RequestInfo::new(head, framing, params, Some(ctx.peer)),
         server_name: ctx.server_name.clone(),
         body: RequestBody::new(state),
     };
     let run = || match endpoint {
-        Target::Borrowed(h) => h.call(request),
-        Target::Chain(endpoint) => Next {
+        // Without middleware the handler is called straight from the
+        // router (no chain to carry, no reference counts to take).
+        Ok(h) if shared.middleware.is_empty() => h.call(request),
+        endpoint => Next {
             chain: Arc::clone(&shared.middleware),
             at: 0,
-            endpoint,
+            endpoint: endpoint.cloned(),
             pages: Arc::clone(&shared.pages),
         }
         .run(request),
@@ -1045,13 +891,7 @@ async fn dispatch<R: Runtime>(
             RequestHead::new(Method::GET, "/").unwrap_or_else(|_| unreachable!("a valid target"))
         }),
     };
-    // Error pages are application code too: one that panics gives the
-    // plain 500.
-    let response = catch_unwind(AssertUnwindSafe(|| match answer {
-        Some(r) => shared.pages.finish(r, head_ref),
-        None => shared.pages.panicked(head_ref),
-    }))
-    .unwrap_or_else(|_| ErrorPages::default().panicked(head_ref));
+    let response = shared.pages.respond(answer, head_ref);
     if shared.shutdown.is_set() {
         conn.close_after_response();
     }
@@ -1085,30 +925,11 @@ async fn write_response<R: Runtime>(
 ) -> Outcome {
     let crate::http::Response { head, body, .. } = resp;
     conn.set_date(crate::date::at(now));
-    let len = match &body {
-        Body::Empty | Body::Upgrade(_) => BodyLength::Known(0),
-        Body::Full(b) => BodyLength::Known(b.len() as u64),
-        Body::Stream(_) => BodyLength::Unknown,
-        Body::File(_, segs) => BodyLength::Known(
-            segs.iter()
-                .map(|s| match s {
-                    Segment::Bytes(b) => b.len() as u64,
-                    Segment::File(a, b) => b - a,
-                })
-                .sum(),
-        ),
-    };
-    match conn.send_response_or_500(now, head, len) {
-        Ok(true) => {}
+    let body = match start_response(conn, now, head, body) {
+        Ok(Some(body)) => body,
         // A 500 went out in its place.
-        Ok(false) => return Outcome::Continue(now),
+        Ok(None) => return Outcome::Continue(now),
         Err(_) => return Outcome::Close(Cut::Protocol),
-    }
-    let body = match body {
-        // HEAD, 204, 304: core writes no body, so none is produced (a HEAD
-        // to an endless stream, or to a large file, answers at once).
-        Body::Stream(_) | Body::File(..) | Body::Full(_) if !conn.is_sending_body() => Body::Empty,
-        other => other,
     };
     let streamed = matches!(body, Body::Stream(_) | Body::File(..));
     match send_body(shared, conn, drv, body).await {

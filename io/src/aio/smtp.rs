@@ -58,13 +58,12 @@ use wireloom_core::mime::Message;
 use wireloom_core::smtp::auth::Mechanism;
 use wireloom_core::smtp::extensions::Extensions;
 use wireloom_core::smtp::reply::Reply;
-use wireloom_core::Dialogue;
 
 use super::body::reader_stream;
 use super::conn::{client_handshake, Conn};
 use super::driver::Driver;
 use crate::rt::{connect_host, poll_until, until, Runtime};
-use crate::smtp::{FromSettings, Session, SmtpClientBuilder, SmtpSettings};
+use crate::smtp::{FromSettings, Session, SmtpClientBuilder, SmtpSettings, Step};
 
 pub use crate::smtp::{
     Delivery, Envelope, Error, MessageInfo, RecipientResult, Security, StartTls, Timeout,
@@ -154,7 +153,7 @@ impl<R: Runtime> SmtpClient<R> {
             settings: Arc::clone(&self.settings),
             batches: 0,
         };
-        conn.drive_until(|c| c.session.client().is_ready()).await?;
+        conn.drive_until(Session::is_ready).await?;
         Ok(conn)
     }
 
@@ -233,12 +232,8 @@ impl<R: Runtime> SmtpConnection<R> {
     where
         S: Stream<Item = io::Result<Bytes>>,
     {
-        self.drive_until(|c| c.session.client().is_ready()).await?;
-        self.session.begin_message();
-        let started =
-            self.session
-                .client_mut()
-                .start_message(Instant::now(), envelope.clone(), info);
+        self.drive_until(Session::is_ready).await?;
+        let started = self.session.start_message(Instant::now(), envelope, info);
         if let Err(e) = started {
             return Err(self.usage(e).await);
         }
@@ -248,12 +243,12 @@ impl<R: Runtime> SmtpConnection<R> {
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(e) => {
-                    self.session.client_mut().abort();
+                    self.session.abort();
                     self.close_transport().await;
                     return Err(Error::Io(e));
                 }
             };
-            if let Err(e) = self.session.client_mut().send_body(Instant::now(), chunk) {
+            if let Err(e) = self.session.send_piece(Instant::now(), chunk) {
                 return Err(self.usage(e).await);
             }
             next = poll_fn(|cx| chunks.as_mut().poll_next(cx)).await;
@@ -261,19 +256,16 @@ impl<R: Runtime> SmtpConnection<R> {
                 // The end of data goes out with the last piece.
                 break;
             }
-            self.drive_until(|c| {
-                c.session.has_outcome() || c.session.client().queued_body_len() == 0
-            })
-            .await?;
+            self.drive_until(Session::piece_taken).await?;
             if self.session.has_outcome() {
                 // Refused before the end: the rest of the body is not needed.
                 break;
             }
         }
-        if let Err(e) = self.session.client_mut().finish_body(Instant::now()) {
+        if let Err(e) = self.session.finish_message(Instant::now()) {
             return Err(self.usage(e).await);
         }
-        self.drive_until(|c| c.session.has_outcome()).await?;
+        self.drive_until(Session::has_outcome).await?;
         self.session.take_outcome()
     }
 
@@ -305,27 +297,26 @@ impl<R: Runtime> SmtpConnection<R> {
 
     /// Sends NOOP and returns the reply (checks that the session is alive).
     pub async fn noop(&mut self) -> Result<Reply, Error> {
-        self.drive_until(|c| c.session.client().is_ready()).await?;
-        self.session.begin_noop();
-        if let Err(e) = self.session.client_mut().noop(Instant::now()) {
+        self.drive_until(Session::is_ready).await?;
+        if let Err(e) = self.session.start_noop(Instant::now()) {
             return Err(self.usage(e).await);
         }
-        self.drive_until(|c| c.session.has_noop_reply()).await?;
+        self.drive_until(Session::has_noop_reply).await?;
         self.session.take_noop_reply()
     }
 
     /// Sends QUIT, waits for the reply and closes the connection. A session
     /// that already ended returns `Ok`.
     pub async fn quit(mut self) -> Result<(), Error> {
-        if self.session.client().is_closed() || self.drv.is_none() {
+        if self.session.is_closed() || self.drv.is_none() {
             self.close_transport().await;
             return Ok(());
         }
-        self.drive_until(|c| c.session.client().is_ready()).await?;
-        if let Err(e) = self.session.client_mut().quit(Instant::now()) {
+        self.drive_until(Session::is_ready).await?;
+        if let Err(e) = self.session.quit(Instant::now()) {
             return Err(self.usage(e).await);
         }
-        self.drive_until(|c| c.session.client().is_closed()).await?;
+        self.drive_until(Session::is_closed).await?;
         self.close_transport().await;
         self.session.quit_result()
     }
@@ -365,7 +356,7 @@ impl<R: Runtime> SmtpConnection<R> {
 
     /// A usage error from core; when it was fatal the transport is closed.
     async fn usage(&mut self, e: crate::smtp::UsageError) -> Error {
-        if self.session.client().is_closed() {
+        if self.session.is_closed() {
             self.close_transport().await;
         }
         Error::Usage(e)
@@ -373,21 +364,18 @@ impl<R: Runtime> SmtpConnection<R> {
 
     /// Runs the dialogue (write, read, timers, events) until `done` or the
     /// session ends.
-    async fn drive_until(&mut self, done: impl Fn(&Self) -> bool) -> Result<(), Error> {
+    async fn drive_until(&mut self, done: impl Fn(&Session) -> bool) -> Result<(), Error> {
         loop {
-            if self.session.process_events() {
-                self.start_tls().await?;
-                continue;
-            }
             self.flush().await?;
-            if done(self) {
-                return Ok(());
+            match self.session.step(&done, self.drv.is_some()) {
+                Step::StartTls => self.start_tls().await?,
+                Step::Done => return Ok(()),
+                Step::Ended(e) => {
+                    self.close_transport().await;
+                    return Err(e);
+                }
+                Step::Wait => self.read().await?,
             }
-            if self.session.client().is_closed() || self.drv.is_none() {
-                self.close_transport().await;
-                return Err(self.session.closed_error());
-            }
-            self.read().await?;
         }
     }
 
@@ -404,7 +392,7 @@ impl<R: Runtime> SmtpConnection<R> {
             Some(Err(e)) => Error::from_write(e),
             None => Error::Timeout(Timeout::Write),
         };
-        self.session.client_mut().abort();
+        self.session.abort();
         self.close_transport().await;
         Err(err)
     }
@@ -428,7 +416,7 @@ impl<R: Runtime> SmtpConnection<R> {
             }
             None => {
                 self.session.reset_idle();
-                self.session.client_mut().abort();
+                self.session.abort();
                 self.close_transport().await;
                 Err(Error::Timeout(Timeout::Idle))
             }
@@ -446,7 +434,7 @@ impl<R: Runtime> SmtpConnection<R> {
             d.into_parts().0
         });
         let Some(Conn::Plain(tcp)) = plain else {
-            self.session.client_mut().abort();
+            self.session.abort();
             return Err(Error::Closed);
         };
         let tls = match self
@@ -455,7 +443,7 @@ impl<R: Runtime> SmtpConnection<R> {
         {
             Ok(tls) => tls,
             Err(e) => {
-                self.session.client_mut().abort();
+                self.session.abort();
                 return Err(e);
             }
         };
@@ -463,7 +451,7 @@ impl<R: Runtime> SmtpConnection<R> {
         match client_handshake(&self.rt, tcp, tls, self.settings.tls_name(), by).await {
             Ok(t) => self.drv = Some(Driver::new(self.rt.clone(), Conn::Tls(Box::new(t)))),
             Err(e) => {
-                self.session.client_mut().abort();
+                self.session.abort();
                 return Err(Error::from_tls(e));
             }
         }
