@@ -17,8 +17,12 @@
 //! ```text
 //! client_bench [--url URL] [--requests 10000] [--rounds 5] [--warmup 500]
 //!              [--server hyper|wireloom] [--groups blocking,async,async-concurrent]
-//!              [--concurrency 64]
+//!              [--concurrency 64] [--only NAME]
 //! ```
+//!
+//! `--only NAME` runs only the contestants whose name contains NAME (for a
+//! profiler: `perf record -g client_bench --groups async --only wireloom`);
+//! no ratio is printed then.
 //!
 //! With `--url`, the server is whatever answers there (`bench/load.sh`
 //! starts `hyper_server` pinned to core 0 and runs this pinned to core 1).
@@ -50,6 +54,7 @@ struct Opts {
     server: String,
     groups: Vec<String>,
     concurrency: usize,
+    only: Option<String>,
 }
 
 const GROUPS: [&str; 3] = ["blocking", "async", "async-concurrent"];
@@ -63,6 +68,7 @@ fn parse() -> Result<Opts, String> {
         server: "hyper".into(),
         groups: GROUPS.iter().map(|g| g.to_string()).collect(),
         concurrency: 64,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -75,6 +81,7 @@ fn parse() -> Result<Opts, String> {
             "--warmup" => o.warmup = num(&v)?.min(1_000_000),
             "--server" if v == "hyper" || v == "wireloom" => o.server = v,
             "--concurrency" => o.concurrency = num(&v)?.clamp(1, 10_000),
+            "--only" => o.only = Some(v),
             "--groups" => {
                 o.groups = v.split(',').map(str::to_string).collect();
                 if let Some(g) = o.groups.iter().find(|g| !GROUPS.contains(&g.as_str())) {
@@ -331,7 +338,7 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(e) => {
             eprintln!(
-                "client_bench: {e}\nusage: client_bench [--url URL] [--requests N] [--rounds N] [--warmup N] [--server hyper|wireloom] [--groups blocking,async,async-concurrent] [--concurrency N]"
+                "client_bench: {e}\nusage: client_bench [--url URL] [--requests N] [--rounds N] [--warmup N] [--server hyper|wireloom] [--groups blocking,async,async-concurrent] [--concurrency N] [--only NAME]"
             );
             return ExitCode::from(2);
         }
@@ -415,7 +422,16 @@ fn run_group(
 ) -> Result<(), String> {
     println!();
     println!("== {group}: {title}");
-    for c in clients {
+    let runs: Vec<bool> = clients
+        .iter()
+        .map(|c| o.only.as_deref().is_none_or(|n| c.name().contains(n)))
+        .collect();
+    for c in clients
+        .iter()
+        .zip(&runs)
+        .filter(|(_, r)| **r)
+        .map(|(c, _)| c)
+    {
         c.run(url, o.warmup.max(1))
             .map_err(|e| format!("{} warm-up failed: {e}", c.name()))?;
     }
@@ -426,6 +442,9 @@ fn run_group(
         // Alternate which client goes first.
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
+            if !runs[i] {
+                continue;
+            }
             let c = &clients[i];
             let cpu0 = thread_cpu();
             let t0 = Instant::now();
@@ -449,6 +468,9 @@ fn run_group(
             times[i].push(ms(dt));
             cpus[i].push(cpu);
         }
+    }
+    if runs.contains(&false) {
+        return Ok(());
     }
     let med_rate = [median(&mut rates[0]), median(&mut rates[1])];
     let med_time = [median(&mut times[0]), median(&mut times[1])];

@@ -25,8 +25,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 
 use wireloom_async_std::cache::{CacheConfig, FileCache};
 use wireloom_async_std::router::Router;
@@ -114,8 +114,7 @@ fn main() -> ExitCode {
                 None => b,
             }
             .build()
-        })
-    {
+        }) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("wireloom_async_server: cannot listen on {addr}: {e}");

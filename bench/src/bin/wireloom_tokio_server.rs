@@ -72,17 +72,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let server = match Server::builder()
-        .bind(addr.as_str())
-        .and_then(|b| {
-            let b = b.router(router).config(config);
-            match max_connections {
-                Some(n) => b.max_connections(n),
-                None => b,
-            }
-            .build()
-        })
-    {
+    let server = match Server::builder().bind(addr.as_str()).and_then(|b| {
+        let b = b.router(router).config(config);
+        match max_connections {
+            Some(n) => b.max_connections(n),
+            None => b,
+        }
+        .build()
+    }) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("wireloom_tokio_server: cannot listen on {addr}: {e}");

@@ -663,15 +663,16 @@ async fn linger<R: Runtime, S: futures_io::AsyncRead + futures_io::AsyncWrite + 
         return;
     }
     drv.buf.clear();
-    let mut scratch = vec![0u8; 16 * 1024];
     let mut dropped = 0usize;
     let deadline = Some(Instant::now() + limit);
-    let drain = poll_fn(|cx| loop {
-        match Pin::new(&mut drv.io).poll_read(cx, &mut scratch) {
-            Poll::Ready(Ok(n)) if n > 0 && dropped < LINGER_BYTES => dropped += n,
-            Poll::Ready(_) => return Poll::Ready(Ok(())),
-            Poll::Pending => return Poll::Pending,
-        }
+    let drain = poll_fn(|cx| {
+        super::scratch::with_read(|scratch| loop {
+            match Pin::new(&mut drv.io).poll_read(cx, scratch) {
+                Poll::Ready(Ok(n)) if n > 0 && dropped < LINGER_BYTES => dropped += n,
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        })
     });
     let _ = timeout_at(rt, deadline, drain).await;
 }
