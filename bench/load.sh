@@ -647,7 +647,8 @@ memory_part() {
         "$MEM_CONNS idle keep-alive connections open (each answered one GET /plaintext);"\
         "per connection = (after - before) / open, and after / open (fixed costs included)."\
         "wireloom-blocking runs --threads/--max-connections $((MEM_CONNS + 16)) (thread per"\
-        "connection; its workers exist before the first connection)."
+        "connection; its workers exist before the first connection); wireloom-tokio and"\
+        "wireloom-async run --max-connections $((MEM_CONNS + 16)) --idle-timeout $MEM_IDLE."
     echo
     echo "| server | before (KiB) | after (KiB) | open | (after-before)/open (KiB) | after/open (KiB) |"
     echo "|---|---:|---:|---:|---:|---:|"
