@@ -3,7 +3,7 @@
 #
 #   bench/load.sh                      # everything: server + client + memory
 #   bench/load.sh --part server        # wrk against the servers
-#   bench/load.sh --part client        # wireloom client vs ureq
+#   bench/load.sh --part client        # wireloom clients vs ureq and reqwest
 #   bench/load.sh --part memory        # resident memory per idle connection
 #   bench/load.sh --servers wireloom,hyper --scenarios plaintext,pipelined
 #   bench/load.sh --rounds 1 --duration 1 --client-requests 1000   # smoke run
@@ -26,10 +26,13 @@
 #   wireloom-base   the wireloom_server binary at $WIRELOOM_BASE_BIN (built
 #                   from another commit, for before/after comparisons; not in
 #                   the default list, skipped when the variable is unset).
-#   wireloom-tokio  bench binary wireloom_tokio_server, --threads 1
-#                   (current-thread runtime), when it exists.
-#   wireloom-async  bench binary wireloom_async_server, --threads 1, when it
-#                   exists.
+#   wireloom-tokio  bench/src/bin/wireloom_tokio_server.rs: wireloom-tokio's
+#                   server on a current-thread runtime (--threads 1), static
+#                   files through the mmap FileCache (plain TCP: mapped
+#                   pieces straight to writev).
+#   wireloom-async  bench/src/bin/wireloom_async_server.rs: wireloom-async-std's
+#                   server on smol's executor run by one thread
+#                   (--executor smol --threads 1), same routes.
 #   hyper           bench/src/bin/hyper_server.rs: hyper 1 on a current-thread
 #                   tokio runtime with http1 pipeline_flush(true) (the
 #                   reference), files read into memory at start-up.
@@ -43,8 +46,13 @@
 #
 # Client part: starts hyper_server pinned to core 0 and runs client_bench
 # (bench/src/bin/client_bench.rs) pinned to core 1: CLIENT_REQUESTS keep-alive
-# GETs of /plaintext per client per round, wireloom-blocking vs ureq 3,
-# alternated over CLIENT_ROUNDS rounds.
+# GETs of /plaintext per client per round, alternated over CLIENT_ROUNDS
+# rounds, in the groups of --client-groups (default all three):
+#   blocking          wireloom-blocking vs ureq 3, requests in a row
+#   async             wireloom-tokio's Agent vs reqwest, one current-thread
+#                     tokio runtime, requests in a row from one task
+#   async-concurrent  the same two, the requests shared by CLIENT_CONCURRENCY
+#                     (64) tasks on that runtime
 #
 # Memory part: for each contestant (hyper-fs left out: same as hyper here),
 # a Python client pinned to core 1 opens MEM_CONNS (10000) connections one
@@ -59,8 +67,11 @@
 # would close idle connections to serve waiting ones. Each of its workers
 # also wakes every 100 ms (to notice a shutdown), so 10000 idle connections
 # keep the server's core busy: expect this part to take minutes for it and
-# to load the machine. The idle timeout is raised to MEM_IDLE (600 s) in
-# wireloom-blocking and nginx so no connection closes before the count;
+# to load the machine. wireloom-tokio and wireloom-async get
+# --max-connections MEM_CONNS + 16 (their default is 10000). The idle
+# timeout is raised to MEM_IDLE (600 s) in wireloom-blocking,
+# wireloom-tokio, wireloom-async and nginx so no connection closes before
+# the count (hyper has no keep-alive idle timeout);
 # "open" is the number still open right after the second VmRSS reading.
 #
 # Adding a contestant: one srv_NAME function (how to start it), one line in
@@ -78,6 +89,8 @@ THREADS=64
 PART=all
 CLIENT_REQUESTS=10000
 CLIENT_ROUNDS=5
+CLIENT_GROUPS=blocking,async,async-concurrent
+CLIENT_CONCURRENCY=64
 SERVER_CPU=0
 LOAD_CPU=1
 SERVERS=wireloom,wireloom-tokio,wireloom-async,hyper,hyper-fs,nginx
@@ -92,6 +105,7 @@ usage() {
     awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"
     echo "options: --rounds N --duration SECS --warmup SECS --conns N --threads N"
     echo "         --part server|client|memory|all --client-requests N --client-rounds N"
+    echo "         --client-groups LIST (default $CLIENT_GROUPS) --client-concurrency N"
     echo "         --servers LIST (default $SERVERS)"
     echo "         --scenarios LIST (default $SCENARIOS)"
     echo "         --pipeline N (requests per write in 'pipelined', default $PIPELINE)"
@@ -108,6 +122,8 @@ while [ $# -gt 0 ]; do
         --part) PART=$2; shift 2 ;;
         --client-requests) CLIENT_REQUESTS=$2; shift 2 ;;
         --client-rounds) CLIENT_ROUNDS=$2; shift 2 ;;
+        --client-groups) CLIENT_GROUPS=$2; shift 2 ;;
+        --client-concurrency) CLIENT_CONCURRENCY=$2; shift 2 ;;
         --servers) SERVERS=$2; shift 2 ;;
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --pipeline) PIPELINE=$2; shift 2 ;;
@@ -177,11 +193,22 @@ srv_wireloom_base() {
         pin "$WIRELOOM_BASE_BIN" --addr "$1" --root "$TMP/www" --threads "$THREADS"
     fi
 }
+# The async servers hold any number of idle connections on one thread;
+# in the memory part they get room for MEM_CONNS and MEM_IDLE's timeout.
+async_mem_args() {
+    if [ "$MODE" = memory ]; then
+        echo "--max-connections $((MEM_CONNS + 16)) --idle-timeout $MEM_IDLE"
+    fi
+}
 srv_wireloom_tokio() {
-    pin "$BIN/wireloom_tokio_server" --addr "$1" --root "$TMP/www" --threads 1
+    # shellcheck disable=SC2046
+    pin "$BIN/wireloom_tokio_server" --addr "$1" --root "$TMP/www" --threads 1 $(async_mem_args)
 }
 srv_wireloom_async() {
-    pin "$BIN/wireloom_async_server" --addr "$1" --root "$TMP/www" --threads 1
+    # smol's executor (async_executor::Executor) run by one thread.
+    # shellcheck disable=SC2046
+    pin "$BIN/wireloom_async_server" --addr "$1" --root "$TMP/www" --threads 1 \
+        --executor smol $(async_mem_args)
 }
 srv_hyper() {
     pin "$BIN/hyper_server" --addr "$1" --root "$TMP/www" --threads 1 --files memory \
@@ -496,13 +523,14 @@ server_part() {
 }
 
 client_part() {
-    echo "== client: $CLIENT_REQUESTS GETs x $CLIENT_ROUNDS rounds; hyper_server on cpu $SERVER_CPU," \
-        "client_bench on cpu $LOAD_CPU" >&2
+    echo "== client: $CLIENT_REQUESTS GETs x $CLIENT_ROUNDS rounds ($CLIENT_GROUPS);" \
+        "hyper_server on cpu $SERVER_CPU, client_bench on cpu $LOAD_CPU" >&2
     MODE=load
     start hyper
     echo
     timeout 600 taskset -c "$LOAD_CPU" "$BIN/client_bench" --url "$BASE/plaintext" \
-        --requests "$CLIENT_REQUESTS" --rounds "$CLIENT_ROUNDS"
+        --requests "$CLIENT_REQUESTS" --rounds "$CLIENT_ROUNDS" \
+        --groups "$CLIENT_GROUPS" --concurrency "$CLIENT_CONCURRENCY"
     stop
 }
 
@@ -619,7 +647,8 @@ memory_part() {
         "$MEM_CONNS idle keep-alive connections open (each answered one GET /plaintext);"\
         "per connection = (after - before) / open, and after / open (fixed costs included)."\
         "wireloom-blocking runs --threads/--max-connections $((MEM_CONNS + 16)) (thread per"\
-        "connection; its workers exist before the first connection)."
+        "connection; its workers exist before the first connection); wireloom-tokio and"\
+        "wireloom-async run --max-connections $((MEM_CONNS + 16)) --idle-timeout $MEM_IDLE."
     echo
     echo "| server | before (KiB) | after (KiB) | open | (after-before)/open (KiB) | after/open (KiB) |"
     echo "|---|---:|---:|---:|---:|---:|"

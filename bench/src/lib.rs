@@ -1,10 +1,11 @@
 //! wireloom-bench: comparisons of wireloom against the crates a user would
 //! otherwise pick, measured side by side in one run. See `BENCHMARKS.md`.
 //!
-//! Binaries: `wireloom_server` and `hyper_server` (the contestants of
-//! `bench/load.sh`), `client_bench` (wireloom-blocking's client vs ureq),
-//! `smtp_bench` (wireloom-blocking's SMTP client vs lettre, to Postfix
-//! `smtp-sink`).
+//! Binaries: `wireloom_server`, `wireloom_tokio_server`,
+//! `wireloom_async_server` and `hyper_server` (the contestants of
+//! `bench/load.sh`), `client_bench` (wireloom-blocking's client vs ureq,
+//! wireloom-tokio's vs reqwest), `smtp_bench` (wireloom-blocking's SMTP
+//! client vs lettre, to Postfix `smtp-sink`).
 
 pub mod hyper_peer {
     //! The hyper 1 peer server, written the way a typical hyper user writes

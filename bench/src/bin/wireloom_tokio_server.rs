@@ -4,17 +4,22 @@
 //!
 //! ```text
 //! wireloom_tokio_server [--addr 127.0.0.1:0] [--root DIR] [--threads N]
+//!                       [--max-connections N] [--idle-timeout SECS]
 //! ```
 //!
 //! `--threads 1` (the default) runs a current-thread runtime, as hyper's
 //! contestant does; more runs a multi-thread runtime with that many
-//! workers. Prints `listening on http://ADDR` once bound, then serves
-//! until killed.
+//! workers. `--max-connections` (default: the server's, 10,000) bounds the
+//! connections served at once, more are answered 503; `--idle-timeout`
+//! (default: the server's, 60 s) is how long a keep-alive connection may
+//! wait for its next request (`load.sh --part memory` raises both). Prints
+//! `listening on http://ADDR` once bound, then serves until killed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use wireloom_core::http::{Method, StatusCode};
+use wireloom_core::http::{Method, ServerConfig, StatusCode};
 use wireloom_tokio::cache::{CacheConfig, FileCache};
 use wireloom_tokio::router::Router;
 use wireloom_tokio::server::{handler, Request, Response, Server, StaticFiles};
@@ -25,6 +30,8 @@ fn main() -> ExitCode {
     let mut addr = "127.0.0.1:0".to_string();
     let mut root = None;
     let mut threads = 1usize;
+    let mut max_connections = None;
+    let mut config = ServerConfig::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next();
@@ -34,6 +41,14 @@ fn main() -> ExitCode {
             ("--threads", Some(v)) => match v.parse() {
                 Ok(n) if n > 0 => threads = n,
                 _ => return usage(&format!("bad --threads {v}")),
+            },
+            ("--max-connections", Some(v)) => match v.parse() {
+                Ok(n) => max_connections = Some(n),
+                Err(_) => return usage(&format!("bad --max-connections {v}")),
+            },
+            ("--idle-timeout", Some(v)) => match v.parse() {
+                Ok(secs) => config.idle_timeout = Duration::from_secs(secs),
+                Err(_) => return usage(&format!("bad --idle-timeout {v}")),
             },
             (other, _) => return usage(&format!("unknown or incomplete argument {other}")),
         }
@@ -63,10 +78,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let server = match Server::builder()
-        .bind(addr.as_str())
-        .and_then(|b| b.router(router).build())
-    {
+    let server = match Server::builder().bind(addr.as_str()).and_then(|b| {
+        let b = b.router(router).config(config);
+        match max_connections {
+            Some(n) => b.max_connections(n),
+            None => b,
+        }
+        .build()
+    }) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("wireloom_tokio_server: cannot listen on {addr}: {e}");
@@ -98,6 +117,6 @@ fn main() -> ExitCode {
 }
 
 fn usage(msg: &str) -> ExitCode {
-    eprintln!("wireloom_tokio_server: {msg}\nusage: wireloom_tokio_server [--addr HOST:PORT] [--root DIR] [--threads N]");
+    eprintln!("wireloom_tokio_server: {msg}\nusage: wireloom_tokio_server [--addr HOST:PORT] [--root DIR] [--threads N] [--max-connections N] [--idle-timeout SECS]");
     ExitCode::from(2)
 }

@@ -62,16 +62,21 @@ pub use crate::http_client::{HttpError, Origin, Timeout};
 pub type AgentConfig = crate::http_client::AgentConfig<ClientTlsConfig>;
 
 /// One connection: the transport under the generic driver, and core's
-/// client connection.
+/// client connection. Always boxed ([`Pooled`]): it moves on every request
+/// (pool, request, response, pool), and 600 bytes of it would be copied
+/// each time.
 struct Connection<R: Runtime> {
     drv: Driver<R, Conn<R::Tcp>>,
     http: ClientConnection,
 }
 
+/// A boxed [`Connection`].
+type Pooled<R> = Box<Connection<R>>;
+
 struct Inner<R: Runtime> {
     rt: R,
     config: AgentConfig,
-    pool: Mutex<Pool<Origin, Connection<R>>>,
+    pool: Mutex<Pool<Origin, Pooled<R>>>,
 }
 
 /// An HTTP client with a connection pool; cheap to clone, usable from many
@@ -174,12 +179,12 @@ impl<R: Runtime> Agent<R> {
 
     /// The pool, even if a task panicked while holding it (its bookkeeping
     /// stays consistent: every change is one call).
-    fn pool(&self) -> MutexGuard<'_, Pool<Origin, Connection<R>>> {
+    fn pool(&self) -> MutexGuard<'_, Pool<Origin, Pooled<R>>> {
         self.inner.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// An idle connection to `origin` that is still open and silent.
-    fn checkout(&self, origin: &Origin) -> Option<Connection<R>> {
+    fn checkout(&self, origin: &Origin) -> Option<Pooled<R>> {
         loop {
             let mut conn = self.pool().checkout(origin, Instant::now())?;
             // Probed outside the lock; a dead one is dropped (closed).
@@ -191,7 +196,7 @@ impl<R: Runtime> Agent<R> {
 
     /// Puts a connection whose response ended back into the pool, if core
     /// says it can carry another request.
-    fn checkin(&self, origin: Origin, conn: Connection<R>) {
+    fn checkin(&self, origin: Origin, conn: Pooled<R>) {
         if conn.http.can_pool(&conn.drv.buf) {
             let evicted = self.pool().checkin(origin, conn, Instant::now());
             drop(evicted);
@@ -203,7 +208,7 @@ impl<R: Runtime> Agent<R> {
         &self,
         origin: &Origin,
         deadline: Option<Instant>,
-    ) -> Result<Connection<R>, HttpError> {
+    ) -> Result<Pooled<R>, HttpError> {
         let Inner { rt, config, .. } = &*self.inner;
         let host = origin.dial_host();
         let by = earliest(Instant::now() + config.connect_timeout, deadline)?;
@@ -232,10 +237,10 @@ impl<R: Runtime> Agent<R> {
         } else {
             Conn::Plain(tcp)
         };
-        Ok(Connection {
+        Ok(Box::new(Connection {
             drv: Driver::new(rt.clone(), io),
             http: ClientConnection::new(config.connection_config()),
-        })
+        }))
     }
 
     /// Sends one request (no redirects) and reads the response head,
@@ -247,16 +252,19 @@ impl<R: Runtime> Agent<R> {
         deadline: Option<Instant>,
     ) -> Result<Response<R>, HttpError> {
         let origin = walk.origin()?;
-        let head = walk.request_head(self.inner.config.user_agent.as_deref())?;
+        let user_agent = self.inner.config.user_agent.as_deref();
         let mut attempts = Attempts::new(walk.method(), body.is_replayable());
         loop {
+            // Built for each attempt (a retry is rare): a clone kept for
+            // a retry cost six allocations on every request.
+            let head = walk.request_head(user_agent)?;
             let pooled = self.checkout(&origin);
             let reused = pooled.is_some();
             let mut conn = match pooled {
                 Some(c) => c,
                 None => self.connect(&origin, deadline).await?,
             };
-            match self.send_on(&mut conn, head.clone(), body, deadline).await {
+            match self.send_on(&mut conn, head, body, deadline).await {
                 Ok(head) => {
                     return Ok(Response {
                         info: ResponseInfo::new(head, walk.url()),
@@ -454,7 +462,7 @@ impl<R: Runtime> RequestBuilder<R> {
 /// [`chunk`]: Response::chunk
 pub struct Response<R: Runtime> {
     info: ResponseInfo,
-    conn: Option<Connection<R>>,
+    conn: Option<Pooled<R>>,
     origin: Origin,
     agent: Agent<R>,
     pending: Bytes,

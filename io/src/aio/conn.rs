@@ -9,11 +9,10 @@ use std::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 
+use super::scratch;
 use crate::rt::{poll_until, Runtime};
 use crate::tls::{ClientTlsConfig, TlsError, TlsPump};
 
-/// Ciphertext read per call.
-const TLS_READ: usize = 16 * 1024;
 /// Unwritten ciphertext above which `poll_write` waits for the socket.
 const TLS_HIGH_WATER: usize = 256 * 1024;
 
@@ -25,9 +24,9 @@ pub struct TlsConn<T> {
     /// Decrypted bytes not yet returned by `poll_read`.
     plain: BytesMut,
     /// Ciphertext taken from the pump and not yet fully written.
+    /// (Ciphertext is read, 16 KiB at most per call, into the thread's
+    /// shared scratch buffer, not into a buffer of the connection's.)
     out: Bytes,
-    /// Where ciphertext is read into (allocated on first read).
-    scratch: Vec<u8>,
     eof: bool,
 }
 
@@ -43,7 +42,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> TlsConn<T> {
             pump,
             plain: BytesMut::new(),
             out: Bytes::new(),
-            scratch: Vec::new(),
             eof: false,
         }
     }
@@ -82,20 +80,24 @@ impl<T: AsyncRead + AsyncWrite + Unpin> TlsConn<T> {
         if self.eof || self.pump.peer_closed() {
             return Poll::Ready(Ok(false));
         }
-        if self.scratch.len() < TLS_READ {
-            self.scratch.resize(TLS_READ, 0);
-        }
-        let n = ready!(Pin::new(&mut self.io).poll_read(cx, &mut self.scratch))?;
-        if n == 0 {
+        let TlsConn {
+            io, pump, plain, ..
+        } = self;
+        // `Some(decrypt result)`, or `None` at EOF.
+        let r: Poll<io::Result<Option<Result<_, TlsError>>>> = scratch::with_cipher(|scratch| {
+            let n = ready!(Pin::new(&mut *io).poll_read(cx, scratch))?;
+            if n == 0 {
+                return Poll::Ready(Ok(None));
+            }
+            Poll::Ready(Ok(Some(pump.handle_ciphertext_slice(&scratch[..n], plain))))
+        });
+        let Some(r) = ready!(r)? else {
             self.eof = true;
             // A truncated session still ends the stream; HTTP and SMTP
             // frame their own messages and detect a cut one.
             self.pump.handle_eof().map_err(tls_io)?;
             return Poll::Ready(Ok(false));
-        }
-        let r = self
-            .pump
-            .handle_ciphertext_slice(&self.scratch[..n], &mut self.plain);
+        };
         if let Err(e) = r {
             // Best effort: the alert rustls queued.
             let _ = self.poll_flush_cipher(cx);

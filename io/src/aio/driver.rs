@@ -17,10 +17,9 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 use wireloom_core::Dialogue;
 
+use super::scratch;
 use crate::rt::{Runtime, Timer};
 
-/// Read size per call.
-const READ_CHUNK: usize = 16 * 1024;
 /// Buffers handed to one `writev`.
 const MAX_IOV: usize = 64;
 
@@ -41,9 +40,10 @@ pub struct Driver<R: Runtime, S> {
     /// The transport.
     pub io: S,
     /// Bytes read but not yet consumed by the dialogue. After an upgrade,
-    /// these belong to the new protocol.
+    /// these belong to the new protocol. Reads go through the thread's
+    /// shared scratch buffer (see `scratch`): an idle connection holds no
+    /// read buffer of its own beyond what is left here.
     pub buf: BytesMut,
-    scratch: Vec<u8>,
     batch: Vec<Bytes>,
     timer: Option<R::Timer>,
     armed: Option<Instant>,
@@ -60,7 +60,6 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             rt,
             io,
             buf: BytesMut::new(),
-            scratch: Vec::new(),
             batch: Vec::new(),
             timer: None,
             armed: None,
@@ -269,21 +268,20 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         }
     }
 
-    /// One read into `buf`; `Ok(0)` at end of stream.
+    /// One read into `buf` (at most 16 KiB, through the thread's shared
+    /// scratch buffer); `Ok(0)` at end of stream.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.scratch.len() < READ_CHUNK {
-            self.scratch.resize(READ_CHUNK, 0);
-        }
-        loop {
-            match Pin::new(&mut self.io).poll_read(cx, &mut self.scratch) {
+        let Driver { io, buf, .. } = self;
+        scratch::with_read(|scratch| loop {
+            match Pin::new(&mut *io).poll_read(cx, scratch) {
                 Poll::Ready(Ok(n)) => {
-                    self.buf.extend_from_slice(&self.scratch[..n]);
+                    buf.extend_from_slice(&scratch[..n]);
                     return Poll::Ready(Ok(n));
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => return other,
             }
-        }
+        })
     }
 
     /// Closes the transport's sending side (TLS: after `close_notify`).

@@ -15,5 +15,6 @@ pub mod body;
 pub mod client;
 pub mod conn;
 pub mod driver;
+mod scratch;
 pub mod server;
 pub mod smtp;

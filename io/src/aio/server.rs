@@ -532,15 +532,16 @@ async fn linger<R: Runtime, S: futures_io::AsyncRead + futures_io::AsyncWrite + 
         return;
     }
     drv.buf.clear();
-    let mut scratch = vec![0u8; 16 * 1024];
     let mut dropped = 0usize;
     let deadline = Some(Instant::now() + limit);
-    let drain = poll_fn(|cx| loop {
-        match Pin::new(&mut drv.io).poll_read(cx, &mut scratch) {
-            Poll::Ready(Ok(n)) if n > 0 && dropped < LINGER_BYTES => dropped += n,
-            Poll::Ready(_) => return Poll::Ready(Ok(())),
-            Poll::Pending => return Poll::Pending,
-        }
+    let drain = poll_fn(|cx| {
+        super::scratch::with_read(|scratch| loop {
+            match Pin::new(&mut drv.io).poll_read(cx, scratch) {
+                Poll::Ready(Ok(n)) if n > 0 && dropped < LINGER_BYTES => dropped += n,
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        })
     });
     let _ = timeout_at(rt, deadline, drain).await;
 }
@@ -574,7 +575,9 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
         None => Conn::Plain(tcp),
         Some(cfg) => {
             let Ok(pump) = cfg.accept() else { return };
-            let mut tls = TlsConn::new(tcp, pump);
+            // Boxed from the start (as `Conn::Tls` keeps it): inline, the
+            // session (1.3 KiB) would size every connection's future.
+            let mut tls = Box::new(TlsConn::new(tcp, pump));
             let deadline = Some(Instant::now() + cfg.handshake_timeout());
             if timeout_at(rt, deadline, poll_fn(|cx| tls.poll_handshake(cx)))
                 .await
@@ -582,7 +585,7 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
             {
                 return;
             }
-            Conn::Tls(Box::new(tls))
+            Conn::Tls(tls)
         }
     };
     let server_name = io.tls().and_then(|t| t.server_name()).map(str::to_string);
@@ -593,33 +596,11 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
     // response): its close lingers.
     let mut abrupt = false;
     let upgrade = loop {
-        match conn.poll_event() {
+        // The event (a request: 144 bytes) is taken apart before any
+        // `.await`, so the connection's future has no room for it.
+        let started = match conn.poll_event() {
             Some(ServerEvent::Request(req)) => {
-                let ctx = Ctx {
-                    shared,
-                    peer,
-                    server_name: server_name.clone(),
-                };
-                match dispatch(&ctx, &mut conn, &mut drv, req).await {
-                    Outcome::Continue(now) => drv.feed_buffered(now, &mut conn),
-                    Outcome::Close(cut) => {
-                        // A stuck peer (write timeout) is not waited for.
-                        abrupt = cut != Cut::Transport;
-                        // What the connection still holds (earlier
-                        // pipelined answers, the head of a response whose
-                        // body failed, an error answer core queued) is
-                        // written before the close: those clients get
-                        // their answers, and a cut response shows as cut.
-                        // Not after a write failed or timed out: the peer
-                        // is gone or stuck.
-                        if cut != Cut::Transport {
-                            let _ = flush_timed(shared, &mut drv, &mut conn).await;
-                        }
-                        break None;
-                    }
-                    Outcome::Upgrade(f) => break Some(f),
-                }
-                continue;
+                Some(start(shared, peer, server_name.as_deref(), req))
             }
             // Errors: the connection queued its answer and closes. Body
             // pieces of a request the handler did not read: dropped.
@@ -628,7 +609,28 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
                 continue;
             }
             Some(_) => continue,
-            None => {}
+            None => None,
+        };
+        if let Some(started) = started {
+            match dispatch(shared, &mut conn, &mut drv, started).await {
+                Outcome::Continue(now) => drv.feed_buffered(now, &mut conn),
+                Outcome::Close(cut) => {
+                    // A stuck peer (write timeout) is not waited for.
+                    abrupt = cut != Cut::Transport;
+                    // What the connection still holds (earlier pipelined
+                    // answers, the head of a response whose body failed,
+                    // an error answer core queued) is written before the
+                    // close: those clients get their answers, and a cut
+                    // response shows as cut. Not after a write failed or
+                    // timed out: the peer is gone or stuck.
+                    if cut != Cut::Transport {
+                        let _ = flush_timed(shared, &mut drv, &mut conn).await;
+                    }
+                    break None;
+                }
+                Outcome::Upgrade(f) => break Some(f),
+            }
+            continue;
         }
         // Nothing more can happen without new input: write the batch.
         let deadline = Some(drv.woke_at() + shared.write_timeout);
@@ -687,12 +689,6 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
     if abrupt {
         linger(rt, &mut drv, LINGER).await;
     }
-}
-
-struct Ctx<'a, R: Runtime> {
-    shared: &'a Shared<R>,
-    peer: SocketAddr,
-    server_name: Option<String>,
 }
 
 /// A future that turns a panic into `None`.
@@ -825,25 +821,40 @@ impl BodyPump {
     }
 }
 
-async fn dispatch<R: Runtime>(
-    ctx: &Ctx<'_, R>,
-    conn: &mut ServerConnection,
-    drv: &mut ConnDriver<R>,
+/// A request handed to its handler, for [`dispatch`] to drive to a
+/// response. Built by [`start`], a plain function: an `async fn` keeps room
+/// in its future for every value that lives across an `.await` (and for its
+/// arguments, all along), and every idle keep-alive connection holds its
+/// future, so the request, its head and the router's answer stay out of it.
+struct Started {
+    /// The handler's future (`None`: its `call` panicked).
+    answer: Option<CatchUnwind<BoxFuture<'static, Response>>>,
+    pump: BodyPump,
+    /// A copy of the head for a custom error page (only when there are
+    /// custom pages).
+    page_head: Option<Box<RequestHead>>,
+}
+
+/// Routes `req`, runs the middleware chain's `call` and hands the body to
+/// the pump.
+fn start<R: Runtime>(
+    shared: &Shared<R>,
+    peer: SocketAddr,
+    server_name: Option<&str>,
     req: wireloom_core::http::Request,
-) -> Outcome {
-    let shared = ctx.shared;
+) -> Started {
     let wireloom_core::http::Request { head, framing, .. } = req;
     let state = (framing != Framing::Empty).then(|| Arc::new(Mutex::new(BodyState::default())));
-    let mut pump = BodyPump {
+    let pump = BodyPump {
         state: state.clone(),
         accepted: false,
     };
     // The head is needed again only for a custom error page.
-    let page_head = (!shared.pages.is_empty()).then(|| head.clone());
+    let page_head = (!shared.pages.is_empty()).then(|| Box::new(head.clone()));
     let (endpoint, params) = route(&shared.router, &head);
     let request = Request {
-        info: RequestInfo::new(head, framing, params, Some(ctx.peer)),
-        server_name: ctx.server_name.clone(),
+        info: RequestInfo::new(head, framing, params, Some(peer)),
+        server_name: server_name.map(str::to_string),
         body: RequestBody::new(state),
     };
     let run = || match endpoint {
@@ -858,15 +869,34 @@ async fn dispatch<R: Runtime>(
         }
         .run(request),
     };
-    // The instant of the wake-up that brought the request stands for "now"
-    // unless the handler had to wait.
-    let mut waited = false;
     // `call` itself may panic (a hand-written Handler or Middleware that
     // does work before it returns its future): that is a 500 too, not a
     // dead connection task.
-    let answer = match catch_unwind(AssertUnwindSafe(run)) {
-        Ok(fut) => {
-            let mut fut = CatchUnwind(fut);
+    let answer = catch_unwind(AssertUnwindSafe(run)).ok().map(CatchUnwind);
+    Started {
+        answer,
+        pump,
+        page_head,
+    }
+}
+
+/// Runs the handler (feeding it the request body), then writes its answer.
+async fn dispatch<R: Runtime>(
+    shared: &Shared<R>,
+    conn: &mut ServerConnection,
+    drv: &mut ConnDriver<R>,
+    started: Started,
+) -> Outcome {
+    let Started {
+        answer,
+        mut pump,
+        page_head,
+    } = started;
+    // The instant of the wake-up that brought the request stands for "now"
+    // unless the handler had to wait.
+    let mut waited = false;
+    let answer = match answer {
+        Some(mut fut) => {
             let answer = poll_fn(|cx| loop {
                 if let Poll::Ready(r) = Pin::new(&mut fut).poll(cx) {
                     return Poll::Ready(r);
@@ -880,18 +910,11 @@ async fn dispatch<R: Runtime>(
             drop(fut);
             answer
         }
-        Err(_) => None,
+        None => None,
     };
     pump.close();
-    // Without custom pages the head given to them is never looked at.
-    static NO_PAGES: std::sync::OnceLock<RequestHead> = std::sync::OnceLock::new();
-    let head_ref = match &page_head {
-        Some(h) => h,
-        None => NO_PAGES.get_or_init(|| {
-            RequestHead::new(Method::GET, "/").unwrap_or_else(|_| unreachable!("a valid target"))
-        }),
-    };
-    let response = shared.pages.respond(answer, head_ref);
+    let response = finish(shared, answer, page_head.as_deref());
+    drop(page_head);
     if shared.shutdown.is_set() {
         conn.close_after_response();
     }
@@ -901,6 +924,23 @@ async fn dispatch<R: Runtime>(
         drv.woke_at()
     };
     write_response(shared, conn, drv, response, now).await
+}
+
+/// The handler's answer through the error pages (`None`: it panicked).
+fn finish<R: Runtime>(
+    shared: &Shared<R>,
+    answer: Option<Response>,
+    page_head: Option<&RequestHead>,
+) -> Response {
+    // Without custom pages the head given to them is never looked at.
+    static NO_PAGES: std::sync::OnceLock<RequestHead> = std::sync::OnceLock::new();
+    let head_ref = match page_head {
+        Some(h) => h,
+        None => NO_PAGES.get_or_init(|| {
+            RequestHead::new(Method::GET, "/").unwrap_or_else(|_| unreachable!("a valid target"))
+        }),
+    };
+    shared.pages.respond(answer, head_ref)
 }
 
 type ConnDriver<R> = Driver<R, Conn<<R as Runtime>::Tcp>>;
@@ -932,7 +972,18 @@ async fn write_response<R: Runtime>(
         Err(_) => return Outcome::Close(Cut::Protocol),
     };
     let streamed = matches!(body, Body::Stream(_) | Body::File(..));
-    match send_body(shared, conn, drv, body).await {
+    let sent = match body {
+        Body::Empty => Ok(None),
+        Body::Full(b) => match conn.send_data(b) {
+            Ok(()) => Ok(None),
+            Err(_) => Err(Cut::Protocol),
+        },
+        // Streams, files and upgrades wait for the socket (and the disk):
+        // their future is boxed, so that of every connection, which idle
+        // keep-alive connections hold, has no room for it.
+        other => Box::pin(send_body(shared, conn, drv, other)).await,
+    };
+    match sent {
         Ok(None) => {
             // A streamed or file body took time of its own.
             let now = if streamed { Instant::now() } else { now };
