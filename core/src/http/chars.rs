@@ -37,7 +37,17 @@ const fn field_char(c: u8) -> bool {
     c == b'\t' || (c >= 0x20 && c != 0x7f)
 }
 
+/// A byte of a Host field value: uri-host [ ":" port ] (RFC 9112 §3.2), i.e.
+/// unreserved, sub-delims, `:`, `[`, `]` (IP literals) and `%` (escapes).
+const fn host_char(c: u8) -> bool {
+    matches!(c,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' |
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' |
+        b':' | b'[' | b']' | b'%')
+}
+
 static TCHAR: [bool; 256] = make_table!(tchar);
+static HOST: [bool; 256] = make_table!(host_char);
 static URI: [bool; 256] = make_table!(uri_char);
 static VCHAR: [bool; 256] = make_table!(vchar);
 static FIELD: [bool; 256] = make_table!(field_char);
@@ -46,6 +56,12 @@ static FIELD: [bool; 256] = make_table!(field_char);
 #[inline(always)]
 pub(crate) fn is_tchar(c: u8) -> bool {
     TCHAR[c as usize]
+}
+
+/// A byte allowed in a Host field value.
+#[inline(always)]
+pub(crate) fn is_host_char(c: u8) -> bool {
+    HOST[c as usize]
 }
 
 /// A request-target character under the strict RFC 3986 rule.

@@ -26,7 +26,9 @@ use super::framing::{self, Framing};
 use super::header::HeaderMap;
 use super::message::{RequestHead, ResponseHead};
 use super::outbox::Outbox;
-use super::parse::{check_unfinished, parse_response, ParseConfig, RawHeader, Status};
+use super::parse::{
+    check_unfinished, parse_response, response_head, ParseConfig, RawHeader, Status,
+};
 use super::serialize::write_request_head;
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
@@ -292,7 +294,7 @@ impl ClientConnection {
         if !self.can_send_request() {
             return Err(UsageError::NotReady);
         }
-        if head.version == Version::Http11 && head.headers.get_all("host").count() != 1 {
+        if head.version == Version::Http11 && head.headers.get_all_bytes("host").count() != 1 {
             return Err(UsageError::InvalidHead(
                 "an HTTP/1.1 request needs exactly one Host",
             ));
@@ -493,7 +495,7 @@ impl ClientConnection {
             Status::Complete(r) => r,
         };
         let bytes = input.split_to(r.head_len).freeze();
-        let head = ResponseHead::from_raw(&bytes, &r, &self.raw);
+        let head = response_head(bytes, &r, &self.raw);
         self.partial_head = false;
         self.scanned = 0;
         self.last_newline = None;

@@ -2,10 +2,12 @@
 //! and an ordered multimap.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
 use super::chars::{is_field_value, is_token};
+use super::parse::RawHeader;
 
 /// A field name (RFC 9110 §5.1): a token, compared case-insensitively, written
 /// back exactly as it was received or given.
@@ -272,10 +274,121 @@ impl PartialEq<&str> for HeaderValue {
 /// let names: Vec<&str> = h.iter().map(|(n, _)| n.as_str()).collect();
 /// assert_eq!(names, ["Set-Cookie", "set-cookie", "CONTENT-TYPE"]);
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+///
+/// # Representation
+///
+/// A map built by the parser ([`headers_from_raw`](super::parse::headers_from_raw),
+/// `RequestHead::from_raw`, `ResponseHead::from_raw`) holds one shared
+/// [`Bytes`] of the head and the position of each name and value in it: one
+/// reference count and one small allocation per head, not one `Bytes` per
+/// name and per value. The byte-level readers ([`get_bytes`](Self::get_bytes),
+/// [`get_str`](Self::get_str), [`get_list`](Self::get_list),
+/// [`contains_token`](Self::contains_token), [`iter_bytes`](Self::iter_bytes)
+/// ...) read those positions directly. The readers that hand out a
+/// `&HeaderName` or `&HeaderValue` ([`get`](Self::get),
+/// [`get_all`](Self::get_all), [`iter`](Self::iter)) build every field's
+/// `HeaderName`/`HeaderValue` (shared slices of the head) the first time one
+/// of them is called, and keep them. The first change ([`append`](Self::append),
+/// [`insert`](Self::insert), [`remove`](Self::remove) ...) turns the map into
+/// a plain list of owned fields. None of this shows in the results.
+#[derive(Clone)]
 pub struct HeaderMap {
-    entries: Vec<(HeaderName, HeaderValue)>,
+    repr: Repr,
 }
+
+#[derive(Clone)]
+enum Repr {
+    /// Fields given (or changed) by the caller.
+    Owned(Vec<(HeaderName, HeaderValue)>),
+    /// Fields of a parsed head, as positions in one buffer.
+    Parsed(Parsed),
+}
+
+/// The fields of a parsed head.
+#[derive(Clone)]
+struct Parsed {
+    /// The head the positions point into.
+    buf: Bytes,
+    /// Every field's name and value range in `buf`, in order; in bounds,
+    /// start <= end, never folded (a map with a folded value is `Owned`).
+    spans: Vec<RawHeader>,
+    /// Every field as `HeaderName`/`HeaderValue` slices of `buf`, built on
+    /// the first call of a reader that returns references to them.
+    fields: OnceLock<Vec<(HeaderName, HeaderValue)>>,
+}
+
+impl Parsed {
+    fn fields(&self) -> &Vec<(HeaderName, HeaderValue)> {
+        self.fields
+            .get_or_init(|| self.spans.iter().map(|h| field(&self.buf, h)).collect())
+    }
+
+    /// The owned fields, reusing those already built.
+    fn into_owned(self) -> Vec<(HeaderName, HeaderValue)> {
+        let Parsed { buf, spans, fields } = self;
+        fields
+            .into_inner()
+            .unwrap_or_else(|| spans.iter().map(|h| field(&buf, h)).collect())
+    }
+}
+
+/// The field at `h` as owned slices of `buf`.
+fn field(buf: &Bytes, h: &RawHeader) -> (HeaderName, HeaderValue) {
+    let slice = |(s, e): (u32, u32)| buf.slice(s as usize..e as usize);
+    (
+        HeaderName::from_validated(slice(h.name)),
+        HeaderValue::from_validated(slice(h.value)),
+    )
+}
+
+impl Default for HeaderMap {
+    fn default() -> HeaderMap {
+        HeaderMap {
+            repr: Repr::Owned(Vec::new()),
+        }
+    }
+}
+
+/// Every field of a [`HeaderMap`] as `(name, value)` byte slices, in order
+/// (see [`HeaderMap::iter_bytes`]).
+#[derive(Clone)]
+pub struct IterBytes<'a>(IterBytesInner<'a>);
+
+#[derive(Clone)]
+enum IterBytesInner<'a> {
+    Owned(std::slice::Iter<'a, (HeaderName, HeaderValue)>),
+    Parsed(&'a [u8], std::slice::Iter<'a, RawHeader>),
+}
+
+impl<'a> Iterator for IterBytes<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IterBytesInner::Owned(it) => it.next().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+            IterBytesInner::Parsed(buf, it) => {
+                let buf: &'a [u8] = buf;
+                it.next().map(|h| {
+                    (
+                        &buf[h.name.0 as usize..h.name.1 as usize],
+                        &buf[h.value.0 as usize..h.value.1 as usize],
+                    )
+                })
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match &self.0 {
+            IterBytesInner::Owned(it) => it.len(),
+            IterBytesInner::Parsed(_, it) => it.len(),
+        };
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for IterBytes<'_> {}
 
 /// Conversion into a [`HeaderName`] for the `HeaderMap` writers.
 pub trait IntoHeaderName {
@@ -352,47 +465,152 @@ impl HeaderMap {
     /// An empty map with room for `n` fields.
     pub fn with_capacity(n: usize) -> HeaderMap {
         HeaderMap {
-            entries: Vec::with_capacity(n),
+            repr: Repr::Owned(Vec::with_capacity(n)),
         }
+    }
+
+    /// A map over the fields a parser found in `buf`, without copying: one
+    /// shared `buf` and the positions. Folded values (lenient responses)
+    /// are unfolded into owned values. Panics if a position is out of `buf`
+    /// or reversed.
+    pub(crate) fn from_parsed(buf: Bytes, raw: &[RawHeader]) -> HeaderMap {
+        // One pass, no branch per field: positions in order and in bounds,
+        // no folded value.
+        let mut odd = false;
+        let mut end = 0u32;
+        for h in raw {
+            odd |= (h.name.0 > h.name.1) | (h.value.0 > h.value.1) | h.folded;
+            end = end.max(h.name.1).max(h.value.1);
+        }
+        if odd || end as usize > buf.len() {
+            return HeaderMap::from_parsed_slow(&buf, raw);
+        }
+        HeaderMap {
+            repr: Repr::Parsed(Parsed {
+                buf,
+                spans: raw.to_vec(),
+                fields: OnceLock::new(),
+            }),
+        }
+    }
+
+    #[cold]
+    fn from_parsed_slow(buf: &Bytes, raw: &[RawHeader]) -> HeaderMap {
+        let slice = |(s, e): (u32, u32)| buf.slice(s as usize..e as usize);
+        raw.iter()
+            .map(|h| {
+                let name = HeaderName::from_validated(slice(h.name));
+                let value = if h.folded {
+                    unfold(&slice(h.value))
+                } else {
+                    slice(h.value)
+                };
+                (name, HeaderValue::from_validated(value))
+            })
+            .collect()
     }
 
     /// Number of fields (duplicates counted).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.repr {
+            Repr::Owned(e) => e.len(),
+            Repr::Parsed(p) => p.spans.len(),
+        }
     }
 
     /// True when there is no field.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
+    }
+
+    /// Every field as `HeaderName`/`HeaderValue`, built once for a parsed map.
+    fn entries(&self) -> &[(HeaderName, HeaderValue)] {
+        match &self.repr {
+            Repr::Owned(e) => e,
+            Repr::Parsed(p) => p.fields(),
+        }
+    }
+
+    /// The owned list of fields, for a change; a parsed map becomes one.
+    fn entries_mut(&mut self) -> &mut Vec<(HeaderName, HeaderValue)> {
+        if let Repr::Parsed(p) = &mut self.repr {
+            let p = std::mem::replace(
+                p,
+                Parsed {
+                    buf: Bytes::new(),
+                    spans: Vec::new(),
+                    fields: OnceLock::new(),
+                },
+            );
+            self.repr = Repr::Owned(p.into_owned());
+        }
+        match &mut self.repr {
+            Repr::Owned(e) => e,
+            Repr::Parsed(_) => unreachable!("just made owned"),
+        }
+    }
+
+    /// Index of the first field named `name`.
+    #[inline]
+    fn position(&self, name: &str) -> Option<usize> {
+        let name = name.as_bytes();
+        self.iter_bytes()
+            .position(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&HeaderValue> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n.matches(name))
+        let i = self.position(name)?;
+        Some(&self.entries()[i].1)
+    }
+
+    /// The first value of `name` as bytes (no `HeaderValue` is built).
+    ///
+    /// ```
+    /// use wireloom_core::http::HeaderMap;
+    /// let mut h = HeaderMap::new();
+    /// h.append("X-A", "caf\u{e9}").unwrap();
+    /// assert_eq!(h.get_bytes("x-a"), Some("caf\u{e9}".as_bytes()));
+    /// assert_eq!(h.get_str("x-a"), None);
+    /// ```
+    pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
+        let name = name.as_bytes();
+        self.iter_bytes()
+            .find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
 
     /// The first value of `name` as text, if it is ASCII.
     pub fn get_str(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(HeaderValue::to_str)
+        let v = self.get_bytes(name)?;
+        if v.is_ascii() {
+            std::str::from_utf8(v).ok()
+        } else {
+            None
+        }
     }
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a HeaderValue> + 'a {
-        self.entries
+        self.entries()
             .iter()
             .filter(move |(n, _)| n.matches(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every value of `name` as bytes, in order (no `HeaderValue` is built).
+    pub fn get_all_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let name = name.as_bytes();
+        self.iter_bytes()
+            .filter(move |(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
 
     /// The comma-separated list elements of every `name` field (RFC 9110
     /// §5.6.1), trimmed, empty elements skipped.
     pub fn get_list<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.get_all(name).flat_map(|v| {
-            v.as_bytes()
-                .split(|&c| c == b',')
+        self.get_all_bytes(name).flat_map(|v| {
+            v.split(|&c| c == b',')
                 .map(trim_ows)
                 .filter(|e| !e.is_empty())
         })
@@ -407,7 +625,7 @@ impl HeaderMap {
 
     /// Whether any field is named `name`.
     pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.position(name).is_some()
     }
 
     /// Copies onto `self` the fields of `other` that still hold when the
@@ -416,14 +634,14 @@ impl HeaderMap {
     /// field, in order, except the fields that describe or frame one
     /// particular body ([`describes_content`]) and those `self` already has.
     pub fn carry_over(&mut self, other: &HeaderMap) {
-        let before = self.entries.len();
+        let entries = self.entries_mut();
+        let before = entries.len();
         for (name, value) in other {
-            if describes_content(name.as_str())
-                || self.entries[..before].iter().any(|(n, _)| n == name)
+            if describes_content(name.as_str()) || entries[..before].iter().any(|(n, _)| n == name)
             {
                 continue;
             }
-            self.append_field(name.clone(), value.clone());
+            entries.push((name.clone(), value.clone()));
         }
     }
 
@@ -435,13 +653,13 @@ impl HeaderMap {
     ) -> Result<(), InvalidHeader> {
         let name = name.into_header_name()?;
         let value = value.into_header_value()?;
-        self.entries.push((name, value));
+        self.entries_mut().push((name, value));
         Ok(())
     }
 
     /// Adds an already validated field at the end.
     pub fn append_field(&mut self, name: HeaderName, value: HeaderValue) {
-        self.entries.push((name, value));
+        self.entries_mut().push((name, value));
     }
 
     /// Sets `name` to `value`: the first field of that name is replaced in place
@@ -453,27 +671,31 @@ impl HeaderMap {
     ) -> Result<(), InvalidHeader> {
         let name = name.into_header_name()?;
         let value = value.into_header_value()?;
-        match self.entries.iter().position(|(n, _)| *n == name) {
+        let entries = self.entries_mut();
+        match entries.iter().position(|(n, _)| *n == name) {
             Some(i) => {
                 let mut j = i + 1;
-                while j < self.entries.len() {
-                    if self.entries[j].0 == name {
-                        self.entries.remove(j);
+                while j < entries.len() {
+                    if entries[j].0 == name {
+                        entries.remove(j);
                     } else {
                         j += 1;
                     }
                 }
-                self.entries[i] = (name, value);
+                entries[i] = (name, value);
             }
-            None => self.entries.push((name, value)),
+            None => entries.push((name, value)),
         }
         Ok(())
     }
 
     /// Removes every field named `name`; returns the first removed value.
     pub fn remove(&mut self, name: &str) -> Option<HeaderValue> {
+        if !self.contains(name) {
+            return None;
+        }
         let mut first = None;
-        self.entries.retain(|(n, v)| {
+        self.entries_mut().retain(|(n, v)| {
             if n.matches(name) {
                 if first.is_none() {
                     first = Some(v.clone());
@@ -488,14 +710,73 @@ impl HeaderMap {
 
     /// Every field in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&HeaderName, &HeaderValue)> + '_ {
-        self.entries.iter().map(|(n, v)| (n, v))
+        self.entries().iter().map(|(n, v)| (n, v))
+    }
+
+    /// Every field in order as `(name, value)` bytes, without building a
+    /// `HeaderName` or `HeaderValue` (the cheap way to walk a parsed head).
+    ///
+    /// ```
+    /// use wireloom_core::http::HeaderMap;
+    /// let mut h = HeaderMap::new();
+    /// h.append("A", "1").unwrap();
+    /// h.append("b", "2").unwrap();
+    /// let v: Vec<_> = h.iter_bytes().collect();
+    /// assert_eq!(v, [(&b"A"[..], &b"1"[..]), (b"b", b"2")]);
+    /// ```
+    pub fn iter_bytes(&self) -> IterBytes<'_> {
+        IterBytes(match &self.repr {
+            Repr::Owned(e) => IterBytesInner::Owned(e.iter()),
+            Repr::Parsed(p) => IterBytesInner::Parsed(&p.buf, p.spans.iter()),
+        })
     }
 
     /// Removes every field.
     pub fn clear(&mut self) {
-        self.entries.clear();
+        match &mut self.repr {
+            Repr::Owned(e) => e.clear(),
+            Repr::Parsed(_) => self.repr = Repr::Owned(Vec::new()),
+        }
     }
 }
+
+/// Replaces each obs-fold (CRLF or LF followed by whitespace) with one SP.
+fn unfold(v: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        match v[i] {
+            b'\r' | b'\n' => {
+                while out.last().is_some_and(|&c| c == b' ' || c == b'\t') {
+                    out.pop();
+                }
+                while i < v.len() && matches!(v[i], b'\r' | b'\n' | b' ' | b'\t') {
+                    i += 1;
+                }
+                out.push(b' ');
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Bytes::from(out)
+}
+
+/// Names compare case-insensitively, values byte for byte, in order;
+/// how each map is held does not matter.
+impl PartialEq for HeaderMap {
+    fn eq(&self, other: &HeaderMap) -> bool {
+        self.len() == other.len()
+            && self
+                .iter_bytes()
+                .zip(other.iter_bytes())
+                .all(|((n, v), (m, w))| n.eq_ignore_ascii_case(m) && v == w)
+    }
+}
+
+impl Eq for HeaderMap {}
 
 /// Whether the field `name` (any case) describes or frames one particular
 /// message body: its length and transfer coding (`Content-Length`,
@@ -523,7 +804,7 @@ pub fn describes_content(name: &str) -> bool {
 
 impl fmt::Debug for HeaderMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.entries.iter()).finish()
+        f.debug_list().entries(self.entries().iter()).finish()
     }
 }
 
@@ -534,18 +815,17 @@ impl<'a> IntoIterator for &'a HeaderMap {
         fn(&'a (HeaderName, HeaderValue)) -> (&'a HeaderName, &'a HeaderValue),
     >;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|(n, v)| (n, v))
+        self.entries().iter().map(|(n, v)| (n, v))
     }
 }
 
 impl FromIterator<(HeaderName, HeaderValue)> for HeaderMap {
     fn from_iter<T: IntoIterator<Item = (HeaderName, HeaderValue)>>(iter: T) -> Self {
         HeaderMap {
-            entries: iter.into_iter().collect(),
+            repr: Repr::Owned(iter.into_iter().collect()),
         }
     }
 }
-
 /// Strips optional whitespace (SP, HTAB) from both ends.
 pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {

@@ -19,12 +19,12 @@
 
 use bytes::Bytes;
 
-use super::chars::{find_ctl, find_non_uri, is_field_char, is_vchar, skip_tchars};
+use super::chars::{find_ctl, find_non_uri, is_field_char, is_host_char, is_vchar, skip_tchars};
 use super::error::{Error, ErrorKind};
 use super::framing::add_content_length;
-use super::header::{HeaderMap, HeaderName, HeaderValue};
+use super::header::HeaderMap;
 use super::message::{RequestHead, ResponseHead};
-use super::uri::RequestTarget;
+use super::uri::{check_chars as check_target_chars, RequestTarget};
 use super::{Method, StatusCode, Version};
 
 /// Result of parsing possibly incomplete input.
@@ -701,121 +701,100 @@ fn scan_value(buf: &[u8], mut i: usize, lenient: Lenient) -> Result<Option<(usiz
     }
 }
 
-/// Builds a [`HeaderMap`] of shared slices of `buf` from parsed positions.
+/// Builds a [`HeaderMap`] over `buf` from parsed positions: one shared
+/// `buf` plus the positions, nothing copied (see [`HeaderMap`]). Folded
+/// values are unfolded (each fold becomes one SP). Panics if a position
+/// lies outside `buf`.
 pub fn headers_from_raw(buf: &Bytes, raw: &[RawHeader]) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(raw.len());
-    for h in raw {
-        let name = HeaderName::from_validated(buf.slice(h.name.0 as usize..h.name.1 as usize));
-        let value = if h.folded {
-            HeaderValue::from_validated(unfold(&buf[h.value.0 as usize..h.value.1 as usize]))
-        } else {
-            HeaderValue::from_validated(buf.slice(h.value.0 as usize..h.value.1 as usize))
-        };
-        map.append_field(name, value);
-    }
-    map
-}
-
-/// Replaces each obs-fold (CRLF or LF followed by whitespace) with one SP.
-fn unfold(v: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(v.len());
-    let mut i = 0;
-    while i < v.len() {
-        match v[i] {
-            b'\r' | b'\n' => {
-                while out.last().is_some_and(|&c| c == b' ' || c == b'\t') {
-                    out.pop();
-                }
-                while i < v.len() && matches!(v[i], b'\r' | b'\n' | b' ' | b'\t') {
-                    i += 1;
-                }
-                out.push(b' ');
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Bytes::from(out)
+    HeaderMap::from_parsed(buf.clone(), raw)
 }
 
 impl RequestHead {
     /// Freezes a parsed request into shared slices of `buf` (the bytes given to
     /// [`parse_request`]) and checks what the line scan does not: the
     /// target's form for the method and the Host rule of RFC 9112 §3.2.
+    ///
+    /// `raw` and `headers` are what [`parse_request`] returned for `buf`
+    /// under the same `cfg`: the scan already checked every byte (the
+    /// target's characters and `%HH` escapes by `cfg`'s rule, the method and
+    /// names as tokens, the values), and none of that is done again. The
+    /// head holds `buf` once (in its [`HeaderMap`]) plus a slice of it for
+    /// the target.
     pub fn from_raw(
         buf: &Bytes,
         raw: &RawRequest,
         headers: &[RawHeader],
         cfg: &ParseConfig,
     ) -> Result<RequestHead, Error> {
-        let method =
-            Method::from_bytes_shared(buf.slice(raw.method.0 as usize..raw.method.1 as usize))
-                .map_err(|_| Error::new(ErrorKind::InvalidMethod))?;
-        let target = RequestTarget::parse_shared(
-            buf.slice(raw.target.0 as usize..raw.target.1 as usize),
-            &method,
-            cfg.lenient.contains(Lenient::TARGET_CHARS),
-        )
-        .map_err(|_| Error::new(ErrorKind::InvalidTarget))?;
-        let headers = headers_from_raw(buf, headers);
-        if raw.version == Version::Http11 {
-            let mut hosts = headers.get_all("host");
-            let ok =
-                hosts.next().is_some_and(|h| valid_host(h.as_bytes())) && hosts.next().is_none();
-            if !ok {
-                return err(ErrorKind::InvalidHost);
-            }
-        } else if headers.get_all("host").count() > 1 {
-            return err(ErrorKind::InvalidHost);
-        }
-        Ok(RequestHead {
-            method,
-            target,
-            version: raw.version,
-            headers,
-        })
+        request_head(buf.clone(), raw, headers, cfg)
     }
 }
 
-/// Host = uri-host [ ":" port ]; empty is allowed (RFC 9112 §3.2).
-fn valid_host(h: &[u8]) -> bool {
-    h.iter().all(|&c| {
-        c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'%'
-            )
+/// [`RequestHead::from_raw`] taking the buffer by value, so that a
+/// connection hands over the head it split off without one more reference.
+pub(crate) fn request_head(
+    buf: Bytes,
+    raw: &RawRequest,
+    headers: &[RawHeader],
+    cfg: &ParseConfig,
+) -> Result<RequestHead, Error> {
+    let (m, t) = (raw.method, raw.target);
+    let method_bytes = &buf[m.0 as usize..m.1 as usize];
+    let method = Method::from_wire(method_bytes, || buf.slice(m.0 as usize..m.1 as usize))
+        .map_err(|_| Error::new(ErrorKind::InvalidMethod))?;
+    let t = t.0 as usize..t.1 as usize;
+    debug_assert!(
+        check_target_chars(&buf[t.clone()], cfg.lenient.contains(Lenient::TARGET_CHARS)).is_ok(),
+        "from_raw: the target was not scanned under this configuration"
+    );
+    let target = RequestTarget::from_scanned(&buf, t, &method)
+        .map_err(|_| Error::new(ErrorKind::InvalidTarget))?;
+    // The Host rule, on the positions: HTTP/1.1 needs exactly one valid
+    // Host, HTTP/1.0 at most one.
+    let mut hosts = 0u32;
+    let mut hosts_valid = true;
+    for h in headers {
+        let name = h.name.0 as usize..h.name.1 as usize;
+        if name.len() == 4 && buf[name].eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+            hosts_valid &= valid_host(&buf[h.value.0 as usize..h.value.1 as usize]);
+        }
+    }
+    let host_ok = match raw.version {
+        Version::Http11 => hosts == 1 && hosts_valid,
+        Version::Http10 => hosts <= 1,
+    };
+    if !host_ok {
+        return err(ErrorKind::InvalidHost);
+    }
+    Ok(RequestHead {
+        method,
+        target,
+        version: raw.version,
+        headers: HeaderMap::from_parsed(buf, headers),
     })
+}
+
+/// Host = uri-host [ ":" port ]; empty is allowed (RFC 9112 §3.2).
+#[inline]
+fn valid_host(h: &[u8]) -> bool {
+    h.iter().all(|&c| is_host_char(c))
 }
 
 impl ResponseHead {
     /// Freezes a parsed response into shared slices of `buf`.
     pub fn from_raw(buf: &Bytes, raw: &RawResponse, headers: &[RawHeader]) -> ResponseHead {
-        ResponseHead {
-            version: raw.version,
-            status: StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK),
-            reason: buf.slice(raw.reason.0 as usize..raw.reason.1 as usize),
-            headers: headers_from_raw(buf, headers),
-        }
+        response_head(buf.clone(), raw, headers)
+    }
+}
+
+/// [`ResponseHead::from_raw`] taking the buffer by value.
+pub(crate) fn response_head(buf: Bytes, raw: &RawResponse, headers: &[RawHeader]) -> ResponseHead {
+    ResponseHead {
+        version: raw.version,
+        status: StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK),
+        reason: buf.slice(raw.reason.0 as usize..raw.reason.1 as usize),
+        headers: HeaderMap::from_parsed(buf, headers),
     }
 }
 

@@ -49,7 +49,7 @@ use super::framing::{self, Expectation, Framing};
 use super::header::{names, HeaderMap, HeaderValue};
 use super::message::{RequestHead, ResponseHead};
 use super::outbox::Outbox;
-use super::parse::{check_unfinished, parse_request, ParseConfig, RawHeader, Status};
+use super::parse::{check_unfinished, parse_request, request_head, ParseConfig, RawHeader, Status};
 use super::serialize::{write_response_head, write_response_head_with, Extra};
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
@@ -857,7 +857,7 @@ impl ServerConnection {
             Status::Partial => Ok(false),
             Status::Complete(r) => {
                 let bytes = input.split_to(r.head_len).freeze();
-                let head = RequestHead::from_raw(&bytes, &r, &self.raw, &self.config.head)?;
+                let head = request_head(bytes, &r, &self.raw, &self.config.head)?;
                 self.on_head(now, head)?;
                 Ok(true)
             }
