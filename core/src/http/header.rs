@@ -473,6 +473,7 @@ impl HeaderMap {
     /// shared `buf` and the positions. Folded values (lenient responses)
     /// are unfolded into owned values. Panics if a position is out of `buf`
     /// or reversed.
+    #[inline]
     pub(crate) fn from_parsed(buf: Bytes, raw: &[RawHeader]) -> HeaderMap {
         // One pass, no branch per field: positions in order and in bounds,
         // no folded value.

@@ -80,6 +80,7 @@ impl Method {
 
     /// A method from its wire bytes `b`; `own` gives the bytes to keep for an
     /// extension method (called only then).
+    #[inline]
     pub(crate) fn from_wire(
         b: &[u8],
         own: impl FnOnce() -> Bytes,

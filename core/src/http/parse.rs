@@ -720,6 +720,7 @@ impl RequestHead {
     /// names as tokens, the values), and none of that is done again. The
     /// head holds `buf` once (in its [`HeaderMap`]) plus a slice of it for
     /// the target.
+    #[inline]
     pub fn from_raw(
         buf: &Bytes,
         raw: &RawRequest,
@@ -732,6 +733,7 @@ impl RequestHead {
 
 /// [`RequestHead::from_raw`] taking the buffer by value, so that a
 /// connection hands over the head it split off without one more reference.
+#[inline]
 pub(crate) fn request_head(
     buf: Bytes,
     raw: &RawRequest,
@@ -783,12 +785,14 @@ fn valid_host(h: &[u8]) -> bool {
 
 impl ResponseHead {
     /// Freezes a parsed response into shared slices of `buf`.
+    #[inline]
     pub fn from_raw(buf: &Bytes, raw: &RawResponse, headers: &[RawHeader]) -> ResponseHead {
         response_head(buf.clone(), raw, headers)
     }
 }
 
 /// [`ResponseHead::from_raw`] taking the buffer by value.
+#[inline]
 pub(crate) fn response_head(buf: Bytes, raw: &RawResponse, headers: &[RawHeader]) -> ResponseHead {
     ResponseHead {
         version: raw.version,

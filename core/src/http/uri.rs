@@ -102,6 +102,7 @@ impl RequestTarget {
     /// The target at `range` of `buf`, whose characters the head scan
     /// already checked: only the form is judged here, and `buf` is sliced
     /// (one reference) only when the target is valid.
+    #[inline]
     pub(crate) fn from_scanned(
         buf: &Bytes,
         range: std::ops::Range<usize>,
@@ -240,6 +241,7 @@ struct Layout {
 impl Layout {
     /// Finds the form and parts of `b` (non-empty, shorter than
     /// `u16::MAX`, characters already checked) for `method`.
+    #[inline]
     fn of(b: &[u8], method: &Method) -> Result<Layout, InvalidTarget> {
         let len = b.len() as u16;
         let mut t = Layout {
