@@ -204,6 +204,13 @@ pub(crate) fn find_ctl(s: &[u8], i: usize) -> Option<usize> {
     (j < s.len()).then_some(j)
 }
 
+/// Like [`find_non_uri`], stopping at `?` too (where the query starts).
+#[inline(always)]
+pub(crate) fn find_target_stop(s: &[u8], i: usize) -> usize {
+    let stop = |c: u8| non_uri(c) | (c == b'?');
+    find_first(s, i, stop, stop)
+}
+
 /// Index of the first byte in `s[from..]` that is not a strict
 /// request-target character or is a `%`; `s.len()` when there is none.
 #[inline(always)]

@@ -470,33 +470,24 @@ impl HeaderMap {
     }
 
     /// A map over the fields a parser found in `buf`, without copying: one
-    /// shared `buf` and the positions. Folded values (lenient responses)
-    /// are unfolded into owned values. Panics if a position is out of `buf`
-    /// or reversed.
+    /// shared `buf` and the positions, which must be in order (start before
+    /// end), inside `buf` and not folded (see `parse::copy_spans`).
     #[inline]
-    pub(crate) fn from_parsed(buf: Bytes, raw: &[RawHeader]) -> HeaderMap {
-        // One pass, no branch per field: positions in order and in bounds,
-        // no folded value.
-        let mut odd = false;
-        let mut end = 0u32;
-        for h in raw {
-            odd |= (h.name.0 > h.name.1) | (h.value.0 > h.value.1) | h.folded;
-            end = end.max(h.name.1).max(h.value.1);
-        }
-        if odd || end as usize > buf.len() {
-            return HeaderMap::from_parsed_slow(&buf, raw);
-        }
+    pub(crate) fn from_spans(buf: Bytes, spans: Vec<RawHeader>) -> HeaderMap {
         HeaderMap {
             repr: Repr::Parsed(Parsed {
                 buf,
-                spans: raw.to_vec(),
+                spans,
                 fields: OnceLock::new(),
             }),
         }
     }
 
+    /// A map of owned fields at the positions `raw` of `buf`: folded values
+    /// are unfolded (each fold becomes one SP). Panics if a position is out
+    /// of `buf` or reversed.
     #[cold]
-    fn from_parsed_slow(buf: &Bytes, raw: &[RawHeader]) -> HeaderMap {
+    pub(crate) fn from_raw_slow(buf: &Bytes, raw: &[RawHeader]) -> HeaderMap {
         let slice = |(s, e): (u32, u32)| buf.slice(s as usize..e as usize);
         raw.iter()
             .map(|h| {

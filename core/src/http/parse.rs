@@ -19,7 +19,9 @@
 
 use bytes::Bytes;
 
-use super::chars::{find_ctl, find_non_uri, is_field_char, is_host_char, is_vchar, skip_tchars};
+use super::chars::{
+    find_ctl, find_target_stop, is_field_char, is_host_char, is_vchar, skip_tchars,
+};
 use super::error::{Error, ErrorKind};
 use super::framing::add_content_length;
 use super::header::HeaderMap;
@@ -195,6 +197,9 @@ pub struct RawRequest {
     pub method: (u32, u32),
     /// Target range.
     pub target: (u32, u32),
+    /// Position of the first `?` in the target, if any: the query follows
+    /// it (RFC 9112 §3.2). Lets the head builder skip looking for it again.
+    pub query: Option<u32>,
     /// Protocol version.
     pub version: Version,
     /// Bytes of input the head used, including the empty line.
@@ -321,29 +326,41 @@ pub fn parse_request(
     let method = (m_start as u32, i as u32);
     i += 1;
 
-    // request-target SP
+    // request-target SP, noting where the first `?` is (the query).
     let t_start = i;
+    let mut query = None;
     if lenient.contains(Lenient::TARGET_CHARS) {
         while i < line.len() && is_vchar(line[i]) && line[i] != b'#' {
+            if line[i] == b'?' && query.is_none() {
+                query = Some(i as u32);
+            }
             i += 1;
         }
     } else {
         loop {
             // Runs of plain target characters, sixteen at a time; stops at
-            // anything else, `%` included.
-            i = find_non_uri(line, i);
-            if line.get(i) != Some(&b'%') {
-                break;
-            }
-            // pct-encoded = "%" HEXDIG HEXDIG
-            for k in 1..3 {
-                match line.get(i + k) {
-                    Some(h) if h.is_ascii_hexdigit() => {}
-                    Some(_) => return err(ErrorKind::InvalidTarget),
-                    None => return out(line),
+            // anything else, `%` and `?` included.
+            i = find_target_stop(line, i);
+            match line.get(i) {
+                Some(b'?') => {
+                    if query.is_none() {
+                        query = Some(i as u32);
+                    }
+                    i += 1;
                 }
+                Some(b'%') => {
+                    // pct-encoded = "%" HEXDIG HEXDIG
+                    for k in 1..3 {
+                        match line.get(i + k) {
+                            Some(h) if h.is_ascii_hexdigit() => {}
+                            Some(_) => return err(ErrorKind::InvalidTarget),
+                            None => return out(line),
+                        }
+                    }
+                    i += 3;
+                }
+                _ => break,
             }
-            i += 3;
         }
     }
     if i >= line.len() {
@@ -375,6 +392,7 @@ pub fn parse_request(
         Status::Complete(head_len) => Ok(Status::Complete(RawRequest {
             method,
             target,
+            query,
             version,
             head_len,
         })),
@@ -706,7 +724,16 @@ fn scan_value(buf: &[u8], mut i: usize, lenient: Lenient) -> Result<Option<(usiz
 /// values are unfolded (each fold becomes one SP). Panics if a position
 /// lies outside `buf`.
 pub fn headers_from_raw(buf: &Bytes, raw: &[RawHeader]) -> HeaderMap {
-    HeaderMap::from_parsed(buf.clone(), raw)
+    headers_at(buf.clone(), raw)
+}
+
+/// [`headers_from_raw`] taking the buffer by value.
+#[inline]
+fn headers_at(buf: Bytes, raw: &[RawHeader]) -> HeaderMap {
+    match copy_spans(&buf, raw, |_| {}) {
+        Some(spans) => HeaderMap::from_spans(buf, spans),
+        None => HeaderMap::from_raw_slow(&buf, raw),
+    }
 }
 
 impl RequestHead {
@@ -740,28 +767,55 @@ pub(crate) fn request_head(
     headers: &[RawHeader],
     cfg: &ParseConfig,
 ) -> Result<RequestHead, Error> {
-    let (m, t) = (raw.method, raw.target);
-    let method_bytes = &buf[m.0 as usize..m.1 as usize];
-    let method = Method::from_wire(method_bytes, || buf.slice(m.0 as usize..m.1 as usize))
+    let m = raw.method.0 as usize..raw.method.1 as usize;
+    let method = Method::from_wire(&buf[m.clone()], || buf.slice(m))
         .map_err(|_| Error::new(ErrorKind::InvalidMethod))?;
-    let t = t.0 as usize..t.1 as usize;
+    let t = raw.target.0 as usize..raw.target.1 as usize;
+    let query = raw.query.map(|q| q as usize);
     debug_assert!(
         check_target_chars(&buf[t.clone()], cfg.lenient.contains(Lenient::TARGET_CHARS)).is_ok(),
         "from_raw: the target was not scanned under this configuration"
     );
-    let target = RequestTarget::from_scanned(&buf, t, &method)
-        .map_err(|_| Error::new(ErrorKind::InvalidTarget))?;
-    // The Host rule, on the positions: HTTP/1.1 needs exactly one valid
-    // Host, HTTP/1.0 at most one.
+    debug_assert_eq!(
+        query,
+        memchr::memchr(b'?', &buf[t.clone()]).map(|q| q + t.start)
+    );
+    let layout =
+        match RequestTarget::scanned_layout(&buf[t.clone()], query.map(|q| q - t.start), &method) {
+            Ok(l) => l,
+            Err(_) => return err(ErrorKind::InvalidTarget),
+        };
+    // The Host rule (RFC 9112 §3.2), on the positions while they are
+    // copied: HTTP/1.1 needs exactly one valid Host, HTTP/1.0 at most one.
     let mut hosts = 0u32;
     let mut hosts_valid = true;
-    for h in headers {
-        let name = h.name.0 as usize..h.name.1 as usize;
-        if name.len() == 4 && buf[name].eq_ignore_ascii_case(b"host") {
+    let mut count_host = |name: &[u8], value: &[u8]| {
+        if name.len() == 4 && name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
-            hosts_valid &= valid_host(&buf[h.value.0 as usize..h.value.1 as usize]);
+            hosts_valid &= valid_host(value);
         }
-    }
+    };
+    let fields = match copy_spans(&buf, headers, |h| {
+        count_host(
+            &buf[h.name.0 as usize..h.name.1 as usize],
+            &buf[h.value.0 as usize..h.value.1 as usize],
+        )
+    }) {
+        Some(spans) => Ok(spans),
+        None => {
+            // Positions not from the scan, or a folded value: the slow map
+            // checks them (and unfolds); Host is counted on it.
+            let map = HeaderMap::from_raw_slow(&buf, headers);
+            (hosts, hosts_valid) = (0, true);
+            for (n, v) in map.iter_bytes() {
+                if n.eq_ignore_ascii_case(b"host") {
+                    hosts += 1;
+                    hosts_valid &= valid_host(v);
+                }
+            }
+            Err(map)
+        }
+    };
     let host_ok = match raw.version {
         Version::Http11 => hosts == 1 && hosts_valid,
         Version::Http10 => hosts <= 1,
@@ -769,18 +823,48 @@ pub(crate) fn request_head(
     if !host_ok {
         return err(ErrorKind::InvalidHost);
     }
+    let target = RequestTarget::from_layout(buf.slice(t), layout);
     Ok(RequestHead {
         method,
         target,
         version: raw.version,
-        headers: HeaderMap::from_parsed(buf, headers),
+        headers: match fields {
+            Ok(spans) => HeaderMap::from_spans(buf, spans),
+            Err(map) => map,
+        },
     })
+}
+
+/// The positions of `headers` as a parsed map keeps them, calling `each`
+/// on every one; `None` (the map is then built the slow way) when one is
+/// folded, reversed or outside `buf`. One pass; the checks have no branch
+/// per field.
+#[inline(always)]
+fn copy_spans(
+    buf: &[u8],
+    headers: &[RawHeader],
+    mut each: impl FnMut(&RawHeader),
+) -> Option<Vec<RawHeader>> {
+    let mut spans = Vec::with_capacity(headers.len());
+    let mut odd = false;
+    let mut end = 0u32;
+    for h in headers {
+        odd |= (h.name.0 > h.name.1) | (h.value.0 > h.value.1) | h.folded;
+        end = end.max(h.name.1).max(h.value.1);
+        if odd || end as usize > buf.len() {
+            return None;
+        }
+        each(h);
+        spans.push(*h);
+    }
+    Some(spans)
 }
 
 /// Host = uri-host [ ":" port ]; empty is allowed (RFC 9112 §3.2).
 #[inline]
 fn valid_host(h: &[u8]) -> bool {
-    h.iter().all(|&c| is_host_char(c))
+    // Branch-free: host values are short and nearly always valid.
+    h.iter().fold(true, |ok, &c| ok & is_host_char(c))
 }
 
 impl ResponseHead {
@@ -798,7 +882,7 @@ pub(crate) fn response_head(buf: Bytes, raw: &RawResponse, headers: &[RawHeader]
         version: raw.version,
         status: StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK),
         reason: buf.slice(raw.reason.0 as usize..raw.reason.1 as usize),
-        headers: HeaderMap::from_parsed(buf, headers),
+        headers: headers_at(buf, headers),
     }
 }
 

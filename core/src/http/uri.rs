@@ -96,26 +96,33 @@ impl RequestTarget {
             return Err(InvalidTarget::TooLong);
         }
         check_chars(&raw, lenient_chars)?;
-        Ok(Layout::of(&raw, method)?.with(raw))
+        Ok(Layout::of(&raw, method, None)?.with(raw))
     }
 
-    /// The target at `range` of `buf`, whose characters the head scan
-    /// already checked: only the form is judged here, and `buf` is sliced
-    /// (one reference) only when the target is valid.
+    /// The layout of the target `b`, whose characters the head scan already
+    /// checked (`query`: where its first `?` is, if any): only the form is
+    /// judged here. [`RequestTarget::from_layout`] then makes the target,
+    /// so that the caller slices its buffer only for a valid one and builds
+    /// the target where it is kept.
     #[inline]
-    pub(crate) fn from_scanned(
-        buf: &Bytes,
-        range: std::ops::Range<usize>,
+    pub(crate) fn scanned_layout(
+        b: &[u8],
+        query: Option<usize>,
         method: &Method,
-    ) -> Result<RequestTarget, InvalidTarget> {
-        let b = &buf[range.clone()];
+    ) -> Result<Layout, InvalidTarget> {
         if b.len() >= NONE as usize {
             return Err(InvalidTarget::TooLong);
         }
         if b.is_empty() {
             return Err(InvalidTarget::Form);
         }
-        Ok(Layout::of(b, method)?.with(buf.slice(range)))
+        Layout::of(b, method, Some(query))
+    }
+
+    /// The target with the bytes `raw` laid out as `layout` says.
+    #[inline]
+    pub(crate) fn from_layout(raw: Bytes, layout: Layout) -> RequestTarget {
+        layout.with(raw)
     }
 
     /// The form of this target.
@@ -230,7 +237,8 @@ impl RequestTarget {
 
 /// Where the parts of a target are (everything of [`RequestTarget`] but
 /// its bytes).
-struct Layout {
+#[derive(Clone, Copy)]
+pub(crate) struct Layout {
     form: TargetForm,
     scheme_end: u16,
     auth: (u16, u16),
@@ -240,9 +248,15 @@ struct Layout {
 
 impl Layout {
     /// Finds the form and parts of `b` (non-empty, shorter than
-    /// `u16::MAX`, characters already checked) for `method`.
+    /// `u16::MAX`, characters already checked) for `method`. `query` is the
+    /// position of the first `?` when the caller knows it (`Some(None)`:
+    /// there is none).
     #[inline]
-    fn of(b: &[u8], method: &Method) -> Result<Layout, InvalidTarget> {
+    fn of(
+        b: &[u8],
+        method: &Method,
+        query: Option<Option<usize>>,
+    ) -> Result<Layout, InvalidTarget> {
         let len = b.len() as u16;
         let mut t = Layout {
             form: TargetForm::Origin,
@@ -296,10 +310,14 @@ impl Layout {
             t.auth = (a_start as u16, a_end as u16);
             t.path = (a_end as u16, len);
         }
-        // Origin or absolute form: the query starts after the first `?`.
+        // Origin or absolute form: the query starts after the first `?`
+        // (which is in the path part: the authority stops at `?`).
         let (ps, pe) = t.path;
-        if let Some(q) = find_question(&b[ps as usize..pe as usize]) {
-            let q = ps as usize + q;
+        let q = match query {
+            Some(q) => q,
+            None => find_question(&b[ps as usize..pe as usize]).map(|q| ps as usize + q),
+        };
+        if let Some(q) = q {
             t.path = (ps, q as u16);
             t.query = q as u16 + 1;
         }
