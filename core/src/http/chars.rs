@@ -93,70 +93,6 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&c| is_tchar(c))
 }
 
-/// Bytes scanned per block by the `find_*` and `skip_*` scanners.
-const BLOCK: usize = 16;
-
-/// Index of the first byte in `s[i..]` (absolute index) for which `hit`
-/// holds, or `s.len()`: sixteen bytes per step while sixteen remain, then
-/// byte by byte. `hit_one` is the same predicate, for the tail.
-///
-/// Written so that the compiler turns each block into SIMD without
-/// `unsafe`: the predicate is applied to all sixteen bytes branch-free into
-/// a mask of 0x00/0xFF bytes (SSE2 compares on x86-64, NEON on aarch64);
-/// an OR over the mask (a move-mask test) tells whether the block has a
-/// hit, and the same mask read as one `u128` gives its position from the
-/// trailing zeros.
-#[inline(always)]
-fn find_first(
-    s: &[u8],
-    mut i: usize,
-    hit: impl Fn(u8) -> bool + Copy,
-    hit_one: impl Fn(u8) -> bool,
-) -> usize {
-    while let Some(block) = s.get(i..i + BLOCK) {
-        let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
-            break;
-        };
-        let mut m = [0u8; BLOCK];
-        for (o, &c) in m.iter_mut().zip(block) {
-            *o = if hit(c) { 0xff } else { 0 };
-        }
-        if m.iter().fold(0, |a, &x| a | x) != 0 {
-            return i + (u128::from_le_bytes(m).trailing_zeros() / 8) as usize;
-        }
-        i += BLOCK;
-    }
-    while i < s.len() && !hit_one(s[i]) {
-        i += 1;
-    }
-    i
-}
-
-/// A CTL: below 0x20 (HTAB included) or 0x7F.
-#[inline(always)]
-fn ctl(c: u8) -> bool {
-    (c < 0x20) | (c == 0x7f)
-}
-
-/// Outside the strict request-target set, or `%` (which needs its two hex
-/// digits checked): the block form of `!is_uri_char(c) || c == b'%'`.
-#[inline(always)]
-fn non_uri(c: u8) -> bool {
-    (c <= 0x20)
-        | (c >= 0x7f)
-        | (c == b'"')
-        | (c == b'#')
-        | (c == b'%')
-        | (c == b'<')
-        | (c == b'>')
-        | (c == b'\\')
-        | (c == b'^')
-        | (c == b'`')
-        | (c == b'{')
-        | (c == b'|')
-        | (c == b'}')
-}
-
 /// Index of the first byte in `s[from..]` that is not a token character;
 /// `s.len()` when there is none. Eight table lookups per step without bounds
 /// checks (tokens are short: the early exit matters more than the width).
@@ -179,27 +115,145 @@ pub(crate) fn skip_tchars(s: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Bytes scanned per block by [`find_ctl`] and [`find_non_uri`].
+const BLOCK: usize = 16;
+
+/// Whether any byte of the block is a CTL: below 0x20, or 0x7F; HTAB
+/// included. Written branch-free over a fixed-size array so that the compiler
+/// turns it into SIMD compares and a move-mask (SSE2 on x86-64, NEON on
+/// aarch64) without `unsafe`.
+#[inline(always)]
+fn block_has_ctl(b: &[u8; BLOCK]) -> bool {
+    let mut acc = false;
+    for &c in b {
+        acc |= (c < 0x20) | (c == 0x7f);
+    }
+    acc
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Index of the first CTL byte among eight (as in [`block_has_ctl`]), found
+/// with word arithmetic: the lowest flagged byte is exact (borrows only
+/// propagate upwards), for bytes below 0x20 and for 0x7F alike.
+#[inline(always)]
+fn swar_ctl_index(eight: &[u8]) -> Option<usize> {
+    let w = u64::from_le_bytes(eight.try_into().ok()?);
+    let lt = w.wrapping_sub(LO * 0x20) & !w & HI;
+    let x = w ^ (LO * 0x7f);
+    let del = x.wrapping_sub(LO) & !x & HI;
+    let m = lt | del;
+    (m != 0).then(|| (m.trailing_zeros() / 8) as usize)
+}
+
 /// Index of the first byte in `s[from..]` (absolute index) that is below 0x20
 /// or equal to 0x7F, scanning sixteen bytes at a time. HTAB counts as such a
 /// byte; the caller decides. `None` when there is none.
 #[inline(always)]
-pub(crate) fn find_ctl(s: &[u8], i: usize) -> Option<usize> {
-    let j = find_first(s, i, ctl, ctl);
-    (j < s.len()).then_some(j)
+pub(crate) fn find_ctl(s: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(block) = s.get(i..i + BLOCK) {
+        let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
+            break;
+        };
+        if block_has_ctl(block) {
+            // The hit is in this block: locate it eight bytes at a time.
+            let (lo, hi) = block.split_at(8);
+            let k = match swar_ctl_index(lo) {
+                Some(k) => k,
+                None => 8 + swar_ctl_index(hi).unwrap_or(0),
+            };
+            return Some(i + k);
+        }
+        i += BLOCK;
+    }
+    while i < s.len() {
+        let c = s[i];
+        if c < 0x20 || c == 0x7f {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
-/// Like [`find_non_uri`], stopping at `?` too (where the query starts).
+/// Whether any byte of the block is outside the strict request-target set or
+/// is a `%` (which needs its two hex digits checked). Branch-free range and
+/// equality compares, like [`block_has_ctl`], so that it vectorises.
 #[inline(always)]
-pub(crate) fn find_target_stop(s: &[u8], i: usize) -> usize {
-    let stop = |c: u8| non_uri(c) | (c == b'?');
-    find_first(s, i, stop, stop)
+fn block_has_non_uri(b: &[u8; BLOCK]) -> bool {
+    let mut acc = false;
+    for &c in b {
+        acc |= non_uri(c);
+    }
+    acc
+}
+
+/// Outside the strict request-target set, or `%` (which needs its two hex
+/// digits checked): the branch-free form of `!is_uri_char(c) || c == b'%'`.
+#[inline(always)]
+fn non_uri(c: u8) -> bool {
+    (c <= 0x20)
+        | (c >= 0x7f)
+        | (c == b'"')
+        | (c == b'#')
+        | (c == b'%')
+        | (c == b'<')
+        | (c == b'>')
+        | (c == b'\\')
+        | (c == b'^')
+        | (c == b'`')
+        | (c == b'{')
+        | (c == b'|')
+        | (c == b'}')
+}
+
+/// Whether any byte of the block is where a target scan stops: what
+/// [`block_has_non_uri`] flags, or a `?` (where the query starts).
+#[inline(always)]
+fn block_has_target_stop(b: &[u8; BLOCK]) -> bool {
+    let mut acc = false;
+    for &c in b {
+        acc |= (c == b'?') | non_uri(c);
+    }
+    acc
+}
+
+/// Like [`find_non_uri`], stopping at `?` too.
+#[inline(always)]
+pub(crate) fn find_target_stop(s: &[u8], mut i: usize) -> usize {
+    while let Some(block) = s.get(i..i + BLOCK) {
+        let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
+            break;
+        };
+        if block_has_target_stop(block) {
+            break;
+        }
+        i += BLOCK;
+    }
+    while i < s.len() && is_uri_char(s[i]) && s[i] != b'%' && s[i] != b'?' {
+        i += 1;
+    }
+    i
 }
 
 /// Index of the first byte in `s[from..]` that is not a strict
 /// request-target character or is a `%`; `s.len()` when there is none.
 #[inline(always)]
-pub(crate) fn find_non_uri(s: &[u8], i: usize) -> usize {
-    find_first(s, i, non_uri, |c| !is_uri_char(c) || c == b'%')
+pub(crate) fn find_non_uri(s: &[u8], mut i: usize) -> usize {
+    while let Some(block) = s.get(i..i + BLOCK) {
+        let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
+            break;
+        };
+        if block_has_non_uri(block) {
+            break;
+        }
+        i += BLOCK;
+    }
+    while i < s.len() && is_uri_char(s[i]) && s[i] != b'%' {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]
@@ -246,10 +300,15 @@ mod tests {
     fn block_rules_match_the_tables() {
         for c in 0..=255u8 {
             let b = [c; BLOCK];
-            let is_ctl = c < 0x20 || c == 0x7f;
-            assert_eq!(ctl(c), is_ctl, "{c:#x}");
-            let is_non_uri = !is_uri_char(c) || c == b'%';
-            assert_eq!(non_uri(c), is_non_uri, "{c:#x}");
+            let ctl = c < 0x20 || c == 0x7f;
+            assert_eq!(block_has_ctl(&b), ctl, "{c:#x}");
+            let non_uri = !is_uri_char(c) || c == b'%';
+            assert_eq!(block_has_non_uri(&b), non_uri, "{c:#x}");
+            assert_eq!(block_has_target_stop(&b), non_uri || c == b'?', "{c:#x}");
+            assert_eq!(
+                is_host_char(c),
+                !non_uri && !b"/?@".contains(&c) || c == b'%'
+            );
             // One odd byte among good ones, at every position, in two blocks
             // and a tail.
             for pos in 0..40 {
@@ -259,6 +318,12 @@ mod tests {
                 assert_eq!(find_ctl(&v, 0), ctl);
                 let stop = if is_uri_char(c) && c != b'%' { 40 } else { pos };
                 assert_eq!(find_non_uri(&v, 0), stop);
+                let stop = if is_uri_char(c) && c != b'%' && c != b'?' {
+                    40
+                } else {
+                    pos
+                };
+                assert_eq!(find_target_stop(&v, 0), stop);
                 let stop = if is_tchar(c) { 40 } else { pos };
                 assert_eq!(skip_tchars(&v, 0), stop);
             }

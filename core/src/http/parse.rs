@@ -20,7 +20,7 @@
 use bytes::Bytes;
 
 use super::chars::{
-    find_ctl, find_target_stop, is_field_char, is_host_char, is_tchar, is_vchar, skip_tchars,
+    find_ctl, find_target_stop, is_field_char, is_host_char, is_vchar, skip_tchars,
 };
 use super::error::{Error, ErrorKind};
 use super::framing::add_content_length;
@@ -558,47 +558,83 @@ fn fields(
     let mut content_length = None;
     let mut i = start;
     loop {
-        let line_limit = i.saturating_add(cfg.max_header_line);
+        let line_start = i;
+        let line_limit = line_start.saturating_add(cfg.max_header_line);
         let line = window(buf, line_limit);
         let out = |line: &[u8]| ran_out(line, line_limit, ErrorKind::HeaderLineTooLong, cfg);
-        // A field line starts with a token character; anything else ends
-        // the head, folds the previous line, or is an error.
-        match line.get(i) {
-            Some(&c) if is_tchar(c) => {}
-            Some(_) => match line_start(line, i, lenient, kind, headers)? {
-                LineStart::End(n) => return Ok(Status::Complete(i + n)),
-                LineStart::Folded(next) => {
-                    i = next;
-                    continue;
-                }
-                LineStart::Partial => return out(line),
-            },
-            None => return out(line),
+        // End of head?
+        match newline(line, i, lenient)? {
+            Some(Some(n)) => return Ok(Status::Complete(i + n)),
+            Some(None) => return out(line),
+            None => {}
         }
-        // field-name ":"
-        let n_start = i;
-        i = skip_tchars(line, i + 1);
-        let n_end = i;
-        match line.get(i) {
-            Some(b':') => {}
-            Some(b' ' | b'\t') => match space_before_colon(line, i, lenient, kind)? {
-                Some(colon) => i = colon,
+        let c = line[i];
+        if c == b' ' || c == b'\t' {
+            // obs-fold: continues the previous field's value.
+            let Some(last) = headers.last_mut() else {
+                return err(ErrorKind::LeadingWhitespace);
+            };
+            if !(kind == Fields::Response && lenient.contains(Lenient::OBS_FOLD)) {
+                return err(ErrorKind::ObsFold);
+            }
+            let (end, next) = match scan_value(line, i, lenient)? {
+                Some(x) => x,
                 None => return out(line),
-            },
-            Some(_) => return err(ErrorKind::InvalidHeaderName),
-            None => return out(line),
+            };
+            let mut e = end;
+            while e > i && matches!(line[e - 1], b' ' | b'\t') {
+                e -= 1;
+            }
+            // Only extend when the continuation carries text.
+            if e > i && !line[i..e].iter().all(|&c| c == b' ' || c == b'\t') {
+                if last.value.0 == last.value.1 {
+                    let s = i + line[i..e]
+                        .iter()
+                        .take_while(|&&c| c == b' ' || c == b'\t')
+                        .count();
+                    last.value = (s as u32, e as u32);
+                } else {
+                    last.value.1 = e as u32;
+                    last.folded = true;
+                }
+            }
+            i = next;
+            continue;
+        }
+        // field-name
+        let n_start = i;
+        i = skip_tchars(line, i);
+        if i == line.len() {
+            return out(line);
+        }
+        let n_end = i;
+        match line[i] {
+            b':' if i > n_start => {}
+            b' ' | b'\t' if i > n_start => {
+                while i < line.len() && matches!(line[i], b' ' | b'\t') {
+                    i += 1;
+                }
+                match line.get(i) {
+                    None => return out(line),
+                    Some(b':')
+                        if kind == Fields::Response
+                            && lenient.contains(Lenient::SPACE_BEFORE_COLON) => {}
+                    Some(b':') => return err(ErrorKind::SpaceBeforeColon),
+                    Some(_) => return err(ErrorKind::InvalidHeaderName),
+                }
+            }
+            _ => return err(ErrorKind::InvalidHeaderName),
         }
         i += 1;
-        // OWS field-value OWS, scanned as one (SP and HTAB are allowed in
-        // all three), then trimmed.
+        // OWS field-value OWS
+        while i < line.len() && matches!(line[i], b' ' | b'\t') {
+            i += 1;
+        }
+        let v_start = i;
         let (mut v_end, next) = match scan_value(line, i, lenient)? {
             Some(x) => x,
             None => return out(line),
         };
-        let mut v_start = i;
-        while v_start < v_end && matches!(line[v_start], b' ' | b'\t') {
-            v_start += 1;
-        }
         while v_end > v_start && matches!(line[v_end - 1], b' ' | b'\t') {
             v_end -= 1;
         }
@@ -617,89 +653,6 @@ fn fields(
             folded: false,
         });
         i = next;
-    }
-}
-
-/// What a line that does not start with a token character is.
-enum LineStart {
-    /// The empty line ending the head, of this length (CRLF or LF).
-    End(usize),
-    /// An obs-fold continuation, merged into the previous field; the next
-    /// line starts here.
-    Folded(usize),
-    /// More input is needed to tell.
-    Partial,
-}
-
-/// Judges a line starting at `i` with a byte that is not a token character:
-/// the empty line, an obs-fold (lenient responses only) or an error. Out of
-/// the field loop: once per head, or rare.
-#[inline(never)]
-fn line_start(
-    line: &[u8],
-    i: usize,
-    lenient: Lenient,
-    kind: Fields,
-    headers: &mut [RawHeader],
-) -> Result<LineStart, Error> {
-    match newline(line, i, lenient)? {
-        Some(Some(n)) => return Ok(LineStart::End(n)),
-        Some(None) => return Ok(LineStart::Partial),
-        None => {}
-    }
-    if !matches!(line[i], b' ' | b'\t') {
-        return err(ErrorKind::InvalidHeaderName);
-    }
-    // obs-fold: continues the previous field's value.
-    let Some(last) = headers.last_mut() else {
-        return err(ErrorKind::LeadingWhitespace);
-    };
-    if !(kind == Fields::Response && lenient.contains(Lenient::OBS_FOLD)) {
-        return err(ErrorKind::ObsFold);
-    }
-    let (end, next) = match scan_value(line, i, lenient)? {
-        Some(x) => x,
-        None => return Ok(LineStart::Partial),
-    };
-    let mut e = end;
-    while e > i && matches!(line[e - 1], b' ' | b'\t') {
-        e -= 1;
-    }
-    // Only extend when the continuation carries text.
-    if e > i && !line[i..e].iter().all(|&c| c == b' ' || c == b'\t') {
-        if last.value.0 == last.value.1 {
-            let s = i + line[i..e]
-                .iter()
-                .take_while(|&&c| c == b' ' || c == b'\t')
-                .count();
-            last.value = (s as u32, e as u32);
-        } else {
-            last.value.1 = e as u32;
-            last.folded = true;
-        }
-    }
-    Ok(LineStart::Folded(next))
-}
-
-/// Whitespace between a field name and the colon, at `i`: the position of
-/// the colon when allowed (lenient responses), `None` when input ends first.
-#[cold]
-fn space_before_colon(
-    line: &[u8],
-    mut i: usize,
-    lenient: Lenient,
-    kind: Fields,
-) -> Result<Option<usize>, Error> {
-    while i < line.len() && matches!(line[i], b' ' | b'\t') {
-        i += 1;
-    }
-    match line.get(i) {
-        None => Ok(None),
-        Some(b':') if kind == Fields::Response && lenient.contains(Lenient::SPACE_BEFORE_COLON) => {
-            Ok(Some(i))
-        }
-        Some(b':') => err(ErrorKind::SpaceBeforeColon),
-        Some(_) => err(ErrorKind::InvalidHeaderName),
     }
 }
 
