@@ -93,6 +93,51 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&c| is_tchar(c))
 }
 
+/// Eight bytes with ASCII capitals made small, all at once: a byte gets
+/// 0x20 added when it is `A` to `Z` (the high bit of `b + 0x3F` and not of
+/// `b + 0x25`, computed on the low seven bits so no carry crosses bytes,
+/// and only for ASCII bytes).
+#[inline(always)]
+fn lower8(w: u64) -> u64 {
+    const L: u64 = 0x0101_0101_0101_0101;
+    let low = w & (0x7f * L);
+    let upper = (low + 0x3f * L) & !(low + 0x25 * L) & !w & (0x80 * L);
+    w | (upper >> 2)
+}
+
+#[inline(always)]
+fn word(s: &[u8], at: usize) -> u64 {
+    match s.get(at..at + 8) {
+        Some(b) => u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+        None => 0,
+    }
+}
+
+/// `a.eq_ignore_ascii_case(b)`: the lengths inline (most names differ in
+/// length from the one looked up), the bytes eight per step.
+#[inline(always)]
+pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && same_ignoring_case(a, b)
+}
+
+/// Equal-length `a` and `b` compared ignoring ASCII case: SWAR lowering of
+/// whole words, the last word read overlapping the one before.
+#[inline(never)]
+fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n < 8 {
+        return a.eq_ignore_ascii_case(b);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if lower8(word(a, i)) != lower8(word(b, i)) {
+            return false;
+        }
+        i += 8;
+    }
+    lower8(word(a, n - 8)) == lower8(word(b, n - 8))
+}
+
 /// Index of the first byte in `s[from..]` that is not a token character;
 /// `s.len()` when there is none. Eight table lookups per step without bounds
 /// checks (tokens are short: the early exit matters more than the width).
@@ -328,6 +373,33 @@ mod tests {
                 assert_eq!(skip_tchars(&v, 0), stop);
             }
         }
+    }
+
+    #[test]
+    fn eq_ignore_case_agrees_with_std() {
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        for len in 0..20 {
+            for start in 0..=(256 - len) {
+                let a = &bytes[start..start + len];
+                let upper: Vec<u8> = a.to_ascii_uppercase();
+                let lower: Vec<u8> = a.to_ascii_lowercase();
+                assert!(eq_ignore_case(a, &upper) && eq_ignore_case(&lower, a));
+                // One byte off, at every position.
+                for k in 0..len {
+                    let mut b = a.to_vec();
+                    for d in [1u8, 0x20, 0x80] {
+                        b[k] = a[k] ^ d;
+                        assert_eq!(
+                            eq_ignore_case(a, &b),
+                            a.eq_ignore_ascii_case(&b),
+                            "{a:?} {b:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(eq_ignore_case(b"Content-Length", b"content-length"));
+        assert!(!eq_ignore_case(b"Content-Length", b"content-lengtH "));
     }
 
     #[test]

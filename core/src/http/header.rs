@@ -2,11 +2,12 @@
 //! and an ordered multimap.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use super::chars::{is_field_value, is_token};
+use super::chars::{eq_ignore_case, is_field_value, is_token};
 use super::parse::RawHeader;
 
 /// A field name (RFC 9110 §5.1): a token, compared case-insensitively, written
@@ -97,13 +98,13 @@ impl HeaderName {
 
     /// Case-insensitive comparison with another spelling.
     pub fn matches(&self, other: &str) -> bool {
-        self.0.eq_ignore_ascii_case(other.as_bytes())
+        eq_ignore_case(&self.0, other.as_bytes())
     }
 }
 
 impl PartialEq for HeaderName {
     fn eq(&self, other: &HeaderName) -> bool {
-        self.0.eq_ignore_ascii_case(&other.0)
+        eq_ignore_case(&self.0, &other.0)
     }
 }
 
@@ -309,37 +310,160 @@ enum Repr {
 struct Parsed {
     /// The head the positions point into.
     buf: Bytes,
-    /// Every field's name and value range in `buf`, in order; in bounds,
-    /// start <= end, never folded (a map with a folded value is `Owned`).
-    spans: Vec<RawHeader>,
+    /// Every field's name and value range in `buf`, in order.
+    spans: Spans,
     /// Every field as `HeaderName`/`HeaderValue` slices of `buf`, built on
     /// the first call of a reader that returns references to them.
-    fields: OnceLock<Vec<(HeaderName, HeaderValue)>>,
+    fields: OnceLock<Box<[(HeaderName, HeaderValue)]>>,
 }
 
 impl Parsed {
-    fn fields(&self) -> &Vec<(HeaderName, HeaderValue)> {
+    fn fields(&self) -> &[(HeaderName, HeaderValue)] {
         self.fields
-            .get_or_init(|| self.spans.iter().map(|h| field(&self.buf, h)).collect())
+            .get_or_init(|| self.spans.iter().map(|at| field(&self.buf, at)).collect())
     }
 
     /// The owned fields, reusing those already built.
     fn into_owned(self) -> Vec<(HeaderName, HeaderValue)> {
         let Parsed { buf, spans, fields } = self;
-        fields
-            .into_inner()
-            .unwrap_or_else(|| spans.iter().map(|h| field(&buf, h)).collect())
+        match fields.into_inner() {
+            Some(f) => f.into_vec(),
+            None => spans.iter().map(|at| field(&buf, at)).collect(),
+        }
     }
 }
 
-/// The field at `h` as owned slices of `buf`.
-fn field(buf: &Bytes, h: &RawHeader) -> (HeaderName, HeaderValue) {
-    let slice = |(s, e): (u32, u32)| buf.slice(s as usize..e as usize);
+/// The field at `at` (name start, name end, value start, value end) as
+/// owned slices of `buf`.
+fn field(buf: &Bytes, [ns, ne, vs, ve]: [usize; 4]) -> (HeaderName, HeaderValue) {
     (
-        HeaderName::from_validated(slice(h.name)),
-        HeaderValue::from_validated(slice(h.value)),
+        HeaderName::from_validated(buf.slice(ns..ne)),
+        HeaderValue::from_validated(buf.slice(vs..ve)),
     )
 }
+
+/// Most fields whose positions a parsed map keeps inline, without an
+/// allocation: eight, one cache line of positions.
+const INLINE: usize = 8;
+
+/// The positions of a parsed head's fields (name start, name end, value
+/// start, value end), each in bounds and in order.
+#[derive(Clone)]
+pub(crate) enum Spans {
+    /// Up to [`INLINE`] fields of a head shorter than 64 KiB, each as four
+    /// `u16` packed in a `u64`.
+    Inline { len: u8, at: [u64; INLINE] },
+    /// Any other head.
+    Heap(Vec<RawHeader>),
+}
+
+impl Spans {
+    /// The positions `raw` found in a head of `buf_len` bytes, calling `each`
+    /// with every field's name and value range as it is copied; `None`
+    /// (the map is then built the slow way) when one is folded, reversed
+    /// or beyond `buf_len`.
+    #[inline(always)]
+    pub(crate) fn new(
+        buf_len: usize,
+        raw: &[RawHeader],
+        mut each: impl FnMut(Range<usize>, Range<usize>),
+    ) -> Option<Spans> {
+        let odd = |h: &RawHeader| {
+            (h.name.0 > h.name.1)
+                | (h.value.0 > h.value.1)
+                | (h.name.1 as usize > buf_len)
+                | (h.value.1 as usize > buf_len)
+                | h.folded
+        };
+        let ranges = |h: &RawHeader| {
+            (
+                h.name.0 as usize..h.name.1 as usize,
+                h.value.0 as usize..h.value.1 as usize,
+            )
+        };
+        if raw.len() <= INLINE && buf_len <= u16::MAX as usize {
+            let mut at = [0u64; INLINE];
+            for (o, h) in at.iter_mut().zip(raw) {
+                if odd(h) {
+                    return None;
+                }
+                let (n, v) = ranges(h);
+                each(n, v);
+                // In bounds of a head below 64 KiB: each fits a u16.
+                *o = h.name.0 as u64
+                    | (h.name.1 as u64) << 16
+                    | (h.value.0 as u64) << 32
+                    | (h.value.1 as u64) << 48;
+            }
+            return Some(Spans::Inline {
+                len: raw.len() as u8,
+                at,
+            });
+        }
+        for h in raw {
+            if odd(h) {
+                return None;
+            }
+            let (n, v) = ranges(h);
+            each(n, v);
+        }
+        Some(Spans::Heap(raw.to_vec()))
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Spans::Inline { len, .. } => *len as usize,
+            Spans::Heap(v) => v.len(),
+        }
+    }
+
+    fn iter(&self) -> SpansIter<'_> {
+        match self {
+            Spans::Inline { len, at } => SpansIter::Inline(at[..*len as usize].iter()),
+            Spans::Heap(v) => SpansIter::Heap(v.iter()),
+        }
+    }
+}
+
+/// The positions of [`Spans`], in order.
+#[derive(Clone)]
+enum SpansIter<'a> {
+    Inline(std::slice::Iter<'a, u64>),
+    Heap(std::slice::Iter<'a, RawHeader>),
+}
+
+impl Iterator for SpansIter<'_> {
+    type Item = [usize; 4];
+
+    #[inline]
+    fn next(&mut self) -> Option<[usize; 4]> {
+        match self {
+            SpansIter::Inline(it) => it.next().map(|&w| {
+                let p = |k: u32| (w >> (16 * k)) as u16 as usize;
+                [p(0), p(1), p(2), p(3)]
+            }),
+            SpansIter::Heap(it) => it.next().map(|h| {
+                [
+                    h.name.0 as usize,
+                    h.name.1 as usize,
+                    h.value.0 as usize,
+                    h.value.1 as usize,
+                ]
+            }),
+        }
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match self {
+            SpansIter::Inline(it) => it.len(),
+            SpansIter::Heap(it) => it.len(),
+        };
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for SpansIter<'_> {}
 
 impl Default for HeaderMap {
     fn default() -> HeaderMap {
@@ -357,7 +481,7 @@ pub struct IterBytes<'a>(IterBytesInner<'a>);
 #[derive(Clone)]
 enum IterBytesInner<'a> {
     Owned(std::slice::Iter<'a, (HeaderName, HeaderValue)>),
-    Parsed(&'a [u8], std::slice::Iter<'a, RawHeader>),
+    Parsed(&'a [u8], SpansIter<'a>),
 }
 
 impl<'a> Iterator for IterBytes<'a> {
@@ -369,12 +493,8 @@ impl<'a> Iterator for IterBytes<'a> {
             IterBytesInner::Owned(it) => it.next().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
             IterBytesInner::Parsed(buf, it) => {
                 let buf: &'a [u8] = buf;
-                it.next().map(|h| {
-                    (
-                        &buf[h.name.0 as usize..h.name.1 as usize],
-                        &buf[h.value.0 as usize..h.value.1 as usize],
-                    )
-                })
+                it.next()
+                    .map(|[ns, ne, vs, ve]| (&buf[ns..ne], &buf[vs..ve]))
             }
         }
     }
@@ -389,6 +509,32 @@ impl<'a> Iterator for IterBytes<'a> {
 }
 
 impl ExactSizeIterator for IterBytes<'_> {}
+
+/// The values of the fields called `name`, in order (the loop over fields
+/// runs inside one representation).
+struct Named<'a, 'n> {
+    fields: IterBytes<'a>,
+    name: &'n [u8],
+}
+
+impl<'a> Iterator for Named<'a, '_> {
+    type Item = &'a [u8];
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let name = self.name;
+        match &mut self.fields.0 {
+            IterBytesInner::Owned(it) => it
+                .find(|(n, _)| eq_ignore_case(n.as_bytes(), name))
+                .map(|(_, v)| v.as_bytes()),
+            IterBytesInner::Parsed(buf, it) => {
+                let buf: &'a [u8] = buf;
+                it.find(|&[ns, ne, _, _]| eq_ignore_case(&buf[ns..ne], name))
+                    .map(|[_, _, vs, ve]| &buf[vs..ve])
+            }
+        }
+    }
+}
 
 /// Conversion into a [`HeaderName`] for the `HeaderMap` writers.
 pub trait IntoHeaderName {
@@ -470,10 +616,9 @@ impl HeaderMap {
     }
 
     /// A map over the fields a parser found in `buf`, without copying: one
-    /// shared `buf` and the positions, which must be in order (start before
-    /// end), inside `buf` and not folded (see `parse::copy_spans`).
+    /// shared `buf` and the positions.
     #[inline]
-    pub(crate) fn from_spans(buf: Bytes, spans: Vec<RawHeader>) -> HeaderMap {
+    pub(crate) fn from_spans(buf: Bytes, spans: Spans) -> HeaderMap {
         HeaderMap {
             repr: Repr::Parsed(Parsed {
                 buf,
@@ -530,7 +675,7 @@ impl HeaderMap {
                 p,
                 Parsed {
                     buf: Bytes::new(),
-                    spans: Vec::new(),
+                    spans: Spans::Heap(Vec::new()),
                     fields: OnceLock::new(),
                 },
             );
@@ -546,8 +691,15 @@ impl HeaderMap {
     #[inline]
     fn position(&self, name: &str) -> Option<usize> {
         let name = name.as_bytes();
-        self.iter_bytes()
-            .position(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+        match &self.repr {
+            Repr::Owned(e) => e
+                .iter()
+                .position(|(n, _)| eq_ignore_case(n.as_bytes(), name)),
+            Repr::Parsed(p) => p
+                .spans
+                .iter()
+                .position(|[ns, ne, _, _]| eq_ignore_case(&p.buf[ns..ne], name)),
+        }
     }
 
     /// The first value of `name`.
@@ -566,10 +718,11 @@ impl HeaderMap {
     /// assert_eq!(h.get_str("x-a"), None);
     /// ```
     pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
-        let name = name.as_bytes();
-        self.iter_bytes()
-            .find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        Named {
+            fields: self.iter_bytes(),
+            name: name.as_bytes(),
+        }
+        .next()
     }
 
     /// The first value of `name` as text, if it is ASCII.
@@ -592,10 +745,10 @@ impl HeaderMap {
 
     /// Every value of `name` as bytes, in order (no `HeaderValue` is built).
     pub fn get_all_bytes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let name = name.as_bytes();
-        self.iter_bytes()
-            .filter(move |(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        Named {
+            fields: self.iter_bytes(),
+            name: name.as_bytes(),
+        }
     }
 
     /// The comma-separated list elements of every `name` field (RFC 9110
@@ -764,7 +917,7 @@ impl PartialEq for HeaderMap {
             && self
                 .iter_bytes()
                 .zip(other.iter_bytes())
-                .all(|((n, v), (m, w))| n.eq_ignore_ascii_case(m) && v == w)
+                .all(|((n, v), (m, w))| eq_ignore_case(n, m) && v == w)
     }
 }
 

@@ -24,7 +24,7 @@ use super::chars::{
 };
 use super::error::{Error, ErrorKind};
 use super::framing::add_content_length;
-use super::header::HeaderMap;
+use super::header::{HeaderMap, Spans};
 use super::message::{RequestHead, ResponseHead};
 use super::uri::{check_chars as check_target_chars, RequestTarget};
 use super::{Method, StatusCode, Version};
@@ -730,7 +730,7 @@ pub fn headers_from_raw(buf: &Bytes, raw: &[RawHeader]) -> HeaderMap {
 /// [`headers_from_raw`] taking the buffer by value.
 #[inline]
 fn headers_at(buf: Bytes, raw: &[RawHeader]) -> HeaderMap {
-    match copy_spans(&buf, raw) {
+    match Spans::new(buf.len(), raw, |_, _| {}) {
         Some(spans) => HeaderMap::from_spans(buf, spans),
         None => HeaderMap::from_raw_slow(&buf, raw),
     }
@@ -795,12 +795,7 @@ pub(crate) fn request_head(
             hosts_valid &= valid_host(value);
         }
     };
-    let fields = match copy_spans_with(&buf, headers, |h| {
-        count_host(
-            &buf[h.name.0 as usize..h.name.1 as usize],
-            &buf[h.value.0 as usize..h.value.1 as usize],
-        )
-    }) {
+    let fields = match Spans::new(buf.len(), headers, |n, v| count_host(&buf[n], &buf[v])) {
         Some(spans) => Ok(spans),
         None => {
             // Positions not from the scan, or a folded value: the slow map
@@ -833,43 +828,6 @@ pub(crate) fn request_head(
             Err(map) => map,
         },
     })
-}
-
-/// The positions of `headers` as a parsed map keeps them; `None` (the map
-/// is then built the slow way) when one is folded, reversed or outside
-/// `buf`. The checks are one branch-free pass, the copy one `memcpy`.
-#[inline(always)]
-fn copy_spans(buf: &[u8], headers: &[RawHeader]) -> Option<Vec<RawHeader>> {
-    let mut odd = false;
-    let mut end = 0u32;
-    for h in headers {
-        odd |= (h.name.0 > h.name.1) | (h.value.0 > h.value.1) | h.folded;
-        end = end.max(h.name.1).max(h.value.1);
-    }
-    (!odd && end as usize <= buf.len()).then(|| headers.to_vec())
-}
-
-/// Like [`copy_spans`], calling `each` on every position as it is copied
-/// (one pass where `each` has work of its own to do).
-#[inline(always)]
-fn copy_spans_with(
-    buf: &[u8],
-    headers: &[RawHeader],
-    mut each: impl FnMut(&RawHeader),
-) -> Option<Vec<RawHeader>> {
-    let mut spans = Vec::with_capacity(headers.len());
-    let mut odd = false;
-    let mut end = 0u32;
-    for h in headers {
-        odd |= (h.name.0 > h.name.1) | (h.value.0 > h.value.1) | h.folded;
-        end = end.max(h.name.1).max(h.value.1);
-        if odd || end as usize > buf.len() {
-            return None;
-        }
-        each(h);
-        spans.push(*h);
-    }
-    Some(spans)
 }
 
 /// Host = uri-host [ ":" port ]; empty is allowed (RFC 9112 §3.2).
