@@ -280,18 +280,24 @@ impl PartialEq<&str> for HeaderValue {
 ///
 /// A map built by the parser ([`headers_from_raw`](super::parse::headers_from_raw),
 /// `RequestHead::from_raw`, `ResponseHead::from_raw`) holds one shared
-/// [`Bytes`] of the head and the position of each name and value in it: one
-/// reference count and one small allocation per head, not one `Bytes` per
-/// name and per value. The byte-level readers ([`get_bytes`](Self::get_bytes),
-/// [`get_str`](Self::get_str), [`get_list`](Self::get_list),
-/// [`contains_token`](Self::contains_token), [`iter_bytes`](Self::iter_bytes)
-/// ...) read those positions directly. The readers that hand out a
+/// [`Bytes`] of the head and the position of each name and value in it,
+/// not one `Bytes` per name and per value: one reference to the head, and
+/// no allocation at all for up to eight fields of a head under 64 KiB (their
+/// positions are kept inline; larger heads keep them in one `Vec`). The
+/// byte-level readers ([`get_bytes`](Self::get_bytes),
+/// [`get_all_bytes`](Self::get_all_bytes), [`get_str`](Self::get_str),
+/// [`get_list`](Self::get_list), [`contains`](Self::contains),
+/// [`contains_token`](Self::contains_token), [`iter_bytes`](Self::iter_bytes))
+/// read those positions directly. The readers that hand out a
 /// `&HeaderName` or `&HeaderValue` ([`get`](Self::get),
-/// [`get_all`](Self::get_all), [`iter`](Self::iter)) build every field's
-/// `HeaderName`/`HeaderValue` (shared slices of the head) the first time one
-/// of them is called, and keep them. The first change ([`append`](Self::append),
-/// [`insert`](Self::insert), [`remove`](Self::remove) ...) turns the map into
-/// a plain list of owned fields. None of this shows in the results.
+/// [`get_all`](Self::get_all), [`iter`](Self::iter), `for (n, v) in &map`,
+/// `Debug`) build every field's `HeaderName`/`HeaderValue` (shared slices of
+/// the head) the first time one of them is called, and keep them. The first
+/// change ([`append`](Self::append), [`insert`](Self::insert),
+/// [`remove`](Self::remove) of a present field, [`carry_over`](Self::carry_over))
+/// turns the map into a plain list of owned fields. None of this shows in
+/// the results: a parsed map and an owned one with the same fields are
+/// equal and print the same.
 #[derive(Clone)]
 pub struct HeaderMap {
     repr: Repr,
@@ -1101,5 +1107,112 @@ mod tests {
         assert!(h.contains_token("connection", "upgrade"));
         assert!(!h.contains_token("connection", "close"));
         assert!(h.append("bad name", "x").is_err());
+    }
+
+    /// A map over parsed positions (no fold) of `fields`, written as a head.
+    fn parsed(fields: &[(&str, &str)], pad: usize) -> (Bytes, HeaderMap) {
+        let mut head = vec![b'x'; pad];
+        let mut raw = Vec::new();
+        for (n, v) in fields {
+            let ns = head.len() as u32;
+            head.extend_from_slice(n.as_bytes());
+            let ne = head.len() as u32;
+            head.extend_from_slice(b": ");
+            let vs = head.len() as u32;
+            head.extend_from_slice(v.as_bytes());
+            let ve = head.len() as u32;
+            head.extend_from_slice(b"\r\n");
+            raw.push(RawHeader {
+                name: (ns, ne),
+                value: (vs, ve),
+                folded: false,
+            });
+        }
+        let buf = Bytes::from(head);
+        let map = crate::http::parse::headers_from_raw(&buf, &raw);
+        (buf, map)
+    }
+
+    /// Parsed maps (inline positions, positions in a Vec, heads past 64 KiB)
+    /// answer every reader as the owned map of the same fields does, and
+    /// turn into one on the first change, keeping order and spelling.
+    #[test]
+    fn parsed_maps_behave_as_owned_ones() {
+        let few = [("Host", "a"), ("X-A", "1"), ("x-a", "2"), ("Empty", "")];
+        let many: Vec<(String, String)> = (0..11)
+            .map(|k| (format!("N{k}"), format!("v{k}")))
+            .collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        for (fields, pad) in [
+            (&few[..], 0),
+            (&few[..], 70_000),
+            (&many[..], 0),
+            (&[][..], 0),
+        ] {
+            let (_, map) = parsed(fields, pad);
+            let mut owned = HeaderMap::new();
+            for (n, v) in fields {
+                owned.append(*n, *v).unwrap();
+            }
+            assert_eq!(map, owned);
+            assert_eq!(format!("{map:?}"), format!("{owned:?}"));
+            assert_eq!(map.len(), fields.len());
+            let bytes: Vec<_> = map.iter_bytes().collect();
+            let want: Vec<_> = fields
+                .iter()
+                .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+                .collect();
+            assert_eq!(bytes, want);
+            for name in ["host", "X-A", "empty", "N10", "missing"] {
+                assert_eq!(map.get(name), owned.get(name), "{name}");
+                assert_eq!(map.get_bytes(name), owned.get_bytes(name), "{name}");
+                assert_eq!(map.get_str(name), owned.get_str(name), "{name}");
+                assert_eq!(map.contains(name), owned.contains(name), "{name}");
+                let all: Vec<_> = map.get_all(name).collect();
+                assert_eq!(all, owned.get_all(name).collect::<Vec<_>>());
+                let all: Vec<_> = map.get_all_bytes(name).collect();
+                assert_eq!(all, owned.get_all_bytes(name).collect::<Vec<_>>());
+            }
+            let pairs: Vec<_> = (&map)
+                .into_iter()
+                .map(|(n, v)| (n.as_str(), v.as_bytes()))
+                .collect();
+            assert_eq!(
+                pairs,
+                want.iter()
+                    .map(|(n, v)| (std::str::from_utf8(n).unwrap(), *v))
+                    .collect::<Vec<_>>()
+            );
+            // Changes: each turns the map into owned fields, same results.
+            let mut a = map.clone();
+            let mut b = owned.clone();
+            assert_eq!(a.remove("missing"), None);
+            assert_eq!(a.remove("x-a"), b.remove("x-a"));
+            a.insert("HOST", "b").unwrap();
+            b.insert("HOST", "b").unwrap();
+            a.append("New", "n").unwrap();
+            b.append("New", "n").unwrap();
+            assert_eq!(a, b);
+            let names: Vec<_> = a.iter().map(|(n, _)| n.as_str().to_owned()).collect();
+            assert_eq!(
+                names,
+                b.iter()
+                    .map(|(n, _)| n.as_str().to_owned())
+                    .collect::<Vec<_>>()
+            );
+            let mut c = HeaderMap::new();
+            c.carry_over(&map);
+            assert_eq!(c.len(), fields.len());
+            a.clear();
+            assert!(a.is_empty());
+        }
+    }
+
+    #[test]
+    fn header_map_is_send_and_sync() {
+        fn check<T: Send + Sync + Unpin + std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+        check::<HeaderMap>();
+        check::<crate::http::RequestHead>();
+        check::<crate::http::ResponseHead>();
     }
 }
