@@ -10,8 +10,9 @@
 //!   what httparse does not: strict request-target characters and
 //!   pct-encoding, the HTTP version, the line and head limits.
 //! - `wireloom_head`: the raw parse plus `RequestHead::from_raw` /
-//!   `ResponseHead::from_raw`, which builds an owned, validated head of shared
-//!   `Bytes` slices (method, target form, Host rule, header map).
+//!   `ResponseHead::from_raw`, which builds the owned, validated head
+//!   (method, target form for the method, Host rule, a header map that
+//!   keeps the head's `Bytes` and the field positions), then drops it.
 //!
 //! Run with `cargo bench -p wireloom-core --bench parse` (criterion); figures
 //! are in BENCHMARKS.md. On a shared machine, where criterion's one-after-the-
@@ -19,8 +20,9 @@
 //! contestants in alternation, round after round, and prints per-input
 //! medians and the median of the per-round ratios wireloom/httparse.
 //! For instruction counts, `-- --iters N --only req_720/wireloom_head` runs
-//! one contestant N times with no timing (see `iterate`), e.g.
-//! `valgrind --tool=callgrind target/release/deps/parse-* --iters 10000 --only ...`.
+//! one contestant N times with no timing (see `iterate`); the count per
+//! parse is `(Ir(N) - Ir(0)) / N` of two runs of
+//! `valgrind --tool=callgrind target/release/deps/parse-* --iters N --only ...`.
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
