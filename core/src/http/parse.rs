@@ -848,10 +848,18 @@ impl ResponseHead {
 /// [`ResponseHead::from_raw`] taking the buffer by value.
 #[inline]
 pub(crate) fn response_head(buf: Bytes, raw: &RawResponse, headers: &[RawHeader]) -> ResponseHead {
+    let status = StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK);
+    let reason = raw.reason.0 as usize..raw.reason.1 as usize;
+    // The registered phrase as sent (`200 OK`): the same bytes from a
+    // static, no reference to the head.
+    let reason = match status.reason() {
+        Some(r) if r.as_bytes() == &buf[reason.clone()] => Bytes::from_static(r.as_bytes()),
+        _ => buf.slice(reason),
+    };
     ResponseHead {
         version: raw.version,
-        status: StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK),
-        reason: buf.slice(raw.reason.0 as usize..raw.reason.1 as usize),
+        status,
+        reason,
         headers: headers_at(buf, headers),
     }
 }
