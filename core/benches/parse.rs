@@ -10,14 +10,19 @@
 //!   what httparse does not: strict request-target characters and
 //!   pct-encoding, the HTTP version, the line and head limits.
 //! - `wireloom_head`: the raw parse plus `RequestHead::from_raw` /
-//!   `ResponseHead::from_raw`, which builds an owned, validated head of shared
-//!   `Bytes` slices (method, target form, Host rule, header map).
+//!   `ResponseHead::from_raw`, which builds the owned, validated head
+//!   (method, target form for the method, Host rule, a header map that
+//!   keeps the head's `Bytes` and the field positions), then drops it.
 //!
 //! Run with `cargo bench -p wireloom-core --bench parse` (criterion); figures
 //! are in BENCHMARKS.md. On a shared machine, where criterion's one-after-the-
 //! other runs see different load, `-- --alternate` instead runs the
 //! contestants in alternation, round after round, and prints per-input
 //! medians and the median of the per-round ratios wireloom/httparse.
+//! For instruction counts, `-- --iters N --only req_720/wireloom_head` runs
+//! one contestant N times with no timing (see `iterate`); the count per
+//! parse is `(Ir(N) - Ir(0)) / N` of two runs of
+//! `valgrind --tool=callgrind target/release/deps/parse-* --iters N --only ...`.
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
@@ -229,9 +234,37 @@ fn alternate() {
     }
 }
 
+/// `--iters N [--only INPUT/CONTESTANT]`: runs each selected contestant N
+/// times without criterion or timing, for instruction counts. Per parse:
+/// `(Ir(N) - Ir(0)) / N` from two `valgrind --tool=callgrind` runs.
+fn iterate(n: u64, only: Option<&str>) {
+    let cfg = ParseConfig::default();
+    for (name, input, is_request) in INPUTS {
+        let shared = Bytes::from_static(input);
+        for (who, mut run) in contestants(input, is_request, &shared, &cfg) {
+            if only.is_some_and(|o| o != format!("{name}/{who}")) {
+                continue;
+            }
+            for _ in 0..n {
+                run();
+            }
+        }
+    }
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "--alternate") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--alternate") {
         alternate();
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--iters") {
+        let n = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(1000);
+        let only = args
+            .iter()
+            .position(|a| a == "--only")
+            .and_then(|j| args.get(j + 1));
+        iterate(n, only.map(String::as_str));
         return;
     }
     parse();

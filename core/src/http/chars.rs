@@ -37,7 +37,17 @@ const fn field_char(c: u8) -> bool {
     c == b'\t' || (c >= 0x20 && c != 0x7f)
 }
 
+/// A byte of a Host field value: uri-host [ ":" port ] (RFC 9112 §3.2), i.e.
+/// unreserved, sub-delims, `:`, `[`, `]` (IP literals) and `%` (escapes).
+const fn host_char(c: u8) -> bool {
+    matches!(c,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' |
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' |
+        b':' | b'[' | b']' | b'%')
+}
+
 static TCHAR: [bool; 256] = make_table!(tchar);
+static HOST: [bool; 256] = make_table!(host_char);
 static URI: [bool; 256] = make_table!(uri_char);
 static VCHAR: [bool; 256] = make_table!(vchar);
 static FIELD: [bool; 256] = make_table!(field_char);
@@ -46,6 +56,12 @@ static FIELD: [bool; 256] = make_table!(field_char);
 #[inline(always)]
 pub(crate) fn is_tchar(c: u8) -> bool {
     TCHAR[c as usize]
+}
+
+/// A byte allowed in a Host field value.
+#[inline(always)]
+pub(crate) fn is_host_char(c: u8) -> bool {
+    HOST[c as usize]
 }
 
 /// A request-target character under the strict RFC 3986 rule.
@@ -75,6 +91,51 @@ pub(crate) fn is_field_value(s: &[u8]) -> bool {
 /// Whether `s` is a non-empty token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&c| is_tchar(c))
+}
+
+/// Eight bytes with ASCII capitals made small, all at once: a byte gets
+/// 0x20 added when it is `A` to `Z` (the high bit of `b + 0x3F` and not of
+/// `b + 0x25`, computed on the low seven bits so no carry crosses bytes,
+/// and only for ASCII bytes).
+#[inline(always)]
+fn lower8(w: u64) -> u64 {
+    const L: u64 = 0x0101_0101_0101_0101;
+    let low = w & (0x7f * L);
+    let upper = (low + 0x3f * L) & !(low + 0x25 * L) & !w & (0x80 * L);
+    w | (upper >> 2)
+}
+
+#[inline(always)]
+fn word(s: &[u8], at: usize) -> u64 {
+    match s.get(at..at + 8) {
+        Some(b) => u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+        None => 0,
+    }
+}
+
+/// `a.eq_ignore_ascii_case(b)`: the lengths inline (most names differ in
+/// length from the one looked up), the bytes eight per step.
+#[inline(always)]
+pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && same_ignoring_case(a, b)
+}
+
+/// Equal-length `a` and `b` compared ignoring ASCII case: SWAR lowering of
+/// whole words, the last word read overlapping the one before.
+#[inline(never)]
+fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n < 8 {
+        return a.eq_ignore_ascii_case(b);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if lower8(word(a, i)) != lower8(word(b, i)) {
+            return false;
+        }
+        i += 8;
+    }
+    lower8(word(a, n - 8)) == lower8(word(b, n - 8))
 }
 
 /// Index of the first byte in `s[from..]` that is not a token character;
@@ -168,21 +229,57 @@ pub(crate) fn find_ctl(s: &[u8], mut i: usize) -> Option<usize> {
 fn block_has_non_uri(b: &[u8; BLOCK]) -> bool {
     let mut acc = false;
     for &c in b {
-        acc |= (c <= 0x20)
-            | (c >= 0x7f)
-            | (c == b'"')
-            | (c == b'#')
-            | (c == b'%')
-            | (c == b'<')
-            | (c == b'>')
-            | (c == b'\\')
-            | (c == b'^')
-            | (c == b'`')
-            | (c == b'{')
-            | (c == b'|')
-            | (c == b'}');
+        acc |= non_uri(c);
     }
     acc
+}
+
+/// Outside the strict request-target set, or `%` (which needs its two hex
+/// digits checked): the branch-free form of `!is_uri_char(c) || c == b'%'`.
+#[inline(always)]
+fn non_uri(c: u8) -> bool {
+    (c <= 0x20)
+        | (c >= 0x7f)
+        | (c == b'"')
+        | (c == b'#')
+        | (c == b'%')
+        | (c == b'<')
+        | (c == b'>')
+        | (c == b'\\')
+        | (c == b'^')
+        | (c == b'`')
+        | (c == b'{')
+        | (c == b'|')
+        | (c == b'}')
+}
+
+/// Whether any byte of the block is where a target scan stops: what
+/// [`block_has_non_uri`] flags, or a `?` (where the query starts).
+#[inline(always)]
+fn block_has_target_stop(b: &[u8; BLOCK]) -> bool {
+    let mut acc = false;
+    for &c in b {
+        acc |= (c == b'?') | non_uri(c);
+    }
+    acc
+}
+
+/// Like [`find_non_uri`], stopping at `?` too.
+#[inline(always)]
+pub(crate) fn find_target_stop(s: &[u8], mut i: usize) -> usize {
+    while let Some(block) = s.get(i..i + BLOCK) {
+        let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
+            break;
+        };
+        if block_has_target_stop(block) {
+            break;
+        }
+        i += BLOCK;
+    }
+    while i < s.len() && is_uri_char(s[i]) && s[i] != b'%' && s[i] != b'?' {
+        i += 1;
+    }
+    i
 }
 
 /// Index of the first byte in `s[from..]` that is not a strict
@@ -252,6 +349,11 @@ mod tests {
             assert_eq!(block_has_ctl(&b), ctl, "{c:#x}");
             let non_uri = !is_uri_char(c) || c == b'%';
             assert_eq!(block_has_non_uri(&b), non_uri, "{c:#x}");
+            assert_eq!(block_has_target_stop(&b), non_uri || c == b'?', "{c:#x}");
+            assert_eq!(
+                is_host_char(c),
+                !non_uri && !b"/?@".contains(&c) || c == b'%'
+            );
             // One odd byte among good ones, at every position, in two blocks
             // and a tail.
             for pos in 0..40 {
@@ -261,10 +363,43 @@ mod tests {
                 assert_eq!(find_ctl(&v, 0), ctl);
                 let stop = if is_uri_char(c) && c != b'%' { 40 } else { pos };
                 assert_eq!(find_non_uri(&v, 0), stop);
+                let stop = if is_uri_char(c) && c != b'%' && c != b'?' {
+                    40
+                } else {
+                    pos
+                };
+                assert_eq!(find_target_stop(&v, 0), stop);
                 let stop = if is_tchar(c) { 40 } else { pos };
                 assert_eq!(skip_tchars(&v, 0), stop);
             }
         }
+    }
+
+    #[test]
+    fn eq_ignore_case_agrees_with_std() {
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        for len in 0..20 {
+            for start in 0..=(256 - len) {
+                let a = &bytes[start..start + len];
+                let upper: Vec<u8> = a.to_ascii_uppercase();
+                let lower: Vec<u8> = a.to_ascii_lowercase();
+                assert!(eq_ignore_case(a, &upper) && eq_ignore_case(&lower, a));
+                // One byte off, at every position.
+                for k in 0..len {
+                    let mut b = a.to_vec();
+                    for d in [1u8, 0x20, 0x80] {
+                        b[k] = a[k] ^ d;
+                        assert_eq!(
+                            eq_ignore_case(a, &b),
+                            a.eq_ignore_ascii_case(&b),
+                            "{a:?} {b:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(eq_ignore_case(b"Content-Length", b"content-length"));
+        assert!(!eq_ignore_case(b"Content-Length", b"content-lengtH "));
     }
 
     #[test]

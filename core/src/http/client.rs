@@ -28,7 +28,7 @@ use super::head_reader::HeadReader;
 use super::header::HeaderMap;
 use super::message::{RequestHead, ResponseHead};
 use super::outbox::Outbox;
-use super::parse::{parse_response, ParseConfig};
+use super::parse::{parse_response, response_head, ParseConfig};
 use super::serialize::write_request_head_with;
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
@@ -306,7 +306,7 @@ impl ClientConnection {
         if !self.can_send_request() {
             return Err(UsageError::NotReady);
         }
-        if head.version == Version::Http11 && head.headers.get_all("host").count() != 1 {
+        if head.version == Version::Http11 && head.headers.get_all_bytes("host").count() != 1 {
             return Err(UsageError::InvalidHead(
                 "an HTTP/1.1 request needs exactly one Host",
             ));
@@ -453,7 +453,7 @@ impl ClientConnection {
         let Some((bytes, r)) = read else {
             return Ok(false);
         };
-        let head = ResponseHead::from_raw(&bytes, &r, &self.head.raw);
+        let head = response_head(bytes, &r, &self.head.raw);
         if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
             if head.status == StatusCode::CONTINUE {
                 self.release_held(now);

@@ -229,10 +229,7 @@ pub fn plan(req: &RequestHead, meta: &FileMeta, boundary_seed: u64) -> FilePlan 
         if !etag_matches(&list, &meta.etag, false) {
             return status_only(StatusCode::PRECONDITION_FAILED, &HeaderMap::new());
         }
-    } else if let Some(d) = h
-        .get("if-unmodified-since")
-        .and_then(|v| parse_date(v.as_bytes()))
-    {
+    } else if let Some(d) = h.get_bytes("if-unmodified-since").and_then(parse_date) {
         if modified.is_none_or(|m| m > d) {
             return status_only(StatusCode::PRECONDITION_FAILED, &HeaderMap::new());
         }
@@ -249,8 +246,7 @@ pub fn plan(req: &RequestHead, meta: &FileMeta, boundary_seed: u64) -> FilePlan 
         }
     } else if is_get_head {
         if let (Some(d), Some(m)) = (
-            h.get("if-modified-since")
-                .and_then(|v| parse_date(v.as_bytes())),
+            h.get_bytes("if-modified-since").and_then(parse_date),
             modified,
         ) {
             if m <= d {
@@ -271,15 +267,15 @@ pub fn plan(req: &RequestHead, meta: &FileMeta, boundary_seed: u64) -> FilePlan 
     // 5. Range, honoured for GET only, and only if If-Range still holds.
     let mut ranges = None;
     if req.method == Method::GET {
-        if let Some(r) = h.get("range") {
-            let if_range_ok = match h.get("if-range") {
+        if let Some(r) = h.get_bytes("range") {
+            let if_range_ok = match h.get_bytes("if-range") {
                 None => true,
-                Some(v) if v.as_bytes().starts_with(b"\"") => v.as_bytes() == meta.etag.as_bytes(),
-                Some(v) if v.as_bytes().starts_with(b"W/") => false,
-                Some(v) => parse_date(v.as_bytes()).is_some_and(|d| Some(d) == modified),
+                Some(v) if v.starts_with(b"\"") => v == meta.etag.as_bytes(),
+                Some(v) if v.starts_with(b"W/") => false,
+                Some(v) => parse_date(v).is_some_and(|d| Some(d) == modified),
             };
             if if_range_ok {
-                ranges = parse_ranges(r.as_bytes(), meta.len);
+                ranges = parse_ranges(r, meta.len);
             }
         }
     }

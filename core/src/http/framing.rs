@@ -34,8 +34,8 @@ fn err<T>(kind: ErrorKind) -> Result<T, Error> {
 /// values, non-digits, signs and overflow are errors.
 pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Error> {
     let mut found: Option<u64> = None;
-    for v in headers.get_all("content-length") {
-        add_content_length(v.as_bytes(), &mut found)?;
+    for v in headers.get_all_bytes("content-length") {
+        add_content_length(v, &mut found)?;
     }
     Ok(found)
 }
@@ -78,8 +78,8 @@ fn transfer_encoding(headers: &HeaderMap, request: bool) -> Result<Te, Error> {
     let mut codings = 0usize;
     let mut chunked_at = None;
     let mut last_is_chunked = false;
-    for v in headers.get_all("transfer-encoding") {
-        for part in v.as_bytes().split(|&c| c == b',') {
+    for v in headers.get_all_bytes("transfer-encoding") {
+        for part in v.split(|&c| c == b',') {
             let part = trim_ows(part);
             if part.is_empty() {
                 continue;

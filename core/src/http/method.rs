@@ -68,17 +68,23 @@ impl Method {
 
     /// Parses a method from its wire form; any token (RFC 9110 §5.6.2) is accepted.
     pub fn from_bytes(b: &[u8]) -> Result<Method, InvalidMethod> {
-        Self::from_shared(b, || Bytes::copy_from_slice(b))
+        Self::from_wire(b, || Bytes::copy_from_slice(b))
     }
 
     /// Like [`from_bytes`](Self::from_bytes), but an extension method keeps a
     /// slice of `b` instead of copying.
     pub fn from_bytes_shared(b: Bytes) -> Result<Method, InvalidMethod> {
         let slice: &[u8] = &b;
-        Self::from_shared(slice, || b.clone())
+        Self::from_wire(slice, || b.clone())
     }
 
-    fn from_shared(b: &[u8], own: impl FnOnce() -> Bytes) -> Result<Method, InvalidMethod> {
+    /// A method from its wire bytes `b`; `own` gives the bytes to keep for an
+    /// extension method (called only then).
+    #[inline]
+    pub(crate) fn from_wire(
+        b: &[u8],
+        own: impl FnOnce() -> Bytes,
+    ) -> Result<Method, InvalidMethod> {
         let inner = match b {
             b"GET" => Inner::Get,
             b"HEAD" => Inner::Head,

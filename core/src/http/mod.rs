@@ -35,7 +35,7 @@ pub use client::{ClientConfig, ClientConnection, ClientEvent};
 pub use close::CloseReason;
 pub use error::{Error, ErrorKind, UsageError};
 pub use framing::Framing;
-pub use header::{names, HeaderMap, HeaderName, HeaderValue, InvalidHeader};
+pub use header::{names, HeaderMap, HeaderName, HeaderValue, InvalidHeader, IterBytes};
 pub use message::{RequestHead, ResponseHead};
 pub use method::{InvalidMethod, Method};
 pub use parse::{Lenient, ParseConfig};

@@ -19,12 +19,14 @@
 
 use bytes::Bytes;
 
-use super::chars::{find_ctl, find_non_uri, is_field_char, is_vchar, skip_tchars};
+use super::chars::{
+    find_ctl, find_target_stop, is_field_char, is_host_char, is_vchar, skip_tchars,
+};
 use super::error::{Error, ErrorKind};
 use super::framing::add_content_length;
-use super::header::{HeaderMap, HeaderName, HeaderValue};
+use super::header::{HeaderMap, Spans};
 use super::message::{RequestHead, ResponseHead};
-use super::uri::RequestTarget;
+use super::uri::{check_chars as check_target_chars, RequestTarget};
 use super::{Method, StatusCode, Version};
 
 /// Result of parsing possibly incomplete input.
@@ -195,6 +197,9 @@ pub struct RawRequest {
     pub method: (u32, u32),
     /// Target range.
     pub target: (u32, u32),
+    /// Position of the first `?` in the target, if any: the query follows
+    /// it (RFC 9112 §3.2). Lets the head builder skip looking for it again.
+    pub query: Option<u32>,
     /// Protocol version.
     pub version: Version,
     /// Bytes of input the head used, including the empty line.
@@ -321,29 +326,41 @@ pub fn parse_request(
     let method = (m_start as u32, i as u32);
     i += 1;
 
-    // request-target SP
+    // request-target SP, noting where the first `?` is (the query).
     let t_start = i;
+    let mut query = None;
     if lenient.contains(Lenient::TARGET_CHARS) {
         while i < line.len() && is_vchar(line[i]) && line[i] != b'#' {
+            if line[i] == b'?' && query.is_none() {
+                query = Some(i as u32);
+            }
             i += 1;
         }
     } else {
         loop {
             // Runs of plain target characters, sixteen at a time; stops at
-            // anything else, `%` included.
-            i = find_non_uri(line, i);
-            if line.get(i) != Some(&b'%') {
-                break;
-            }
-            // pct-encoded = "%" HEXDIG HEXDIG
-            for k in 1..3 {
-                match line.get(i + k) {
-                    Some(h) if h.is_ascii_hexdigit() => {}
-                    Some(_) => return err(ErrorKind::InvalidTarget),
-                    None => return out(line),
+            // anything else, `%` and `?` included.
+            i = find_target_stop(line, i);
+            match line.get(i) {
+                Some(b'?') => {
+                    if query.is_none() {
+                        query = Some(i as u32);
+                    }
+                    i += 1;
                 }
+                Some(b'%') => {
+                    // pct-encoded = "%" HEXDIG HEXDIG
+                    for k in 1..3 {
+                        match line.get(i + k) {
+                            Some(h) if h.is_ascii_hexdigit() => {}
+                            Some(_) => return err(ErrorKind::InvalidTarget),
+                            None => return out(line),
+                        }
+                    }
+                    i += 3;
+                }
+                _ => break,
             }
-            i += 3;
         }
     }
     if i >= line.len() {
@@ -375,6 +392,7 @@ pub fn parse_request(
         Status::Complete(head_len) => Ok(Status::Complete(RawRequest {
             method,
             target,
+            query,
             version,
             head_len,
         })),
@@ -701,121 +719,148 @@ fn scan_value(buf: &[u8], mut i: usize, lenient: Lenient) -> Result<Option<(usiz
     }
 }
 
-/// Builds a [`HeaderMap`] of shared slices of `buf` from parsed positions.
+/// Builds a [`HeaderMap`] over `buf` from parsed positions: one shared
+/// `buf` plus the positions, nothing copied (see [`HeaderMap`]). Folded
+/// values are unfolded (each fold becomes one SP). Panics if a position
+/// lies outside `buf`.
 pub fn headers_from_raw(buf: &Bytes, raw: &[RawHeader]) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(raw.len());
-    for h in raw {
-        let name = HeaderName::from_validated(buf.slice(h.name.0 as usize..h.name.1 as usize));
-        let value = if h.folded {
-            HeaderValue::from_validated(unfold(&buf[h.value.0 as usize..h.value.1 as usize]))
-        } else {
-            HeaderValue::from_validated(buf.slice(h.value.0 as usize..h.value.1 as usize))
-        };
-        map.append_field(name, value);
-    }
-    map
+    headers_at(buf.clone(), raw)
 }
 
-/// Replaces each obs-fold (CRLF or LF followed by whitespace) with one SP.
-fn unfold(v: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(v.len());
-    let mut i = 0;
-    while i < v.len() {
-        match v[i] {
-            b'\r' | b'\n' => {
-                while out.last().is_some_and(|&c| c == b' ' || c == b'\t') {
-                    out.pop();
-                }
-                while i < v.len() && matches!(v[i], b'\r' | b'\n' | b' ' | b'\t') {
-                    i += 1;
-                }
-                out.push(b' ');
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
+/// [`headers_from_raw`] taking the buffer by value.
+#[inline]
+fn headers_at(buf: Bytes, raw: &[RawHeader]) -> HeaderMap {
+    match Spans::new(buf.len(), raw, |_, _| {}) {
+        Some(spans) => HeaderMap::from_spans(buf, spans),
+        None => HeaderMap::from_raw_slow(&buf, raw),
     }
-    Bytes::from(out)
 }
 
 impl RequestHead {
     /// Freezes a parsed request into shared slices of `buf` (the bytes given to
     /// [`parse_request`]) and checks what the line scan does not: the
     /// target's form for the method and the Host rule of RFC 9112 §3.2.
+    ///
+    /// `raw` and `headers` are what [`parse_request`] returned for `buf`
+    /// under the same `cfg`: the scan already checked every byte (the
+    /// target's characters and `%HH` escapes by `cfg`'s rule, the method and
+    /// names as tokens, the values), and none of that is done again. The
+    /// head holds `buf` once (in its [`HeaderMap`]) plus a slice of it for
+    /// the target.
+    #[inline]
     pub fn from_raw(
         buf: &Bytes,
         raw: &RawRequest,
         headers: &[RawHeader],
         cfg: &ParseConfig,
     ) -> Result<RequestHead, Error> {
-        let method =
-            Method::from_bytes_shared(buf.slice(raw.method.0 as usize..raw.method.1 as usize))
-                .map_err(|_| Error::new(ErrorKind::InvalidMethod))?;
-        let target = RequestTarget::parse_shared(
-            buf.slice(raw.target.0 as usize..raw.target.1 as usize),
-            &method,
-            cfg.lenient.contains(Lenient::TARGET_CHARS),
-        )
-        .map_err(|_| Error::new(ErrorKind::InvalidTarget))?;
-        let headers = headers_from_raw(buf, headers);
-        if raw.version == Version::Http11 {
-            let mut hosts = headers.get_all("host");
-            let ok =
-                hosts.next().is_some_and(|h| valid_host(h.as_bytes())) && hosts.next().is_none();
-            if !ok {
-                return err(ErrorKind::InvalidHost);
-            }
-        } else if headers.get_all("host").count() > 1 {
-            return err(ErrorKind::InvalidHost);
-        }
-        Ok(RequestHead {
-            method,
-            target,
-            version: raw.version,
-            headers,
-        })
+        request_head(buf.clone(), raw, headers, cfg)
     }
 }
 
-/// Host = uri-host [ ":" port ]; empty is allowed (RFC 9112 §3.2).
-fn valid_host(h: &[u8]) -> bool {
-    h.iter().all(|&c| {
-        c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'%'
-            )
+/// [`RequestHead::from_raw`] taking the buffer by value, so that a
+/// connection hands over the head it split off without one more reference.
+#[inline]
+pub(crate) fn request_head(
+    buf: Bytes,
+    raw: &RawRequest,
+    headers: &[RawHeader],
+    cfg: &ParseConfig,
+) -> Result<RequestHead, Error> {
+    let m = raw.method.0 as usize..raw.method.1 as usize;
+    let method = Method::from_wire(&buf[m.clone()], || buf.slice(m))
+        .map_err(|_| Error::new(ErrorKind::InvalidMethod))?;
+    let t = raw.target.0 as usize..raw.target.1 as usize;
+    let query = raw.query.map(|q| q as usize);
+    debug_assert!(
+        check_target_chars(&buf[t.clone()], cfg.lenient.contains(Lenient::TARGET_CHARS)).is_ok(),
+        "from_raw: the target was not scanned under this configuration"
+    );
+    debug_assert_eq!(
+        query,
+        memchr::memchr(b'?', &buf[t.clone()]).map(|q| q + t.start)
+    );
+    let layout =
+        match RequestTarget::scanned_layout(&buf[t.clone()], query.map(|q| q - t.start), &method) {
+            Ok(l) => l,
+            Err(_) => return err(ErrorKind::InvalidTarget),
+        };
+    // The Host rule (RFC 9112 §3.2), on the positions while they are
+    // copied: HTTP/1.1 needs exactly one valid Host, HTTP/1.0 at most one.
+    let mut hosts = 0u32;
+    let mut hosts_valid = true;
+    let mut count_host = |name: &[u8], value: &[u8]| {
+        if name.len() == 4 && name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+            hosts_valid &= valid_host(value);
+        }
+    };
+    let fields = match Spans::new(buf.len(), headers, |n, v| count_host(&buf[n], &buf[v])) {
+        Some(spans) => Ok(spans),
+        None => {
+            // Positions not from the scan, or a folded value: the slow map
+            // checks them (and unfolds); Host is counted on it.
+            let map = HeaderMap::from_raw_slow(&buf, headers);
+            (hosts, hosts_valid) = (0, true);
+            for (n, v) in map.iter_bytes() {
+                if n.eq_ignore_ascii_case(b"host") {
+                    hosts += 1;
+                    hosts_valid &= valid_host(v);
+                }
+            }
+            Err(map)
+        }
+    };
+    let host_ok = match raw.version {
+        Version::Http11 => hosts == 1 && hosts_valid,
+        Version::Http10 => hosts <= 1,
+    };
+    if !host_ok {
+        return err(ErrorKind::InvalidHost);
+    }
+    let target = RequestTarget::from_layout(buf.slice(t), layout);
+    Ok(RequestHead {
+        method,
+        target,
+        version: raw.version,
+        headers: match fields {
+            Ok(spans) => HeaderMap::from_spans(buf, spans),
+            Err(map) => map,
+        },
     })
+}
+
+/// Host = uri-host [ ":" port ]; empty is allowed (RFC 9112 §3.2).
+#[inline]
+fn valid_host(h: &[u8]) -> bool {
+    // Branch-free: host values are short and nearly always valid.
+    h.iter().fold(true, |ok, &c| ok & is_host_char(c))
 }
 
 impl ResponseHead {
     /// Freezes a parsed response into shared slices of `buf`.
+    #[inline]
     pub fn from_raw(buf: &Bytes, raw: &RawResponse, headers: &[RawHeader]) -> ResponseHead {
-        ResponseHead {
-            version: raw.version,
-            status: StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK),
-            reason: buf.slice(raw.reason.0 as usize..raw.reason.1 as usize),
-            headers: headers_from_raw(buf, headers),
-        }
+        response_head(buf.clone(), raw, headers)
+    }
+}
+
+/// [`ResponseHead::from_raw`] taking the buffer by value.
+#[inline]
+pub(crate) fn response_head(buf: Bytes, raw: &RawResponse, headers: &[RawHeader]) -> ResponseHead {
+    let status = StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK);
+    let reason = raw.reason.0 as usize..raw.reason.1 as usize;
+    // The registered phrase as sent (`200 OK`): the same bytes from a
+    // static, no reference to the head.
+    let reason = match status.reason() {
+        Some(r) if r.as_bytes() == &buf[reason.clone()] => Bytes::from_static(r.as_bytes()),
+        _ => buf.slice(reason),
+    };
+    ResponseHead {
+        version: raw.version,
+        status,
+        reason,
+        headers: headers_at(buf, headers),
     }
 }
 

@@ -8,11 +8,11 @@ use super::message::{RequestHead, ResponseHead};
 
 /// Appends `name: value\r\n` for every field.
 pub fn write_fields(out: &mut BytesMut, headers: &HeaderMap) {
-    for (n, v) in headers {
-        out.reserve(n.as_bytes().len() + v.as_bytes().len() + 4);
-        out.put_slice(n.as_bytes());
+    for (n, v) in headers.iter_bytes() {
+        out.reserve(n.len() + v.len() + 4);
+        out.put_slice(n);
         out.put_slice(b": ");
-        out.put_slice(v.as_bytes());
+        out.put_slice(v);
         out.put_slice(b"\r\n");
     }
 }

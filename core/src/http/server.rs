@@ -51,7 +51,7 @@ use super::head_reader::HeadReader;
 use super::header::{names, HeaderMap, HeaderValue};
 use super::message::{RequestHead, ResponseHead};
 use super::outbox::Outbox;
-use super::parse::{parse_request, ParseConfig};
+use super::parse::{parse_request, request_head, ParseConfig};
 use super::serialize::{write_response_head, write_response_head_with, Extra};
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
@@ -791,7 +791,7 @@ impl ServerConnection {
         let Some((bytes, r)) = read else {
             return Ok(false);
         };
-        let head = RequestHead::from_raw(&bytes, &r, &self.head.raw, &self.config.head)?;
+        let head = request_head(bytes, &r, &self.head.raw, &self.config.head)?;
         self.on_head(now, head)?;
         Ok(true)
     }

@@ -96,69 +96,33 @@ impl RequestTarget {
             return Err(InvalidTarget::TooLong);
         }
         check_chars(&raw, lenient_chars)?;
-        let b: &[u8] = &raw;
-        let len = b.len() as u16;
-        let is_connect = *method == Method::CONNECT;
-        let mut t = RequestTarget {
-            raw: Bytes::new(),
-            form: TargetForm::Origin,
-            scheme_end: 0,
-            auth: (0, 0),
-            path: (0, len),
-            query: NONE,
-        };
-        if is_connect {
-            // authority-form: uri-host ":" port, nothing else.
-            if !is_authority_form(b) {
-                return Err(InvalidTarget::Form);
-            }
-            t.form = TargetForm::Authority;
-            t.auth = (0, len);
-            t.path = (len, len);
-        } else if b == b"*" {
-            if *method != Method::OPTIONS {
-                return Err(InvalidTarget::Form);
-            }
-            t.form = TargetForm::Asterisk;
-            t.path = (0, 0);
-        } else if b.first() == Some(&b'/') {
-            t.form = TargetForm::Origin;
-        } else {
-            // absolute-form: scheme "://" authority path-abempty [ "?" query ]
-            let colon = memchr::memchr(b':', b).ok_or(InvalidTarget::Form)?;
-            let scheme = &b[..colon];
-            let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
-                && scheme
-                    .iter()
-                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
-            if !scheme_ok || !b[colon..].starts_with(b"://") {
-                return Err(InvalidTarget::Form);
-            }
-            let a_start = colon + 3;
-            let a_end = b[a_start..]
-                .iter()
-                .position(|&c| c == b'/' || c == b'?')
-                .map_or(b.len(), |p| p + a_start);
-            let authority = &b[a_start..a_end];
-            if authority.is_empty() || authority.contains(&b'@') {
-                // userinfo is deprecated in http(s) URIs (RFC 9110 §4.2.4).
-                return Err(InvalidTarget::Form);
-            }
-            t.form = TargetForm::Absolute;
-            t.scheme_end = colon as u16;
-            t.auth = (a_start as u16, a_end as u16);
-            t.path = (a_end as u16, len);
+        Ok(Layout::of(&raw, method, None)?.with(raw))
+    }
+
+    /// The layout of the target `b`, whose characters the head scan already
+    /// checked (`query`: where its first `?` is, if any): only the form is
+    /// judged here. [`RequestTarget::from_layout`] then makes the target,
+    /// so that the caller slices its buffer only for a valid one and builds
+    /// the target where it is kept.
+    #[inline]
+    pub(crate) fn scanned_layout(
+        b: &[u8],
+        query: Option<usize>,
+        method: &Method,
+    ) -> Result<Layout, InvalidTarget> {
+        if b.len() >= NONE as usize {
+            return Err(InvalidTarget::TooLong);
         }
-        if matches!(t.form, TargetForm::Origin | TargetForm::Absolute) {
-            let (ps, pe) = t.path;
-            if let Some(q) = memchr::memchr(b'?', &b[ps as usize..pe as usize]) {
-                let q = ps as usize + q;
-                t.path = (ps, q as u16);
-                t.query = q as u16 + 1;
-            }
+        if b.is_empty() {
+            return Err(InvalidTarget::Form);
         }
-        t.raw = raw;
-        Ok(t)
+        Layout::of(b, method, Some(query))
+    }
+
+    /// The target with the bytes `raw` laid out as `layout` says.
+    #[inline]
+    pub(crate) fn from_layout(raw: Bytes, layout: Layout) -> RequestTarget {
+        layout.with(raw)
     }
 
     /// The form of this target.
@@ -271,6 +235,118 @@ impl RequestTarget {
     }
 }
 
+/// Where the parts of a target are (everything of [`RequestTarget`] but
+/// its bytes).
+#[derive(Clone, Copy)]
+pub(crate) struct Layout {
+    form: TargetForm,
+    scheme_end: u16,
+    auth: (u16, u16),
+    path: (u16, u16),
+    query: u16,
+}
+
+impl Layout {
+    /// Finds the form and parts of `b` (non-empty, shorter than
+    /// `u16::MAX`, characters already checked) for `method`. `query` is the
+    /// position of the first `?` when the caller knows it (`Some(None)`:
+    /// there is none).
+    #[inline]
+    fn of(
+        b: &[u8],
+        method: &Method,
+        query: Option<Option<usize>>,
+    ) -> Result<Layout, InvalidTarget> {
+        let len = b.len() as u16;
+        let mut t = Layout {
+            form: TargetForm::Origin,
+            scheme_end: 0,
+            auth: (0, 0),
+            path: (0, len),
+            query: NONE,
+        };
+        if *method == Method::CONNECT {
+            // authority-form: uri-host ":" port, nothing else.
+            if !is_authority_form(b) {
+                return Err(InvalidTarget::Form);
+            }
+            t.form = TargetForm::Authority;
+            t.auth = (0, len);
+            t.path = (len, len);
+            return Ok(t);
+        }
+        if b[0] == b'/' {
+            t.form = TargetForm::Origin;
+        } else if b == b"*" {
+            if *method != Method::OPTIONS {
+                return Err(InvalidTarget::Form);
+            }
+            t.form = TargetForm::Asterisk;
+            t.path = (0, 0);
+            return Ok(t);
+        } else {
+            // absolute-form: scheme "://" authority path-abempty [ "?" query ]
+            let colon = memchr::memchr(b':', b).ok_or(InvalidTarget::Form)?;
+            let scheme = &b[..colon];
+            let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+                && scheme
+                    .iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
+            if !scheme_ok || !b[colon..].starts_with(b"://") {
+                return Err(InvalidTarget::Form);
+            }
+            let a_start = colon + 3;
+            let a_end = b[a_start..]
+                .iter()
+                .position(|&c| c == b'/' || c == b'?')
+                .map_or(b.len(), |p| p + a_start);
+            let authority = &b[a_start..a_end];
+            if authority.is_empty() || authority.contains(&b'@') {
+                // userinfo is deprecated in http(s) URIs (RFC 9110 §4.2.4).
+                return Err(InvalidTarget::Form);
+            }
+            t.form = TargetForm::Absolute;
+            t.scheme_end = colon as u16;
+            t.auth = (a_start as u16, a_end as u16);
+            t.path = (a_end as u16, len);
+        }
+        // Origin or absolute form: the query starts after the first `?`
+        // (which is in the path part: the authority stops at `?`).
+        let (ps, pe) = t.path;
+        let q = match query {
+            Some(q) => q,
+            None => find_question(&b[ps as usize..pe as usize]).map(|q| ps as usize + q),
+        };
+        if let Some(q) = q {
+            t.path = (ps, q as u16);
+            t.query = q as u16 + 1;
+        }
+        Ok(t)
+    }
+
+    fn with(self, raw: Bytes) -> RequestTarget {
+        RequestTarget {
+            raw,
+            form: self.form,
+            scheme_end: self.scheme_end,
+            auth: self.auth,
+            path: self.path,
+            query: self.query,
+        }
+    }
+}
+
+/// The first `?` in `b`: a plain loop for the short paths most targets
+/// have (memchr's set-up costs more than it saves there), memchr beyond.
+#[inline]
+fn find_question(b: &[u8]) -> Option<usize> {
+    if b.len() < 32 {
+        b.iter().position(|&c| c == b'?')
+    } else {
+        memchr::memchr(b'?', b)
+    }
+}
+
 impl fmt::Debug for RequestTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
@@ -283,7 +359,7 @@ impl fmt::Display for RequestTarget {
     }
 }
 
-fn check_chars(b: &[u8], lenient: bool) -> Result<(), InvalidTarget> {
+pub(crate) fn check_chars(b: &[u8], lenient: bool) -> Result<(), InvalidTarget> {
     if b.is_empty() {
         return Err(InvalidTarget::Form);
     }
