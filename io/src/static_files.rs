@@ -231,6 +231,28 @@ impl StaticDir {
         let plan = plan(req, &file.meta(), seed);
         Lookup::File { file, plan }
     }
+
+    /// [`lookup`](StaticDir::lookup) for what needs no file to be opened:
+    /// a refusal (405, 403, 404, 301) or a file the cache already holds,
+    /// unchanged; `None` when the answer needs the file opened or mapped
+    /// (a cache miss, a changed file, a path through a link or to a
+    /// directory's index), for which the caller runs `lookup` on a
+    /// blocking pool. It still looks at the path's metadata (`lstat`).
+    pub fn lookup_cached(&self, req: &RequestHead) -> Option<Lookup> {
+        if req.method != Method::GET && req.method != Method::HEAD {
+            return Some(Lookup::status(StatusCode::METHOD_NOT_ALLOWED));
+        }
+        let (path, meta) = match self.resolve(req.target.path()) {
+            Ok(p) => p,
+            Err(r) => return Some(r),
+        };
+        let file = self.cache.get_cached(&path, meta.as_ref()?)?;
+        let seed = self
+            .seed
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        let plan = plan(req, &file.meta(), seed);
+        Some(Lookup::File { file, plan })
+    }
 }
 
 /// Checked pieces of a file range, ready for the socket.

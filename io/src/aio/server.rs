@@ -1069,8 +1069,10 @@ async fn send_body<R: Runtime>(
 }
 
 /// Serves files under a directory through the mmap [`FileCache`](crate::cache::FileCache),
-/// with every rule of [`StaticDir`]; lookups run on the runtime's
-/// blocking pool, never on the executor.
+/// with every rule of [`StaticDir`]. A file the cache holds unchanged is
+/// answered on the executor (only its metadata is looked at); opening and
+/// mapping a file (a miss or a changed file) runs on the runtime's
+/// blocking pool.
 pub struct StaticFiles<R: Runtime> {
     rt: R,
     dir: Arc<StaticDir>,
@@ -1088,6 +1090,13 @@ impl<R: Runtime> StaticFiles<R> {
 
 impl<R: Runtime> Handler for StaticFiles<R> {
     fn call(&self, req: Request) -> BoxFuture<'static, Response> {
+        // A cache hit (or a refusal) is answered here: only metadata is
+        // looked at. Opening and mapping a file (a miss) goes to the
+        // blocking pool, never the executor.
+        if let Some(found) = self.dir.lookup_cached(req.head()) {
+            let r = found.into_response(Body::File);
+            return Box::pin(async move { r });
+        }
         let dir = Arc::clone(&self.dir);
         let found = self.rt.spawn_blocking(move || dir.lookup(req.head()));
         Box::pin(async move { found.await.into_response(Body::File) })

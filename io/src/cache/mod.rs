@@ -348,6 +348,28 @@ impl FileCache {
         Ok(loaded)
     }
 
+    /// The cached entry for `path` if it is there and still matches `meta`
+    /// (as [`get_with_metadata`](FileCache::get_with_metadata) would return
+    /// it), without ever opening, reading or mapping the file: an async
+    /// server answers cache hits on its executor and sends only misses to
+    /// its blocking pool.
+    pub fn get_cached(&self, path: impl AsRef<Path>, meta: &fs::Metadata) -> Option<CachedFile> {
+        let path = path.as_ref();
+        if !meta.file_type().is_file() {
+            return None;
+        }
+        let stamp = Stamp::of(meta);
+        let mut st = self.lock();
+        let slot = st.map.get(path)?;
+        if slot.file.stamp() != &stamp {
+            return None;
+        }
+        let file = slot.file.clone();
+        st.hits += 1;
+        st.touch(path);
+        Some(file)
+    }
+
     /// Drops the entry for `path`; true if there was one. Handles already
     /// returned stay valid.
     pub fn remove(&self, path: impl AsRef<Path>) -> bool {
