@@ -16,9 +16,9 @@ use wireloom_core::smtp::client::{Envelope, Security};
 /// Everything each accepted connection sent, in order of connection.
 type Capture = Arc<Mutex<Vec<Vec<u8>>>>;
 
-/// An HTTP peer that answers every request `200 ok` (keep-alive) and
-/// records the bytes it received.
-fn http_peer() -> (SocketAddr, Capture) {
+/// A peer on loopback that serves each connection on a thread of its own
+/// with `serve`, recording what the client sent into the capture.
+fn peer(serve: fn(TcpStream, Capture)) -> (SocketAddr, Capture) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let cap: Capture = Arc::default();
@@ -27,19 +27,23 @@ fn http_peer() -> (SocketAddr, Capture) {
         for s in l.incoming() {
             let Ok(s) = s else { return };
             let c = Arc::clone(&c);
-            std::thread::spawn(move || serve_http(s, c));
+            std::thread::spawn(move || serve(s, c));
         }
     });
     (addr, cap)
 }
 
+/// Starts recording a new connection; returns its index in the capture.
+fn new_connection(cap: &Capture) -> usize {
+    let mut v = cap.lock().unwrap();
+    v.push(Vec::new());
+    v.len() - 1
+}
+
+/// An HTTP peer that answers every request `200 ok` (keep-alive).
 fn serve_http(s: TcpStream, cap: Capture) {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let idx = {
-        let mut v = cap.lock().unwrap();
-        v.push(Vec::new());
-        v.len() - 1
-    };
+    let idx = new_connection(&cap);
     let record = |b: &[u8]| cap.lock().unwrap()[idx].extend_from_slice(b);
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
@@ -110,30 +114,10 @@ fn serve_http(s: TcpStream, cap: Capture) {
     }
 }
 
-/// An SMTP peer (PIPELINING, 8BITMIME) that accepts everything and records
-/// what the client sent.
-fn smtp_peer() -> (SocketAddr, Capture) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let cap: Capture = Arc::default();
-    let c = Arc::clone(&cap);
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(s) = s else { return };
-            let c = Arc::clone(&c);
-            std::thread::spawn(move || serve_smtp(s, c));
-        }
-    });
-    (addr, cap)
-}
-
+/// An SMTP peer (PIPELINING, 8BITMIME) that accepts everything.
 fn serve_smtp(s: TcpStream, cap: Capture) {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let idx = {
-        let mut v = cap.lock().unwrap();
-        v.push(Vec::new());
-        v.len() - 1
-    };
+    let idx = new_connection(&cap);
     let record = |b: &[u8]| cap.lock().unwrap()[idx].extend_from_slice(b);
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
@@ -265,7 +249,7 @@ fn normalise(bytes: &[u8], port: u16) -> String {
 fn every_runtime_sends_the_same_http_requests() {
     let mut runs: Vec<(&str, String)> = Vec::new();
     for runtime in ["blocking", "tokio", "smol"] {
-        let (addr, cap) = http_peer();
+        let (addr, cap) = peer(serve_http);
         let base = format!("http://{addr}");
         match runtime {
             "blocking" => blocking_http(&base),
@@ -291,7 +275,7 @@ fn every_runtime_sends_the_same_http_requests() {
 fn every_runtime_sends_the_same_smtp_session() {
     let mut runs: Vec<(&str, String)> = Vec::new();
     for runtime in ["blocking", "tokio", "smol"] {
-        let (addr, cap) = smtp_peer();
+        let (addr, cap) = peer(serve_smtp);
         let server = addr.to_string();
         match runtime {
             "blocking" => {
