@@ -633,7 +633,9 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
             continue;
         }
         // Nothing more can happen without new input: write the batch.
-        let deadline = Some(drv.woke_at() + shared.write_timeout);
+        // A fresh instant: a handler may have taken longer than the write
+        // timeout since the last wake-up (one clock read per batch).
+        let deadline = Some(Instant::now() + shared.write_timeout);
         if timeout_at(rt, deadline, drv.flush(&mut conn))
             .await
             .is_err()
