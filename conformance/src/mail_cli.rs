@@ -195,7 +195,7 @@ fn build(spec: &Value) -> Result<Message, String> {
         Some(_) => return Err("message_id must be a string or false".into()),
     }
     // The default Message-ID (a set one or `false` wins in the builder).
-    let random = random_128();
+    let random = wireloom_io::smtp::random_128();
     match obj.get("message_id_host") {
         Some(v) => {
             let host = str_of(v, "message_id_host")?;
@@ -205,7 +205,7 @@ fn build(spec: &Value) -> Result<Message, String> {
             }
             b = b.message_id_from(random, host);
         }
-        None => b = b.message_id_from(random, &host_name()),
+        None => b = b.message_id_from(random, &wireloom_io::smtp::host_name()),
     }
     if let Some(v) = obj.get("text") {
         b = b.text(str_of(v, "text")?);
@@ -287,40 +287,6 @@ fn build(spec: &Value) -> Result<Message, String> {
         );
     }
     b.build().map_err(|e| e.to_string())
-}
-
-/// 128 bits from the OS random source, for the default Message-ID. Should
-/// the OS refuse (it does not on supported platforms): std's hasher keys,
-/// themselves from the OS source, over the time.
-fn random_128() -> [u8; 16] {
-    let mut out = [0u8; 16];
-    if getrandom::getrandom(&mut out).is_err() {
-        use std::hash::{BuildHasher, Hasher};
-        let state = std::collections::hash_map::RandomState::new();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        for (i, half) in out.chunks_exact_mut(8).enumerate() {
-            let mut h = state.build_hasher();
-            h.write_u128(now);
-            h.write_usize(i);
-            half.copy_from_slice(&h.finish().to_le_bytes());
-        }
-    }
-    out
-}
-
-/// This machine's host name (`/proc/sys/kernel/hostname`, `/etc/hostname`),
-/// else `localhost`; core turns an invalid one into `localhost` too.
-fn host_name() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| {
-            let name = std::fs::read_to_string(p).ok()?;
-            let name = name.trim();
-            (!name.is_empty()).then(|| name.to_owned())
-        })
-        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// Unix seconds to a time; one the platform cannot represent is an error
