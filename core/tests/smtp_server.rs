@@ -362,3 +362,62 @@ fn disconnect_policy_applies_after_an_earlier_violation() {
         .count();
     assert_eq!(aborted, 1);
 }
+
+/// Drains replies as text.
+fn replies(s: &mut Server) -> String {
+    let mut out = Vec::new();
+    while let Some(b) = s.poll_transmit() {
+        out.extend_from_slice(&b);
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn shutdown_when_idle_closes_at_once() {
+    let now = Instant::now();
+    let mut s = Server::new(ServerConfig::new("mx.test"), now);
+    let _ = replies(&mut s);
+    s.handle_input(now, &mut BytesMut::from(&b"EHLO c\r\n"[..]));
+    let _ = replies(&mut s);
+    s.handle_shutdown(now);
+    assert!(replies(&mut s).starts_with("421 4.3.2 mx.test"));
+    assert!(s.is_closed());
+}
+
+#[test]
+fn shutdown_lets_the_open_transaction_finish() {
+    let now = Instant::now();
+    let mut s = Server::new(ServerConfig::new("mx.test"), now);
+    let mut input = BytesMut::from(&b"EHLO c\r\nMAIL FROM:<a@x.test>\r\n"[..]);
+    s.handle_input(now, &mut input);
+    while let Some(e) = s.poll_event() {
+        if matches!(e, ServerEvent::MailFrom { .. }) {
+            s.accept(now).unwrap();
+        }
+    }
+    s.handle_shutdown(now);
+    assert!(!s.is_closed(), "a transaction is open");
+    s.handle_input(
+        now,
+        &mut BytesMut::from(&b"RCPT TO:<b@y.test>\r\nDATA\r\nhi\r\n.\r\n"[..]),
+    );
+    let mut ended = false;
+    for _ in 0..10 {
+        while let Some(e) = s.poll_event() {
+            match e {
+                ServerEvent::RcptTo { .. } => s.accept(now).unwrap(),
+                ServerEvent::MessageEnd { .. } => {
+                    ended = true;
+                    s.accept(now).unwrap()
+                }
+                _ => {}
+            }
+        }
+        s.handle_input(now, &mut BytesMut::new());
+    }
+    assert!(ended);
+    let text = replies(&mut s);
+    assert!(text.contains("250 2.0.0 Message accepted"), "{text}");
+    assert!(text.trim_end().ends_with("Service shutting down"), "{text}");
+    assert!(s.is_closed());
+}

@@ -350,6 +350,9 @@ pub struct Server {
     transmit: VecDeque<Bytes>,
     events: VecDeque<ServerEvent>,
     error: Option<ServerError>,
+    /// [`Server::handle_shutdown`] was called: 421 at the next point
+    /// between transactions.
+    draining: bool,
 }
 
 impl Server {
@@ -373,6 +376,7 @@ impl Server {
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             error: None,
+            draining: false,
         };
         match &s.config.refuse_service {
             Some(text) => {
@@ -466,6 +470,24 @@ impl Server {
         Ok(())
     }
 
+    /// The service is shutting down (RFC 5321 §3.8): answer `421 4.3.2`
+    /// and close at the next point between transactions. At once when no
+    /// transaction is open and nothing waits for an answer; otherwise the
+    /// open transaction may finish (its data is read and its end answered
+    /// as usual) and the 421 follows. A MAIL that arrives meanwhile
+    /// (pipelined after the end of data) still reports
+    /// [`ServerEvent::MailFrom`]: reject it with 421 to refuse it.
+    /// Idempotent; the caller flushes `poll_transmit` as after any call.
+    pub fn handle_shutdown(&mut self, now: Instant) {
+        self.draining = true;
+        self.arm(now);
+    }
+
+    /// True once [`Server::handle_shutdown`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
     /// The TLS handshake after [`ServerEvent::StartTls`] completed. The
     /// session starts over (RFC 3207 §4.2): the client must EHLO again.
     pub fn handle_tls_established(&mut self, now: Instant) -> Result<(), ServerUsageError> {
@@ -505,6 +527,17 @@ impl Server {
     }
 
     fn arm(&mut self, now: Instant) {
+        if self.draining
+            && self.awaiting.is_none()
+            && self.txn.is_none()
+            && self.error.is_none()
+            && matches!(self.state, State::Command | State::Auth(_))
+        {
+            let text = format!("4.3.2 {} Service shutting down", self.config.hostname);
+            self.reply(421, &text);
+            self.close();
+            return;
+        }
         self.deadline = match self.state {
             _ if self.awaiting.is_some() => None,
             State::Command | State::Auth(_) => Some(now + self.config.timeouts.command),
