@@ -1,0 +1,300 @@
+//! SMTP in: one thread per connection runs core's server dialogue
+//! ([`wireloom_core::smtp::server::Server`]) through wireloom-blocking's
+//! generic [`Driver`]. Core decides every reply (limits: 552 over
+//! `--max-size`, 452 over `--max-recipients`; strict DATA: only
+//! `CRLF.CRLF` ends it, bare CR/LF refused with 554, dot-unstuffing); this
+//! module answers the questions core asks (AUTH credentials, MAIL, RCPT,
+//! end of data) and streams the data into the spool.
+//!
+//! ```text
+//! accept ─> 220 ─> EHLO ─> [STARTTLS: TLS handshake, EHLO] ─> [AUTH: users file]
+//!   MAIL ──> accept (421 once shutting down)
+//!   RCPT ──> accept
+//!   DATA ──> MessageStart: temp file in SPOOL/tmp, our Received header
+//!            Data(bytes)... appended (never the whole message in memory)
+//!            MessageEnd: Spool::commit (fsync, rename, fsync dir) ──ok──> 250
+//!                                                              └─err──> 451
+//!   SIGTERM ─> Server::handle_shutdown: 421 at once when idle, else after
+//!              the open transaction's end of data is answered
+//! ```
+
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use wireloom_blocking::driver::{Driver, Progress};
+use wireloom_blocking::tls::{ServerTlsConfig, TlsStream, Transport};
+use wireloom_core::mime::header::format_date;
+use wireloom_core::smtp::auth::Mechanism;
+use wireloom_core::smtp::server::{Server, ServerConfig, ServerEvent};
+
+use crate::spool::{Incoming, Record, Spool};
+use crate::Log;
+
+/// How often an idle connection looks at the shutdown flag.
+const POLL: Duration = Duration::from_millis(200);
+
+/// One listener's settings.
+#[derive(Clone)]
+pub struct Listener {
+    /// Core's server configuration (limits, STARTTLS, AUTH).
+    pub config: ServerConfig,
+    /// Certificate for STARTTLS, when offered.
+    pub tls: Option<Arc<ServerTlsConfig>>,
+    /// `user -> password` for AUTH (submission).
+    pub users: Arc<HashMap<String, String>>,
+}
+
+impl Listener {
+    /// The plain (port 25 style) listener: STARTTLS offered when there is a
+    /// certificate, no AUTH. Meant for trusted networks: it relays for
+    /// anyone who can connect.
+    pub fn relay(mut config: ServerConfig, tls: Option<Arc<ServerTlsConfig>>) -> Listener {
+        config.starttls = tls.is_some();
+        Listener {
+            config,
+            tls,
+            users: Arc::new(HashMap::new()),
+        }
+    }
+
+    /// The submission (port 587 style) listener: STARTTLS, then AUTH PLAIN
+    /// or LOGIN required before MAIL (AUTH is offered only over TLS).
+    pub fn submission(
+        mut config: ServerConfig,
+        tls: Arc<ServerTlsConfig>,
+        users: Arc<HashMap<String, String>>,
+    ) -> Listener {
+        config.starttls = true;
+        config.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login];
+        config.auth_requires_tls = true;
+        config.require_auth = true;
+        config.require_tls = true;
+        Listener {
+            config,
+            tls: Some(tls),
+            users,
+        }
+    }
+}
+
+/// What every connection shares.
+pub struct Shared {
+    /// The spool.
+    pub spool: Arc<Spool>,
+    /// Hands each spooled message to the queue runner.
+    pub queued: Sender<Record>,
+    /// Set on SIGTERM / ctrl-c.
+    pub shutdown: Arc<AtomicBool>,
+    /// Logging.
+    pub log: Log,
+}
+
+/// The open transaction.
+#[derive(Default)]
+struct Txn {
+    from: Option<String>,
+    rcpts: Vec<String>,
+    incoming: Option<Incoming>,
+    /// Writing the data failed: answer 451 at the end.
+    failed: bool,
+}
+
+/// Serves one connection to the end (QUIT, EOF, timeout, error, shutdown).
+pub fn serve(tcp: TcpStream, listener: &Listener, shared: &Shared) {
+    let peer = tcp
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let _ = tcp.set_nodelay(true);
+    // A client that stops reading cannot hold the thread for ever.
+    let _ = tcp.set_write_timeout(Some(Duration::from_secs(60)));
+    let mut drv = Driver::new(Transport::Plain(tcp));
+    let mut server = Server::new(listener.config.clone(), Instant::now());
+    let mut txn = Txn::default();
+    let mut helo = String::from("unknown");
+    // Bounded: every turn either handles an event, reads (bounded by POLL
+    // and core's timers: 5 min per command, 3 min per data block) or ends.
+    loop {
+        if shared.shutdown.load(Ordering::Relaxed) && !server.is_draining() {
+            server.handle_shutdown(Instant::now());
+        }
+        let ev = match drv.advance(&mut server, Some(POLL)) {
+            Ok(Progress::Event(ev)) => ev,
+            Ok(Progress::Read(_)) => continue,
+            Ok(Progress::Closed) | Err(_) => break,
+        };
+        let now = Instant::now();
+        match ev {
+            ServerEvent::Hello { domain, .. } => {
+                helo = domain;
+                txn = Txn::default();
+            }
+            ServerEvent::StartTls { .. } => {
+                let Some(tls) = &listener.tls else { break };
+                if drv.flush(&mut server).is_err() {
+                    break;
+                }
+                match upgrade(drv, tls) {
+                    Ok(d) => drv = d,
+                    Err(e) => {
+                        shared.log.info(format_args!("{peer}: STARTTLS failed: {e}"));
+                        return;
+                    }
+                }
+                if server.handle_tls_established(Instant::now()).is_err() {
+                    break;
+                }
+            }
+            ServerEvent::Auth { attempt, .. } => {
+                let ok = listener
+                    .users
+                    .get(attempt.user())
+                    .is_some_and(|p| attempt.verify_password(p));
+                let _ = if ok {
+                    server.accept(now)
+                } else {
+                    shared
+                        .log
+                        .info(format_args!("{peer}: AUTH failed for {:?}", attempt.user()));
+                    server.reject(now, 535, "5.7.8 Authentication credentials invalid")
+                };
+            }
+            ServerEvent::MailFrom { from, .. } => {
+                if server.is_draining() {
+                    let _ = server.reject(now, 421, "4.3.2 Service shutting down");
+                } else {
+                    txn = Txn {
+                        from: Some(from),
+                        ..Txn::default()
+                    };
+                    let _ = server.accept(now);
+                }
+            }
+            ServerEvent::RcptTo { to, .. } => {
+                txn.rcpts.push(to);
+                let _ = server.accept(now);
+            }
+            ServerEvent::MessageStart => {
+                txn.failed = false;
+                txn.incoming = match shared.spool.incoming() {
+                    Ok(mut inc) => {
+                        let received = received_header(
+                            &helo,
+                            &peer,
+                            &listener.config.hostname,
+                            &inc.id,
+                            server.is_secure(),
+                            server.is_authenticated(),
+                        );
+                        txn.failed = inc.write(received.as_bytes()).is_err();
+                        Some(inc)
+                    }
+                    Err(e) => {
+                        shared.log.error(format_args!("cannot open spool file: {e}"));
+                        txn.failed = true;
+                        None
+                    }
+                };
+            }
+            ServerEvent::Data(bytes) => {
+                if let Some(inc) = txn.incoming.as_mut() {
+                    if let Err(e) = inc.write(&bytes) {
+                        shared.log.error(format_args!("cannot write spool file: {e}"));
+                        txn.failed = true;
+                        txn.incoming = None;
+                    }
+                }
+            }
+            ServerEvent::MessageEnd { size } => {
+                let incoming = txn.incoming.take();
+                let stored = match (incoming, txn.failed) {
+                    (Some(inc), false) => {
+                        let record = Record::new(
+                            inc.id.clone(),
+                            txn.from.clone().unwrap_or_default(),
+                            std::mem::take(&mut txn.rcpts),
+                            false,
+                        );
+                        match shared.spool.commit(inc, &record) {
+                            Ok(()) => Some(record),
+                            Err(e) => {
+                                shared.log.error(format_args!("cannot spool message: {e}"));
+                                None
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                txn = Txn::default();
+                match stored {
+                    Some(record) => {
+                        shared.log.info(format_args!(
+                            "{peer}: queued {} from <{}> to {} recipient(s), {size} octets",
+                            record.id,
+                            record.from,
+                            record.rcpts.len()
+                        ));
+                        // Durable: now the 250. The runner may be gone
+                        // (shutting down): the message waits in the spool.
+                        let _ = server.accept(now);
+                        let _ = shared.queued.send(record);
+                    }
+                    None => {
+                        let _ = server.reject(now, 451, "4.3.0 Cannot store message, try later");
+                    }
+                }
+            }
+            ServerEvent::MessageAborted(_) | ServerEvent::Reset => {
+                txn = Txn::default();
+            }
+            ServerEvent::Error(e) => shared.log.info(format_args!("{peer}: {e}")),
+            _ => {}
+        }
+    }
+    let _ = drv.flush(&mut server);
+    let _ = wireloom_blocking::driver::Socket::shutdown_write(&mut drv.sock);
+}
+
+/// The TLS handshake after STARTTLS's 220, on the same TCP stream. Bytes
+/// the client pipelined after STARTTLS were already dropped by core.
+fn upgrade(
+    drv: Driver<Transport>,
+    tls: &ServerTlsConfig,
+) -> Result<Driver<Transport>, wireloom_blocking::tls::TlsError> {
+    let Transport::Plain(tcp) = drv.sock else {
+        return Err(wireloom_blocking::tls::TlsError::from_io(std::io::Error::other(
+            "STARTTLS twice",
+        )));
+    };
+    let mut stream = TlsStream::server(tcp, tls)?;
+    stream.handshake(Instant::now() + tls.handshake_timeout())?;
+    // SMTP frames its own end (QUIT): a missing close_notify is no
+    // truncation attack.
+    stream.set_accept_truncation(true);
+    Ok(Driver::new(Transport::from(stream)))
+}
+
+/// Our trace header (RFC 5321 §4.4), first line of the spooled message.
+fn received_header(
+    helo: &str,
+    peer: &str,
+    hostname: &str,
+    id: &str,
+    tls: bool,
+    auth: bool,
+) -> String {
+    let with = match (tls, auth) {
+        (true, true) => "ESMTPSA",
+        (true, false) => "ESMTPS",
+        (false, true) => "ESMTPA",
+        (false, false) => "ESMTP",
+    };
+    let date = format_date(SystemTime::now()).unwrap_or_default();
+    format!(
+        "Received: from {helo} ([{peer}])\r\n\tby {hostname} (wireloom mail-relay) with {with} id {id};\r\n\t{date}\r\n"
+    )
+}
