@@ -141,7 +141,9 @@ pub fn serve(tcp: TcpStream, listener: &Listener, shared: &Shared) {
                 match upgrade(drv, tls) {
                     Ok(d) => drv = d,
                     Err(e) => {
-                        shared.log.info(format_args!("{peer}: STARTTLS failed: {e}"));
+                        shared
+                            .log
+                            .info(format_args!("{peer}: STARTTLS failed: {e}"));
                         return;
                     }
                 }
@@ -194,7 +196,9 @@ pub fn serve(tcp: TcpStream, listener: &Listener, shared: &Shared) {
                         Some(inc)
                     }
                     Err(e) => {
-                        shared.log.error(format_args!("cannot open spool file: {e}"));
+                        shared
+                            .log
+                            .error(format_args!("cannot open spool file: {e}"));
                         txn.failed = true;
                         None
                     }
@@ -203,7 +207,9 @@ pub fn serve(tcp: TcpStream, listener: &Listener, shared: &Shared) {
             ServerEvent::Data(bytes) => {
                 if let Some(inc) = txn.incoming.as_mut() {
                     if let Err(e) = inc.write(&bytes) {
-                        shared.log.error(format_args!("cannot write spool file: {e}"));
+                        shared
+                            .log
+                            .error(format_args!("cannot write spool file: {e}"));
                         txn.failed = true;
                         txn.incoming = None;
                     }
@@ -266,9 +272,9 @@ fn upgrade(
     tls: &ServerTlsConfig,
 ) -> Result<Driver<Transport>, wireloom_blocking::tls::TlsError> {
     let Transport::Plain(tcp) = drv.sock else {
-        return Err(wireloom_blocking::tls::TlsError::from_io(std::io::Error::other(
-            "STARTTLS twice",
-        )));
+        return Err(wireloom_blocking::tls::TlsError::from_io(
+            std::io::Error::other("STARTTLS twice"),
+        ));
     };
     let mut stream = TlsStream::server(tcp, tls)?;
     stream.handshake(Instant::now() + tls.handshake_timeout())?;

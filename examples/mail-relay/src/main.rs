@@ -228,7 +228,9 @@ fn run(args: Args) -> Result<(), String> {
         recovery.orphans_deleted
     ));
     if args.no_fsync {
-        log.error(format_args!("--no-fsync: a crash can lose acknowledged mail"));
+        log.error(format_args!(
+            "--no-fsync: a crash can lose acknowledged mail"
+        ));
     }
 
     let mut config = ServerConfig::new(args.hostname.clone());
@@ -240,7 +242,9 @@ fn run(args: Args) -> Result<(), String> {
         listeners.push(("relay", addr, Listener::relay(config.clone(), tls.clone())));
     }
     if let Some(addr) = args.submission {
-        let tls = tls.clone().ok_or("--submission needs --tls-cert and --tls-key")?;
+        let tls = tls
+            .clone()
+            .ok_or("--submission needs --tls-cert and --tls-key")?;
         let users = users(&args)?;
         if users.is_empty() {
             return Err("--submission needs --users or --user".into());
@@ -324,7 +328,11 @@ fn run(args: Args) -> Result<(), String> {
     println!(
         "fsync calls {calls} total_ms {:.1} mean_us {:.1}",
         nanos as f64 / 1e6,
-        if calls > 0 { nanos as f64 / calls as f64 / 1e3 } else { 0.0 }
+        if calls > 0 {
+            nanos as f64 / calls as f64 / 1e3
+        } else {
+            0.0
+        }
     );
     log.info(format_args!("stopped"));
     Ok(())
@@ -355,8 +363,11 @@ fn accept_loop(
             continue;
         }
         active.fetch_add(1, Ordering::SeqCst);
-        let (listener, shared, active) =
-            (Arc::clone(&listener), Arc::clone(&shared), Arc::clone(&active));
+        let (listener, shared, active) = (
+            Arc::clone(&listener),
+            Arc::clone(&shared),
+            Arc::clone(&active),
+        );
         std::thread::spawn(move || {
             inbound::serve(stream, &listener, &shared);
             active.fetch_sub(1, Ordering::SeqCst);

@@ -178,7 +178,11 @@ impl Runner {
     fn all_retry(&mut self, ids: &[String], why: &str) {
         for id in ids {
             if let Some(mut r) = self.queue.remove(id) {
-                for rc in r.rcpts.iter_mut().filter(|rc| rc.state == RcptState::Pending) {
+                for rc in r
+                    .rcpts
+                    .iter_mut()
+                    .filter(|rc| rc.state == RcptState::Pending)
+                {
                     rc.reply = Some(why.to_string());
                 }
                 self.finish(r);
@@ -208,7 +212,10 @@ impl Runner {
             .collect();
         let envelope = Envelope {
             from: (!record.from.is_empty()).then(|| record.from.clone()),
-            to: pending.iter().map(|&i| record.rcpts[i].addr.clone()).collect(),
+            to: pending
+                .iter()
+                .map(|&i| record.rcpts[i].addr.clone())
+                .collect(),
         };
         let result = conn.send(&envelope, data);
         let mut outcome = Outcome::Answered;
@@ -282,7 +289,11 @@ impl Runner {
         if record.has_pending()
             && now.saturating_sub(record.created_ms) > self.retry.max_age.as_millis() as u64
         {
-            for rc in record.rcpts.iter_mut().filter(|r| r.state == RcptState::Pending) {
+            for rc in record
+                .rcpts
+                .iter_mut()
+                .filter(|r| r.state == RcptState::Pending)
+            {
                 let last = rc.reply.take().unwrap_or_default();
                 rc.state = RcptState::Failed;
                 rc.reply = Some(format!("4.4.7 delivery time expired (last: {last})"));
@@ -351,7 +362,12 @@ impl Runner {
         let text = bounce::compose(&self.hostname, &record.id, &record.from, failed, &original);
         let mut inc = self.spool.incoming()?;
         inc.write(&text)?;
-        let bounce = Record::new(inc.id.clone(), String::new(), vec![record.from.clone()], true);
+        let bounce = Record::new(
+            inc.id.clone(),
+            String::new(),
+            vec![record.from.clone()],
+            true,
+        );
         self.spool.commit(inc, &bounce)?;
         self.log.info(format_args!(
             "{}: bounce {} queued to <{}>",

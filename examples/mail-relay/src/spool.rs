@@ -296,10 +296,7 @@ impl Spool {
         let tmp = self.tmp.join(format!("{}.json.{n:x}", record.id));
         let bytes = serde_json::to_vec(record).map_err(io::Error::other)?;
         let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)?;
+            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
             f.write_all(&bytes)?;
             self.sync_file(&f)?;
             drop(f);
@@ -386,7 +383,12 @@ mod tests {
         let mut inc = spool.incoming().unwrap();
         inc.write(b"Subject: x\r\n\r\nhi\r\n").unwrap();
         let id = inc.id.clone();
-        let mut record = Record::new(id.clone(), "a@x.test".into(), vec!["b@y.test".into()], false);
+        let mut record = Record::new(
+            id.clone(),
+            "a@x.test".into(),
+            vec!["b@y.test".into()],
+            false,
+        );
         spool.commit(inc, &record).unwrap();
         record.attempts = 3;
         spool.update(&record).unwrap();
