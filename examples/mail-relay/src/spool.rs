@@ -213,7 +213,7 @@ impl Spool {
             }
         }
         spool.sync_dir(&spool.msg)?;
-        rec.records.sort_by(|a, b| a.created_ms.cmp(&b.created_ms));
+        rec.records.sort_by_key(|a| a.created_ms);
         Ok((spool, rec))
     }
 

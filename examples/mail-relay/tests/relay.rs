@@ -334,3 +334,46 @@ fn smuggled_end_of_data_is_refused_and_nothing_is_relayed() {
     assert_eq!(test_id(&got[0]), Some(5));
     assert!(!data(&got[0]).contains("smuggled"));
 }
+
+#[test]
+fn sigterm_finishes_the_open_transaction_then_421() {
+    let d = dir("relay-sigterm");
+    let host = Smarthost::start(d.path(), 0.0);
+    let spool = d.join("spool");
+    let mut relay = Relay::start(&spool, &host.addr(), &[]);
+    let s = TcpStream::connect(("127.0.0.1", relay.relay_port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    assert!(reply(&mut r).starts_with("220"));
+    for (cmd, code) in [
+        ("EHLO raw.test\r\n", "250"),
+        ("MAIL FROM:<a@x.test>\r\n", "250"),
+        ("RCPT TO:<b@y.test>\r\n", "250"),
+        ("DATA\r\n", "354"),
+    ] {
+        w.write_all(cmd.as_bytes()).unwrap();
+        assert!(reply(&mut r).starts_with(code), "{cmd}");
+    }
+    w.write_all(b"X-Test-Id: 11\r\n\r\nfirst half\r\n").unwrap();
+    relay.sigterm();
+    // Give the relay time to see the signal (its connections look every
+    // 200 ms); the outcome is the same if it has not yet.
+    std::thread::sleep(Duration::from_millis(500));
+    w.write_all(b"second half\r\n.\r\n").unwrap();
+    let end = reply(&mut r);
+    assert!(end.starts_with("250"), "{end}");
+    let bye = reply(&mut r);
+    assert!(bye.starts_with("421 4.3.2"), "{bye}");
+    let (clean, lines) = relay.wait_exit(WAIT);
+    assert!(clean, "{lines:?}");
+    // Acknowledged, so spooled (data and record) and delivered by the
+    // next run; or, had the runner not yet seen the signal, delivered
+    // already.
+    let left = spool_files(&spool);
+    assert!(left == 2 || left == 0, "{left}");
+    let _relay = (left > 0).then(|| Relay::start(&spool, &host.addr(), &[]));
+    let got = host.wait_messages(WAIT, |m| !m.is_empty());
+    assert_eq!(got.len(), 1);
+    assert!(data(&got[0]).contains("first half\r\nsecond half\r\n"));
+}

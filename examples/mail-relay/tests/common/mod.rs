@@ -217,13 +217,24 @@ impl Relay {
         }
     }
 
-    /// SIGTERM, then waits (at most `limit`) for it to exit: its exit
-    /// status success and the lines it printed meanwhile.
-    pub fn terminate(&mut self, limit: Duration) -> (bool, Vec<String>) {
-        let mut c = self.child.take().expect("running");
+    /// Sends SIGTERM (without waiting).
+    pub fn sigterm(&self) {
+        let c = self.child.as_ref().expect("running");
         let _ = Command::new("kill")
             .args(["-TERM", &c.id().to_string()])
             .status();
+    }
+
+    /// SIGTERM, then waits (at most `limit`) for it to exit: its exit
+    /// status success and the lines it printed meanwhile.
+    pub fn terminate(&mut self, limit: Duration) -> (bool, Vec<String>) {
+        self.sigterm();
+        self.wait_exit(limit)
+    }
+
+    /// Waits (at most `limit`, then SIGKILL) for it to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> (bool, Vec<String>) {
+        let mut c = self.child.take().expect("running");
         let until = Instant::now() + limit;
         let status = loop {
             if let Some(s) = c.try_wait().unwrap() {
