@@ -132,11 +132,12 @@ impl Runner {
         }
     }
 
-    /// One connection's worth of due messages (a new connection after a
-    /// lost one, at most two reconnections per run).
+    /// Delivers the due messages, `per_connection` per connection; after a
+    /// lost connection it reconnects, but after the third lost one in a
+    /// run the rest wait for their retry time.
     fn delivery_run(&mut self, ids: &[String]) {
         let mut conn: Option<SmtpConnection> = None;
-        let mut connects = 0;
+        let mut lost = 0;
         let mut sent = 0;
         for (i, id) in ids.iter().enumerate() {
             if self.shutdown.load(Ordering::Relaxed) {
@@ -146,11 +147,13 @@ impl Runner {
                 if let Some(c) = conn.take() {
                     let _ = c.quit();
                 }
-                if connects == 3 {
-                    self.all_retry(&ids[i..], "too many lost connections in one run");
+                if lost == 3 {
+                    let why = "three connections to the smarthost lost in one run";
+                    self.log
+                        .info(format_args!("{why}; {} message(s) wait", ids.len() - i));
+                    self.all_retry(&ids[i..], why);
                     return;
                 }
-                connects += 1;
                 sent = 0;
                 match self.client.connect() {
                     Ok(c) => conn = Some(c),
@@ -165,7 +168,8 @@ impl Runner {
             let c = conn.as_mut().expect("connected");
             sent += 1;
             if let Outcome::ConnectionLost(why) = self.deliver(c, id) {
-                self.log.info(format_args!("{id}: {why}"));
+                self.log.info(format_args!("{id}: connection lost: {why}"));
+                lost += 1;
                 conn = None;
             }
         }

@@ -377,3 +377,28 @@ fn sigterm_finishes_the_open_transaction_then_421() {
     assert_eq!(got.len(), 1);
     assert!(data(&got[0]).contains("first half\r\nsecond half\r\n"));
 }
+
+#[test]
+fn several_messages_per_connection_and_reconnects_within_a_run() {
+    let d = dir("relay-batch");
+    // Slow enough that messages pile up while the first is delivered.
+    let host = Smarthost::start(d.path(), 0.2);
+    // A long retry time: a message wrongly held back would miss the wait.
+    let relay = Relay::start(
+        &d.join("spool"),
+        &host.addr(),
+        &["--messages-per-connection", "3", "--retry-initial", "600"],
+    );
+    let sent = smtplib(relay.relay_port, "plain", "a@x.test", "b@y.test", 12, 0);
+    assert!(sent.iter().all(|s| s.ok), "{sent:?}");
+    let got = host.wait_messages(WAIT, |m| m.len() >= 12);
+    assert_eq!(got.len(), 12, "every message delivered in the first run");
+    let mut per_peer = std::collections::HashMap::<String, usize>::new();
+    for m in &got {
+        *per_peer
+            .entry(m["peer"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert!(per_peer.values().all(|&n| n <= 3), "{per_peer:?}");
+    assert!(per_peer.values().any(|&n| n > 1), "{per_peer:?}");
+}

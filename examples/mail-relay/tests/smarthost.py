@@ -1,6 +1,6 @@
 # aiosmtpd as the relay's smarthost in mail-relay's tests. Appends one JSON
 # line per event to the record file (flushed before the reply is sent):
-#   {"event":"data","mail_from","rcpt_to","data_base64"}  before its 250
+#   {"event":"data","peer","mail_from","rcpt_to","data_base64"}  before its 250
 #   {"event":"rcpt_refused","rcpt","code"}
 # Recipients: "reject*" -> 550 5.1.1; "tempfailN*" -> 451 4.7.1 for the
 # first N RCPTs naming that address, then 250. Every DATA waits `delay`
@@ -39,6 +39,7 @@ class Handler:
             await asyncio.sleep(delay)
         log({
             "event": "data",
+            "peer": "%s:%s" % tuple(session.peer[:2]),
             "mail_from": envelope.mail_from,
             "rcpt_to": envelope.rcpt_tos,
             "data_base64": base64.b64encode(envelope.original_content).decode(),
