@@ -402,3 +402,30 @@ fn several_messages_per_connection_and_reconnects_within_a_run() {
     assert!(per_peer.values().all(|&n| n <= 3), "{per_peer:?}");
     assert!(per_peer.values().any(|&n| n > 1), "{per_peer:?}");
 }
+
+#[test]
+fn delivers_over_starttls_with_auth_to_the_smarthost() {
+    let d = dir("relay-out-tls");
+    // testkit's aiosmtpd: STARTTLS required, AUTH PLAIN/LOGIN alice/secret.
+    let mut host = wireloom_testkit::smtp::Aiosmtpd::start("starttls", true);
+    let ca = host.ca_file.to_str().unwrap().to_string();
+    let relay = Relay::start(
+        &d.join("spool"),
+        &host.addr(),
+        &[
+            "--smarthost-starttls",
+            "--smarthost-ca",
+            &ca,
+            "--smarthost-tls-name",
+            "localhost",
+            "--smarthost-auth",
+            "alice:secret",
+        ],
+    );
+    let sent = smtplib(relay.relay_port, "plain", "a@x.test", "b@y.test", 1, 0);
+    assert!(sent[0].ok, "{sent:?}");
+    let got = host.delivered();
+    assert_eq!(got["tls"], true);
+    assert_eq!(got["authenticated"], true);
+    assert_eq!(got["rcpt_to"], serde_json::json!(["b@y.test"]));
+}
