@@ -11,7 +11,7 @@ use wireloom_core::mime::header::format_date;
 use crate::spool::Rcpt;
 
 /// Most octets of the original header section quoted back.
-const MAX_QUOTED_HEADERS: usize = 64 * 1024;
+pub const MAX_QUOTED_HEADERS: usize = 64 * 1024;
 
 /// The bounce for `failed` recipients of the message `original` (spool id
 /// `id`) from `sender`, composed by `hostname`.
@@ -74,12 +74,13 @@ pub fn compose(
 }
 
 /// The enhanced status code of a reply text like `550 5.1.1 No such user`
-/// (`5.0.0` when it has none).
+/// or `4.4.7 expired`, made permanent (`5.0.0` when it has none).
 fn status(reply: &str) -> String {
+    // `550 5.1.1 text` from a server, or `4.4.7 text` of our own.
     reply
         .split_whitespace()
-        .nth(1)
-        .filter(|t| {
+        .take(2)
+        .find(|t| {
             let parts: Vec<&str> = t.split('.').collect();
             parts.len() == 3
                 && matches!(parts[0], "4" | "5")
@@ -130,6 +131,7 @@ mod tests {
         assert!(text.contains("Subject: hello\r\nFrom: a@x.test\r\n"));
         assert!(!text.contains("\r\nbody\r\n"), "the body is not quoted");
         assert_eq!(status("451 4.4.7 expired"), "5.4.7");
+        assert_eq!(status("4.4.7 delivery time expired"), "5.4.7");
         assert_eq!(status("connection refused"), "5.0.0");
     }
 }

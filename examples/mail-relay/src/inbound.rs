@@ -101,6 +101,8 @@ struct Txn {
     incoming: Option<Incoming>,
     /// Writing the data failed: answer 451 at the end.
     failed: bool,
+    /// Some data octet is above 127.
+    eight_bit: bool,
 }
 
 /// Serves one connection to the end (QUIT, EOF, timeout, error, shutdown).
@@ -182,6 +184,7 @@ pub fn serve(tcp: TcpStream, listener: &Listener, shared: &Shared) {
             }
             ServerEvent::MessageStart => {
                 txn.failed = false;
+                txn.eight_bit = false;
                 txn.incoming = match shared.spool.incoming() {
                     Ok(mut inc) => {
                         let received = received_header(
@@ -205,6 +208,7 @@ pub fn serve(tcp: TcpStream, listener: &Listener, shared: &Shared) {
                 };
             }
             ServerEvent::Data(bytes) => {
+                txn.eight_bit |= !bytes.is_ascii();
                 if let Some(inc) = txn.incoming.as_mut() {
                     if let Err(e) = inc.write(&bytes) {
                         shared
@@ -219,12 +223,13 @@ pub fn serve(tcp: TcpStream, listener: &Listener, shared: &Shared) {
                 let incoming = txn.incoming.take();
                 let stored = match (incoming, txn.failed) {
                     (Some(inc), false) => {
-                        let record = Record::new(
+                        let mut record = Record::new(
                             inc.id.clone(),
                             txn.from.clone().unwrap_or_default(),
                             std::mem::take(&mut txn.rcpts),
                             false,
                         );
+                        record.eight_bit = txn.eight_bit;
                         match shared.spool.commit(inc, &record) {
                             Ok(()) => Some(record),
                             Err(e) => {

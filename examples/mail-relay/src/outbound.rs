@@ -40,7 +40,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wireloom_blocking::smtp::{Delivery, Envelope, Error, SmtpClient, SmtpConnection};
+use wireloom_blocking::smtp::{Delivery, Envelope, Error, MessageInfo, SmtpClient, SmtpConnection};
 use wireloom_core::smtp::client::UsageError;
 
 use crate::spool::{unix_ms, Rcpt, RcptState, Record, Spool};
@@ -199,7 +199,7 @@ impl Runner {
         let Some(mut record) = self.queue.remove(id) else {
             return Outcome::Answered;
         };
-        let data = match self.spool.read_data(id) {
+        let (data, size) = match self.spool.open_data(id) {
             Ok(d) => d,
             Err(e) => {
                 self.log
@@ -221,7 +221,13 @@ impl Runner {
                 .map(|&i| record.rcpts[i].addr.clone())
                 .collect(),
         };
-        let result = conn.send(&envelope, data);
+        // Streamed from the spool file in 64 KiB chunks: memory stays
+        // bounded whatever the message size.
+        let info = MessageInfo {
+            size: Some(size),
+            eight_bit: record.eight_bit,
+        };
+        let result = conn.send_reader(&envelope, info, std::io::BufReader::new(data));
         let mut outcome = Outcome::Answered;
         match result {
             Ok(Delivery { reply, recipients }) => {
@@ -362,16 +368,20 @@ impl Runner {
 
     /// Queues (durably) the bounce for `failed` recipients of `record`.
     fn queue_bounce(&mut self, record: &Record, failed: &[Rcpt]) -> std::io::Result<()> {
-        let original = self.spool.read_data(&record.id).unwrap_or_default();
+        let original = self
+            .spool
+            .read_head(&record.id, bounce::MAX_QUOTED_HEADERS as u64 + 4)
+            .unwrap_or_default();
         let text = bounce::compose(&self.hostname, &record.id, &record.from, failed, &original);
         let mut inc = self.spool.incoming()?;
         inc.write(&text)?;
-        let bounce = Record::new(
+        let mut bounce = Record::new(
             inc.id.clone(),
             String::new(),
             vec![record.from.clone()],
             true,
         );
+        bounce.eight_bit = !text.is_ascii();
         self.spool.commit(inc, &bounce)?;
         self.log.info(format_args!(
             "{}: bounce {} queued to <{}>",

@@ -83,6 +83,9 @@ pub struct Record {
     /// The message is a bounce we made (never bounced itself).
     #[serde(default)]
     pub bounce: bool,
+    /// The data has octets above 127 (sent with BODY=8BITMIME).
+    #[serde(default)]
+    pub eight_bit: bool,
 }
 
 impl Record {
@@ -105,6 +108,7 @@ impl Record {
             next_attempt_ms: now,
             created_ms: now,
             bounce,
+            eight_bit: false,
         }
     }
 
@@ -276,9 +280,21 @@ impl Spool {
         fs::remove_file(self.data_path(id))
     }
 
-    /// A message's data.
-    pub fn read_data(&self, id: &str) -> io::Result<Vec<u8>> {
-        fs::read(self.data_path(id))
+    /// A message's data, opened for streaming, and its size.
+    pub fn open_data(&self, id: &str) -> io::Result<(File, u64)> {
+        let f = File::open(self.data_path(id))?;
+        let len = f.metadata()?.len();
+        Ok((f, len))
+    }
+
+    /// At most the first `max` octets of a message's data.
+    pub fn read_head(&self, id: &str, max: u64) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        io::Read::read_to_end(
+            &mut io::Read::take(File::open(self.data_path(id))?, max),
+            &mut out,
+        )?;
+        Ok(out)
     }
 
     fn data_path(&self, id: &str) -> PathBuf {
@@ -399,7 +415,11 @@ mod tests {
         let (spool, rec) = Spool::open(&root, true).unwrap();
         assert_eq!(rec.records, vec![record.clone()]);
         assert_eq!((rec.temp_deleted, rec.orphans_deleted), (1, 1));
-        assert_eq!(spool.read_data(&id).unwrap(), b"Subject: x\r\n\r\nhi\r\n");
+        assert_eq!(
+            spool.read_head(&id, 1 << 20).unwrap(),
+            b"Subject: x\r\n\r\nhi\r\n"
+        );
+        assert_eq!(spool.read_head(&id, 7).unwrap(), b"Subject");
         spool.remove(&id).unwrap();
         let (_, rec) = Spool::open(&root, true).unwrap();
         assert!(rec.records.is_empty());

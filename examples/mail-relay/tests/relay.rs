@@ -323,7 +323,7 @@ fn smuggled_end_of_data_is_refused_and_nothing_is_relayed() {
         ("MAIL FROM:<a@x.test>\r\n", "250"),
         ("RCPT TO:<b@y.test>\r\n", "250"),
         ("DATA\r\n", "354"),
-        ("X-Test-Id: 5\r\n\r\nclean\r\n.\r\n", "250"),
+        ("X-Test-Id: 5\r\n\r\nclean caf\u{e9}\r\n.\r\n", "250"),
         ("QUIT\r\n", "221"),
     ] {
         w.write_all(cmd.as_bytes()).unwrap();
@@ -333,6 +333,10 @@ fn smuggled_end_of_data_is_refused_and_nothing_is_relayed() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(test_id(&got[0]), Some(5));
     assert!(!data(&got[0]).contains("smuggled"));
+    // 8-bit data is passed on declared as such.
+    assert!(data(&got[0]).contains("clean caf\u{e9}\r\n"));
+    let options = got[0]["mail_options"].as_array().unwrap();
+    assert!(options.iter().any(|o| o == "BODY=8BITMIME"), "{options:?}");
 }
 
 #[test]
@@ -428,4 +432,74 @@ fn delivers_over_starttls_with_auth_to_the_smarthost() {
     assert_eq!(got["tls"], true);
     assert_eq!(got["authenticated"], true);
     assert_eq!(got["rcpt_to"], serde_json::json!(["b@y.test"]));
+}
+
+#[test]
+fn unreachable_smarthost_is_retried() {
+    let d = dir("relay-unreachable");
+    // Nothing listens there yet: connection refused.
+    let port = wireloom_testkit::net::free_port();
+    let relay = Relay::start(
+        &d.join("spool"),
+        &format!("127.0.0.1:{port}"),
+        &["--retry-initial", "0.1", "--retry-max", "0.5"],
+    );
+    let sent = smtplib(relay.relay_port, "plain", "a@x.test", "b@y.test", 3, 0);
+    assert!(
+        sent.iter().all(|s| s.ok),
+        "acknowledged once spooled: {sent:?}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let host = Smarthost::start_on(d.path(), 0.0, Some(port));
+    let got = host.wait_messages(WAIT, |m| m.len() >= 3);
+    let mut ids: Vec<Option<u64>> = got.iter().map(test_id).collect();
+    ids.sort();
+    assert_eq!(ids, [Some(0), Some(1), Some(2)], "{got:?}");
+}
+
+#[test]
+fn expiry_bounces_the_recipients_still_pending() {
+    let d = dir("relay-expiry");
+    let host = Smarthost::start(d.path(), 0.0);
+    let relay = Relay::start(
+        &d.join("spool"),
+        &host.addr(),
+        &[
+            "--retry-initial",
+            "0.1",
+            "--retry-max",
+            "0.3",
+            "--max-age",
+            "1",
+        ],
+    );
+    // tempfail99: 451 on every attempt until the message expires.
+    let sent = smtplib(
+        relay.relay_port,
+        "plain",
+        "s@x.test",
+        "tempfail99@y.test",
+        1,
+        0,
+    );
+    assert!(sent[0].ok, "{sent:?}");
+    let got = host.wait_messages(WAIT, |m| !m.is_empty());
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["rcpt_to"], serde_json::json!(["s@x.test"]));
+    let text = data(&got[0]);
+    assert!(
+        text.contains("Final-Recipient: rfc822; tempfail99@y.test"),
+        "{text}"
+    );
+    assert!(text.contains("Status: 5.4.7"), "{text}");
+    assert!(
+        text.contains("delivery time expired (last: 451 4.7.1"),
+        "{text}"
+    );
+    let tries = host
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "rcpt_refused")
+        .count();
+    assert!(tries >= 2, "retried before expiring: {tries}");
 }

@@ -1,11 +1,13 @@
 # aiosmtpd as the relay's smarthost in mail-relay's tests. Appends one JSON
 # line per event to the record file (flushed before the reply is sent):
-#   {"event":"data","peer","mail_from","rcpt_to","data_base64"}  before its 250
+#   {"event":"data","peer","mail_from","mail_options","rcpt_to","data_base64"}
+#   before its 250
 #   {"event":"rcpt_refused","rcpt","code"}
 # Recipients: "reject*" -> 550 5.1.1; "tempfailN*" -> 451 4.7.1 for the
 # first N RCPTs naming that address, then 250. Every DATA waits `delay`
 # seconds before recording and answering (a slow smarthost).
-# Usage: smarthost.py RECORD_FILE DELAY; prints {"port": N}; stops at stdin EOF.
+# Usage: smarthost.py RECORD_FILE DELAY [PORT]; prints {"port": N}; stops at
+# stdin EOF.
 import asyncio, base64, json, logging, re, socket, sys
 from aiosmtpd.controller import Controller
 
@@ -41,12 +43,16 @@ class Handler:
             "event": "data",
             "peer": "%s:%s" % tuple(session.peer[:2]),
             "mail_from": envelope.mail_from,
+            "mail_options": envelope.mail_options,
             "rcpt_to": envelope.rcpt_tos,
             "data_base64": base64.b64encode(envelope.original_content).decode(),
         })
         return "250 2.0.0 queued"
 
-s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+if len(sys.argv) > 3:
+    port = int(sys.argv[3])
+else:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
 c = Controller(Handler(), hostname="127.0.0.1", port=port, data_size_limit=0)
 c.start()
 print(json.dumps({"port": port}), flush=True)

@@ -47,12 +47,18 @@ pub struct Smarthost {
 impl Smarthost {
     /// Starts it; every DATA waits `delay` seconds before its 250.
     pub fn start(dir: &Path, delay: f64) -> Smarthost {
+        Smarthost::start_on(dir, delay, None)
+    }
+
+    /// [`Smarthost::start`] on a given port.
+    pub fn start_on(dir: &Path, delay: f64, port: Option<u16>) -> Smarthost {
         let record = dir.join("smarthost.jsonl");
         let mut child = Command::new("python3")
             .arg("-c")
             .arg(SMARTHOST)
             .arg(&record)
             .arg(delay.to_string())
+            .args(port.map(|p| p.to_string()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
