@@ -470,7 +470,7 @@ fn expiry_bounces_the_recipients_still_pending() {
             "--retry-max",
             "0.3",
             "--max-age",
-            "1",
+            "2",
         ],
     );
     // tempfail99: 451 on every attempt until the message expires.
