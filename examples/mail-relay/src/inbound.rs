@@ -34,6 +34,12 @@ use wireloom_core::smtp::server::{Server, ServerConfig, ServerEvent};
 use crate::spool::{Incoming, Record, Spool};
 use crate::Log;
 
+/// Default for [`Listener::max_hops`].
+pub const DEFAULT_MAX_HOPS: usize = 30;
+
+/// The most octets of a header section searched for `Received:` lines.
+const MAX_HEAD_SCAN: usize = 64 * 1024;
+
 /// How often an idle connection looks at the shutdown flag.
 const POLL: Duration = Duration::from_millis(200);
 
@@ -46,6 +52,9 @@ pub struct Listener {
     pub tls: Option<Arc<ServerTlsConfig>>,
     /// `user -> password` for AUTH (submission).
     pub users: Arc<HashMap<String, String>>,
+    /// Most `Received:` headers a message may carry (554 5.4.6 beyond:
+    /// a mail loop, RFC 5321 §6.3).
+    pub max_hops: usize,
 }
 
 impl Listener {
@@ -58,6 +67,7 @@ impl Listener {
             config,
             tls,
             users: Arc::new(HashMap::new()),
+            max_hops: DEFAULT_MAX_HOPS,
         }
     }
 
@@ -77,6 +87,7 @@ impl Listener {
             config,
             tls: Some(tls),
             users,
+            max_hops: DEFAULT_MAX_HOPS,
         }
     }
 }
@@ -103,6 +114,11 @@ struct Txn {
     failed: bool,
     /// Some data octet is above 127.
     eight_bit: bool,
+    /// The start of the data, until the end of its header section (at most
+    /// `MAX_HEAD_SCAN`), to count `Received:` lines.
+    head: Vec<u8>,
+    /// `head` holds the whole header section (or the scan limit).
+    head_done: bool,
 }
 
 /// Serves one connection to the end (QUIT, EOF, timeout, error, shutdown).
@@ -185,6 +201,8 @@ pub fn serve(tcp: TcpStream, listener: &Listener, shared: &Shared) {
             ServerEvent::MessageStart => {
                 txn.failed = false;
                 txn.eight_bit = false;
+                txn.head.clear();
+                txn.head_done = false;
                 txn.incoming = match shared.spool.incoming() {
                     Ok(mut inc) => {
                         let received = received_header(
@@ -209,6 +227,16 @@ pub fn serve(tcp: TcpStream, listener: &Listener, shared: &Shared) {
             }
             ServerEvent::Data(bytes) => {
                 txn.eight_bit |= !bytes.is_ascii();
+                if !txn.head_done {
+                    // Only the new octets (and 3 before) are searched: linear
+                    // however the data is split.
+                    let from = txn.head.len().saturating_sub(3);
+                    let take = bytes.len().min(MAX_HEAD_SCAN - txn.head.len());
+                    txn.head.extend_from_slice(&bytes[..take]);
+                    txn.head_done = txn.head.len() >= MAX_HEAD_SCAN
+                        || txn.head[from..].windows(4).any(|w| w == b"\r\n\r\n")
+                        || txn.head.starts_with(b"\r\n");
+                }
                 if let Some(inc) = txn.incoming.as_mut() {
                     if let Err(e) = inc.write(&bytes) {
                         shared
@@ -220,6 +248,15 @@ pub fn serve(tcp: TcpStream, listener: &Listener, shared: &Shared) {
                 }
             }
             ServerEvent::MessageEnd { size } => {
+                let hops = received_count(&txn.head);
+                if hops >= listener.max_hops {
+                    shared.log.info(format_args!(
+                        "{peer}: refused a message with {hops} Received headers (loop?)"
+                    ));
+                    txn = Txn::default();
+                    let _ = server.reject(now, 554, "5.4.6 Too many hops, mail loop?");
+                    continue;
+                }
                 let incoming = txn.incoming.take();
                 let stored = match (incoming, txn.failed) {
                     (Some(inc), false) => {
@@ -289,6 +326,21 @@ fn upgrade(
     Ok(Driver::new(Transport::from(stream)))
 }
 
+/// `Received:` header lines in a header section (case-insensitive).
+fn received_count(head: &[u8]) -> usize {
+    if head.starts_with(b"\r\n") {
+        return 0; // no header section
+    }
+    let end = head
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(head.len(), |p| p + 2);
+    head[..end]
+        .split(|&b| b == b'\n')
+        .filter(|line| line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"received:"))
+        .count()
+}
+
 /// Our trace header (RFC 5321 §4.4), first line of the spooled message.
 fn received_header(
     helo: &str,
@@ -308,4 +360,17 @@ fn received_header(
     format!(
         "Received: from {helo} ([{peer}])\r\n\tby {hostname} (wireloom mail-relay) with {with} id {id};\r\n\t{date}\r\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::received_count;
+
+    #[test]
+    fn counts_received_lines_of_the_header_section_only() {
+        let m = b"Received: a\r\nRECEIVED: b\r\n\tfolded\r\nSubject: x\r\n\r\nReceived: body\r\n";
+        assert_eq!(received_count(m), 2);
+        assert_eq!(received_count(b"\r\nReceived: body\r\n"), 0);
+        assert_eq!(received_count(b"Received: partial"), 1);
+    }
 }

@@ -99,6 +99,10 @@ struct Args {
     /// Most recipients per message (452 beyond).
     #[arg(long, default_value_t = 100)]
     max_recipients: usize,
+    /// Most `Received:` headers a message may carry (554 5.4.6 beyond: a
+    /// mail loop).
+    #[arg(long, default_value_t = inbound::DEFAULT_MAX_HOPS)]
+    max_hops: usize,
     /// Most connections served at once (further ones are closed at once).
     #[arg(long, default_value_t = 100)]
     max_connections: usize,
@@ -276,7 +280,10 @@ fn run(args: Args) -> Result<(), String> {
         let shared = Arc::clone(&shared);
         let active = Arc::clone(&active);
         let max = args.max_connections;
-        let listener = Arc::new(listener);
+        let listener = Arc::new(Listener {
+            max_hops: args.max_hops,
+            ..listener
+        });
         threads.push(std::thread::spawn(move || {
             accept_loop(tcp, listener, shared, active, max)
         }));

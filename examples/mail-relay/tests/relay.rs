@@ -503,3 +503,36 @@ fn expiry_bounces_the_recipients_still_pending() {
         .count();
     assert!(tries >= 2, "retried before expiring: {tries}");
 }
+
+#[test]
+fn a_mail_loop_is_refused() {
+    let d = dir("relay-loop");
+    let host = Smarthost::start(d.path(), 0.0);
+    let relay = Relay::start(&d.join("spool"), &host.addr(), &["--max-hops", "3"]);
+    let s = TcpStream::connect(("127.0.0.1", relay.relay_port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    assert!(reply(&mut r).starts_with("220"));
+    let looped = "Received: from a\r\nReceived: from b\r\nreceived: from c\r\n\r\nbody\r\n.\r\n";
+    let ok = "Received: from a\r\nReceived: from b\r\nX-Test-Id: 3\r\n\r\nbody\r\n.\r\n";
+    for (cmd, code) in [
+        ("EHLO raw.test\r\n", "250"),
+        ("MAIL FROM:<a@x.test>\r\n", "250"),
+        ("RCPT TO:<b@y.test>\r\n", "250"),
+        ("DATA\r\n", "354"),
+        (looped, "554 5.4.6"),
+        ("MAIL FROM:<a@x.test>\r\n", "250"),
+        ("RCPT TO:<b@y.test>\r\n", "250"),
+        ("DATA\r\n", "354"),
+        (ok, "250"),
+        ("QUIT\r\n", "221"),
+    ] {
+        w.write_all(cmd.as_bytes()).unwrap();
+        let got = reply(&mut r);
+        assert!(got.starts_with(code), "{cmd}: {got}");
+    }
+    let got = host.wait_messages(WAIT, |m| !m.is_empty());
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(test_id(&got[0]), Some(3));
+}
