@@ -67,6 +67,8 @@
 //!    │ RSET 250 | NOOP 250 | VRFY 252 | HELP 214 | EXPN 502 | unknown 500 | syntax 501
 //!    │ QUIT ──221──> Closed
 //!  idle timeout / data timeout ──421──> Closed
+//!  handle_shutdown ──421 4.3.2──> Closed  (at once between transactions;
+//!                   an open transaction first gets its end-of-data answer)
 //! ```
 //!
 //! While an event waits for `accept`/`reject`, the server reads no further
