@@ -91,6 +91,9 @@ enum Outcome {
     Answered,
     /// The connection is gone (or never came): try again later.
     ConnectionLost(String),
+    /// The message was refused before anything was sent for it (a usage
+    /// error core may treat as fatal): use a fresh connection.
+    Reconnect,
 }
 
 impl Runner {
@@ -167,10 +170,18 @@ impl Runner {
             }
             let c = conn.as_mut().expect("connected");
             sent += 1;
-            if let Outcome::ConnectionLost(why) = self.deliver(c, id) {
-                self.log.info(format_args!("{id}: connection lost: {why}"));
-                lost += 1;
-                conn = None;
+            match self.deliver(c, id) {
+                Outcome::Answered => {}
+                Outcome::Reconnect => {
+                    if let Some(c) = conn.take() {
+                        let _ = c.quit();
+                    }
+                }
+                Outcome::ConnectionLost(why) => {
+                    self.log.info(format_args!("{id}: connection lost: {why}"));
+                    lost += 1;
+                    conn = None;
+                }
             }
         }
         if let Some(c) = conn {
@@ -272,7 +283,7 @@ impl Runner {
                 for &i in &pending {
                     mark(&mut record.rcpts[i], true, text.clone());
                 }
-                outcome = Outcome::ConnectionLost("after a usage error".into());
+                outcome = Outcome::Reconnect;
             }
             Err(e) => outcome = Outcome::ConnectionLost(e.to_string()),
         }

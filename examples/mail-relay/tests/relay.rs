@@ -536,3 +536,47 @@ fn a_mail_loop_is_refused() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(test_id(&got[0]), Some(3));
 }
+
+#[test]
+fn too_large_for_the_smarthost_bounces_and_the_next_message_goes_through() {
+    let d = dir("relay-too-large");
+    // The smarthost takes 3000 octets at most (SIZE 3000); the relay 10 MiB.
+    let host = Smarthost::start_with(d.path(), 0.0, None, 3000);
+    let relay = Relay::start(&d.join("spool"), &host.addr(), &[]);
+    let big = smtplib(relay.relay_port, "plain", "a@x.test", "b@y.test", 1, 900);
+    assert!(big[0].ok, "{big:?}");
+    let mut huge = String::new();
+    for _ in 0..6 {
+        huge.push_str(&"y".repeat(900));
+        huge.push_str("\r\n");
+    }
+    // 6 lines of 900 octets: over the smarthost's SIZE.
+    let port = relay.relay_port.to_string();
+    let (ok, transcript) = swaks(&[
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--from",
+        "big@x.test",
+        "--to",
+        "c@y.test",
+        "--body",
+        &huge,
+    ]);
+    assert!(ok, "{transcript}");
+    let small = smtplib(relay.relay_port, "plain", "a@x.test", "d@y.test", 1, 0);
+    assert!(small[0].ok, "{small:?}");
+    let got = host.wait_messages(WAIT, |m| m.len() >= 3);
+    assert_eq!(got.len(), 3, "{got:?}");
+    let bounce = got
+        .iter()
+        .find(|m| m["rcpt_to"] == serde_json::json!(["big@x.test"]))
+        .expect("bounce to big@");
+    let text = data(bounce);
+    assert!(text.contains("Final-Recipient: rfc822; c@y.test"), "{text}");
+    assert!(text.contains("Status: 5.3.4"), "{text}");
+    assert!(got
+        .iter()
+        .any(|m| m["rcpt_to"] == serde_json::json!(["d@y.test"])));
+}

@@ -6,8 +6,8 @@
 # Recipients: "reject*" -> 550 5.1.1; "tempfailN*" -> 451 4.7.1 for the
 # first N RCPTs naming that address, then 250. Every DATA waits `delay`
 # seconds before recording and answering (a slow smarthost).
-# Usage: smarthost.py RECORD_FILE DELAY [PORT]; prints {"port": N}; stops at
-# stdin EOF.
+# Usage: smarthost.py RECORD_FILE DELAY [PORT [SIZE_LIMIT]] (PORT 0: any);
+# prints {"port": N}; stops at stdin EOF.
 import asyncio, base64, json, logging, re, socket, sys
 from aiosmtpd.controller import Controller
 
@@ -49,11 +49,12 @@ class Handler:
         })
         return "250 2.0.0 queued"
 
-if len(sys.argv) > 3:
+size_limit = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+if len(sys.argv) > 3 and int(sys.argv[3]) != 0:
     port = int(sys.argv[3])
 else:
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-c = Controller(Handler(), hostname="127.0.0.1", port=port, data_size_limit=0)
+c = Controller(Handler(), hostname="127.0.0.1", port=port, data_size_limit=size_limit)
 c.start()
 print(json.dumps({"port": port}), flush=True)
 sys.stdin.read()

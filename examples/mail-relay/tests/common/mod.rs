@@ -52,13 +52,19 @@ impl Smarthost {
 
     /// [`Smarthost::start`] on a given port.
     pub fn start_on(dir: &Path, delay: f64, port: Option<u16>) -> Smarthost {
+        Smarthost::start_with(dir, delay, port, 0)
+    }
+
+    /// [`Smarthost::start_on`] advertising `SIZE size_limit` (0: none).
+    pub fn start_with(dir: &Path, delay: f64, port: Option<u16>, size_limit: u64) -> Smarthost {
         let record = dir.join("smarthost.jsonl");
         let mut child = Command::new("python3")
             .arg("-c")
             .arg(SMARTHOST)
             .arg(&record)
             .arg(delay.to_string())
-            .args(port.map(|p| p.to_string()))
+            .arg(port.unwrap_or(0).to_string())
+            .arg(size_limit.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
