@@ -213,6 +213,8 @@ pub fn serve(tcp: TcpStream, listener: &Listener, shared: &Shared) {
                             server.is_secure(),
                             server.is_authenticated(),
                         );
+                        // The client's EHLO name may be 8-bit (SMTPUTF8).
+                        txn.eight_bit = !received.is_ascii();
                         txn.failed = inc.write(received.as_bytes()).is_err();
                         Some(inc)
                     }
