@@ -421,3 +421,15 @@ fn shutdown_lets_the_open_transaction_finish() {
     assert!(text.trim_end().ends_with("Service shutting down"), "{text}");
     assert!(s.is_closed());
 }
+
+#[test]
+fn busy_greets_421_and_closes() {
+    let mut s = Server::busy(ServerConfig::new("mx.example.org"), Instant::now());
+    assert_eq!(
+        s.poll_transmit().as_deref(),
+        Some(&b"421 4.3.2 mx.example.org Too many connections, try again later\r\n"[..])
+    );
+    assert_eq!(s.poll_transmit(), None);
+    assert!(s.is_closed());
+    assert!(!s.wants_input());
+}

@@ -392,6 +392,23 @@ impl Server {
         s
     }
 
+    /// A connection the server will not serve now (over its connection
+    /// limit, RFC 5321 §3.1 and §4.2.5): the greeting is
+    /// `421 4.3.2 <hostname> Too many connections, try again later` and
+    /// the dialogue is closed at once, so a client retries later instead
+    /// of seeing a bare reset. Flush `poll_transmit` and close.
+    pub fn busy(config: ServerConfig, now: Instant) -> Self {
+        let mut s = Server::new(config, now);
+        s.transmit.clear();
+        let text = format!(
+            "4.3.2 {} Too many connections, try again later",
+            s.config.hostname
+        );
+        s.reply(421, &text);
+        s.close();
+        s
+    }
+
     /// True when the client authenticated.
     pub fn is_authenticated(&self) -> bool {
         self.authenticated

@@ -376,3 +376,19 @@ mod tests {
         assert_eq!(received_count(b"Received: partial"), 1);
     }
 }
+
+/// Answers a connection over the connection limit with core's
+/// `421 4.3.2` greeting ([`Server::busy`]) and closes it. The write goes
+/// to a fresh socket's empty send buffer, bounded by a short timeout, so
+/// the accept loop never waits on a slow client.
+pub fn busy(mut stream: TcpStream, listener: &Listener) {
+    use std::io::Write;
+    let mut server = Server::busy(listener.config.clone(), Instant::now());
+    let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(1)));
+    while let Some(b) = wireloom_core::Dialogue::poll_transmit(&mut server) {
+        if stream.write_all(&b).is_err() {
+            break;
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}

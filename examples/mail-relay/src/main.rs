@@ -365,8 +365,8 @@ fn accept_loop(
         if active.load(Ordering::SeqCst) >= max {
             shared
                 .log
-                .info(format_args!("too many connections; closing a new one"));
-            drop(stream);
+                .info(format_args!("too many connections; a new one gets 421"));
+            inbound::busy(stream, &listener);
             continue;
         }
         active.fetch_add(1, Ordering::SeqCst);

@@ -580,3 +580,29 @@ fn too_large_for_the_smarthost_bounces_and_the_next_message_goes_through() {
         .iter()
         .any(|m| m["rcpt_to"] == serde_json::json!(["d@y.test"])));
 }
+
+#[test]
+fn over_max_connections_a_new_client_gets_421_and_the_others_are_served() {
+    let d = dir("relay-busy");
+    let host = Smarthost::start(d.path(), 0.0);
+    let spool = d.join("spool");
+    let relay = Relay::start(&spool, &host.addr(), &["--max-connections", "1"]);
+    let first = TcpStream::connect(("127.0.0.1", relay.relay_port)).unwrap();
+    first.set_read_timeout(Some(WAIT)).unwrap();
+    let mut first = BufReader::new(first);
+    assert!(reply(&mut first).starts_with("220 "));
+    // The second connection over the limit: a 421 greeting (RFC 5321
+    // §3.1), then the relay closes it.
+    let second = TcpStream::connect(("127.0.0.1", relay.relay_port)).unwrap();
+    second.set_read_timeout(Some(WAIT)).unwrap();
+    let mut second = BufReader::new(second);
+    let busy = reply(&mut second);
+    assert!(busy.starts_with("421 4.3.2 "), "{busy:?}");
+    let mut rest = String::new();
+    assert_eq!(second.read_line(&mut rest).unwrap(), 0, "closed: {rest:?}");
+    // The first client is still served.
+    first.get_mut().write_all(b"EHLO a.test\r\n").unwrap();
+    assert!(reply(&mut first).starts_with("250"));
+    first.get_mut().write_all(b"QUIT\r\n").unwrap();
+    assert!(reply(&mut first).starts_with("221"));
+}
