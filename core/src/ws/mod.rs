@@ -152,3 +152,6 @@ pub use handshake::{
 pub use mask::{apply_mask, apply_mask_bytewise};
 pub use message::{Message, MessageKind, Utf8Bytes};
 pub use utf8::{InvalidUtf8, Utf8Validator};
+
+#[cfg(test)]
+mod tests;
