@@ -69,7 +69,9 @@
 //!    so reuse it with `reserve`, no copy happens). On EOF call
 //!    `handle_eof`. Then drain [`poll_event`](crate::Dialogue::poll_event)
 //!    to the application. `wants_input` goes false when 64 events wait,
-//!    when the peer's close arrived, and once closed.
+//!    when a server received the peer's close, and once closed (a client
+//!    that finished the close handshake keeps reading: it waits for the
+//!    server's EOF, and discards anything else).
 //! 3. **Writing.** After every `handle_*` call and every application call
 //!    (`send_text`, `send_binary`, `start_message`/`continue_message`/
 //!    `finish_message`, `send_ping`, `send_raw_frame`, `close`), pull

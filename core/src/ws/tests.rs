@@ -437,6 +437,10 @@ fn close_handshake_client_initiated() {
     let ev = feed(&mut c, now, &echo);
     assert!(matches!(&ev[..], [Event::Closing(f)] if f.code == CloseCode(3000)));
     assert!(!c.is_closed(), "the client waits for the server's EOF");
+    assert!(c.wants_input(), "and reads to see it");
+    let mut junk = BytesMut::from(&b"junk after close"[..]);
+    c.handle_input(now, &mut junk);
+    assert!(junk.is_empty() && events(&mut c).is_empty());
     c.handle_eof(now);
     let ev = events(&mut c);
     assert!(matches!(&ev[..], [Event::Closed(i)] if i.is_clean()));
