@@ -603,3 +603,15 @@ fn backpressure_stops_reading_when_events_pile_up() {
     assert_eq!(events(&mut s).len(), 36);
     assert!(buf.is_empty());
 }
+
+#[test]
+fn idle_connection_is_small() {
+    // The struct is all an idle connection holds: queues are empty (no
+    // allocation), deflate state is created on first use.
+    let size = std::mem::size_of::<WebSocket>();
+    eprintln!("size_of::<WebSocket>() = {size}");
+    assert!(size <= 1024, "{size}");
+    let now = Instant::now();
+    let s = server(Some(DeflateParams::default()), now);
+    assert_eq!(format!("{s:?}").matches("allocated: true").count(), 0);
+}
