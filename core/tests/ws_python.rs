@@ -21,7 +21,7 @@ use wireloom_core::http::{
 };
 use wireloom_core::ws::{
     accept, is_upgrade_request, ClientHandshake, ClientOptions, CloseCode, Config, DeflateConfig,
-    Event, Message, ServerOptions, WebSocket,
+    DeflateParams, Event, Message, Negotiated, ServerOptions, WebSocket,
 };
 use wireloom_core::Dialogue;
 
@@ -122,7 +122,7 @@ fn run(
     }
 }
 
-fn server_side(listener: TcpListener, deflate: bool) -> (Vec<Event>, Option<String>) {
+fn server_side(listener: TcpListener, deflate: bool) -> (Vec<Event>, Option<String>, Negotiated) {
     let (mut s, _) = listener.accept().unwrap();
     s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     let start = Instant::now();
@@ -170,7 +170,7 @@ fn server_side(listener: TcpListener, deflate: bool) -> (Vec<Event>, Option<Stri
         }
         flush(&mut http, &mut s);
     }
-    let negotiated = negotiated.unwrap();
+    let negotiated: Negotiated = negotiated.unwrap();
     assert_eq!(negotiated.deflate.is_some(), deflate);
     let config = Config {
         ping_interval: None,
@@ -188,28 +188,26 @@ fn server_side(listener: TcpListener, deflate: bool) -> (Vec<Event>, Option<Stri
         Event::Message(m) => ws.send(m.clone()).unwrap(),
         _ => {}
     });
-    (events, offered)
+    (events, offered, negotiated)
 }
 
-fn python_client_against_core_server(deflate: bool) {
+/// `mode`: "none", "deflate" (websockets' default offer) or "params"
+/// (every permessage-deflate parameter offered).
+fn python_client_against_core_server(mode: &str) {
+    let deflate = mode != "none";
     if !have_websockets() {
         return;
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}/echo", listener.local_addr().unwrap());
     let child = Command::new("python3")
-        .args([
-            "-c",
-            CLIENT_PY,
-            &url,
-            if deflate { "deflate" } else { "none" },
-        ])
+        .args(["-c", CLIENT_PY, &url, mode])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut child = Kill(child);
-    let (events, offered) = server_side(listener, deflate);
+    let (events, offered, negotiated) = server_side(listener, deflate);
     let mut out = String::new();
     child
         .0
@@ -234,6 +232,18 @@ fn python_client_against_core_server(deflate: bool) {
         vec![]
     };
     assert_eq!(v["extensions"], serde_json::json!(ext));
+    if mode == "params" {
+        // python's view: [remote (server) no context takeover, local (client)
+        // no context takeover, server window, client window]
+        assert_eq!(v["params"], serde_json::json!([[true, true, 10, 9]]));
+        let expected = DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            server_max_window_bits: 10,
+            client_max_window_bits: 9,
+        };
+        assert_eq!(negotiated.deflate, Some(expected));
+    }
     for k in [
         "text",
         "big",
@@ -261,20 +271,26 @@ fn python_client_against_core_server(deflate: bool) {
 
 #[test]
 fn python_client_against_core_server_with_deflate() {
-    python_client_against_core_server(true);
+    python_client_against_core_server("deflate");
+}
+
+#[test]
+fn python_client_against_core_server_with_deflate_parameters() {
+    python_client_against_core_server("params");
 }
 
 #[test]
 fn python_client_against_core_server_without_deflate() {
-    python_client_against_core_server(false);
+    python_client_against_core_server("none");
 }
 
-fn core_client_against_python_server(deflate: bool) {
-    if !have_websockets() {
-        return;
-    }
+/// `mode`: the python server's permessage-deflate setup ("none",
+/// "deflate": websockets' default, "params": every parameter); `offer`:
+/// this client's.
+fn core_client_against_python_server(mode: &str, offer: DeflateConfig) -> DeflateParams {
+    let deflate = mode != "none" && offer.enabled;
     let child = Command::new("python3")
-        .args(["-c", SERVER_PY, if deflate { "deflate" } else { "none" }])
+        .args(["-c", SERVER_PY, mode])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -292,10 +308,7 @@ fn core_client_against_python_server(deflate: bool) {
     s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
 
     let options = ClientOptions {
-        deflate: DeflateConfig {
-            enabled: deflate,
-            ..Default::default()
-        },
+        deflate: offer,
         ..Default::default()
     };
     let hs = ClientHandshake::new(*b"0123456789abcdef", options);
@@ -385,14 +398,59 @@ fn core_client_against_python_server(deflate: bool) {
         "{events:?}"
     );
     let _ = child.0.wait();
+    negotiated.deflate.unwrap_or_default()
 }
 
 #[test]
 fn core_client_against_python_server_with_deflate() {
-    core_client_against_python_server(true);
+    if have_websockets() {
+        core_client_against_python_server("deflate", DeflateConfig::default());
+    }
+}
+
+#[test]
+fn core_client_against_python_server_with_deflate_parameters() {
+    if !have_websockets() {
+        return;
+    }
+    // The server imposes every parameter.
+    let p = core_client_against_python_server("params", DeflateConfig::default());
+    let expected = DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        server_max_window_bits: 9,
+        client_max_window_bits: 10,
+    };
+    assert_eq!(p, expected);
+    // The client asks for every parameter.
+    let offer = DeflateConfig {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        server_max_window_bits: 10,
+        client_max_window_bits: 11,
+        ..DeflateConfig::default()
+    };
+    let p = core_client_against_python_server("deflate", offer);
+    assert!(
+        p.server_no_context_takeover && p.client_no_context_takeover,
+        "{p:?}"
+    );
+    assert!(
+        p.server_max_window_bits <= 10 && p.client_max_window_bits <= 11,
+        "{p:?}"
+    );
 }
 
 #[test]
 fn core_client_against_python_server_without_deflate() {
-    core_client_against_python_server(false);
+    if !have_websockets() {
+        return;
+    }
+    let off = DeflateConfig {
+        enabled: false,
+        ..DeflateConfig::default()
+    };
+    core_client_against_python_server("none", off.clone());
+    // a server that would compress, a client that does not offer
+    core_client_against_python_server("deflate", off);
 }

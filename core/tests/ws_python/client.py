@@ -1,16 +1,28 @@
 """Python websockets (sync API) as a client of the core WebSocket server in
-ws_python.rs. argv: url, "deflate" or "none". Prints one JSON object."""
+ws_python.rs. argv: url, and "deflate", "params" (every permessage-deflate
+parameter offered) or "none". Prints one JSON object."""
 import json
 import sys
 
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.sync.client import connect
 
 url, mode = sys.argv[1], sys.argv[2]
+if mode == "none":
+    kw = {"compression": None}
+elif mode == "deflate":
+    kw = {"compression": "deflate"}
+else:  # "params": every parameter, small windows, no context takeover
+    kw = {"compression": None, "extensions": [ClientPerMessageDeflateFactory(
+        server_no_context_takeover=True, client_no_context_takeover=True,
+        server_max_window_bits=10, client_max_window_bits=9)]}
 res = {}
-with connect(url, compression=None if mode == "none" else "deflate",
-             max_size=None, open_timeout=10, close_timeout=10) as ws:
+with connect(url, max_size=None, open_timeout=10, close_timeout=10, **kw) as ws:
     res["extensions"] = [e.name for e in ws.protocol.extensions]
+    res["params"] = [[e.remote_no_context_takeover, e.local_no_context_takeover,
+                      e.remote_max_window_bits, e.local_max_window_bits]
+                     for e in ws.protocol.extensions]
     res["subprotocol"] = ws.subprotocol
     ws.send("hello κόσμε €𐍈")
     res["text"] = ws.recv(timeout=10) == "hello κόσμε €𐍈"

@@ -1,12 +1,22 @@
 """Python websockets (asyncio API) as a server for the core WebSocket client
-in ws_python.rs. argv: "deflate" or "none". Prints its port, then serves
+in ws_python.rs. argv: "deflate", "params" (every
+permessage-deflate parameter, small windows) or "none". Prints its port, then serves
 one connection: echoes, and obeys a few commands. Exits after it."""
 import asyncio
 import sys
 
 from websockets.asyncio.server import serve
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
 mode = sys.argv[1]
+if mode == "none":
+    kw = {"compression": None}
+elif mode == "deflate":
+    kw = {"compression": "deflate"}
+else:  # "params": no context takeover both ways, small windows
+    kw = {"compression": None, "extensions": [ServerPerMessageDeflateFactory(
+        server_no_context_takeover=True, client_no_context_takeover=True,
+        server_max_window_bits=9, client_max_window_bits=10)]}
 done = asyncio.Event()
 
 
@@ -31,9 +41,7 @@ async def handler(ws):
 
 
 async def main():
-    async with serve(handler, "127.0.0.1", 0,
-                     compression=None if mode == "none" else "deflate",
-                     max_size=None) as server:
+    async with serve(handler, "127.0.0.1", 0, max_size=None, **kw) as server:
         port = server.sockets[0].getsockname()[1]
         print(port, flush=True)
         await asyncio.wait_for(done.wait(), 60)
