@@ -27,6 +27,7 @@ use wireloom_core::Dialogue;
 
 const CLIENT_PY: &str = include_str!("ws_python/client.py");
 const SERVER_PY: &str = include_str!("ws_python/server.py");
+const LIMITS_PY: &str = include_str!("ws_python/limits.py");
 /// Every loop here gives up after this long (a hang fails the test).
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -123,6 +124,14 @@ fn run(
 }
 
 fn server_side(listener: TcpListener, deflate: bool) -> (Vec<Event>, Option<String>, Negotiated) {
+    server_side_with(listener, deflate, Config::default())
+}
+
+fn server_side_with(
+    listener: TcpListener,
+    deflate: bool,
+    config: Config,
+) -> (Vec<Event>, Option<String>, Negotiated) {
     let (mut s, _) = listener.accept().unwrap();
     s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     let start = Instant::now();
@@ -174,7 +183,7 @@ fn server_side(listener: TcpListener, deflate: bool) -> (Vec<Event>, Option<Stri
     assert_eq!(negotiated.deflate.is_some(), deflate);
     let config = Config {
         ping_interval: None,
-        ..Config::default()
+        ..config
     };
     let mut ws = WebSocket::server(config, negotiated.deflate, Instant::now());
     let events = run(&mut ws, &mut s, &mut buf, |ws, ev| match ev {
@@ -188,7 +197,26 @@ fn server_side(listener: TcpListener, deflate: bool) -> (Vec<Event>, Option<Stri
         Event::Message(m) => ws.send(m.clone()).unwrap(),
         _ => {}
     });
+    lingering_close(s);
     (events, offered, negotiated)
+}
+
+/// Closes like a server should after failing a connection whose peer may
+/// still be sending: shut down the write half (the close frame is out),
+/// then read and discard until the peer's EOF (bounded), so the kernel
+/// does not answer unread data with a reset that destroys the close frame
+/// in flight.
+fn lingering_close(mut s: TcpStream) {
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let start = Instant::now();
+    let mut sink = BytesMut::new();
+    while start.elapsed() < Duration::from_secs(5) {
+        sink.clear();
+        match read_some(&mut s, &mut sink) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => break,
+        }
+    }
 }
 
 /// `mode`: "none", "deflate" (websockets' default offer) or "params"
@@ -453,4 +481,64 @@ fn core_client_against_python_server_without_deflate() {
     core_client_against_python_server("none", off.clone());
     // a server that would compress, a client that does not offer
     core_client_against_python_server("deflate", off);
+}
+
+/// A message over the server's limit gets a 1009 close that Python sees;
+/// compressed, the limit counts inflated bytes (8 MiB of zeros deflate to
+/// about 8 KiB, a decompression bomb for a 64 KiB limit).
+fn over_the_limit(mode: &str) {
+    if !have_websockets() {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let child = Command::new("python3")
+        .args(["-c", LIMITS_PY, &url, mode, &(8 << 20).to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Kill(child);
+    let config = Config {
+        max_message_size: 64 << 10,
+        ..Config::default()
+    };
+    let (events, _, negotiated) = server_side_with(listener, mode != "none", config);
+    assert_eq!(negotiated.deflate.is_some(), mode != "none");
+    let mut out = String::new();
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    assert_eq!(v, serde_json::json!([1009, ""]), "{err}");
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::Error(wireloom_core::ws::WsError::MessageTooBig)
+                | Event::Error(wireloom_core::ws::WsError::Frame(_))
+        )),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn python_message_over_the_limit_gets_1009() {
+    over_the_limit("none");
+}
+
+#[test]
+fn python_decompression_bomb_gets_1009() {
+    over_the_limit("deflate");
 }

@@ -91,7 +91,12 @@
 //! 5. **Closing.** When [`is_closed`](crate::Dialogue::is_closed) is true
 //!    and `poll_transmit` returned `None`, close the transport (a server
 //!    closes first, as RFC 6455 §7.1.1 asks; a client waits for the
-//!    server's EOF via `AwaitEof`, bounded by `close_timeout`).
+//!    server's EOF via `AwaitEof`, bounded by `close_timeout`). After an
+//!    error the peer may still be sending (a message over the limit):
+//!    shut down the write half and read and discard for a short bounded
+//!    time before closing (a lingering close), or the kernel answers the
+//!    unread bytes with a reset and the peer may never read the close
+//!    frame with its 1009.
 //!
 //! Broadcast: encode once with [`encode_server_frame`] (an uncompressed
 //! frame is valid whatever each connection negotiated), and give each
