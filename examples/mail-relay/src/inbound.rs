@@ -364,19 +364,6 @@ fn received_header(
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::received_count;
-
-    #[test]
-    fn counts_received_lines_of_the_header_section_only() {
-        let m = b"Received: a\r\nRECEIVED: b\r\n\tfolded\r\nSubject: x\r\n\r\nReceived: body\r\n";
-        assert_eq!(received_count(m), 2);
-        assert_eq!(received_count(b"\r\nReceived: body\r\n"), 0);
-        assert_eq!(received_count(b"Received: partial"), 1);
-    }
-}
-
 /// Answers a connection over the connection limit with core's
 /// `421 4.3.2` greeting ([`Server::busy`]) and closes it. The write goes
 /// to a fresh socket's empty send buffer, bounded by a short timeout, so
@@ -391,4 +378,17 @@ pub fn busy(mut stream: TcpStream, listener: &Listener) {
         }
     }
     let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::received_count;
+
+    #[test]
+    fn counts_received_lines_of_the_header_section_only() {
+        let m = b"Received: a\r\nRECEIVED: b\r\n\tfolded\r\nSubject: x\r\n\r\nReceived: body\r\n";
+        assert_eq!(received_count(m), 2);
+        assert_eq!(received_count(b"\r\nReceived: body\r\n"), 0);
+        assert_eq!(received_count(b"Received: partial"), 1);
+    }
 }
