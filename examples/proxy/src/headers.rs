@@ -1,0 +1,186 @@
+//! What a proxy changes in the heads it forwards (RFC 9110 §7.6): the
+//! hop-by-hop fields go (the fixed list and every field the `Connection`
+//! field names), `Via` and `X-Forwarded-For` are added, and everything
+//! else keeps its spelling and its place.
+//!
+//! The framing fields (`Content-Length`, `Transfer-Encoding`) stay where
+//! they are: the connections re-frame each body with them as they are
+//! (a request's `Transfer-Encoding` can only be `chunked`: core refuses
+//! any other coding with 501).
+
+use std::net::IpAddr;
+
+use wireloom_core::http::{HeaderMap, HeaderValue, RequestHead, ResponseHead, Version};
+
+/// Fields that describe one connection and never travel past it.
+const HOP_BY_HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "upgrade",
+    "expect",
+];
+
+fn version_label(v: Version) -> &'static str {
+    match v {
+        Version::Http10 => "1.0",
+        _ => "1.1",
+    }
+}
+
+/// Copies `headers` without the hop-by-hop fields (the fixed list and
+/// those named in `Connection`), keeping `Upgrade` and sending
+/// `Connection: upgrade` when the head switches protocols, and merging
+/// `X-Forwarded-For` into one field (at the place of the first) that ends
+/// with `forwarded_for` when given.
+fn rewrite(
+    headers: &HeaderMap,
+    upgrade: bool,
+    forwarded_for: Option<IpAddr>,
+    via: HeaderValue,
+) -> HeaderMap {
+    // The fields `Connection` names, lower-cased (rare: usually none).
+    let named: Vec<Vec<u8>> = headers
+        .get_list("connection")
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
+    let hop = |name: &str| {
+        (HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
+            && !(upgrade && name.eq_ignore_ascii_case("upgrade")))
+            || named.iter().any(|n| {
+                n.eq_ignore_ascii_case(name.as_bytes()) && !name.eq_ignore_ascii_case("upgrade")
+            })
+    };
+    let mut out = HeaderMap::with_capacity(headers.len() + 3);
+    let mut xff_done = false;
+    for (name, value) in headers {
+        let n = name.as_str();
+        if hop(n) {
+            continue;
+        }
+        if n.eq_ignore_ascii_case("x-forwarded-for") {
+            if let Some(ip) = forwarded_for {
+                if !xff_done {
+                    // All the client's X-Forwarded-For values, then ours.
+                    let mut list: Vec<&str> = headers
+                        .get_all("x-forwarded-for")
+                        .filter_map(HeaderValue::to_str)
+                        .collect();
+                    let ip = ip.to_string();
+                    list.push(&ip);
+                    if let Ok(v) = HeaderValue::try_from(list.join(", ")) {
+                        out.append_field(name.clone(), v);
+                    }
+                    xff_done = true;
+                }
+                continue;
+            }
+        }
+        out.append_field(name.clone(), value.clone());
+    }
+    if upgrade {
+        let _ = out.append("Connection", "upgrade");
+    }
+    let _ = out.append("Via", via);
+    if let (Some(ip), false) = (forwarded_for, xff_done) {
+        let _ = out.append("X-Forwarded-For", ip.to_string());
+    }
+    out
+}
+
+/// The head sent upstream for a request from `client`: hop-by-hop fields
+/// removed, `Via: <version> <name>` and `X-Forwarded-For` added, sent as
+/// HTTP/1.1 (with `Host: fallback_host` if the client, speaking
+/// HTTP/1.0, sent none).
+pub fn request(
+    head: &RequestHead,
+    client: IpAddr,
+    upgrade: bool,
+    via_name: &str,
+    fallback_host: &str,
+) -> RequestHead {
+    let via = HeaderValue::try_from(format!("{} {via_name}", version_label(head.version)))
+        .unwrap_or(HeaderValue::from_static("1.1 proxy"));
+    let mut headers = rewrite(&head.headers, upgrade, Some(client), via);
+    if !headers.contains("host") {
+        let _ = headers.append("Host", fallback_host);
+    }
+    RequestHead {
+        method: head.method.clone(),
+        target: head.target.clone(),
+        version: Version::Http11,
+        headers,
+    }
+}
+
+/// The head sent to the client for an upstream response: hop-by-hop
+/// fields removed (`Upgrade` kept on a 101), `Via` added.
+pub fn response(head: ResponseHead, upgrade: bool, via_name: &str) -> ResponseHead {
+    let via = HeaderValue::try_from(format!("{} {via_name}", version_label(head.version)))
+        .unwrap_or(HeaderValue::from_static("1.1 proxy"));
+    let headers = rewrite(&head.headers, upgrade, None, via);
+    ResponseHead { headers, ..head }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wireloom_core::http::Method;
+
+    fn names(h: &HeaderMap) -> Vec<String> {
+        h.iter()
+            .map(|(n, v)| format!("{}: {}", n.as_str(), v.to_str().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn request_keeps_case_and_order_drops_hop_by_hop() {
+        let mut h = RequestHead::new(Method::GET, "/x").unwrap();
+        for (n, v) in [
+            ("HOST", "a"),
+            ("x-Custom", "1"),
+            ("Connection", "keep-alive, X-Secret"),
+            ("X-Forwarded-For", "10.0.0.1"),
+            ("x-secret", "s"),
+            ("Keep-Alive", "timeout=5"),
+            ("TE", "trailers"),
+            ("Upgrade", "h2c"),
+            ("X-Forwarded-For", "10.0.0.2"),
+            ("accept", "*/*"),
+        ] {
+            h.header(n, v).unwrap();
+        }
+        let out = request(&h, "127.0.0.9".parse().unwrap(), false, "wireloom", "up:1");
+        assert_eq!(
+            names(&out.headers),
+            [
+                "HOST: a",
+                "x-Custom: 1",
+                "X-Forwarded-For: 10.0.0.1, 10.0.0.2, 127.0.0.9",
+                "accept: */*",
+                "Via: 1.1 wireloom",
+            ]
+        );
+    }
+
+    #[test]
+    fn upgrade_keeps_upgrade_and_http10_gets_host() {
+        let mut h = RequestHead::new(Method::GET, "/ws").unwrap();
+        h.version = Version::Http10;
+        h.header("Upgrade", "websocket").unwrap();
+        h.header("Connection", "Upgrade").unwrap();
+        let out = request(&h, "::1".parse().unwrap(), true, "p", "up:1");
+        assert_eq!(out.version, Version::Http11);
+        assert_eq!(
+            names(&out.headers),
+            [
+                "Upgrade: websocket",
+                "Connection: upgrade",
+                "Via: 1.0 p",
+                "X-Forwarded-For: ::1",
+                "Host: up:1"
+            ]
+        );
+    }
+}

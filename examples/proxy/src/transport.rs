@@ -1,0 +1,233 @@
+//! One side of a proxied connection: a tokio TCP socket (plain, or TLS
+//! through wireloom-io's sans-IO [`TlsPump`]), the bytes read from it that
+//! a dialogue has not consumed yet, and the bytes waiting to be written.
+//!
+//! Readiness-based: the connection loop waits for `poll_read_ready` /
+//! `poll_write_ready` on the socket and then calls [`Side::read`] and
+//! [`Side::flush`], which never block (`try_read`, `try_write_vectored`).
+//! Nothing here decides anything about HTTP.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::net::TcpStream;
+use wireloom_io::tls::{TlsError, TlsPump};
+
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 64 * 1024;
+/// Buffers handed to one `writev`.
+const MAX_IOV: usize = 64;
+
+/// The socket, plain or with a TLS session on it.
+#[derive(Debug)]
+enum Io {
+    Plain,
+    Tls(Box<TlsPump>),
+}
+
+/// What one [`Side::read`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Plaintext was appended to [`Side::buf`] (for TLS, possibly none yet:
+    /// handshake records only).
+    Data,
+    /// Nothing to read right now.
+    WouldBlock,
+    /// The peer closed its sending side.
+    Eof,
+}
+
+/// A socket with its read buffer and write queue.
+#[derive(Debug)]
+pub struct Side {
+    tcp: TcpStream,
+    io: Io,
+    /// Plaintext read and not consumed yet. After an upgrade, bytes here
+    /// belong to the tunnel.
+    pub buf: BytesMut,
+    /// Bytes to write, in order (ciphertext for TLS).
+    out: VecDeque<Bytes>,
+    out_len: usize,
+    eof: bool,
+    write_shut: bool,
+}
+
+fn tls_err(e: TlsError) -> io::Error {
+    io::Error::other(e)
+}
+
+impl Side {
+    /// A plain TCP side.
+    pub fn plain(tcp: TcpStream) -> Side {
+        Side::new(tcp, Io::Plain)
+    }
+
+    /// A TLS side; `pump` is a fresh server (or client) session.
+    pub fn tls(tcp: TcpStream, pump: TlsPump) -> Side {
+        Side::new(tcp, Io::Tls(Box::new(pump)))
+    }
+
+    fn new(tcp: TcpStream, io: Io) -> Side {
+        let _ = tcp.set_nodelay(true);
+        Side {
+            tcp,
+            io,
+            buf: BytesMut::new(),
+            out: VecDeque::new(),
+            out_len: 0,
+            eof: false,
+            write_shut: false,
+        }
+    }
+
+    /// The socket.
+    pub fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+
+    /// Bytes queued and not written yet.
+    pub fn pending(&self) -> usize {
+        self.out_len
+    }
+
+    /// Whether the peer closed its sending side.
+    pub fn is_eof(&self) -> bool {
+        self.eof
+    }
+
+    /// Queues plaintext for the peer (encrypted at once for TLS).
+    pub fn queue(&mut self, b: Bytes) -> io::Result<()> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        match &mut self.io {
+            Io::Plain => {
+                self.out_len += b.len();
+                self.out.push_back(b);
+            }
+            Io::Tls(pump) => {
+                pump.write_plaintext(&b).map_err(tls_err)?;
+                self.take_ciphertext();
+            }
+        }
+        Ok(())
+    }
+
+    fn take_ciphertext(&mut self) {
+        if let Io::Tls(pump) = &mut self.io {
+            while let Some(c) = pump.poll_ciphertext() {
+                self.out_len += c.len();
+                self.out.push_back(c);
+            }
+        }
+    }
+
+    /// One non-blocking read.
+    pub fn read(&mut self) -> io::Result<Read> {
+        if self.eof {
+            return Ok(Read::Eof);
+        }
+        match &mut self.io {
+            Io::Plain => {
+                self.buf.reserve(READ_CHUNK);
+                match self.tcp.try_read_buf(&mut self.buf) {
+                    Ok(0) => {
+                        self.eof = true;
+                        Ok(Read::Eof)
+                    }
+                    Ok(_) => Ok(Read::Data),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::WouldBlock),
+                    Err(e) => Err(e),
+                }
+            }
+            Io::Tls(pump) => {
+                let mut cipher = [0u8; 16 * 1024];
+                let n = match self.tcp.try_read(&mut cipher) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Read::WouldBlock),
+                    Err(e) => return Err(e),
+                };
+                let r = if n == 0 {
+                    self.eof = true;
+                    pump.handle_eof().map(|_| Read::Eof)
+                } else {
+                    pump.handle_ciphertext_slice(&cipher[..n], &mut self.buf)
+                        .map(|_| Read::Data)
+                };
+                // Handshake messages, or the alert of a failed session.
+                self.take_ciphertext();
+                r.map_err(tls_err)
+            }
+        }
+    }
+
+    /// Writes what is queued until done or the socket would block.
+    pub fn flush(&mut self) -> io::Result<()> {
+        while !self.out.is_empty() {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let n = self.out.len().min(MAX_IOV);
+            for (slot, b) in iov.iter_mut().zip(self.out.iter()) {
+                *slot = IoSlice::new(b);
+            }
+            let written = match self.tcp.try_write_vectored(&iov[..n]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(w) => w,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            self.out_len -= written;
+            let mut left = written;
+            while left > 0 {
+                let front = self.out.front_mut().expect("written bytes were queued");
+                if front.len() <= left {
+                    left -= front.len();
+                    self.out.pop_front();
+                } else {
+                    front.advance(left);
+                    left = 0;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the sending side once the queue is written (TLS:
+    /// `close_notify` first). For tunnels, where each direction ends on
+    /// its own.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        if !self.write_shut {
+            if let Io::Tls(pump) = &mut self.io {
+                pump.send_close_notify();
+                self.take_ciphertext();
+            }
+            self.write_shut = true;
+        }
+        self.flush()?;
+        if self.out.is_empty() {
+            socket2::SockRef::from(&self.tcp).shutdown(std::net::Shutdown::Write)?;
+        }
+        Ok(())
+    }
+
+    /// Readiness to read (or an error, which the next read reports).
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.tcp.poll_read_ready(cx).map(|_| ())
+    }
+
+    /// Readiness to write, when something is queued.
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.out.is_empty() {
+            return Poll::Pending;
+        }
+        self.tcp.poll_write_ready(cx).map(|_| ())
+    }
+
+    /// Whether a pooled connection is still fit: nothing arrived on it
+    /// while it sat idle (no EOF, no stray bytes such as a 408).
+    pub fn idle_and_open(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(self.tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
