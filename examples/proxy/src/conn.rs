@@ -536,9 +536,7 @@ impl Conn {
                 Wake::Timer => return Ok(()),
             };
             if moved {
-                sleep
-                    .as_mut()
-                    .reset((tokio::time::Instant::now() + idle).into());
+                sleep.as_mut().reset(tokio::time::Instant::now() + idle);
             }
         }
     }
