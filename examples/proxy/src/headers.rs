@@ -10,7 +10,9 @@
 
 use std::net::IpAddr;
 
-use wireloom_core::http::{HeaderMap, HeaderValue, RequestHead, ResponseHead, Version};
+use wireloom_core::http::{
+    HeaderMap, HeaderValue, InvalidHeader, RequestHead, ResponseHead, Version,
+};
 
 /// Fields that describe one connection and never travel past it.
 const HOP_BY_HOP: [&str; 6] = [
@@ -22,10 +24,29 @@ const HOP_BY_HOP: [&str; 6] = [
     "expect",
 ];
 
-fn version_label(v: Version) -> &'static str {
-    match v {
-        Version::Http10 => "1.0",
-        _ => "1.1",
+/// The `Via` values this proxy adds (`1.0 <name>` or `1.1 <name>`: the
+/// version the message was received with), made once.
+#[derive(Debug, Clone)]
+pub struct Via {
+    v10: HeaderValue,
+    v11: HeaderValue,
+}
+
+impl Via {
+    /// The values for pseudonym `name`; an error if it cannot be a field
+    /// value.
+    pub fn new(name: &str) -> Result<Via, InvalidHeader> {
+        Ok(Via {
+            v10: HeaderValue::try_from(format!("1.0 {name}"))?,
+            v11: HeaderValue::try_from(format!("1.1 {name}"))?,
+        })
+    }
+
+    fn of(&self, v: Version) -> HeaderValue {
+        match v {
+            Version::Http10 => self.v10.clone(),
+            _ => self.v11.clone(),
+        }
     }
 }
 
@@ -97,12 +118,10 @@ pub fn request(
     head: &RequestHead,
     client: IpAddr,
     upgrade: bool,
-    via_name: &str,
+    via: &Via,
     fallback_host: &str,
 ) -> RequestHead {
-    let via = HeaderValue::try_from(format!("{} {via_name}", version_label(head.version)))
-        .unwrap_or(HeaderValue::from_static("1.1 proxy"));
-    let mut headers = rewrite(&head.headers, upgrade, Some(client), via);
+    let mut headers = rewrite(&head.headers, upgrade, Some(client), via.of(head.version));
     if !headers.contains("host") {
         let _ = headers.append("Host", fallback_host);
     }
@@ -116,10 +135,8 @@ pub fn request(
 
 /// The head sent to the client for an upstream response: hop-by-hop
 /// fields removed (`Upgrade` kept on a 101), `Via` added.
-pub fn response(head: ResponseHead, upgrade: bool, via_name: &str) -> ResponseHead {
-    let via = HeaderValue::try_from(format!("{} {via_name}", version_label(head.version)))
-        .unwrap_or(HeaderValue::from_static("1.1 proxy"));
-    let headers = rewrite(&head.headers, upgrade, None, via);
+pub fn response(head: ResponseHead, upgrade: bool, via: &Via) -> ResponseHead {
+    let headers = rewrite(&head.headers, upgrade, None, via.of(head.version));
     ResponseHead { headers, ..head }
 }
 
@@ -151,7 +168,13 @@ mod tests {
         ] {
             h.header(n, v).unwrap();
         }
-        let out = request(&h, "127.0.0.9".parse().unwrap(), false, "wireloom", "up:1");
+        let out = request(
+            &h,
+            "127.0.0.9".parse().unwrap(),
+            false,
+            &Via::new("wireloom").unwrap(),
+            "up:1",
+        );
         assert_eq!(
             names(&out.headers),
             [
@@ -170,7 +193,13 @@ mod tests {
         h.version = Version::Http10;
         h.header("Upgrade", "websocket").unwrap();
         h.header("Connection", "Upgrade").unwrap();
-        let out = request(&h, "::1".parse().unwrap(), true, "p", "up:1");
+        let out = request(
+            &h,
+            "::1".parse().unwrap(),
+            true,
+            &Via::new("p").unwrap(),
+            "up:1",
+        );
         assert_eq!(out.version, Version::Http11);
         assert_eq!(
             names(&out.headers),

@@ -66,8 +66,8 @@ use upstream::Upstreams;
 pub struct Settings {
     /// The server dialogue's limits and timers (client side).
     pub server: ServerConfig,
-    /// The pseudonym in `Via` (`Via: 1.1 <via>`).
-    pub via: String,
+    /// The `Via` values added (`Via: 1.1 <pseudonym>`).
+    pub via: headers::Via,
     /// A tunnel (after a 101) closes after this long without a byte.
     pub tunnel_timeout: Duration,
     /// TLS on the listening side.

@@ -12,6 +12,7 @@ use clap::Parser;
 use wireloom_core::http::pool::PoolConfig;
 use wireloom_core::http::{ClientConfig, ServerConfig};
 use wireloom_io::tls::ServerTlsConfig;
+use wireloom_proxy::headers::Via;
 use wireloom_proxy::upstream::{resolve, Upstreams};
 use wireloom_proxy::{Settings, Shared};
 
@@ -143,9 +144,16 @@ fn main() -> ExitCode {
         args.upstream_retry,
     );
     let https = tls.is_some();
+    let via = match Via::new(&args.via) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("proxy: --via {}: {e}", args.via);
+            return ExitCode::from(2);
+        }
+    };
     let settings = Settings {
         server,
-        via: args.via.clone(),
+        via,
         tunnel_timeout: args.tunnel_timeout,
         tls,
         max_connections: args.max_connections,

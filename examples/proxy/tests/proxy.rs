@@ -68,7 +68,10 @@ fn raw_status(addr: SocketAddr, bytes: &[u8]) -> String {
 /// A raw TCP upstream that records every byte it receives and answers
 /// each request head with a 200.
 fn recorder() -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    recorder_on(TcpListener::bind("127.0.0.1:0").unwrap())
+}
+
+fn recorder_on(l: TcpListener) -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {
     let addr = l.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let rec = seen.clone();
@@ -316,6 +319,27 @@ fn upstream_connections_are_pooled_and_round_robin_skips_a_dead_upstream() {
         conns.iter().all(|c| c.parse::<u64>().is_ok()),
         "nginx answered: {conns:?}"
     );
+}
+
+#[test]
+fn a_failed_upstream_is_retried_later() {
+    let (_ng, ng_port) = start_nginx("", "location / { return 200 \"nginx\"; }");
+    let back = free_port();
+    let (_p, addr) = proxy(
+        &format!("127.0.0.1:{back},127.0.0.1:{ng_port}"),
+        &["--upstream-retry", "200ms"],
+    );
+    // Down: every request is served by nginx.
+    for _ in 0..4 {
+        assert_eq!(curl_ok(&[&format!("http://{addr}/")]), b"nginx");
+    }
+    // Back up: once the retry delay has passed, round-robin reaches it.
+    let (_, seen) = recorder_on(TcpListener::bind(("127.0.0.1", back)).unwrap());
+    let reached = wireloom_testkit::net::wait_until(Duration::from_secs(10), || {
+        curl_ok(&[&format!("http://{addr}/")]) == b"ok"
+    });
+    assert!(reached, "the upstream that came back was never tried again");
+    assert!(String::from_utf8_lossy(&seen.lock().unwrap()).starts_with("GET / HTTP/1.1\r\n"));
 }
 
 #[test]
