@@ -18,7 +18,10 @@
 # Load: wrk -t1 -cCONNS -dDURATIONs GET / (keep-alive) pinned to core 1,
 #   after a WARMUP s warm-up; the contestants alternate, the order rotating
 #   each round. Prints each run, then the medians and the ratio
-#   wireloom / nginx.
+#   wireloom / nginx: requests/s, and CPU time of the contestant per
+#   request (utime + stime from /proc/PID/stat over the measured run,
+#   divided by wrk's request count), which other load on the machine
+#   disturbs much less than requests/s.
 set -euo pipefail
 
 ROUNDS=5
@@ -122,6 +125,10 @@ start() { # NAME PORT
     wait_port "$2"
 }
 
+HZ=$(getconf CLK_TCK)
+# utime + stime of PID, in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 RESULTS="$TMP/results"
 : >"$RESULTS"
 names=(wireloom nginx)
@@ -131,11 +138,15 @@ for round in $(seq 1 "$ROUNDS"); do
         port=$(free_port)
         start "$name" "$port"
         taskset -c "$LOAD_CPU" "$WRK" -t1 -c"$CONNS" -d"$WARMUP"s "http://127.0.0.1:$port/" >/dev/null
+        t0=$(cpu_ticks "$CUR")
         out=$(taskset -c "$LOAD_CPU" "$WRK" -t1 -c"$CONNS" -d"$DURATION"s "http://127.0.0.1:$port/")
+        t1=$(cpu_ticks "$CUR")
         rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+        reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+        us=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$reqs" 'BEGIN {printf "%.2f", d / hz * 1e6 / n}')
         errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-        echo "round $round $name: $rps req/s $errs"
-        echo "$name $rps" >>"$RESULTS"
+        echo "round $round $name: $rps req/s, $us CPU us/request $errs"
+        echo "$name $rps $us" >>"$RESULTS"
         kill "$CUR"; wait "$CUR" 2>/dev/null || true
     done
 done
@@ -143,8 +154,11 @@ done
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 w=$(awk '$1=="wireloom" {print $2}' "$RESULTS" | median)
 n=$(awk '$1=="nginx" {print $2}' "$RESULTS" | median)
+wu=$(awk '$1=="wireloom" {print $3}' "$RESULTS" | median)
+nu=$(awk '$1=="nginx" {print $3}' "$RESULTS" | median)
 echo
-echo "| proxy | req/s (median of $ROUNDS) | vs nginx |"
-echo "|---|---:|---:|"
-printf '| wireloom proxy | %.0f | %.2fx |\n' "$w" "$(awk -v a="$w" -v b="$n" 'BEGIN {print a/b}')"
-printf '| nginx proxy_pass | %.0f | 1.00x |\n' "$n"
+echo "| proxy | req/s (median of $ROUNDS) | vs nginx | CPU us/request (median) | nginx / it |"
+echo "|---|---:|---:|---:|---:|"
+printf '| wireloom proxy | %.0f | %.2fx | %.2f | %.2fx |\n' "$w" "$(awk -v a="$w" -v b="$n" 'BEGIN {print a/b}')" \
+    "$wu" "$(awk -v a="$nu" -v b="$wu" 'BEGIN {print a/b}')"
+printf '| nginx proxy_pass | %.0f | 1.00x | %.2f | 1.00x |\n' "$n" "$nu"

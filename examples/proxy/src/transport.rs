@@ -12,6 +12,7 @@ use std::io::{self, IoSlice};
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use wireloom_io::tls::{TlsError, TlsPump};
 
@@ -19,6 +20,28 @@ use wireloom_io::tls::{TlsError, TlsPump};
 const READ_CHUNK: usize = 64 * 1024;
 /// Buffers handed to one `writev`.
 const MAX_IOV: usize = 64;
+
+/// One read into `buf`'s spare capacity. A read that did not fill it
+/// drained the socket: its readiness is cleared at once (as nginx does
+/// after a short `recv`), so the next wait goes to the reactor instead of
+/// costing a `recv` that only says `EAGAIN`. The readiness is cleared as
+/// of before the read: an event that arrives meanwhile is kept.
+fn read_drained(tcp: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    let room = buf.capacity() - buf.len();
+    let mut short = None;
+    let r = tcp.try_io(Interest::READABLE, || {
+        let n = tcp.try_read_buf(buf)?;
+        if n > 0 && n < room {
+            short = Some(n);
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match short {
+        Some(n) => Ok(n),
+        None => r,
+    }
+}
 
 /// The socket, plain or with a TLS session on it.
 #[derive(Debug)]
@@ -132,7 +155,7 @@ impl Side {
         match &mut self.io {
             Io::Plain => {
                 self.buf.reserve(READ_CHUNK);
-                match self.tcp.try_read_buf(&mut self.buf) {
+                match read_drained(&self.tcp, &mut self.buf) {
                     Ok(0) => {
                         self.eof = true;
                         Ok(Read::Eof)
