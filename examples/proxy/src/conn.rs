@@ -12,8 +12,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use wireloom_core::http::pool::{retry_on_fresh_connection, Failure};
 use wireloom_core::http::{
-    BodyLength, ClientEvent, ErrorKind, Framing, Method, Request, RequestHead, ResponseHead,
-    ServerConnection, ServerEvent, StatusCode,
+    BodyLength, ClientEvent, ErrorKind, Framing, HeaderValue, Method, Request, RequestHead,
+    ResponseHead, ServerConnection, ServerEvent, StatusCode,
 };
 use wireloom_core::Dialogue;
 
@@ -30,7 +30,7 @@ const HIGH_WATER: usize = 256 * 1024;
 /// and how far each direction got.
 #[derive(Debug)]
 struct Exchange {
-    up: UpConn,
+    up: Box<UpConn>,
     reused: bool,
     attempt: u32,
     method: Method,
@@ -61,11 +61,15 @@ enum Wake {
 /// The state of one client connection.
 struct Conn {
     shared: Arc<Shared>,
-    peer: SocketAddr,
+    /// The client's address, as this proxy's `X-Forwarded-For` element.
+    forwarded_for: HeaderValue,
+    /// Server events of one step (kept to reuse its allocation).
+    events: Vec<ServerEvent>,
     /// The server dialogue facing the client.
     http: ServerConnection,
     client: Side,
-    ex: Option<Exchange>,
+    /// Boxed: it moves in and out of here on every step.
+    ex: Option<Box<Exchange>>,
     /// An upstream failure after the response began: the client
     /// connection is cut (it sees a short body) instead of completed.
     abort: bool,
@@ -79,7 +83,8 @@ pub async fn serve(client: Side, peer: SocketAddr, shared: Arc<Shared>) {
     let http = ServerConnection::new(shared.settings.server.clone(), now);
     let mut conn = Conn {
         shared,
-        peer,
+        forwarded_for: headers::forwarded_for(peer.ip()),
+        events: Vec::new(),
         http,
         client,
         ex: None,
@@ -178,7 +183,7 @@ impl Conn {
         if self.http.wants_input() && !self.client.buf.is_empty() {
             self.http.handle_input(now, &mut self.client.buf);
         }
-        let mut events = Vec::new();
+        let mut events = std::mem::take(&mut self.events);
         while let Some(ev) = self.http.poll_event() {
             events.push(ev);
         }
@@ -187,10 +192,11 @@ impl Conn {
         // even a connection attempt.
         let refused =
             self.ex.is_none() && events.iter().any(|e| matches!(e, ServerEvent::Error(_)));
-        for ev in events {
+        for ev in events.drain(..) {
             progress = true;
             self.on_request_event(ev, refused).await;
         }
+        self.events = events;
 
         // Upstream bytes -> client dialogue -> the response for the client.
         if let Some(mut ex) = self.ex.take() {
@@ -294,14 +300,14 @@ impl Conn {
         let settings = &self.shared.settings;
         let head = headers::request(
             &req.head,
-            self.peer.ip(),
+            &self.forwarded_for,
             req.wants_upgrade,
             &settings.via,
             self.shared.upstreams.host(up.index),
         );
         let retry = (reused && body == BodyLength::Known(0) && req.head.method.is_idempotent())
             .then(|| head.clone());
-        let mut ex = Exchange {
+        let mut ex = Box::new(Exchange {
             up,
             reused,
             attempt: 0,
@@ -312,7 +318,7 @@ impl Conn {
             resp_started: false,
             resp_done: false,
             upgraded: false,
-        };
+        });
         if ex.up.http.send_request(Instant::now(), head, body).is_err() {
             return self.answer(StatusCode::BAD_GATEWAY, "bad gateway\n");
         }

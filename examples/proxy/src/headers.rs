@@ -58,7 +58,7 @@ impl Via {
 fn rewrite(
     headers: &HeaderMap,
     upgrade: bool,
-    forwarded_for: Option<IpAddr>,
+    forwarded_for: Option<&HeaderValue>,
     via: HeaderValue,
 ) -> HeaderMap {
     // The fields `Connection` names, lower-cased (rare: usually none).
@@ -88,8 +88,7 @@ fn rewrite(
                         .get_all("x-forwarded-for")
                         .filter_map(HeaderValue::to_str)
                         .collect();
-                    let ip = ip.to_string();
-                    list.push(&ip);
+                    list.push(ip.to_str().unwrap_or(""));
                     if let Ok(v) = HeaderValue::try_from(list.join(", ")) {
                         out.append_field(name.clone(), v);
                     }
@@ -105,18 +104,25 @@ fn rewrite(
     }
     let _ = out.append("Via", via);
     if let (Some(ip), false) = (forwarded_for, xff_done) {
-        let _ = out.append("X-Forwarded-For", ip.to_string());
+        let _ = out.append("X-Forwarded-For", ip.clone());
     }
     out
 }
 
-/// The head sent upstream for a request from `client`: hop-by-hop fields
+/// The client's address as an `X-Forwarded-For` element (made once per
+/// connection).
+pub fn forwarded_for(client: IpAddr) -> HeaderValue {
+    HeaderValue::try_from(client.to_string()).unwrap_or(HeaderValue::from_static("unknown"))
+}
+
+/// The head sent upstream for a request from `client` (see
+/// [`forwarded_for`]): hop-by-hop fields
 /// removed, `Via: <version> <name>` and `X-Forwarded-For` added, sent as
 /// HTTP/1.1 (with `Host: fallback_host` if the client, speaking
 /// HTTP/1.0, sent none).
 pub fn request(
     head: &RequestHead,
-    client: IpAddr,
+    client: &HeaderValue,
     upgrade: bool,
     via: &Via,
     fallback_host: &str,
@@ -170,7 +176,7 @@ mod tests {
         }
         let out = request(
             &h,
-            "127.0.0.9".parse().unwrap(),
+            &forwarded_for("127.0.0.9".parse().unwrap()),
             false,
             &Via::new("wireloom").unwrap(),
             "up:1",
@@ -195,7 +201,7 @@ mod tests {
         h.header("Connection", "Upgrade").unwrap();
         let out = request(
             &h,
-            "::1".parse().unwrap(),
+            &forwarded_for("::1".parse().unwrap()),
             true,
             &Via::new("p").unwrap(),
             "up:1",

@@ -16,8 +16,10 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 use wireloom_io::tls::{TlsError, TlsPump};
 
-/// Bytes asked of the socket per read.
-const READ_CHUNK: usize = 64 * 1024;
+/// Room made in the read buffer before a read: small while messages are
+/// small, large once a read filled all the room it had (a body streaming).
+const READ_SMALL: usize = 8 * 1024;
+const READ_LARGE: usize = 64 * 1024;
 /// Buffers handed to one `writev`.
 const MAX_IOV: usize = 64;
 
@@ -75,6 +77,8 @@ pub struct Side {
     out_len: usize,
     eof: bool,
     write_shut: bool,
+    /// The last read filled its room: make more for the next.
+    bulk: bool,
 }
 
 fn tls_err(e: TlsError) -> io::Error {
@@ -102,6 +106,7 @@ impl Side {
             out_len: 0,
             eof: false,
             write_shut: false,
+            bulk: false,
         }
     }
 
@@ -154,13 +159,18 @@ impl Side {
         }
         match &mut self.io {
             Io::Plain => {
-                self.buf.reserve(READ_CHUNK);
+                self.buf
+                    .reserve(if self.bulk { READ_LARGE } else { READ_SMALL });
+                let room = self.buf.capacity() - self.buf.len();
                 match read_drained(&self.tcp, &mut self.buf) {
                     Ok(0) => {
                         self.eof = true;
                         Ok(Read::Eof)
                     }
-                    Ok(_) => Ok(Read::Data),
+                    Ok(n) => {
+                        self.bulk = n == room;
+                        Ok(Read::Data)
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::WouldBlock),
                     Err(e) => Err(e),
                 }

@@ -50,7 +50,7 @@ struct Server {
 pub struct Upstreams {
     servers: Vec<Server>,
     next: AtomicUsize,
-    pool: Mutex<Pool<usize, UpConn>>,
+    pool: Mutex<Pool<usize, Box<UpConn>>>,
     client: ClientConfig,
     connect_timeout: Duration,
     retry_after: Duration,
@@ -92,7 +92,7 @@ impl Upstreams {
     /// marked down for `retry_after` and the next one is tried. When all
     /// are down, each is tried once anyway (one may be back). Returns the
     /// connection and whether it was reused.
-    pub async fn acquire(&self, now: Instant) -> Result<(UpConn, bool), ConnectFailure> {
+    pub async fn acquire(&self, now: Instant) -> Result<(Box<UpConn>, bool), ConnectFailure> {
         let n = self.servers.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut failure = ConnectFailure::Refused;
@@ -130,23 +130,23 @@ impl Upstreams {
 
     /// A fresh connection to server `index` (never from the pool: for a
     /// retry after a pooled one turned out dead).
-    pub async fn connect(&self, index: usize) -> Result<UpConn, ConnectFailure> {
+    pub async fn connect(&self, index: usize) -> Result<Box<UpConn>, ConnectFailure> {
         let addr = self.servers[index].addr;
         match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
             Ok(Ok(tcp)) => {
                 *self.servers[index].down_until.lock().expect("lock") = None;
-                Ok(UpConn {
+                Ok(Box::new(UpConn {
                     index,
                     side: Side::plain(tcp),
                     http: ClientConnection::new(self.client.clone()),
-                })
+                }))
             }
             Ok(Err(_)) => Err(ConnectFailure::Refused),
             Err(_) => Err(ConnectFailure::TimedOut),
         }
     }
 
-    fn checkout(&self, index: usize, now: Instant) -> Option<UpConn> {
+    fn checkout(&self, index: usize, now: Instant) -> Option<Box<UpConn>> {
         loop {
             let c = self.pool.lock().expect("lock").checkout(&index, now)?;
             if c.side.idle_and_open() {
@@ -157,7 +157,7 @@ impl Upstreams {
 
     /// Gives back a connection whose exchange ended: pooled if core says
     /// it may carry another request, closed otherwise.
-    pub fn release(&self, c: UpConn, now: Instant) {
+    pub fn release(&self, c: Box<UpConn>, now: Instant) {
         if !c.http.can_pool(&c.side.buf) || c.side.pending() > 0 || c.side.is_eof() {
             return;
         }
