@@ -247,6 +247,39 @@ print("ok")
 }
 
 #[test]
+fn curl_upload_with_expect_100_continue_and_chunked() {
+    let (_py, port) = python_peer("upstream.py");
+    let (_p, addr) = proxy(&format!("127.0.0.1:{port}"), &[]);
+    let dir = TempDir::new("proxy-upload");
+    let file = dir.join("body.bin");
+    let block: Vec<u8> = (0..=255u8).cycle().take(65536).collect();
+    std::fs::write(&file, block.repeat(32)).unwrap();
+    let f = file.display().to_string();
+    // curl asks for 100-continue before a body this size; the proxy answers
+    // it and streams the body on.
+    let (out, err) = curl(&[
+        "-v",
+        "-T",
+        &f,
+        "-H",
+        "Expect: 100-continue",
+        &format!("http://{addr}/upload"),
+    ]);
+    assert_eq!(out, "2097152 True", "{err}");
+    assert!(err.contains("HTTP/1.1 100 Continue"), "{err}");
+    // A chunked upload: decoded by the server dialogue, encoded again by
+    // the client dialogue, decoded by Python.
+    let (out, err) = curl(&[
+        "-T",
+        &f,
+        "-H",
+        "Transfer-Encoding: chunked",
+        &format!("http://{addr}/upload"),
+    ]);
+    assert_eq!(out, "2097152 True", "{err}");
+}
+
+#[test]
 fn one_gib_up_and_down_streams_with_flat_memory() {
     let (_py, port) = python_peer("upstream.py");
     let (p, addr) = proxy(&format!("127.0.0.1:{port}"), &["--max-body", "0"]);
@@ -292,6 +325,7 @@ print("ok")
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .expect("VmHWM");
+    eprintln!("proxy peak RSS after 1 GiB up and 1 GiB down: {hwm_kib} KiB");
     assert!(
         hwm_kib < 64 * 1024,
         "peak RSS of the proxy: {hwm_kib} KiB after 2 GiB through it"

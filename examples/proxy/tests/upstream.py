@@ -6,7 +6,8 @@ GET /headers   the request's header lines as received, as the body; the
                fields in a given case and order
 GET /close     an HTTP/1.0-style answer without Content-Length: the body
                ends when the connection closes
-PUT /upload    reads Content-Length bytes, checks each against the pattern
+PUT /upload    reads the body (Content-Length or chunked), checks each
+               byte against the pattern
                (PATTERN repeated), answers "<count> <ok>"
 GET /download?n=N   N bytes of the pattern with Content-Length
 """
@@ -55,13 +56,34 @@ class H(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
 
-    def do_PUT(self):
+    def body_pieces(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    return
+                left = size
+                while left > 0:
+                    c = self.rfile.read1(min(65536, left))
+                    if not c:
+                        return
+                    left -= len(c)
+                    yield c
+                self.rfile.readline()
         n = int(self.headers["Content-Length"])
-        got, ok = 0, True
+        got = 0
         while got < n:
             c = self.rfile.read1(min(65536, n - got))
             if not c:
-                break
+                return
+            got += len(c)
+            yield c
+
+    def do_PUT(self):
+        got, ok = 0, True
+        for c in self.body_pieces():
             o = got % 65536
             if c != TWICE[o:o + len(c)]:
                 ok = False
