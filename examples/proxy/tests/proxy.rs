@@ -356,6 +356,42 @@ fn upstream_connections_are_pooled_and_round_robin_skips_a_dead_upstream() {
 }
 
 #[test]
+fn pipelined_requests_and_http10_are_answered_in_order() {
+    let (_ng, ng_port) = start_nginx("", "location / { return 200 \"$request_method $uri\"; }");
+    let (_p, addr) = proxy(&format!("127.0.0.1:{ng_port}"), &[]);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nHEAD /b HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let bodies: Vec<&str> = out
+        .split("HTTP/1.1 200 OK\r\n")
+        .skip(1)
+        .map(|r| r.split_once("\r\n\r\n").map_or("", |(_, b)| b))
+        .collect();
+    assert_eq!(bodies, ["GET /a", "", "GET /c"], "{out}");
+    // HTTP/1.0 without Host: sent upstream as HTTP/1.1 with one.
+    let out = raw_exchange(addr, b"GET /old HTTP/1.0\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\nGET /old"), "{out}");
+    assert!(out.contains("\r\nConnection: close\r\n"), "{out}");
+}
+
+/// A raw exchange to EOF, as text.
+fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
 fn a_failed_upstream_is_retried_later() {
     let (_ng, ng_port) = start_nginx("", "location / { return 200 \"nginx\"; }");
     let back = free_port();
