@@ -137,6 +137,8 @@ impl Conn {
                 return self.tunnel(ex.up.side).await;
             }
             if self.http.is_closed() && self.client.pending() == 0 {
+                // A clean end: close_notify on TLS, then FIN.
+                let _ = self.client.shutdown_write();
                 return Ok(());
             }
             if progress {

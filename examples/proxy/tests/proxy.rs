@@ -491,7 +491,8 @@ fn tls_on_the_listening_side_with_curl() {
     let key = dir.join("key.pem").display().to_string();
     let (_p, addr) = proxy(
         &format!("127.0.0.1:{ng_port}"),
-        &["--tls-cert", &cert, "--tls-key", &key],
+        // (and a multi-thread runtime)
+        &["--tls-cert", &cert, "--tls-key", &key, "--threads", "2"],
     );
     let ca = dir.join("ca.pem").display().to_string();
     let out = curl_ok(&[
