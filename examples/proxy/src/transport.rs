@@ -205,10 +205,15 @@ impl Side {
                 *slot = IoSlice::new(b);
             }
             let written = match self.tcp.try_write_vectored(&iov[..n]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(w) => w,
+                Ok(w) if w > 0 => w,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) => return Err(e),
+                r => {
+                    // The peer is gone: what is queued can never be
+                    // written (reported once; the caller decides).
+                    self.out.clear();
+                    self.out_len = 0;
+                    return Err(r.err().unwrap_or_else(|| io::ErrorKind::WriteZero.into()));
+                }
             };
             self.out_len -= written;
             let mut left = written;

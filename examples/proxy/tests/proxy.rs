@@ -277,6 +277,22 @@ fn curl_upload_with_expect_100_continue_and_chunked() {
         &format!("http://{addr}/upload"),
     ]);
     assert_eq!(out, "2097152 True", "{err}");
+
+    // An upstream that refuses the body before reading it (nginx's 413,
+    // then it closes): the client gets the 413, not a 502 or a hang.
+    let (_ng, ng_port) = start_nginx("", "client_max_body_size 1k; location / { return 200; }");
+    let (_p2, addr) = proxy(&format!("127.0.0.1:{ng_port}"), &[]);
+    let (out, err) = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-T",
+        &f,
+        &format!("http://{addr}/upload"),
+    ]);
+    assert_eq!(out, "413", "{err}");
 }
 
 #[test]
