@@ -34,10 +34,13 @@ struct Exchange {
     reused: bool,
     attempt: u32,
     method: Method,
-    /// The head sent upstream, kept while a failure could still be
-    /// retried on a fresh connection (a bodiless idempotent request on a
-    /// pooled connection, before any response byte).
+    /// The head as the client sent it, kept (moved, not copied) while a
+    /// failure could still be retried on a fresh connection (a bodiless
+    /// idempotent request on a pooled connection, before any response
+    /// byte).
     retry: Option<RequestHead>,
+    /// The request asked to switch protocols.
+    wants_upgrade: bool,
     /// A request body is being streamed upstream.
     body_open: bool,
     /// The whole request went upstream.
@@ -307,14 +310,16 @@ impl Conn {
             &settings.via,
             self.shared.upstreams.host(up.index),
         );
-        let retry = (reused && body == BodyLength::Known(0) && req.head.method.is_idempotent())
-            .then(|| head.clone());
+        let method = req.head.method.clone();
+        let retry =
+            (reused && body == BodyLength::Known(0) && method.is_idempotent()).then_some(req.head);
         let mut ex = Box::new(Exchange {
             up,
             reused,
             attempt: 0,
-            method: req.head.method,
+            method,
             retry,
+            wants_upgrade: req.wants_upgrade,
             body_open: body != BodyLength::Known(0),
             req_done: false,
             resp_started: false,
@@ -379,10 +384,17 @@ impl Conn {
                 };
                 if retry_on_fresh_connection(&ex.method, ex.attempt, failure) {
                     // The pooled connection had died while idle.
-                    if let (Some(head), Ok(fresh)) = (
+                    if let (Some(orig), Ok(fresh)) = (
                         ex.retry.take(),
                         self.shared.upstreams.connect(ex.up.index).await,
                     ) {
+                        let head = headers::request(
+                            &orig,
+                            &self.forwarded_for,
+                            ex.wants_upgrade,
+                            &self.shared.settings.via,
+                            self.shared.upstreams.host(fresh.index),
+                        );
                         ex.up = fresh;
                         ex.reused = false;
                         ex.attempt += 1;

@@ -408,6 +408,63 @@ fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> String {
 }
 
 #[test]
+fn a_get_on_a_pooled_connection_the_upstream_drops_is_retried_fresh() {
+    // Each upstream connection answers its first request and closes,
+    // unanswered, when a second arrives: what a server does whose
+    // keep-alive timeout fires just as the next request comes.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = l.local_addr().unwrap();
+    let conns = Arc::new(Mutex::new(0u32));
+    let counter = conns.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(16) {
+            let Ok(mut s) = s else { break };
+            *counter.lock().unwrap() += 1;
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+                let mut buf = [0u8; 4096];
+                let mut seen = Vec::new();
+                let mut answered = false;
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        if answered {
+                            return; // dropped: closed without an answer
+                        }
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                        answered = true;
+                        seen.clear();
+                    }
+                }
+            });
+        }
+    });
+    let (_p, addr) = proxy(&up.to_string(), &[]);
+    for _ in 0..3 {
+        assert_eq!(curl_ok(&[&format!("http://{addr}/")]), b"ok");
+    }
+    // The first request opened connection 1; each later one found its
+    // pooled connection dropped and was sent again on a new one (which is
+    // then the pooled one): 3 connections, no error.
+    assert_eq!(*conns.lock().unwrap(), 3);
+    // A POST is not retried: the client gets 502.
+    let (out, _) = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-d",
+        "x",
+        &format!("http://{addr}/"),
+    ]);
+    assert_eq!(out, "502");
+}
+
+#[test]
 fn a_failed_upstream_is_retried_later() {
     let (_ng, ng_port) = start_nginx("", "location / { return 200 \"nginx\"; }");
     let back = free_port();
