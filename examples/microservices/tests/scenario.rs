@@ -70,6 +70,15 @@ fn call(label: &str, method: &str, url: &str, rid: &str, body: Option<&str>) -> 
     (label.to_string(), status, id, body.to_string())
 }
 
+/// Client sockets to 127.0.0.1:`port` in TCP `state` (`ss`).
+fn sockets_to(port: &str, state: &str) -> usize {
+    let out = Command::new("ss")
+        .args(["-Htn", "state", state, "dst", &format!("127.0.0.1:{port}")])
+        .output()
+        .expect("ss (iproute2)");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
 fn scenario(runtime: &str) -> Vec<Line> {
     let (mut catalogue, cat) = start(env!("CARGO_BIN_EXE_catalogue"), runtime, &[]);
     let (mut orders, ord) = start(
@@ -149,6 +158,16 @@ fn scenario(runtime: &str) -> Vec<Line> {
         call("missing order", "GET", &u("/orders/7"), "r15", None),
         call("wrong method", "DELETE", &u("/orders/1"), "r16", None),
     ];
+    // The services talk over pooled keep-alive connections: after ten
+    // calls to the catalogue (from the gateway and from orders), the
+    // connections to it are still open and none was closed.
+    let cat_port = cat.rsplit(':').next().unwrap();
+    assert!(
+        sockets_to(cat_port, "established") >= 1,
+        "pooled connections"
+    );
+    assert_eq!(sockets_to(cat_port, "time-wait"), 0, "no connection closed");
+
     // No id given: one is made (32 hex digits) and sent back.
     let mut fresh = call("fresh request id", "GET", &u("/health"), "", None);
     assert_eq!(fresh.2.len(), 32, "{fresh:?}");
