@@ -555,6 +555,76 @@ print("ok")
 }
 
 #[test]
+fn a_generic_upgrade_is_tunnelled_with_bytes_sent_early_and_half_closes() {
+    // An upstream that switches to an "upper-casing echo" protocol.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = l.local_addr().unwrap();
+    let t = std::thread::spawn(move || -> String {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        let head_end = loop {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "EOF before the head");
+            seen.extend_from_slice(&buf[..n]);
+            if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        let head = String::from_utf8_lossy(&seen[..head_end]).into_owned();
+        s.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: shout\r\nConnection: Upgrade\r\n\r\n",
+        )
+        .unwrap();
+        let mut rest = seen[head_end..].to_vec();
+        loop {
+            s.write_all(&rest.to_ascii_uppercase()).unwrap();
+            let n = s.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                return head; // the client's half-close came through
+            }
+            rest = buf[..n].to_vec();
+        }
+    });
+    let (_p, addr) = proxy(&up.to_string(), &[]);
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The first protocol bytes ride in the same write as the head.
+    c.write_all(
+        b"GET /shout HTTP/1.1\r\nHost: a\r\nUpgrade: shout\r\nConnection: Upgrade\r\n\r\nhello",
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"HELLO") {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got).into_owned();
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("\r\nUpgrade: shout\r\n"), "{text}");
+    c.write_all(b" again").unwrap();
+    let mut more = [0u8; 6];
+    c.read_exact(&mut more).unwrap();
+    assert_eq!(&more, b" AGAIN");
+    // Half-close: the upstream sees EOF, ends, and the client sees EOF.
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut tail = Vec::new();
+    c.read_to_end(&mut tail).unwrap();
+    assert!(tail.is_empty());
+    let head = t.join().unwrap();
+    assert!(
+        head.contains("\r\nUpgrade: shout\r\nConnection: upgrade\r\n"),
+        "{head}"
+    );
+}
+
+#[test]
 fn tls_on_the_listening_side_with_curl() {
     let dir = TempDir::new("proxy-tls");
     let p = pki::pki();
