@@ -625,6 +625,36 @@ fn a_generic_upgrade_is_tunnelled_with_bytes_sent_early_and_half_closes() {
 }
 
 #[test]
+fn over_the_connection_limit_is_answered_503() {
+    let (_ng, ng_port) = start_nginx("", "location / { return 200 \"hi\"; }");
+    let (_p, addr) = proxy(&format!("127.0.0.1:{ng_port}"), &["--max-connections", "1"]);
+    // One connection held open (served once, idle keep-alive)...
+    let mut first = TcpStream::connect(addr).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    first
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = first.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+    // ...so the next one is refused.
+    assert_eq!(
+        raw_status(addr, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        "503"
+    );
+    drop(first);
+    let ok = wireloom_testkit::net::wait_until(Duration::from_secs(10), || {
+        raw_status(
+            addr,
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        ) == "200"
+    });
+    assert!(ok, "served again once the first connection closed");
+}
+
+#[test]
 fn tls_on_the_listening_side_with_curl() {
     let dir = TempDir::new("proxy-tls");
     let p = pki::pki();
