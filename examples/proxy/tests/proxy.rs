@@ -625,6 +625,18 @@ fn a_generic_upgrade_is_tunnelled_with_bytes_sent_early_and_half_closes() {
 }
 
 #[test]
+fn a_client_that_stalls_in_its_head_gets_408_and_the_upstream_nothing() {
+    let (up, seen) = recorder();
+    let (_p, addr) = proxy(&up.to_string(), &["--header-timeout", "300ms"]);
+    // Half a head, then nothing: core's head timer answers.
+    assert_eq!(
+        raw_status(addr, b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: "),
+        "408"
+    );
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+#[test]
 fn over_the_connection_limit_is_answered_503() {
     let (_ng, ng_port) = start_nginx("", "location / { return 200 \"hi\"; }");
     let (_p, addr) = proxy(&format!("127.0.0.1:{ng_port}"), &["--max-connections", "1"]);
