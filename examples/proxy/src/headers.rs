@@ -11,8 +11,11 @@
 use std::net::IpAddr;
 
 use wireloom_core::http::{
-    HeaderMap, HeaderValue, InvalidHeader, RequestHead, ResponseHead, Version,
+    HeaderMap, HeaderName, HeaderValue, InvalidHeader, RequestHead, ResponseHead, Version,
 };
+
+const VIA: HeaderName = HeaderName::from_static("Via");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("X-Forwarded-For");
 
 /// Fields that describe one connection and never travel past it.
 const HOP_BY_HOP: [&str; 6] = [
@@ -61,6 +64,22 @@ fn rewrite(
     forwarded_for: Option<&HeaderValue>,
     via: HeaderValue,
 ) -> HeaderMap {
+    // The usual head has nothing to drop or merge: keep it as parsed (one
+    // shared buffer and positions, walked by bytes) and append to a copy.
+    let untouched = !headers.iter_bytes().any(|(n, _)| {
+        HOP_BY_HOP
+            .iter()
+            .any(|h| n.eq_ignore_ascii_case(h.as_bytes()))
+            || (forwarded_for.is_some() && n.eq_ignore_ascii_case(b"x-forwarded-for"))
+    });
+    if untouched {
+        let mut out = headers.clone();
+        out.append_field(VIA, via);
+        if let Some(ip) = forwarded_for {
+            out.append_field(X_FORWARDED_FOR, ip.clone());
+        }
+        return out;
+    }
     // The fields `Connection` names, lower-cased (rare: usually none).
     let named: Vec<Vec<u8>> = headers
         .get_list("connection")
@@ -191,6 +210,41 @@ mod tests {
                 "Via: 1.1 wireloom",
             ]
         );
+    }
+
+    #[test]
+    fn a_head_with_nothing_to_drop_gets_via_and_forwarded_for_appended() {
+        use bytes::Bytes;
+        use wireloom_core::http::parse::{parse_request, ParseConfig, Status};
+        let buf = Bytes::from_static(b"GET / HTTP/1.1\r\nhost: a\r\nX-One: 1\r\n\r\n");
+        let cfg = ParseConfig::default();
+        let mut raw = Vec::new();
+        let Status::Complete(r) = parse_request(&buf, &cfg, &mut raw).unwrap() else {
+            panic!("complete")
+        };
+        let h = RequestHead::from_raw(&buf, &r, &raw, &cfg).unwrap();
+        let out = request(
+            &h,
+            &forwarded_for("10.1.2.3".parse().unwrap()),
+            false,
+            &Via::new("w").unwrap(),
+            "up:1",
+        );
+        assert_eq!(
+            names(&out.headers),
+            [
+                "host: a",
+                "X-One: 1",
+                "Via: 1.1 w",
+                "X-Forwarded-For: 10.1.2.3"
+            ]
+        );
+        let res = response(
+            ResponseHead::new(wireloom_core::http::StatusCode::OK),
+            false,
+            &Via::new("w").unwrap(),
+        );
+        assert_eq!(names(&res.headers), ["Via: 1.1 w"]);
     }
 
     #[test]
