@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 
 use wireloom_core::http::{
-    HeaderMap, HeaderName, HeaderValue, InvalidHeader, RequestHead, ResponseHead, Version,
+    names, HeaderMap, HeaderName, HeaderValue, InvalidHeader, RequestHead, ResponseHead, Version,
 };
 
 const VIA: HeaderName = HeaderName::from_static("Via");
@@ -56,74 +56,58 @@ impl Via {
 /// Copies `headers` without the hop-by-hop fields (the fixed list and
 /// those named in `Connection`), keeping `Upgrade` and sending
 /// `Connection: upgrade` when the head switches protocols, and merging
-/// `X-Forwarded-For` into one field (at the place of the first) that ends
-/// with `forwarded_for` when given.
+/// `X-Forwarded-For` into one field (at the place of the first, with its
+/// spelling) that ends with `forwarded_for` when given.
+///
+/// The copy starts as the parsed map (one shared buffer and positions);
+/// only a head that has something to drop or merge becomes a list of
+/// fields, once.
 fn rewrite(
     headers: &HeaderMap,
     upgrade: bool,
     forwarded_for: Option<&HeaderValue>,
     via: HeaderValue,
 ) -> HeaderMap {
-    // The usual head has nothing to drop or merge: keep it as parsed (one
-    // shared buffer and positions, walked by bytes) and append to a copy.
-    let untouched = !headers.iter_bytes().any(|(n, _)| {
-        HOP_BY_HOP
-            .iter()
-            .any(|h| n.eq_ignore_ascii_case(h.as_bytes()))
-            || (forwarded_for.is_some() && n.eq_ignore_ascii_case(b"x-forwarded-for"))
-    });
-    if untouched {
-        let mut out = headers.clone();
-        out.append_field(VIA, via);
-        if let Some(ip) = forwarded_for {
-            out.append_field(X_FORWARDED_FOR, ip.clone());
-        }
-        return out;
-    }
-    // The fields `Connection` names, lower-cased (rare: usually none).
-    let named: Vec<Vec<u8>> = headers
+    let mut out = headers.clone();
+    // The fields `Connection` names (rare: usually none).
+    let named: Vec<String> = headers
         .get_list("connection")
-        .map(|t| t.to_ascii_lowercase())
+        .filter_map(|t| std::str::from_utf8(t).ok())
+        .map(str::to_string)
         .collect();
-    let hop = |name: &str| {
-        (HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
-            && !(upgrade && name.eq_ignore_ascii_case("upgrade")))
-            || named.iter().any(|n| {
-                n.eq_ignore_ascii_case(name.as_bytes()) && !name.eq_ignore_ascii_case("upgrade")
-            })
-    };
-    let mut out = HeaderMap::with_capacity(headers.len() + 3);
-    let mut xff_done = false;
-    for (name, value) in headers {
-        let n = name.as_str();
-        if hop(n) {
-            continue;
+    let keep = |name: &str| upgrade && name.eq_ignore_ascii_case("upgrade");
+    for name in HOP_BY_HOP
+        .iter()
+        .copied()
+        .chain(named.iter().map(String::as_str))
+    {
+        if !keep(name) {
+            out.remove(name);
         }
-        if n.eq_ignore_ascii_case("x-forwarded-for") {
-            if let Some(ip) = forwarded_for {
-                if !xff_done {
-                    // All the client's X-Forwarded-For values, then ours.
-                    let mut list: Vec<&str> = headers
-                        .get_all("x-forwarded-for")
-                        .filter_map(HeaderValue::to_str)
-                        .collect();
-                    list.push(ip.to_str().unwrap_or(""));
-                    if let Ok(v) = HeaderValue::try_from(list.join(", ")) {
-                        out.append_field(name.clone(), v);
-                    }
-                    xff_done = true;
-                }
-                continue;
-            }
-        }
-        out.append_field(name.clone(), value.clone());
     }
     if upgrade {
-        let _ = out.append("Connection", "upgrade");
+        out.append_field(names::CONNECTION, HeaderValue::from_static("upgrade"));
     }
-    let _ = out.append("Via", via);
-    if let (Some(ip), false) = (forwarded_for, xff_done) {
-        let _ = out.append("X-Forwarded-For", ip.clone());
+    out.append_field(VIA, via);
+    if let Some(ip) = forwarded_for {
+        let spelling = out
+            .iter_bytes()
+            .find(|(n, _)| n.eq_ignore_ascii_case(b"x-forwarded-for"))
+            .and_then(|(n, _)| HeaderName::try_from(n).ok());
+        match spelling {
+            None => out.append_field(X_FORWARDED_FOR, ip.clone()),
+            Some(name) => {
+                // All the client's X-Forwarded-For values, then ours.
+                let mut list: Vec<&str> = headers
+                    .get_all_bytes("x-forwarded-for")
+                    .filter_map(|v| std::str::from_utf8(v).ok())
+                    .collect();
+                list.push(ip.to_str().unwrap_or(""));
+                if let Ok(v) = HeaderValue::try_from(list.join(", ")) {
+                    let _ = out.insert(name, v);
+                }
+            }
+        }
     }
     out
 }
