@@ -27,6 +27,13 @@ const HOP_BY_HOP: [&str; 6] = [
     "expect",
 ];
 
+/// Whether `name` is in [`HOP_BY_HOP`] (lengths compared first).
+fn is_hop_by_hop(name: &[u8]) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .any(|h| h.len() == name.len() && name.eq_ignore_ascii_case(h.as_bytes()))
+}
+
 /// The `Via` values this proxy adds (`1.0 <name>` or `1.1 <name>`: the
 /// version the message was received with), made once.
 #[derive(Debug, Clone)]
@@ -75,15 +82,23 @@ fn rewrite(
         .filter_map(|t| std::str::from_utf8(t).ok())
         .map(str::to_string)
         .collect();
-    let keep = |name: &str| upgrade && name.eq_ignore_ascii_case("upgrade");
-    for name in HOP_BY_HOP
-        .iter()
-        .copied()
-        .chain(named.iter().map(String::as_str))
-    {
-        if !keep(name) {
-            out.remove(name);
+    let keep = |name: &[u8]| upgrade && name.eq_ignore_ascii_case(b"upgrade");
+    // One pass over the parsed fields (compared by bytes, the cheap walk)
+    // finds the ones to drop; only they are removed (the first removal
+    // turns the copy into a list of fields).
+    let mut drop: Vec<&str> = Vec::new();
+    for (n, _) in headers.iter_bytes() {
+        let hop = is_hop_by_hop(n) || named.iter().any(|m| n.eq_ignore_ascii_case(m.as_bytes()));
+        if hop && !keep(n) {
+            if let Ok(name) = std::str::from_utf8(n) {
+                if !drop.iter().any(|d| d.eq_ignore_ascii_case(name)) {
+                    drop.push(name);
+                }
+            }
         }
+    }
+    for name in drop {
+        out.remove(name);
     }
     if upgrade {
         out.append_field(names::CONNECTION, HeaderValue::from_static("upgrade"));
