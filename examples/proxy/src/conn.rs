@@ -452,11 +452,15 @@ impl Conn {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if deadline != self.armed {
-            if let Some(d) = deadline {
+        // The timer is moved only when the deadline comes earlier than the
+        // one armed: a later deadline (each request pushes the idle and
+        // response timers out) lets the armed timer fire early, the
+        // dialogues find nothing due, and it is armed again then.
+        if let Some(d) = deadline {
+            if self.armed.is_none_or(|a| d < a) {
                 self.sleep.as_mut().reset(d.into());
+                self.armed = Some(d);
             }
-            self.armed = deadline;
         }
         let read_client = self.http.wants_input()
             && !self.client.is_eof()
