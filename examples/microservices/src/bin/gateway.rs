@@ -1,0 +1,9 @@
+//! The gateway (see the crate docs of `wireloom_microservices`).
+//!
+//! ```text
+//! gateway --runtime blocking|tokio [--listen ADDR] [--threads N] ...
+//! ```
+
+fn main() -> std::process::ExitCode {
+    wireloom_microservices::main(wireloom_microservices::app::Role::Gateway)
+}
