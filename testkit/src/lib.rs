@@ -38,5 +38,6 @@ pub mod pki;
 pub mod process;
 pub mod scenarios;
 pub mod smtp;
+pub mod trace;
 
 pub use examples::example_binary;
