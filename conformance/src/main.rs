@@ -14,6 +14,7 @@ mod smtp_cli;
 #[command(
     name = "wireloom-conformance",
     version,
+    args_override_self = true,
     arg_required_else_help = true,
     after_help = "Run `wireloom-conformance <SUBCOMMAND> --help` for the flags of one subcommand."
 )]
