@@ -13,7 +13,7 @@
 //!
 //! | target             | level | what                                                        |
 //! |--------------------|-------|-------------------------------------------------------------|
-//! | `wireloom::conn`   | DEBUG | connection accepted (peer, TLS, SNI) and closed (reason)    |
+//! | `wireloom::conn`   | DEBUG | connection accepted (peer, TLS, SNI), refused, closed (reason)|
 //! | `wireloom::conn`   | DEBUG | protocol errors (kind, status) and timeouts (typed)          |
 //! | `wireloom::tls`    | DEBUG | a TLS handshake that failed or timed out                     |
 //! | `wireloom::request`| INFO  | span `request` around each handler (method, path), and one  |
@@ -67,6 +67,15 @@ pub fn conn_accepted(peer: Option<SocketAddr>, tls: bool, sni: Option<&str>) {
             sni = sni.unwrap_or("-"),
             "connection accepted"
         );
+    }
+}
+
+/// A server refused the connection from `peer` (over its connection
+/// limit: answered 503 and closed).
+#[inline]
+pub fn conn_refused(peer: Option<SocketAddr>) {
+    if tracing::enabled!(target: CONN, Level::DEBUG) {
+        tracing::debug!(target: CONN, peer = %Peer(peer), "connection refused (over the limit)");
     }
 }
 
@@ -142,18 +151,22 @@ pub fn tls_failed(peer: Option<SocketAddr>, error: &dyn fmt::Display) {
 /// One request's trace: the span its handler runs in, and what the event
 /// at its end reports. Built only while a subscriber wants
 /// [`REQUEST`] events ([`RequestTrace::start`] is `None` otherwise), so a
-/// server without logging never builds one.
+/// server without logging never builds one; boxed, so that a connection's
+/// future (held by every idle keep-alive connection) grows by one pointer.
 #[derive(Debug)]
 pub struct RequestTrace {
     span: Span,
     started: Instant,
+    status: Option<StatusCode>,
+    body: Option<BodyLength>,
 }
 
 impl RequestTrace {
     /// The trace of the request `head` from `peer`, or `None` when nobody
     /// listens. Enter [`span`](RequestTrace::span) around the handler (an
-    /// async one: `Instrument`), then call
-    /// [`finish`](RequestTrace::finish) once the response is written.
+    /// async one: `Instrument`), call [`respond`](RequestTrace::respond)
+    /// with its answer, then [`finish`](RequestTrace::finish) once the
+    /// response is written.
     #[inline]
     pub fn start(head: &RequestHead, peer: Option<SocketAddr>) -> Option<Box<RequestTrace>> {
         if !tracing::enabled!(target: REQUEST, Level::INFO) {
@@ -174,6 +187,8 @@ impl RequestTrace {
         RequestTrace {
             span,
             started: Instant::now(),
+            status: None,
+            body: None,
         }
     }
 
@@ -182,23 +197,32 @@ impl RequestTrace {
         &self.span
     }
 
-    /// The response went out: one event in the request's span with its
-    /// `status`, the body's length (`BodyLength::Unknown` for a stream:
-    /// reported as `-`) and the time since [`start`](RequestTrace::start).
-    pub fn finish(&self, status: StatusCode, body: BodyLength) {
+    /// The handler answered `status` with a body of `body`
+    /// (`BodyLength::Unknown` for a stream).
+    pub fn respond(&mut self, status: StatusCode, body: BodyLength) {
+        self.status = Some(status);
+        self.body = Some(body);
+    }
+
+    /// The response went out: one event in the request's span with the
+    /// status and body length given to [`respond`](RequestTrace::respond)
+    /// (`bytes=-` for a stream) and the time since
+    /// [`start`](RequestTrace::start).
+    pub fn finish(&self) {
         let duration: Duration = self.started.elapsed();
         let _entered = self.span.enter();
-        match body {
-            BodyLength::Known(bytes) => tracing::info!(
+        let status = self.status.map_or(0, |s| s.as_u16());
+        match self.body {
+            Some(BodyLength::Known(bytes)) => tracing::info!(
                 target: REQUEST,
-                status = status.as_u16(),
+                status,
                 bytes,
                 ?duration,
                 "response"
             ),
-            BodyLength::Unknown => tracing::info!(
+            _ => tracing::info!(
                 target: REQUEST,
-                status = status.as_u16(),
+                status,
                 bytes = "-",
                 ?duration,
                 "response"

@@ -52,12 +52,12 @@ pub(super) fn dispatch(
     }
     // Core stamps the Date on the response head (unless the handler set one).
     conn.set_date(wireloom_io::date::now());
-    let Some(trace) = trace else {
+    let Some(mut trace) = trace else {
         return write_response(conn, drv, response).unwrap_or(false);
     };
-    let (status, length) = (response.head.status, response.body.length());
+    trace.respond(response.head.status, response.body.length());
     let written = write_response(conn, drv, response).unwrap_or(false);
-    trace.finish(status, length);
+    trace.finish();
     written
 }
 

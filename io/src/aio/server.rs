@@ -499,6 +499,7 @@ fn accept<R: Runtime>(shared: &Arc<Shared<R>>, tcp: R::Tcp, peer: SocketAddr) {
     rt.spawn(Box::pin(async move {
         let shared = &counted.0;
         if over {
+            trace::conn_refused(Some(peer));
             refuse(shared, tcp).await;
         } else {
             serve(shared, tcp, peer).await;
@@ -944,12 +945,12 @@ async fn dispatch<R: Runtime>(
     } else {
         drv.woke_at()
     };
-    let Some(trace) = trace else {
+    let Some(mut trace) = trace else {
         return write_response(shared, conn, drv, response, now).await;
     };
-    let (status, length) = (response.head.status, response.body.length());
+    trace.respond(response.head.status, response.body.length());
     let outcome = write_response(shared, conn, drv, response, now).await;
-    trace.finish(status, length);
+    trace.finish();
     outcome
 }
 
