@@ -89,11 +89,12 @@ pub fn conn_closed(peer: Option<SocketAddr>, reason: Option<CloseReason>) {
         if let Some(CloseReason::Timeout(t)) = reason {
             timeout(peer, &t);
         }
-        let reason = match reason {
-            Some(r) => tracing::field::debug(r),
-            None => tracing::field::debug(CloseReason::PeerEof),
+        // No reason from core: the transport failed or the peer went away.
+        let reason: &dyn fmt::Debug = match &reason {
+            Some(r) => r,
+            None => &"Transport",
         };
-        tracing::debug!(target: CONN, peer = %Peer(peer), reason, "connection closed");
+        tracing::debug!(target: CONN, peer = %Peer(peer), ?reason, "connection closed");
     }
 }
 
