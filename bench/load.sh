@@ -30,6 +30,9 @@
 #                   server on a current-thread runtime (--threads 1), static
 #                   files through the mmap FileCache (plain TCP: mapped
 #                   pieces straight to writev).
+#   wireloom-tokio-base  the wireloom_tokio_server binary at
+#                   $WIRELOOM_TOKIO_BASE_BIN (another commit's, for before/after
+#                   comparisons of the async engine; not in the default list).
 #   wireloom-async  bench/src/bin/wireloom_async_server.rs: wireloom-async-std's
 #                   server on smol's executor run by one thread
 #                   (--executor smol --threads 1), same routes.
@@ -204,6 +207,10 @@ srv_wireloom_tokio() {
     # shellcheck disable=SC2046
     pin "$BIN/wireloom_tokio_server" --addr "$1" --root "$TMP/www" --threads 1 $(async_mem_args)
 }
+srv_wireloom_tokio_base() {
+    # shellcheck disable=SC2046
+    pin "$WIRELOOM_TOKIO_BASE_BIN" --addr "$1" --root "$TMP/www" --threads 1 $(async_mem_args)
+}
 srv_wireloom_async() {
     # smol's executor (async_executor::Executor) run by one thread.
     # shellcheck disable=SC2046
@@ -272,6 +279,7 @@ label_of() {
         wireloom) echo "wireloom-blocking" ;;
         wireloom-base) echo "wireloom-blocking (base)" ;;
         wireloom-tokio) echo "wireloom-tokio" ;;
+        wireloom-tokio-base) echo "wireloom-tokio (base)" ;;
         wireloom-async) echo "wireloom-async-std" ;;
         hyper) echo "hyper (memory)" ;;
         hyper-fs) echo "hyper (tokio::fs)" ;;
@@ -284,6 +292,7 @@ needs() {
     case "$1" in
         wireloom-base) echo "${WIRELOOM_BASE_BIN:-/nonexistent/WIRELOOM_BASE_BIN}" ;;
         wireloom-tokio) echo "$BIN/wireloom_tokio_server" ;;
+        wireloom-tokio-base) echo "${WIRELOOM_TOKIO_BASE_BIN:-/nonexistent/WIRELOOM_TOKIO_BASE_BIN}" ;;
         wireloom-async) echo "$BIN/wireloom_async_server" ;;
         *) echo "" ;;
     esac

@@ -38,10 +38,20 @@ use std::sync::Arc;
 use wireloom_async_std::AsyncRuntime;
 
 /// Which executor `--executor` asked for.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Exec {
+    /// async-std's global executor.
     AsyncStd,
+    /// A `smol::Executor` of the demo's own.
     Smol,
+}
+
+/// The flag of this demo's own.
+#[derive(clap::Args)]
+struct ExecutorFlag {
+    /// The executor to run on.
+    #[arg(long, value_enum, default_value = "smol")]
+    executor: Exec,
 }
 
 fn main() -> ExitCode {
@@ -49,27 +59,13 @@ fn main() -> ExitCode {
         env!("CARGO_MANIFEST_DIR"),
         "/../adapter-blocking/examples/site"
     );
-    let mut exec = Exec::Smol;
-    let mut executor_flag = |flag: &str, value: &mut dyn FnMut() -> Result<String, String>| {
-        (flag == "--executor").then(|| {
-            value().and_then(|v| match v.as_str() {
-                "async-std" => {
-                    exec = Exec::AsyncStd;
-                    Ok(())
-                }
-                "smol" => {
-                    exec = Exec::Smol;
-                    Ok(())
-                }
-                _ => Err(format!("bad --executor {v} (async-std or smol)")),
-            })
-        })
-    };
     let usage = " [--executor async-std|smol]";
-    let args = match cli::Args::parse(site, usage, 1, &mut executor_flag) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+    let (args, ExecutorFlag { executor: exec }) =
+        match cli::Args::parse_with::<ExecutorFlag>(site, usage, 1) {
+            Ok(a) => a,
+            Err(code) => return code,
+        };
+    cli::init_logging();
     let threads = args.threads;
     // The executor first: the static files handler and the server take it.
     let smol_threads = threads.unwrap_or_else(|| {

@@ -3,11 +3,12 @@
 //!
 //! ```text
 //! cargo run -p wireloom-async-std --example fetch -- URL [-X METHOD] [-H 'Name: value']...
-//!     [-d DATA] [--follow] [--ca PEM] [-i]
+//!     [-d DATA] [--follow] [--ca PEM] [-i] [-s]
 //! ```
 //!
-//! Prints the body (with `-i`, the status line and headers first). Exits 1
-//! on transport errors, 2 on usage errors. The agent runs on the default
+//! Prints the body (with `-i`, the status line and headers first); a body
+//! over 1 MiB shows a progress bar on stderr when stderr is a terminal
+//! (`-s`/`--silent`: none). Exits 1 on transport errors, 2 on usage errors. The agent runs on the default
 //! [`AsyncRuntime`] (smol's global executor). The command line is every
 //! adapter's (`adapter-blocking/examples/cli/fetch.rs`), the request the
 //! async adapters' (`cli/async_fetch.rs` there): this file picks the

@@ -4,36 +4,72 @@
 //! redirects, timeouts, HTTPS, streaming bodies); an SMTP client
 //! ([`smtp`]: implicit TLS, STARTTLS, AUTH, PIPELINING).
 //!
+//! Serve and fetch (a server on a free port, a request to it; tasks on
+//! smol's global executor, the default [`AsyncRuntime`]):
+//!
+//! ```
+//! use wireloom_async_std::client::Agent;
+//! use wireloom_async_std::core::http::{Method, StatusCode};
+//! use wireloom_async_std::router::Router;
+//! use wireloom_async_std::server::{handler, Request, Response, Server};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! smol::block_on(async {
+//!     let mut router = Router::new();
+//!     router.route(Method::GET, "/hello/{name}", handler(|req: Request| async move {
+//!         Response::text(StatusCode::OK, format!("Hello, {}!", req.param("name").unwrap_or("?")))
+//!     }))?;
+//!     // `Server::builder_on(AsyncRuntime::async_std())` runs on async-std's executor.
+//!     let server = Server::builder().bind("127.0.0.1:0")?.router(router).build()?;
+//!     let url = format!("http://{}/hello/loom", server.local_addrs()[0]);
+//!     let handle = server.spawn(); // or `server.run().await`
+//!
+//!     let res = Agent::new().get(&url).send().await?;
+//!     assert_eq!(res.status(), StatusCode::OK);
+//!     assert_eq!(res.text(1 << 20).await?, "Hello, loom!");
+//!     handle.shutdown();
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! Send mail (STARTTLS and AUTH; the message from the core's MIME builder):
+//!
+//! ```no_run
+//! use wireloom_async_std::core::mime::Message;
+//! use wireloom_async_std::core::smtp::auth::Credentials;
+//! use wireloom_async_std::smtp::{Security, SmtpClient, StartTls};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let message = Message::builder()
+//!     .from("alice@example.com")
+//!     .to("bob@example.org")
+//!     .subject("hi")
+//!     .date(std::time::SystemTime::now())
+//!     .text("Hello!")
+//!     .build()?;
+//! let client = SmtpClient::builder("smtp.example.com:587")
+//!     .security(Security::StartTls(StartTls::Required))
+//!     .credentials(Credentials::password("alice", "secret"))
+//!     .build()?;
+//! println!("{}", client.send_message(&message).await?.reply);
+//! # Ok(()) }
+//! ```
+//!
 //! Everything here is the engine of [`wireloom_io`] written once against
 //! its [`Runtime`](wireloom_io::rt::Runtime) trait; this crate lends it
 //! `futures-io` sockets and timers from `async-io` (the reactor async-std
 //! and smol share), the `blocking` pool, and task spawning on the executor
 //! [`AsyncRuntime`] names: async-std's, smol's global one (the default), or
 //! a `smol::Executor` of your own. The same server runs unchanged on each.
+//! With a `tracing` subscriber installed, the server and clients log
+//! connections, requests, errors and SMTP replies
+//! ([`wireloom_io::trace`]).
 //!
 //! Cargo features: `smol` (smol's global executor) and `async-std`
 //! (async-std's), both on by default; an application on one runtime can
 //! turn the other off (`default-features = false, features = ["smol"]`)
 //! and not build it. A `smol::Executor` of your own needs neither.
-//!
-//! ```no_run
-//! use wireloom_async_std::server::{Request, Response, Server};
-//! use wireloom_async_std::core::http::{Method, StatusCode};
-//! use wireloom_async_std::router::Router;
-//!
-//! # fn main() -> std::io::Result<()> {
-//! let mut router = Router::new();
-//! router.route(Method::GET, "/hello/{name}", wireloom_async_std::server::handler(
-//!     |req: Request| async move {
-//!         Response::text(StatusCode::OK, format!("Hello, {}!", req.param("name").unwrap_or("?")))
-//!     },
-//! )).unwrap();
-//! // Tasks go to smol's global executor; `Server::builder_on(AsyncRuntime::async_std())`
-//! // spawns them on async-std's instead.
-//! let server = Server::builder().bind("127.0.0.1:8080")?.router(router).build()?;
-//! smol::block_on(server.run())
-//! # }
-//! ```
 //!
 //! The client, from any task (the agent is cheap to clone); its tasks and
 //! blocking calls (DNS) go to the agent's [`AsyncRuntime`]:
@@ -57,6 +93,22 @@
 //! })
 //! # }
 //! ```
+
+//!
+//! ## The wireloom crates
+//!
+//! | crate | what it is |
+//! |---|---|
+//! | [wireloom-core](https://docs.rs/wireloom-core) | the sans-IO protocol core: HTTP/1.1, MIME, SMTP state machines and codecs, no IO |
+//! | [wireloom-io](https://docs.rs/wireloom-io) | what the adapters share: TLS pump, mmap file cache, router, tracing, the async engine |
+//! | [wireloom-blocking](https://docs.rs/wireloom-blocking) | the toolkit on `std::net` sockets and threads |
+//! | [wireloom-tokio](https://docs.rs/wireloom-tokio) | the toolkit on tokio |
+//! | **wireloom-async-std** (this one) | the toolkit on async-std and smol |
+//! | [wireloom-conformance](https://docs.rs/wireloom-conformance) | the conformance corpus and the `wireloom-conformance` CLI |
+//! | [wireloom-testkit](https://docs.rs/wireloom-testkit) | test support: real peers, PKI, scenarios (not published) |
+//!
+//! Pick the adapter of your runtime (blocking, tokio, async-std/smol); each
+//! re-exports the core as `core`.
 
 pub use wireloom_core as core;
 pub use wireloom_io::{cache, router, static_files, tls};

@@ -30,10 +30,11 @@ use wireloom_core::http::{Method, StatusCode};
 fn main() -> ExitCode {
     let site = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/site");
     // `--threads 0` means one worker, as `ServerBuilder::threads` has it.
-    let args = match cli::Args::parse(site, "", 0, &mut |_, _| None) {
+    let args = match cli::Args::parse(site, 0) {
         Ok(a) => a,
         Err(code) => return code,
     };
+    cli::init_logging();
 
     let mut router = Router::new();
     let api = |r: &mut Router<_>| -> Result<(), wireloom_blocking::router::RouteError> {

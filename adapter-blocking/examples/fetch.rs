@@ -2,11 +2,12 @@
 //!
 //! ```text
 //! cargo run -p wireloom-blocking --example fetch -- URL [-X METHOD] [-H 'Name: value']...
-//!     [-d DATA] [--follow] [--ca PEM] [-i]
+//!     [-d DATA] [--follow] [--ca PEM] [-i] [-s]
 //! ```
 //!
-//! Prints the body (with `-i`, the status line and headers first). Exits 1
-//! on transport errors, 2 on usage errors. The command line is shared with
+//! Prints the body (with `-i`, the status line and headers first); a body
+//! over 1 MiB shows a progress bar on stderr when stderr is a terminal
+//! (`-s`/`--silent`: none). Exits 1 on transport errors, 2 on usage errors. The command line is shared with
 //! the async adapters' `fetch` (`cli/fetch.rs`).
 
 #[path = "cli/fetch.rs"]

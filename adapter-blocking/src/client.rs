@@ -236,7 +236,15 @@ impl RequestBuilder {
         } = self;
         let (mut walk, deadline) = parts.start(&agent.inner.config, Instant::now())?;
         loop {
-            let res = exchange(&agent, &walk, &mut body, deadline)?;
+            let started = wireloom_io::trace::client_started();
+            let res = exchange(&agent, &walk, &mut body, deadline);
+            wireloom_io::trace::client_exchange(
+                walk.method(),
+                walk.url().as_str(),
+                started,
+                res.as_ref().map(|r| r.status()).map_err(|e| e as _),
+            );
+            let res = res?;
             let hop = walk.follow(res.status(), res.header("location"), body.is_replayable())?;
             let Some(hop) = hop else {
                 return Ok(res);

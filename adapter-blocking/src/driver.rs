@@ -22,6 +22,14 @@ pub trait Socket: Read + Write + Send {
     fn zero_copy(&self) -> bool {
         false
     }
+    /// Whether the bytes travel over TLS (for logs; false by default).
+    fn is_tls(&self) -> bool {
+        false
+    }
+    /// The server name (SNI) a TLS client asked for, if any (for logs).
+    fn server_name(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl Socket for TcpStream {
@@ -54,6 +62,12 @@ impl<S: Socket + ?Sized> Socket for Box<S> {
     }
     fn zero_copy(&self) -> bool {
         (**self).zero_copy()
+    }
+    fn is_tls(&self) -> bool {
+        (**self).is_tls()
+    }
+    fn server_name(&self) -> Option<&str> {
+        (**self).server_name()
     }
 }
 

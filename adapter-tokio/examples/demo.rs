@@ -35,10 +35,11 @@ fn main() -> ExitCode {
         env!("CARGO_MANIFEST_DIR"),
         "/../adapter-blocking/examples/site"
     );
-    let args = match cli::Args::parse(site, "", 1, &mut |_, _| None) {
+    let args = match cli::Args::parse(site, 1) {
         Ok(a) => a,
         Err(code) => return code,
     };
+    cli::init_logging();
     let server = match app::server(TokioRuntime, &args) {
         Ok(s) => s,
         Err(code) => return code,

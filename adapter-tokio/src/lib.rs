@@ -5,36 +5,77 @@
 //! STARTTLS, AUTH, PIPELINING). It runs on the caller's runtime,
 //! multi-thread or current-thread.
 //!
-//! Everything here is the engine of [`wireloom_io`] written once against
-//! its [`Runtime`](wireloom_io::rt::Runtime) trait; this crate lends it
-//! tokio's sockets, timers and tasks ([`TokioRuntime`]).
+//! Serve and fetch (a server on a free port, a request to it):
 //!
-//! ```no_run
-//! use wireloom_tokio::server::{Request, Response, Server};
+//! ```
+//! use wireloom_tokio::client::Agent;
 //! use wireloom_tokio::core::http::{Method, StatusCode};
 //! use wireloom_tokio::router::Router;
+//! use wireloom_tokio::server::{handler, Request, Response, Server};
 //!
-//! # async fn run() -> std::io::Result<()> {
-//! let mut router = Router::new();
-//! router.route(Method::GET, "/hello/{name}", wireloom_tokio::server::handler(
-//!     |req: Request| async move {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     let mut router = Router::new();
+//!     router.route(Method::GET, "/hello/{name}", handler(|req: Request| async move {
 //!         Response::text(StatusCode::OK, format!("Hello, {}!", req.param("name").unwrap_or("?")))
-//!     },
-//! )).unwrap();
-//! let server = Server::builder().bind("127.0.0.1:8080")?.router(router).build()?;
-//! server.run().await
+//!     }))?;
+//!     let server = Server::builder().bind("127.0.0.1:0")?.router(router).build()?;
+//!     let url = format!("http://{}/hello/loom", server.local_addrs()[0]);
+//!     let handle = server.spawn(); // or `server.run().await`
+//!
+//!     let res = Agent::new().get(&url).send().await?;
+//!     assert_eq!(res.status(), StatusCode::OK);
+//!     assert_eq!(res.text(1 << 20).await?, "Hello, loom!");
+//!     handle.shutdown();
+//!     Ok(())
+//! })
 //! # }
 //! ```
 //!
-//! The client, from any task (the agent is cheap to clone):
+//! Send mail (STARTTLS and AUTH; the message from the core's MIME builder):
 //!
 //! ```no_run
-//! # async fn fetch() -> Result<(), wireloom_tokio::client::HttpError> {
-//! let agent = wireloom_tokio::client::Agent::new();
-//! let res = agent.get("http://127.0.0.1:8080/plaintext").send().await?;
-//! println!("{}", res.text(1 << 20).await?);
+//! use wireloom_tokio::core::mime::Message;
+//! use wireloom_tokio::core::smtp::auth::Credentials;
+//! use wireloom_tokio::smtp::{Security, SmtpClient, StartTls};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let message = Message::builder()
+//!     .from("alice@example.com")
+//!     .to("bob@example.org")
+//!     .subject("hi")
+//!     .date(std::time::SystemTime::now())
+//!     .text("Hello!")
+//!     .build()?;
+//! let client = SmtpClient::builder("smtp.example.com:587")
+//!     .security(Security::StartTls(StartTls::Required))
+//!     .credentials(Credentials::password("alice", "secret"))
+//!     .build()?;
+//! println!("{}", client.send_message(&message).await?.reply);
 //! # Ok(()) }
 //! ```
+//!
+//! Everything here is the engine of [`wireloom_io`] written once against
+//! its [`Runtime`](wireloom_io::rt::Runtime) trait; this crate lends it
+//! tokio's sockets, timers and tasks ([`TokioRuntime`]). With a `tracing`
+//! subscriber installed, the server and clients log connections, requests,
+//! errors and SMTP replies ([`wireloom_io::trace`]).
+//!
+//! ## The wireloom crates
+//!
+//! | crate | what it is |
+//! |---|---|
+//! | [wireloom-core](https://docs.rs/wireloom-core) | the sans-IO protocol core: HTTP/1.1, MIME, SMTP state machines and codecs, no IO |
+//! | [wireloom-io](https://docs.rs/wireloom-io) | what the adapters share: TLS pump, mmap file cache, router, tracing, the async engine |
+//! | [wireloom-blocking](https://docs.rs/wireloom-blocking) | the toolkit on `std::net` sockets and threads |
+//! | **wireloom-tokio** (this one) | the toolkit on tokio |
+//! | [wireloom-async-std](https://docs.rs/wireloom-async-std) | the toolkit on async-std and smol |
+//! | [wireloom-conformance](https://docs.rs/wireloom-conformance) | the conformance corpus and the `wireloom-conformance` CLI |
+//! | [wireloom-testkit](https://docs.rs/wireloom-testkit) | test support: real peers, PKI, scenarios (not published) |
+//!
+//! Pick the adapter of your runtime (blocking, tokio, async-std/smol); each
+//! re-exports the core as `core`.
 
 pub use wireloom_core as core;
 pub use wireloom_io::{cache, router, static_files, tls};

@@ -6,13 +6,8 @@ use std::process::ExitCode;
 use wireloom_conformance::http::{run, Options, Role};
 use wireloom_core::http::{Lenient, Method};
 
-const HELP: &str = "\
-wireloom-conformance http: parse raw HTTP/1.1 bytes and print one JSON object per event
-
-USAGE:
-    wireloom-conformance http --role server|client [--request-method METHOD]
-                              [--lenient FLAG[,FLAG...]] [FILE|-]
-
+/// Details shown after the flags by `http --help`.
+const DETAILS: &str = "\
 Reads FILE (or standard input for `-` or no FILE) as the bytes a peer sent;
 end of input is the peer closing the connection.
 
@@ -48,48 +43,55 @@ Exit status: 0 when the input was read (whatever it contained), 2 on usage or
 I/O errors.
 ";
 
-fn usage(msg: &str) -> ExitCode {
-    eprintln!("wireloom-conformance http: {msg}\n\n{HELP}");
-    ExitCode::from(2)
+/// Which side of the connection wireloom plays.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Parse requests.
+    Server,
+    /// Parse responses.
+    Client,
 }
 
-pub fn run_cli(args: &[String]) -> ExitCode {
-    let mut role = None;
-    let mut method = Method::GET;
-    let mut lenient = Lenient::NONE;
-    let mut file: Option<String> = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-h" | "--help" => {
-                print!("{HELP}");
-                return ExitCode::SUCCESS;
-            }
-            "--role" => match it.next().map(String::as_str) {
-                Some("server") => role = Some(Role::Server),
-                Some("client") => role = Some(Role::Client),
-                _ => return usage("--role takes `server` or `client`"),
-            },
-            "--request-method" => match it.next().map(|m| m.parse::<Method>()) {
-                Some(Ok(m)) => method = m,
-                _ => return usage("--request-method takes a method token"),
-            },
-            "--lenient" => match it.next().map(|l| Lenient::parse_list(l)) {
-                Some(Ok(l)) => lenient = lenient | l,
-                Some(Err(bad)) => return usage(&format!("unknown leniency flag `{bad}`")),
-                None => return usage("--lenient takes a list of flags"),
-            },
-            s if s.starts_with("--") => return usage(&format!("unknown flag `{s}`")),
-            s => {
-                if file.replace(s.to_string()).is_some() {
-                    return usage("only one input file");
-                }
-            }
-        }
-    }
-    let Some(role) = role else {
-        return usage("--role is required");
+/// `wireloom-conformance http`: parse raw HTTP/1.1 bytes and print one
+/// JSON object per event.
+#[derive(clap::Args)]
+#[command(
+    override_usage = "wireloom-conformance http --role server|client [--request-method METHOD]\n                              [--lenient FLAG[,FLAG...]] [FILE|-]",
+    after_help = DETAILS
+)]
+pub struct Args {
+    /// Parse requests (server) or responses (client).
+    #[arg(long, value_enum)]
+    role: RoleArg,
+    /// Method of the client's requests.
+    #[arg(long, value_name = "METHOD", default_value = "GET", value_parser = parse_method)]
+    request_method: Method,
+    /// Comma-separated opt-in leniency flags (may be repeated).
+    #[arg(long, value_name = "FLAG[,FLAG...]", value_parser = parse_lenient)]
+    lenient: Vec<Lenient>,
+    /// The input (`-` or none: standard input).
+    #[arg(value_name = "FILE|-")]
+    file: Option<String>,
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    s.parse::<Method>()
+        .map_err(|_| "takes a method token".to_string())
+}
+
+fn parse_lenient(s: &str) -> Result<Lenient, String> {
+    Lenient::parse_list(s).map_err(|bad| format!("unknown leniency flag `{bad}`"))
+}
+
+/// Runs `http` as `args` ask.
+pub fn run_cli(args: Args) -> ExitCode {
+    let role = match args.role {
+        RoleArg::Server => Role::Server,
+        RoleArg::Client => Role::Client,
     };
+    let method = args.request_method;
+    let lenient = args.lenient.into_iter().fold(Lenient::NONE, |a, l| a | l);
+    let file = args.file;
     let mut input = Vec::new();
     let read = match file.as_deref() {
         None | Some("-") => std::io::stdin().read_to_end(&mut input).map(|_| ()),

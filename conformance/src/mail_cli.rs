@@ -13,9 +13,8 @@ use serde_json::{Map, Value};
 use wireloom_core::mime::header::days_from_civil;
 use wireloom_core::mime::{generate_message_id, Message, MessageBuilder};
 
-const USAGE: &str = "\
-wireloom-conformance mail-render SPEC.json
-
+/// Details shown after the flags by `mail-render --help`.
+const DETAILS: &str = "\
 Builds a message from a JSON description and writes the rendered bytes
 (CRLF line endings) to stdout. SPEC.json may be `-` for stdin. Keys:
 
@@ -47,17 +46,18 @@ Unknown keys, a malformed value, or a CR/LF in any header text (header
 injection) print an error to stderr and exit 1; usage errors exit 2.
 ";
 
+/// `wireloom-conformance mail-render`.
+#[derive(clap::Args)]
+#[command(after_help = DETAILS)]
+pub struct Args {
+    /// The message description (`-`: standard input); the keys are below.
+    #[arg(value_name = "SPEC.json")]
+    spec: String,
+}
+
 /// `mail-render`.
-pub fn run(args: &[String]) -> ExitCode {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let [path] = args else {
-        eprintln!("mail-render: expected exactly one SPEC.json argument\n");
-        eprint!("{USAGE}");
-        return ExitCode::from(2);
-    };
+pub fn run(args: Args) -> ExitCode {
+    let path = &args.spec;
     let spec = if path == "-" {
         let mut s = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut s).map(|_| s)

@@ -3,42 +3,44 @@
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
 mod http_cli;
 mod mail_cli;
 mod smtp_cli;
 
-const USAGE: &str = "\
-wireloom-conformance: show what wireloom's sans-IO core makes of raw bytes
+/// Show what wireloom's sans-IO core makes of raw bytes.
+#[derive(Parser)]
+#[command(
+    name = "wireloom-conformance",
+    version,
+    args_override_self = true,
+    arg_required_else_help = true,
+    after_help = "Run `wireloom-conformance <SUBCOMMAND> --help` for the flags of one subcommand."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-USAGE:
-    wireloom-conformance http --role server|client [--request-method METHOD]
-                              [--lenient FLAG[,FLAG...]] [FILE|-]
-    wireloom-conformance smtp-server [--maildir DIR] [--auth USER:PASS] [--max-size BYTES]
-    wireloom-conformance mail-render SPEC.json
-    wireloom-conformance smtp-reply [FILE|-]
-
-Run `wireloom-conformance <SUBCOMMAND> --help` for the flags of one subcommand.
-";
+#[derive(Subcommand)]
+enum Command {
+    /// Parse raw HTTP/1.1 bytes and print one JSON object per event.
+    Http(http_cli::Args),
+    /// Run wireloom's SMTP server dialogue on stdin/stdout.
+    SmtpServer(smtp_cli::ServerArgs),
+    /// Build a message from a JSON description and write its bytes.
+    MailRender(mail_cli::Args),
+    /// Parse SMTP replies and print each as a JSON line.
+    SmtpReply(smtp_cli::ReplyArgs),
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((cmd, rest)) = args.split_first() else {
-        eprint!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    match cmd.as_str() {
-        "http" => http_cli::run_cli(rest),
-        "smtp-server" => smtp_cli::run_server(rest),
-        "smtp-reply" => smtp_cli::run_reply(rest),
-        "mail-render" => mail_cli::run(rest),
-        "-h" | "--help" | "help" => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        other => {
-            eprintln!("wireloom-conformance: unknown subcommand `{other}`\n");
-            eprint!("{USAGE}");
-            ExitCode::from(2)
-        }
+    // Usage errors exit 2 (clap's code), `--help` and `--version` 0.
+    match Cli::parse().command {
+        Command::Http(a) => http_cli::run_cli(a),
+        Command::SmtpServer(a) => smtp_cli::run_server(a),
+        Command::SmtpReply(a) => smtp_cli::run_reply(a),
+        Command::MailRender(a) => mail_cli::run(a),
     }
 }

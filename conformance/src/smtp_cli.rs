@@ -24,9 +24,8 @@ use wireloom_core::smtp::reply::{ReplyLimits, ReplyParser};
 use wireloom_core::smtp::server::{Server, ServerConfig, ServerEvent};
 use wireloom_core::Dialogue;
 
-const SERVER_USAGE: &str = "\
-wireloom-conformance smtp-server [--maildir DIR] [--auth USER:PASS] [--max-size BYTES]
-
+/// Details shown after the flags by `smtp-server --help`.
+const SERVER_DETAILS: &str = "\
 Runs wireloom's SMTP server dialogue on stdin/stdout. Accepted messages are
 written as JSON lines {\"mail_from\",\"rcpt_to\",\"data_base64\"} to stderr, or
 into DIR as <id>.json and <id>.eml. With --auth, AUTH PLAIN, LOGIN and
@@ -34,59 +33,44 @@ CRAM-MD5 are offered (over the plaintext pipe) and required before MAIL.
 --max-size defaults to 10485760 (advertised as SIZE); 0 means no limit.
 ";
 
-const REPLY_USAGE: &str = "\
-wireloom-conformance smtp-reply [FILE|-]
-
+/// Details shown after the flags by `smtp-reply --help`.
+const REPLY_DETAILS: &str = "\
 Parses SMTP replies and prints each as a JSON line
 {\"code\":250,\"enhanced\":\"2.1.0\",\"lines\":[..]}; a parse error prints
 {\"error\":..} and exits 1.
 ";
 
-struct ServerArgs {
+/// `wireloom-conformance smtp-server`.
+#[derive(clap::Args)]
+#[command(after_help = SERVER_DETAILS)]
+pub struct ServerArgs {
+    /// Write each accepted message into DIR (as <id>.json and <id>.eml).
+    #[arg(long, value_name = "DIR")]
     maildir: Option<PathBuf>,
+    /// Offer AUTH and require it, with this user and password.
+    #[arg(long, value_name = "USER:PASS", value_parser = parse_auth)]
     auth: Option<(String, String)>,
+    /// The message size limit (default 10485760; 0: none).
+    #[arg(long, value_name = "BYTES")]
     max_size: Option<u64>,
 }
 
-fn parse_server_args(args: &[String]) -> Result<ServerArgs, String> {
-    let mut out = ServerArgs {
-        maildir: None,
-        auth: None,
-        max_size: None,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
-        match a.as_str() {
-            "--maildir" => out.maildir = Some(PathBuf::from(value("--maildir")?)),
-            "--auth" => {
-                let v = value("--auth")?;
-                let (u, p) = v.split_once(':').ok_or("--auth takes USER:PASS")?;
-                out.auth = Some((u.to_string(), p.to_string()));
-            }
-            "--max-size" => {
-                let v = value("--max-size")?;
-                out.max_size = Some(v.parse().map_err(|_| format!("bad --max-size {v:?}"))?);
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(out)
+fn parse_auth(v: &str) -> Result<(String, String), String> {
+    let (u, p) = v.split_once(':').ok_or("takes USER:PASS")?;
+    Ok((u.to_string(), p.to_string()))
+}
+
+/// `wireloom-conformance smtp-reply`.
+#[derive(clap::Args)]
+#[command(after_help = REPLY_DETAILS)]
+pub struct ReplyArgs {
+    /// The replies (`-` or none: standard input).
+    #[arg(value_name = "FILE|-")]
+    file: Option<String>,
 }
 
 /// `smtp-server`.
-pub fn run_server(args: &[String]) -> ExitCode {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{SERVER_USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let args = match parse_server_args(args) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("smtp-server: {e}\n\n{SERVER_USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+pub fn run_server(args: ServerArgs) -> ExitCode {
     if let Some(dir) = &args.maildir {
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!("smtp-server: cannot create {}: {e}", dir.display());
@@ -281,17 +265,9 @@ impl App {
 }
 
 /// `smtp-reply`.
-pub fn run_reply(args: &[String]) -> ExitCode {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{REPLY_USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    if args.len() > 1 {
-        eprint!("{REPLY_USAGE}");
-        return ExitCode::from(2);
-    }
+pub fn run_reply(args: ReplyArgs) -> ExitCode {
     let mut raw = Vec::new();
-    let read = match args.first().map(String::as_str) {
+    let read = match args.file.as_deref() {
         None | Some("-") => std::io::stdin().read_to_end(&mut raw).map(|_| ()),
         Some(path) => std::fs::read(path).map(|b| raw = b),
     };

@@ -48,6 +48,21 @@
 //! - [`mime`]: MIME messages.
 //! - [`smtp`]: SMTP client and server dialogues.
 //! - [`ws`]: WebSocket (RFC 6455) with permessage-deflate (RFC 7692).
+//!
+//! ## The wireloom crates
+//!
+//! | crate | what it is |
+//! |---|---|
+//! | **wireloom-core** (this one) | the sans-IO protocol core: HTTP/1.1, MIME, SMTP, WebSocket state machines and codecs, no IO |
+//! | [wireloom-io](https://docs.rs/wireloom-io) | what the adapters share: TLS pump, mmap file cache, router, tracing, the async engine |
+//! | [wireloom-blocking](https://docs.rs/wireloom-blocking) | the toolkit on `std::net` sockets and threads |
+//! | [wireloom-tokio](https://docs.rs/wireloom-tokio) | the toolkit on tokio |
+//! | [wireloom-async-std](https://docs.rs/wireloom-async-std) | the toolkit on async-std and smol |
+//! | [wireloom-conformance](https://docs.rs/wireloom-conformance) | the conformance corpus and the `wireloom-conformance` CLI |
+//! | [wireloom-testkit](https://docs.rs/wireloom-testkit) | test support: real peers, PKI, scenarios (not published) |
+//!
+//! Pick the adapter of your runtime (blocking, tokio, async-std/smol); each
+//! re-exports the core as `core`.
 
 #![forbid(unsafe_code)]
 
@@ -58,8 +73,3 @@ pub mod smtp;
 pub mod ws;
 
 pub use dialogue::Dialogue;
-
-/// The code blocks of README.md, compiled and run as doctests.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

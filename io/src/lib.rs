@@ -13,7 +13,8 @@
 //!   redirect walk, typed errors, the SMTP builder and session);
 //! - [`rt`] and [`aio`]: the async engine (driver, server, client, SMTP)
 //!   written once against a small runtime trait that `wireloom-tokio` and
-//!   `wireloom-async-std` implement.
+//!   `wireloom-async-std` implement;
+//! - [`trace`]: the `tracing` spans and events every adapter emits.
 //!
 //! Nothing here owns a socket, a thread or a timer: the blocking, tokio and
 //! async-std adapters put those around these pieces.
@@ -27,6 +28,21 @@
 //! let Found::Route(h, params) = r.find(&Method::GET, "/users/42") else { panic!() };
 //! assert_eq!((*h, params.get("id")), ("user", Some("42")));
 //! ```
+//!
+//! ## The wireloom crates
+//!
+//! | crate | what it is |
+//! |---|---|
+//! | [wireloom-core](https://docs.rs/wireloom-core) | the sans-IO protocol core: HTTP/1.1, MIME, SMTP state machines and codecs, no IO |
+//! | **wireloom-io** (this one) | what the adapters share: TLS pump, mmap file cache, router, tracing, the async engine |
+//! | [wireloom-blocking](https://docs.rs/wireloom-blocking) | the toolkit on `std::net` sockets and threads |
+//! | [wireloom-tokio](https://docs.rs/wireloom-tokio) | the toolkit on tokio |
+//! | [wireloom-async-std](https://docs.rs/wireloom-async-std) | the toolkit on async-std and smol |
+//! | [wireloom-conformance](https://docs.rs/wireloom-conformance) | the conformance corpus and the `wireloom-conformance` CLI |
+//! | [wireloom-testkit](https://docs.rs/wireloom-testkit) | test support: real peers, PKI, scenarios (not published) |
+//!
+//! Pick the adapter of your runtime (blocking, tokio, async-std/smol); each
+//! re-exports the core as `core`.
 
 pub use wireloom_core as core;
 
@@ -41,3 +57,4 @@ pub mod rt;
 pub mod smtp;
 pub mod static_files;
 pub mod tls;
+pub mod trace;

@@ -443,8 +443,12 @@ pub struct Session {
 impl Session {
     /// A session on a fresh connection (the greeting timer starts at `now`).
     pub fn new(config: ClientConfig, now: Instant) -> Session {
+        let mut client = Client::new(config, now);
+        if crate::trace::smtp_enabled() {
+            client.record_replies(true);
+        }
         Session {
-            client: Client::new(config, now),
+            client,
             greeting: None,
             mechanism: None,
             outcome: None,
@@ -466,6 +470,9 @@ impl Session {
     /// Takes core's events; true when core accepted STARTTLS and waits for
     /// the TLS handshake (the remaining events are taken on the next call).
     pub fn process_events(&mut self) -> bool {
+        while let Some((stage, code)) = self.client.poll_reply_record() {
+            crate::trace::smtp_reply(stage, code);
+        }
         while let Some(event) = self.client.poll_event() {
             match event {
                 ClientEvent::Greeting(r) => self.greeting = Some(r),

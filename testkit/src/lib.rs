@@ -4,6 +4,19 @@
 //! loopback only, ephemeral ports, every wait bounded, every process it
 //! starts stopped by its own handle (never by a name pattern).
 //!
+//! Its main job, in one runnable example: a test CA and a `localhost` leaf
+//! (rcgen), and a server configuration that trusts nothing else:
+//!
+//! ```
+//! let pki = wireloom_testkit::pki::pki();
+//! assert!(pki.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+//! let tls = wireloom_io::tls::ServerTlsConfig::from_pem(
+//!     pki.localhost.cert_pem.as_bytes(),
+//!     pki.localhost.key_pem.as_bytes(),
+//! );
+//! assert!(tls.is_ok());
+//! ```
+//!
 //! - [`fs`]: fresh temp dirs ([`fs::temp_dir`], [`fs::TempDir`]).
 //! - [`net`]: free ports, waits for a listener, bounded polling, scripted
 //!   loopback servers (silent, one-shot, a full accept queue).
@@ -27,6 +40,21 @@
 //! let (body, _) = wireloom_testkit::process::curl(&[&format!("{url}/plaintext")]);
 //! assert_eq!(body, "Hello, World!");
 //! ```
+//!
+//! ## The wireloom crates
+//!
+//! | crate | what it is |
+//! |---|---|
+//! | [wireloom-core](https://docs.rs/wireloom-core) | the sans-IO protocol core: HTTP/1.1, MIME, SMTP state machines and codecs, no IO |
+//! | [wireloom-io](https://docs.rs/wireloom-io) | what the adapters share: TLS pump, mmap file cache, router, tracing, the async engine |
+//! | [wireloom-blocking](https://docs.rs/wireloom-blocking) | the toolkit on `std::net` sockets and threads |
+//! | [wireloom-tokio](https://docs.rs/wireloom-tokio) | the toolkit on tokio |
+//! | [wireloom-async-std](https://docs.rs/wireloom-async-std) | the toolkit on async-std and smol |
+//! | [wireloom-conformance](https://docs.rs/wireloom-conformance) | the conformance corpus and the `wireloom-conformance` CLI |
+//! | **wireloom-testkit** (this one) | test support: real peers, PKI, scenarios (not published) |
+//!
+//! Pick the adapter of your runtime (blocking, tokio, async-std/smol); each
+//! re-exports the core as `core`.
 
 pub mod data;
 pub mod examples;
@@ -38,5 +66,6 @@ pub mod pki;
 pub mod process;
 pub mod scenarios;
 pub mod smtp;
+pub mod trace;
 
 pub use examples::example_binary;

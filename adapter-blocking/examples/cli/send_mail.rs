@@ -1,6 +1,7 @@
 //! The `send-mail` example's command line, message and report, shared by
 //! every adapter's `send-mail` (included with `#[path]`), so the flags and
-//! the output are the same everywhere:
+//! the output are the same everywhere (parsed with clap: `--help`,
+//! `--version`, exit 2 on bad flags):
 //!
 //! ```text
 //! send-mail --server HOST:PORT [--tls | --starttls] [--ca PEM] [--user U --password P]
@@ -11,6 +12,7 @@
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use clap::Parser;
 use wireloom_core::http::file::content_type;
 use wireloom_core::mime::Message;
 use wireloom_io::smtp::{
@@ -18,77 +20,77 @@ use wireloom_io::smtp::{
     StartTls,
 };
 
-pub const USAGE: &str = "usage: send-mail --server HOST:PORT [--tls | --starttls] [--ca PEM] \
-[--user U --password P] --from ADDR --to ADDR... [--cc ADDR]... [--subject S] [--text T] \
-[--html H] [--attach FILE]...";
-
-/// What the command line asks for.
-#[derive(Default)]
+/// Sends one email. Prints one line per recipient (`accepted ADDR: REPLY`
+/// or `refused ADDR: REPLY`), then the server's final reply. Exit status:
+/// 0 when every recipient accepted the message, 1 when the message was not
+/// sent or a recipient refused it, 2 on bad arguments.
+#[derive(Parser)]
+#[command(
+    name = "send-mail",
+    bin_name = "send-mail",
+    version,
+    args_override_self = true
+)]
 pub struct Args {
-    server: Option<String>,
-    security: Option<Security>,
+    /// The SMTP server.
+    #[arg(long, value_name = "HOST:PORT")]
+    server: String,
+    /// Implicit TLS (port 465 style).
+    #[arg(long, conflicts_with = "starttls")]
+    tls: bool,
+    /// STARTTLS required [default: STARTTLS when offered, else plain text].
+    #[arg(long)]
+    starttls: bool,
+    /// Trust this CA (PEM) instead of the webpki roots.
+    #[arg(long, value_name = "PEM")]
     ca: Option<String>,
+    /// AUTH as this user (with --password).
+    #[arg(long, value_name = "U", requires = "password")]
     user: Option<String>,
+    /// The password of --user.
+    #[arg(long, value_name = "P", requires = "user")]
     password: Option<String>,
-    from: Option<String>,
+    /// The sender.
+    #[arg(long, value_name = "ADDR")]
+    from: String,
+    /// Recipients: one or more addresses; repeatable.
+    #[arg(long, value_name = "ADDR", required = true, num_args = 1.., action = clap::ArgAction::Append)]
     to: Vec<String>,
+    /// Copy recipients; repeatable.
+    #[arg(long, value_name = "ADDR")]
     cc: Vec<String>,
+    /// The subject.
+    #[arg(long, value_name = "S")]
     subject: Option<String>,
+    /// A plain-text body.
+    #[arg(long, value_name = "T")]
     text: Option<String>,
+    /// An HTML body (with --text: multipart/alternative).
+    #[arg(long, value_name = "H")]
     html: Option<String>,
+    /// Attach a file (its content type from its extension); repeatable.
+    #[arg(long, value_name = "FILE")]
     attach: Vec<String>,
 }
 
-fn parse(argv: Vec<String>) -> Result<Option<Args>, String> {
-    let mut a = Args::default();
-    let mut it = argv.into_iter().peekable();
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--server" => a.server = Some(value()?),
-            "--tls" | "--starttls" => {
-                let s = if flag == "--tls" {
-                    Security::Tls
-                } else {
-                    Security::StartTls(StartTls::Required)
-                };
-                if a.security.replace(s).is_some() {
-                    return Err("--tls and --starttls exclude each other".into());
-                }
-            }
-            "--ca" => a.ca = Some(value()?),
-            "--user" => a.user = Some(value()?),
-            "--password" => a.password = Some(value()?),
-            "--from" => a.from = Some(value()?),
-            "--to" => {
-                a.to.push(value()?);
-                while let Some(more) = it.next_if(|v| !v.starts_with("--")) {
-                    a.to.push(more);
-                }
-            }
-            "--cc" => a.cc.push(value()?),
-            "--subject" => a.subject = Some(value()?),
-            "--text" => a.text = Some(value()?),
-            "--html" => a.html = Some(value()?),
-            "--attach" => a.attach.push(value()?),
-            "-h" | "--help" => return Ok(None),
-            other => return Err(format!("unknown argument {other}")),
+impl Args {
+    /// The security the flags ask for.
+    fn security(&self) -> Security {
+        if self.tls {
+            Security::Tls
+        } else if self.starttls {
+            Security::StartTls(StartTls::Required)
+        } else {
+            Security::StartTls(StartTls::Opportunistic)
         }
     }
-    if a.server.is_none() || a.from.is_none() || a.to.is_empty() {
-        return Err("--server, --from and --to are required".into());
-    }
-    if a.user.is_some() != a.password.is_some() {
-        return Err("--user and --password go together".into());
-    }
-    Ok(Some(a))
 }
 
 fn build_message(a: &Args) -> Result<Message, String> {
     // No Message-ID here: `send_message` adds one made from the OS random
     // source and this machine's host name.
     let mut b = Message::builder()
-        .from(a.from.as_deref().unwrap_or_default())
+        .from(a.from.as_str())
         .to(a.to.clone())
         .date(SystemTime::now());
     if !a.cc.is_empty() {
@@ -124,19 +126,10 @@ fn print_recipients(recipients: &[RecipientResult]) {
 }
 
 /// Parses the process arguments and builds the message; `Err` is the exit
-/// code after `--help` (0) or a usage error (2, message printed).
+/// code after `--help` or `--version` (0) or a usage error (2, message
+/// printed).
 pub fn setup() -> Result<(Args, Message), ExitCode> {
-    let args = match parse(std::env::args().skip(1).collect()) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            println!("{USAGE}");
-            return Err(ExitCode::SUCCESS);
-        }
-        Err(e) => {
-            eprintln!("send-mail: {e}\n{USAGE}");
-            return Err(ExitCode::from(2));
-        }
-    };
+    let args = Args::try_parse().map_err(clap_exit)?;
     match build_message(&args) {
         Ok(m) => Ok((args, m)),
         Err(e) => {
@@ -148,12 +141,9 @@ pub fn setup() -> Result<(Args, Message), ExitCode> {
 
 /// The client builder the flags describe (any adapter's client type).
 pub fn builder<C: FromSettings>(args: &Args) -> SmtpClientBuilder<C> {
-    let mut builder = SmtpClientBuilder::<C>::new(args.server.clone().unwrap_or_default())
+    let mut builder = SmtpClientBuilder::<C>::new(args.server.clone())
         .hello_name("localhost")
-        .security(
-            args.security
-                .unwrap_or(Security::StartTls(StartTls::Opportunistic)),
-        );
+        .security(args.security());
     if let Some(ca) = &args.ca {
         builder = builder.ca_pem_file(ca);
     }
@@ -161,6 +151,22 @@ pub fn builder<C: FromSettings>(args: &Args) -> SmtpClientBuilder<C> {
         builder = builder.credentials(Credentials::password(u.as_str(), p.as_str()));
     }
     builder
+}
+
+/// Prints clap's message (help on stdout; errors on stderr, as
+/// `send-mail: MESSAGE` like the others) and gives its exit code: 0 for
+/// `--help` and `--version`, 2 for usage errors.
+fn clap_exit(e: clap::Error) -> ExitCode {
+    if e.use_stderr() {
+        let text = e.render().to_string();
+        eprint!(
+            "send-mail: {}",
+            text.strip_prefix("error: ").unwrap_or(&text)
+        );
+    } else {
+        let _ = e.print();
+    }
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 /// Prints the outcome and gives the exit code.

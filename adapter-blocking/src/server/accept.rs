@@ -20,8 +20,8 @@ use super::conn::{serve_connection, POLL};
 /// worker queue slot can take, are refused.
 pub(super) fn accept_loop(shared: &Shared, l: &TcpListener, tx: &SyncSender<TcpStream>) {
     loop {
-        let stream = match l.accept() {
-            Ok((s, _)) => s,
+        let (stream, peer) = match l.accept() {
+            Ok((s, peer)) => (s, peer),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => {
                 if shared.shutdown.load(Ordering::SeqCst) {
@@ -37,6 +37,7 @@ pub(super) fn accept_loop(shared: &Shared, l: &TcpListener, tx: &SyncSender<TcpS
         }
         if shared.active.fetch_add(1, Ordering::SeqCst) >= shared.max_connections {
             shared.active.fetch_sub(1, Ordering::SeqCst);
+            wireloom_io::trace::conn_refused(Some(peer));
             refuse(stream, &shared.config);
             continue;
         }
@@ -44,6 +45,7 @@ pub(super) fn accept_loop(shared: &Shared, l: &TcpListener, tx: &SyncSender<TcpS
             Ok(()) => {}
             Err(TrySendError::Full(s)) | Err(TrySendError::Disconnected(s)) => {
                 shared.active.fetch_sub(1, Ordering::SeqCst);
+                wireloom_io::trace::conn_refused(Some(peer));
                 refuse(s, &shared.config);
             }
         }

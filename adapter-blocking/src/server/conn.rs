@@ -17,6 +17,7 @@ use super::api::BodySource;
 use super::builder::Shared;
 use super::dispatch::dispatch;
 use crate::driver::{Driver, Progress, ReadOutcome, Socket};
+use wireloom_io::trace;
 
 /// How often a worker waiting on an idle connection (or a request body)
 /// looks at the shutdown flag and refreshes the `Date`.
@@ -32,10 +33,11 @@ pub(super) fn serve_connection(shared: &Shared, tcp: TcpStream) {
     let sock: Box<dyn Socket> = match &shared.acceptor {
         Some(acc) => match acc(tcp) {
             Ok(s) => s,
-            Err(_) => return,
+            Err(e) => return trace::tls_failed(peer, &e),
         },
         None => Box::new(tcp),
     };
+    trace::conn_accepted(peer, sock.is_tls(), sock.server_name());
     let mut drv = Driver::new(sock);
     let _ = drv.sock.set_write_timeout(Some(shared.write_timeout));
     let graceful = drive_connection(shared, &mut drv, peer);
@@ -56,6 +58,18 @@ pub(super) fn serve_connection(shared: &Shared, tcp: TcpStream) {
 /// socket down; false to just drop it.
 fn drive_connection(shared: &Shared, drv: &mut ConnDriver, peer: Option<SocketAddr>) -> bool {
     let mut conn = ServerConnection::new(shared.config.clone(), Instant::now());
+    let graceful = drive_loop(shared, drv, &mut conn, peer);
+    trace::conn_closed(peer, conn.close_reason());
+    graceful
+}
+
+/// [`drive_connection`]'s loop on `conn`.
+fn drive_loop(
+    shared: &Shared,
+    drv: &mut ConnDriver,
+    conn: &mut ServerConnection,
+    peer: Option<SocketAddr>,
+) -> bool {
     loop {
         if shared.shutdown.load(Ordering::Relaxed) {
             conn.close_after_response();
@@ -63,14 +77,18 @@ fn drive_connection(shared: &Shared, drv: &mut ConnDriver, peer: Option<SocketAd
         // Core may answer what it reads (or its head timer) with its own
         // error response: hand it the current Date first.
         conn.set_date(wireloom_io::date::now());
-        match drv.advance(&mut conn, Some(POLL)) {
-            Err(_) => return false,
+        match drv.advance(conn, Some(POLL)) {
+            Err(e) => {
+                trace::transport_failed(peer, &e);
+                return false;
+            }
             Ok(Progress::Closed) => return true,
             Ok(Progress::Event(ServerEvent::Request(req))) => {
-                if !dispatch(shared, &mut conn, drv, req, peer) {
+                if !dispatch(shared, conn, drv, req, peer) {
                     return false;
                 }
             }
+            Ok(Progress::Event(ServerEvent::Error(e))) => trace::protocol_error(peer, e.kind()),
             Ok(Progress::Event(_)) => {}
             // Nothing can arrive any more and nothing is pending.
             Ok(Progress::Read(ReadOutcome::Eof))

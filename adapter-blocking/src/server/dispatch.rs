@@ -9,7 +9,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use wireloom_core::http::{Framing, ServerConnection};
-use wireloom_io::http::{route, RequestInfo};
+use wireloom_io::http::{route, RequestInfo, ResponseBody};
+use wireloom_io::trace::RequestTrace;
 
 use super::api::{Middleware, Request, Response};
 use super::builder::Shared;
@@ -25,6 +26,7 @@ pub(super) fn dispatch(
     req: wireloom_core::http::Request,
     peer: Option<SocketAddr>,
 ) -> bool {
+    let trace = RequestTrace::start(&req.head, peer);
     let (found, params) = route(&shared.router, &req.head);
     let mut body = ConnBody::new(conn, drv, req.framing != Framing::Empty);
     let info = RequestInfo::new(req.head, req.framing, params, peer);
@@ -36,7 +38,13 @@ pub(super) fn dispatch(
         Err(ref why) => pages.no_route(why, r.head()),
     };
     let run = |r: &mut Request<'_>| call_chain(&shared.middleware, &endpoint, r);
-    let answer = catch_unwind(AssertUnwindSafe(|| run(&mut request))).ok();
+    let answer = match &trace {
+        None => catch_unwind(AssertUnwindSafe(|| run(&mut request))),
+        Some(t) => t
+            .span()
+            .in_scope(|| catch_unwind(AssertUnwindSafe(|| run(&mut request)))),
+    }
+    .ok();
     let response = pages.respond(answer, request.head());
     drop(request);
     if shared.shutdown.load(Ordering::Relaxed) {
@@ -44,7 +52,13 @@ pub(super) fn dispatch(
     }
     // Core stamps the Date on the response head (unless the handler set one).
     conn.set_date(wireloom_io::date::now());
-    write_response(conn, drv, response).unwrap_or(false)
+    let Some(mut trace) = trace else {
+        return write_response(conn, drv, response).unwrap_or(false);
+    };
+    trace.respond(response.head.status, response.body.length());
+    let written = write_response(conn, drv, response).unwrap_or(false);
+    trace.finish();
+    written
 }
 
 /// The middleware chain, outermost first, then `h`.

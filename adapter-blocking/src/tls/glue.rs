@@ -24,6 +24,12 @@ impl Socket for TlsStream<TcpStream> {
             r => r,
         }
     }
+    fn is_tls(&self) -> bool {
+        true
+    }
+    fn server_name(&self) -> Option<&str> {
+        TlsStream::server_name(self)
+    }
 }
 
 impl Socket for Transport {
@@ -38,6 +44,15 @@ impl Socket for Transport {
     }
     fn zero_copy(&self) -> bool {
         !self.is_tls()
+    }
+    fn is_tls(&self) -> bool {
+        Transport::is_tls(self)
+    }
+    fn server_name(&self) -> Option<&str> {
+        match self {
+            Transport::Tls(s) => s.server_name(),
+            Transport::Plain(_) => None,
+        }
     }
 }
 

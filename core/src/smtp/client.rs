@@ -543,7 +543,13 @@ pub struct Client {
     error: Option<ClientError>,
     /// The caller is still streaming the body of a message that failed.
     discarding_body: bool,
+    /// The (stage, code) of each reply, while [`Client::record_replies`]
+    /// is on; at most [`REPLY_RECORD`] kept (the oldest dropped).
+    replies: Option<VecDeque<(Stage, u16)>>,
 }
+
+/// How many replies [`Client::record_replies`] keeps undrained.
+pub const REPLY_RECORD: usize = 64;
 
 impl Client {
     /// A client on a fresh connection; it waits for the greeting (the
@@ -563,10 +569,40 @@ impl Client {
             events: VecDeque::new(),
             error: None,
             discarding_body: false,
+            replies: None,
         };
         c.pending.push_back(Expect::Greeting);
         c.rearm(now);
         c
+    }
+
+    /// Turns the reply record on or off (off by default). While on, the
+    /// stage and code of every reply to a command are kept for
+    /// [`poll_reply_record`](Client::poll_reply_record) (for logs: only
+    /// the command's stage and the reply code, never its text, so no
+    /// credentials or message data). Not drained, it keeps the last
+    /// [`REPLY_RECORD`].
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::BytesMut;
+    /// use wireloom_core::smtp::client::{Client, ClientConfig, Stage};
+    /// use wireloom_core::Dialogue;
+    ///
+    /// let mut c = Client::new(ClientConfig::new("client.example"), Instant::now());
+    /// c.record_replies(true);
+    /// c.handle_input(Instant::now(), &mut BytesMut::from(&b"220 mx ready\r\n"[..]));
+    /// assert_eq!(c.poll_reply_record(), Some((Stage::Greeting, 220)));
+    /// assert_eq!(c.poll_reply_record(), None);
+    /// ```
+    pub fn record_replies(&mut self, on: bool) {
+        self.replies = on.then(VecDeque::new);
+    }
+
+    /// The next recorded reply: the stage of the command it answers and
+    /// its code (see [`record_replies`](Client::record_replies)).
+    pub fn poll_reply_record(&mut self) -> Option<(Stage, u16)> {
+        self.replies.as_mut()?.pop_front()
     }
 
     /// The settings.
@@ -982,6 +1018,12 @@ impl Client {
         };
         self.deadline = None;
         self.rearm(now);
+        if let Some(log) = &mut self.replies {
+            if log.len() == REPLY_RECORD {
+                log.pop_front();
+            }
+            log.push_back((expect.stage(), reply.code));
+        }
         // 421: the server is closing the channel, whatever we asked.
         if reply.code == 421 && expect != Expect::Quit {
             self.fail(now, ClientError::ServiceClosing(reply), false);

@@ -442,7 +442,15 @@ impl<R: Runtime> RequestBuilder<R> {
         } = self;
         let (mut walk, deadline) = parts.start(&agent.inner.config, Instant::now())?;
         loop {
-            let res = agent.exchange(&walk, &mut body, deadline).await?;
+            let started = crate::trace::client_started();
+            let res = agent.exchange(&walk, &mut body, deadline).await;
+            crate::trace::client_exchange(
+                walk.method(),
+                walk.url().as_str(),
+                started,
+                res.as_ref().map(|r| r.status()).map_err(|e| e as _),
+            );
+            let res = res?;
             let hop = walk.follow(res.status(), res.header("location"), body.is_replayable())?;
             let Some(hop) = hop else {
                 return Ok(res);

@@ -31,12 +31,15 @@ use super::body::{self, Body, BodyState, RequestBody, Upgraded};
 use super::conn::{Conn, TlsConn};
 use super::driver::Driver;
 use crate::http::{
-    refused_connection, route, start_response, ErrorPages, NoRoute, RequestInfo, ServerOptions,
+    refused_connection, route, start_response, ErrorPages, NoRoute, RequestInfo, ResponseBody,
+    ServerOptions,
 };
 use crate::router::{Params, Router};
 use crate::rt::{timeout_at, BoxFuture, Runtime, Timer};
 use crate::static_files::{Pieces, StaticDir};
 use crate::tls::ServerTlsConfig;
+use crate::trace::{self, RequestTrace};
+use tracing::Instrument as _;
 
 /// Largest piece of a file body handed to the socket at once.
 const CHUNK: usize = 256 * 1024;
@@ -496,6 +499,7 @@ fn accept<R: Runtime>(shared: &Arc<Shared<R>>, tcp: R::Tcp, peer: SocketAddr) {
     rt.spawn(Box::pin(async move {
         let shared = &counted.0;
         if over {
+            trace::conn_refused(Some(peer));
             refuse(shared, tcp).await;
         } else {
             serve(shared, tcp, peer).await;
@@ -574,21 +578,22 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
     let io = match &shared.tls {
         None => Conn::Plain(tcp),
         Some(cfg) => {
-            let Ok(pump) = cfg.accept() else { return };
+            let pump = match cfg.accept() {
+                Ok(p) => p,
+                Err(e) => return trace::tls_failed(Some(peer), &e),
+            };
             // Boxed from the start (as `Conn::Tls` keeps it): inline, the
             // session (1.3 KiB) would size every connection's future.
             let mut tls = Box::new(TlsConn::new(tcp, pump));
             let deadline = Some(Instant::now() + cfg.handshake_timeout());
-            if timeout_at(rt, deadline, poll_fn(|cx| tls.poll_handshake(cx)))
-                .await
-                .is_err()
-            {
-                return;
+            if let Err(e) = timeout_at(rt, deadline, poll_fn(|cx| tls.poll_handshake(cx))).await {
+                return trace::tls_failed(Some(peer), &e);
             }
             Conn::Tls(tls)
         }
     };
     let server_name = io.tls().and_then(|t| t.server_name()).map(str::to_string);
+    trace::conn_accepted(Some(peer), shared.tls.is_some(), server_name.as_deref());
     let id = shared.ids.fetch_add(1, Ordering::Relaxed);
     let mut drv = Driver::new(rt.clone(), io);
     let mut conn = ServerConnection::new(shared.config.clone(), Instant::now());
@@ -604,7 +609,8 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
             }
             // Errors: the connection queued its answer and closes. Body
             // pieces of a request the handler did not read: dropped.
-            Some(ServerEvent::Error(_)) => {
+            Some(ServerEvent::Error(e)) => {
+                trace::protocol_error(Some(peer), e.kind());
                 abrupt = true;
                 continue;
             }
@@ -636,11 +642,11 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
         // A fresh instant: a handler may have taken longer than the write
         // timeout since the last wake-up (one clock read per batch).
         let deadline = Some(Instant::now() + shared.write_timeout);
-        if timeout_at(rt, deadline, drv.flush(&mut conn))
-            .await
-            .is_err()
-            || conn.is_closed()
-        {
+        if let Err(e) = timeout_at(rt, deadline, drv.flush(&mut conn)).await {
+            trace::transport_failed(Some(peer), &e);
+            break None;
+        }
+        if conn.is_closed() {
             break None;
         }
         if shared.shutdown.is_set() {
@@ -674,6 +680,7 @@ async fn serve<R: Runtime>(shared: &Shared<R>, tcp: R::Tcp, peer: SocketAddr) {
         }
     };
     shared.shutdown.forget(id);
+    trace::conn_closed(Some(peer), conn.close_reason());
     shared
         .write_batches
         .fetch_add(drv.write_batches(), Ordering::Relaxed);
@@ -835,6 +842,8 @@ struct Started {
     /// A copy of the head for a custom error page (only when there are
     /// custom pages).
     page_head: Option<Box<RequestHead>>,
+    /// The request's trace (only while a subscriber listens).
+    trace: Option<Box<RequestTrace>>,
 }
 
 /// Routes `req`, runs the middleware chain's `call` and hands the body to
@@ -853,6 +862,7 @@ fn start<R: Runtime>(
     };
     // The head is needed again only for a custom error page.
     let page_head = (!shared.pages.is_empty()).then(|| Box::new(head.clone()));
+    let trace = RequestTrace::start(&head, Some(peer));
     let (endpoint, params) = route(&shared.router, &head);
     let request = Request {
         info: RequestInfo::new(head, framing, params, Some(peer)),
@@ -874,11 +884,20 @@ fn start<R: Runtime>(
     // `call` itself may panic (a hand-written Handler or Middleware that
     // does work before it returns its future): that is a 500 too, not a
     // dead connection task.
-    let answer = catch_unwind(AssertUnwindSafe(run)).ok().map(CatchUnwind);
+    let answer = match &trace {
+        None => catch_unwind(AssertUnwindSafe(run)),
+        Some(t) => {
+            let span = t.span().clone();
+            catch_unwind(AssertUnwindSafe(|| span.in_scope(run)))
+                .map(|fut| Box::pin(fut.instrument(span)) as BoxFuture<'static, Response>)
+        }
+    };
+    let answer = answer.ok().map(CatchUnwind);
     Started {
         answer,
         pump,
         page_head,
+        trace,
     }
 }
 
@@ -893,6 +912,7 @@ async fn dispatch<R: Runtime>(
         answer,
         mut pump,
         page_head,
+        trace,
     } = started;
     // The instant of the wake-up that brought the request stands for "now"
     // unless the handler had to wait.
@@ -925,7 +945,13 @@ async fn dispatch<R: Runtime>(
     } else {
         drv.woke_at()
     };
-    write_response(shared, conn, drv, response, now).await
+    let Some(mut trace) = trace else {
+        return write_response(shared, conn, drv, response, now).await;
+    };
+    trace.respond(response.head.status, response.body.length());
+    let outcome = write_response(shared, conn, drv, response, now).await;
+    trace.finish();
+    outcome
 }
 
 /// The handler's answer through the error pages (`None`: it panicked).

@@ -13,4 +13,5 @@
 
 pub mod cli;
 pub mod client;
+pub mod flags;
 pub mod smtp;
