@@ -13,7 +13,9 @@
 //!   redirect walk, typed errors, the SMTP builder and session);
 //! - [`rt`] and [`aio`]: the async engine (driver, server, client, SMTP)
 //!   written once against a small runtime trait that `wireloom-tokio` and
-//!   `wireloom-async-std` implement.
+//!   `wireloom-async-std` implement;
+//! - [`tower`] (feature `tower`): any tower `Service` over `http` types
+//!   (an axum `Router`) served by that engine.
 //!
 //! Nothing here owns a socket, a thread or a timer: the blocking, tokio and
 //! async-std adapters put those around these pieces.
@@ -41,3 +43,5 @@ pub mod rt;
 pub mod smtp;
 pub mod static_files;
 pub mod tls;
+#[cfg(feature = "tower")]
+pub mod tower;

@@ -314,13 +314,13 @@ pub struct ReasonPhrase(pub Bytes);
 /// and order back with [`headers_from_http`].
 pub fn headers_to_http(map: &HeaderMap) -> Result<http::HeaderMap, InteropError> {
     let mut out = http::HeaderMap::with_capacity(map.len());
-    for (n, v) in map.iter_bytes() {
+    map.try_for_each_shared(|n, v| {
         let name = http::HeaderName::from_bytes(n).map_err(|_| InvalidHeader::Name)?;
         // Validated on entry into `map`, with the same rule `http` has.
-        let value = http::HeaderValue::from_bytes(v)
-            .map_err(|_| InteropError::Header(InvalidHeader::Value))?;
+        let value = http::HeaderValue::from_maybe_shared(v).map_err(|_| InvalidHeader::Value)?;
         out.append(name, value);
-    }
+        Ok::<_, InteropError>(())
+    })?;
     Ok(out)
 }
 
