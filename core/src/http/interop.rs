@@ -64,7 +64,7 @@ use super::header::{HeaderMap, HeaderName, HeaderValue, InvalidHeader};
 use super::message::{RequestHead, ResponseHead};
 use super::method::{InvalidMethod, Method};
 use super::status::StatusCode;
-use super::uri::{InvalidTarget, RequestTarget};
+use super::uri::{InvalidTarget, RequestTarget, TargetForm};
 use super::version::Version;
 
 /// Why a conversion from or to an [`http`] type failed.
@@ -211,9 +211,33 @@ impl TryFrom<HeaderName> for http::HeaderName {
 }
 
 impl From<&http::HeaderName> for HeaderName {
+    /// The lowercase name; the common response fields without an
+    /// allocation.
     fn from(n: &http::HeaderName) -> HeaderName {
-        // `http` names are lowercase tokens (a test checks every byte).
-        HeaderName::from_validated(Bytes::copy_from_slice(n.as_str().as_bytes()))
+        const COMMON: [&str; 16] = [
+            "content-type",
+            "content-length",
+            "date",
+            "server",
+            "cache-control",
+            "connection",
+            "location",
+            "set-cookie",
+            "etag",
+            "last-modified",
+            "vary",
+            "content-encoding",
+            "transfer-encoding",
+            "access-control-allow-origin",
+            "x-content-type-options",
+            "www-authenticate",
+        ];
+        let s = n.as_str();
+        match COMMON.iter().find(|c| **c == s) {
+            Some(c) => HeaderName::from_validated(Bytes::from_static(c.as_bytes())),
+            // `http` names are lowercase tokens (a test checks every byte).
+            None => HeaderName::from_validated(Bytes::copy_from_slice(s.as_bytes())),
+        }
     }
 }
 
@@ -406,8 +430,9 @@ pub fn target_to_uri(target: &RequestTarget) -> Result<http::Uri, InteropError> 
 }
 
 /// `head` as the parts of an `http` request: method, target as `Uri`,
-/// version, fields (lowercased), with a [`HeaderCase`] and an
-/// [`OriginalTarget`] in the extensions.
+/// version, fields (lowercased), with a [`HeaderCase`] in the extensions,
+/// and an [`OriginalTarget`] for a target not in origin form (an
+/// origin-form target is the `Uri`'s path and query, byte for byte).
 pub fn request_to_http(head: RequestHead) -> Result<http::request::Parts, InteropError> {
     let uri = target_to_uri(&head.target)?;
     let headers = headers_to_http(&head.headers)?;
@@ -417,7 +442,11 @@ pub fn request_to_http(head: RequestHead) -> Result<http::request::Parts, Intero
     parts.version = head.version.into();
     parts.headers = headers;
     parts.extensions.insert(HeaderCase(head.headers));
-    parts.extensions.insert(OriginalTarget(head.target));
+    // An origin-form target comes back byte for byte from the `Uri`'s
+    // path and query: only the other forms need their original kept.
+    if head.target.form() != TargetForm::Origin {
+        parts.extensions.insert(OriginalTarget(head.target));
+    }
     Ok(parts)
 }
 
