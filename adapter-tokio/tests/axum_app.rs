@@ -258,6 +258,15 @@ fn curl_extractors_json_fallback_and_timeout() {
         ]);
         assert_eq!(out, "400");
 
+        // HEAD to a GET route: the GET's length, no body.
+        let r = request(
+            srv.addr,
+            b"HEAD /users/42?q=rust HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(r.status, 200, "{flavor:?} {}", r.head);
+        assert_eq!(r.header("content-length"), Some("32"), "{}", r.head);
+        assert!(r.body.is_empty());
+
         // The fallback.
         let (out, _) = curl(&["-w", "%{http_code}", &format!("{base}/no/such/page")]);
         assert_eq!(out, "nothing here\n404");
@@ -549,5 +558,86 @@ fn tls_with_curl() {
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v, json!({"id": 9, "q": "tls", "page": null}));
+    srv.shutdown();
+}
+
+/// A plain tower service (no axum) next to a wireloom route: the route
+/// wins, the service gets the rest; its errors and panics are 500s; the
+/// request body streams to it with its trailers as an `http_body` frame.
+#[test]
+fn plain_service_beside_routes_errors_and_request_trailers() {
+    use http_body_util::BodyExt;
+    use wireloom_tokio::core::http::Method;
+    use wireloom_tokio::router::Router as WlRouter;
+    use wireloom_tokio::server::{
+        handler, BoxHandler, Request as WlRequest, Response as WlResponse,
+    };
+    use wireloom_tokio::tower::IncomingBody;
+
+    let svc = tower::service_fn(|req: http::Request<IncomingBody>| async move {
+        match req.uri().path() {
+            "/err" => Err::<http::Response<http_body_util::Full<Bytes>>, std::io::Error>(
+                std::io::Error::other("service failed"),
+            ),
+            "/panic" => panic!("service panicked"),
+            _ => {
+                let collected = req.into_body().collect().await?;
+                let trailers = collected
+                    .trailers()
+                    .map(|t| {
+                        t.iter()
+                            .map(|(n, v)| format!("{}={}", n, v.to_str().unwrap_or("?")))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_default();
+                let body = collected.to_bytes();
+                let text = format!("{} bytes; trailers {trailers}", body.len());
+                Ok(http::Response::new(http_body_util::Full::new(Bytes::from(
+                    text,
+                ))))
+            }
+        }
+    });
+    let mut routes: WlRouter<BoxHandler> = WlRouter::new();
+    routes
+        .route(
+            Method::GET,
+            "/native",
+            handler(|_: WlRequest| async {
+                WlResponse::text(wireloom_tokio::core::http::StatusCode::OK, "native")
+            }),
+        )
+        .unwrap();
+    let b = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .router(routes)
+        .service(svc);
+    let srv = start(Flavor::Current, b);
+    let r = request(srv.addr, b"GET /native HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(r.text(), "native");
+    let r = request(srv.addr, b"GET /err HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(r.status, 500);
+    let r = request(srv.addr, b"GET /panic HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(r.status, 500);
+    let r = request(
+        srv.addr,
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 42\r\nx-other: b\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.text(), "11 bytes; trailers x-sum=42,x-other=b");
+    // Python's http.client sends a chunked body from an iterator.
+    let script = r#"
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+c.request("POST", "/echo", body=iter([b"ab", b"cde"]), encode_chunked=True)
+r = c.getresponse()
+assert r.status == 200 and r.read() == b"5 bytes; trailers ", r.status
+c.request("GET", "/native")
+assert c.getresponse().read() == b"native"
+print("ok")
+"#;
+    python_ok(script, &[&srv.addr.port().to_string()]);
     srv.shutdown();
 }
