@@ -37,7 +37,7 @@ use futures_core::Stream;
 use http_body::{Body as HttpBody, Frame as HttpFrame, SizeHint};
 use tower_service::Service;
 use wireloom_core::http::framing::accepts_trailers;
-use wireloom_core::http::interop::{request_to_http, response_from_http};
+use wireloom_core::http::interop::{request_to_http, response_from_http, HeaderCase};
 use wireloom_core::http::{Framing, StatusCode};
 
 use crate::aio::body::{Body, Frame, RequestBody};
@@ -189,25 +189,43 @@ where
     B: HttpBody + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let (parts, body) = res.into_parts();
-    let Ok(head) = response_from_http(&parts) else {
-        return internal_error();
-    };
+    let (mut parts, body) = res.into_parts();
+    let head = |parts: &http::response::Parts| response_from_http(parts).ok();
     if body.is_end_stream() {
-        return Response::from_parts(head, Body::Empty);
+        return match head(&parts) {
+            Some(h) => Response::from_parts(h, Body::Empty),
+            None => internal_error(),
+        };
     }
     let exact = body.size_hint().exact();
     let mut body = Box::pin(body);
     let mut first = None;
     if let Some(n) = exact {
         match poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
-            None => return Response::from_parts(head, Body::Empty),
+            None => {
+                return match head(&parts) {
+                    Some(h) => Response::from_parts(h, Body::Empty),
+                    None => internal_error(),
+                }
+            }
             Some(Err(_)) => return internal_error(),
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(mut data) => {
                     let data = data.copy_to_bytes(data.remaining());
                     if body.is_end_stream() && data.len() as u64 == n {
-                        return Response::from_parts(head, Body::Full(data));
+                        // The connection writes the length of a whole body
+                        // itself: a matching `content-length` (axum sets
+                        // one) need not be copied, unless its spelling is
+                        // to be kept.
+                        if parts.extensions.get::<HeaderCase>().is_none()
+                            && content_length_is(&parts.headers, n)
+                        {
+                            parts.headers.remove(http::header::CONTENT_LENGTH);
+                        }
+                        return match head(&parts) {
+                            Some(h) => Response::from_parts(h, Body::Full(data)),
+                            None => internal_error(),
+                        };
                     }
                     first = Some(Frame::Data(data));
                 }
@@ -219,12 +237,33 @@ where
             },
         }
     }
+    let Some(head) = head(&parts) else {
+        return internal_error();
+    };
     let frames = Frames {
         first,
         body: Some(body),
         trailers_ok,
     };
     Response::from_parts(head, Body::frames(frames, exact))
+}
+
+/// Whether `headers` hold exactly one `content-length`, of `n`.
+fn content_length_is(headers: &http::HeaderMap, n: u64) -> bool {
+    let mut all = headers.get_all(http::header::CONTENT_LENGTH).iter();
+    match (all.next(), all.next()) {
+        (Some(v), None) => v
+            .to_str()
+            .ok()
+            .and_then(|t| t.parse::<u64>().ok())
+            .is_some_and(|m| m == n && !starts_with_sign(v.as_bytes())),
+        _ => false,
+    }
+}
+
+/// A `+` (which `u64::from_str` accepts) or anything but a digit first.
+fn starts_with_sign(b: &[u8]) -> bool {
+    b.first().is_some_and(|c| !c.is_ascii_digit())
 }
 
 fn internal_error() -> Response {

@@ -268,7 +268,24 @@ impl TryFrom<&http::HeaderValue> for HeaderValue {
     /// Refused when it starts or ends with whitespace (`http` accepts it,
     /// RFC 9110 §5.5 does not).
     fn try_from(v: &http::HeaderValue) -> Result<HeaderValue, InteropError> {
-        HeaderValue::from_shared(Bytes::copy_from_slice(v.as_bytes())).map_err(Into::into)
+        // Common values are shared statics, not copies.
+        const COMMON: [&str; 8] = [
+            "text/plain; charset=utf-8",
+            "application/json",
+            "text/html; charset=utf-8",
+            "text/event-stream",
+            "application/octet-stream",
+            "no-cache",
+            "close",
+            "keep-alive",
+        ];
+        let b = v.as_bytes();
+        if let Some(c) = COMMON.iter().find(|c| c.as_bytes() == b) {
+            return Ok(HeaderValue::from_validated(Bytes::from_static(
+                c.as_bytes(),
+            )));
+        }
+        HeaderValue::from_shared(Bytes::copy_from_slice(b)).map_err(Into::into)
     }
 }
 
@@ -358,7 +375,8 @@ pub fn headers_from_http(
     map: &http::HeaderMap,
     case: Option<&HeaderCase>,
 ) -> Result<HeaderMap, InteropError> {
-    let mut out = HeaderMap::with_capacity(map.len());
+    // Room for one field more: the `Date` a server adds to a response.
+    let mut out = HeaderMap::with_capacity(map.len() + 1);
     let value = |v: &http::HeaderValue| HeaderValue::try_from(v);
     let Some(case) = case.filter(|c| !c.0.is_empty()) else {
         for (n, v) in map {
