@@ -7,6 +7,8 @@
 #   bench/load.sh --part memory        # resident memory per idle connection
 #   bench/load.sh --servers wireloom,hyper --scenarios plaintext,pipelined
 #   bench/load.sh --rounds 1 --duration 1 --client-requests 1000   # smoke run
+#   bench/load.sh --part server --servers axum-wireloom,axum-hyper \
+#       --scenarios plaintext,json,pipelined   # one axum app, two engines
 #
 # Server part: builds bench/ in release, then for each round starts every
 # contestant in turn (the order rotates each round), pinned to core 0 with
@@ -18,6 +20,8 @@
 #              wrk counts every response as one request (its
 #              response_complete), so req/s is per HTTP request here too.
 #   4k, 1m     a 4 KiB and a 1 MiB file (random bytes)
+#   json       GET /json, keep-alive: {"message":"Hello, World!"} through
+#              axum::Json (the axum contestants only)
 # Contestants (--servers; a missing binary is skipped with a note):
 #   wireloom        bench/src/bin/wireloom_server.rs: wireloom-blocking's
 #                   server, worker pool of THREADS (default 64 >= CONNS: it is
@@ -42,6 +46,13 @@
 #   hyper-fs        the same with `tokio::fs::read` per request (files only).
 #   hyper-noflush   hyper with its default pipeline_flush(false) (not in the
 #                   default list).
+#   axum-wireloom   bench/src/bin/axum_server.rs --engine wireloom: one axum
+#                   Router (/plaintext, /json) served by wireloom-tokio's
+#                   `serve` on a current-thread runtime (--threads 1).
+#   axum-hyper      the same Router served by `axum::serve` (hyper 1, its
+#                   defaults) on a current-thread runtime. The axum pair is
+#                   compared with each other only (axum-wireloom/axum-hyper);
+#                   neither serves files. Not in the default list.
 #   nginx           nginx, 1 process (master_process off), sendfile on,
 #                   access_log off, keepalive_requests 1000000; `return 200`
 #                   for /plaintext.
@@ -103,6 +114,7 @@ MEM_CONNS=10000
 # Keep-alive idle timeout in the memory part (s), where the server lets us
 # set it (wireloom-blocking, nginx): longer than opening every connection.
 MEM_IDLE=600
+BUILD=1
 
 usage() {
     awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"
@@ -113,6 +125,7 @@ usage() {
     echo "         --scenarios LIST (default $SCENARIOS)"
     echo "         --pipeline N (requests per write in 'pipelined', default $PIPELINE)"
     echo "         --mem-conns N (idle connections in the memory part, default $MEM_CONNS)"
+    echo "         --no-build (use the binaries already in bench/target/release)"
 }
 
 while [ $# -gt 0 ]; do
@@ -131,6 +144,7 @@ while [ $# -gt 0 ]; do
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --pipeline) PIPELINE=$2; shift 2 ;;
         --mem-conns) MEM_CONNS=$2; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "load.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -164,8 +178,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "== building bench/ (release)" >&2
-(cd "$HERE" && cargo build --release --bins --quiet)
+if [ "$BUILD" = 1 ]; then
+    echo "== building bench/ (release)" >&2
+    (cd "$HERE" && cargo build --release --bins --quiet)
+fi
 BIN="$HERE/target/release"
 
 mkdir -p "$TMP/www"
@@ -229,6 +245,12 @@ srv_hyper_noflush() {
     pin "$BIN/hyper_server" --addr "$1" --root "$TMP/www" --threads 1 --files memory \
         --pipeline-flush off
 }
+srv_axum_wireloom() {
+    pin "$BIN/axum_server" --engine wireloom --addr "$1" --threads 1
+}
+srv_axum_hyper() {
+    pin "$BIN/axum_server" --engine hyper --addr "$1" --threads 1
+}
 srv_nginx() {
     local conns=1024 keepalive=60
     if [ "$MODE" = memory ]; then
@@ -284,6 +306,8 @@ label_of() {
         hyper) echo "hyper (memory)" ;;
         hyper-fs) echo "hyper (tokio::fs)" ;;
         hyper-noflush) echo "hyper (no pipeline_flush)" ;;
+        axum-wireloom) echo "axum on wireloom-tokio" ;;
+        axum-hyper) echo "axum on hyper (axum::serve)" ;;
         nginx) echo "nginx" ;;
         *) echo "$1" ;;
     esac
@@ -294,6 +318,7 @@ needs() {
         wireloom-tokio) echo "$BIN/wireloom_tokio_server" ;;
         wireloom-tokio-base) echo "${WIRELOOM_TOKIO_BASE_BIN:-/nonexistent/WIRELOOM_TOKIO_BASE_BIN}" ;;
         wireloom-async) echo "$BIN/wireloom_async_server" ;;
+        axum-*) echo "$BIN/axum_server" ;;
         *) echo "" ;;
     esac
 }
@@ -303,6 +328,10 @@ applies() {
     case "$1:$2" in
         # hyper-fs differs from hyper for files only.
         hyper-fs:plaintext | hyper-fs:pipelined | hyper-fs:memory) return 1 ;;
+        # The axum app has no files; only it has /json.
+        axum-*:4k | axum-*:1m) return 1 ;;
+        axum-*:*) return 0 ;;
+        *:json) return 1 ;;
         *) return 0 ;;
     esac
 }
@@ -324,8 +353,8 @@ for name in "${CONTESTANTS[@]}"; do
 done
 for scen in "${SCENARIO_LIST[@]}"; do
     case "$scen" in
-        plaintext|pipelined|4k|1m) ;;
-        *) echo "load.sh: unknown scenario $scen (plaintext, pipelined, 4k, 1m)" >&2; exit 2 ;;
+        plaintext|pipelined|4k|1m|json) ;;
+        *) echo "load.sh: unknown scenario $scen (plaintext, pipelined, 4k, 1m, json)" >&2; exit 2 ;;
     esac
 done
 
@@ -395,6 +424,7 @@ EOF
 path_of() {
     case "$1" in
         plaintext|pipelined) echo /plaintext ;;
+        json) echo /json ;;
         4k) echo /4k.bin ;;
         1m) echo /1m.bin ;;
     esac
@@ -412,6 +442,7 @@ title_of() {
         pipelined) echo "plaintext pipelined x$PIPELINE" ;;
         4k) echo "4 KiB file" ;;
         1m) echo "1 MiB file" ;;
+        json) echo "JSON (keep-alive)" ;;
         *) echo "$1" ;;
     esac
 }
@@ -447,21 +478,25 @@ median() {
 # contestant, then each wireloom contestant over hyper and over nginx.
 table() {
     local field=$1 fmt=$2 name w r scen line v rv wv
-    local wl=() refs=()
+    local wl=() refs=() pairs=() p
     for name in "${AVAILABLE[@]}"; do
         case "$name" in wireloom*) wl+=("$name") ;; hyper|nginx) refs+=("$name") ;; esac
     done
+    # The ratio columns: each wireloom server over hyper and nginx, and
+    # the axum app on wireloom over the same app on hyper.
+    for w in ${wl[@]+"${wl[@]}"}; do
+        for r in ${refs[@]+"${refs[@]}"}; do pairs+=("$w/$r"); done
+    done
+    if [[ " ${AVAILABLE[*]} " == *" axum-wireloom "* && " ${AVAILABLE[*]} " == *" axum-hyper "* ]]; then
+        pairs+=("axum-wireloom/axum-hyper")
+    fi
     line="| scenario |"
     for name in "${AVAILABLE[@]}"; do line+=" $(label_of "$name") |"; done
-    for w in ${wl[@]+"${wl[@]}"}; do
-        for r in ${refs[@]+"${refs[@]}"}; do line+=" $w/$r |"; done
-    done
+    for p in ${pairs[@]+"${pairs[@]}"}; do line+=" $p |"; done
     echo "$line"
     line="|---|"
     for name in "${AVAILABLE[@]}"; do line+="---:|"; done
-    for w in ${wl[@]+"${wl[@]}"}; do
-        for r in ${refs[@]+"${refs[@]}"}; do line+="---:|"; done
-    done
+    for p in ${pairs[@]+"${pairs[@]}"}; do line+="---:|"; done
     echo "$line"
     for scen in "${SCENARIO_LIST[@]}"; do
         line="| $(title_of "$scen") |"
@@ -473,12 +508,12 @@ table() {
                 line+=" - |"
             fi
         done
-        for w in ${wl[@]+"${wl[@]}"}; do
+        for p in ${pairs[@]+"${pairs[@]}"}; do
+            w=${p%%/*}
+            r=${p#*/}
             wv=$(awk -v n="$w" -v s="$scen" -v f="$field" '$1==n && $2==s {print $f}' "$TMP/results" | median)
-            for r in ${refs[@]+"${refs[@]}"}; do
-                rv=$(awk -v n="$r" -v s="$scen" -v f="$field" '$1==n && $2==s {print $f}' "$TMP/results" | median)
-                line+=" $(awk -v a="$wv" -v b="$rv" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a/b; else print "-"}') |"
-            done
+            rv=$(awk -v n="$r" -v s="$scen" -v f="$field" '$1==n && $2==s {print $f}' "$TMP/results" | median)
+            line+=" $(awk -v a="$wv" -v b="$rv" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a/b; else print "-"}') |"
         done
         echo "$line"
     done

@@ -84,6 +84,23 @@ pub mod compat;
 mod rt;
 pub use rt::{Sleep, TcpStream, TokioRuntime};
 
+#[cfg(feature = "tower")]
+pub mod serve;
+#[cfg(feature = "tower")]
+pub use serve::serve;
+
+#[cfg(feature = "tower")]
+pub mod tower {
+    //! tower services over `http` types (an axum `Router`) on the server:
+    //! [`serve`](crate::serve()) and
+    //! [`ServerBuilder::service`](crate::server::ServerBuilder::service)
+    //! (see [`wireloom_io::tower`]).
+    pub use wireloom_io::tower::{
+        from_http_response, into_http_request, BoxError, ConnectionInfo, IncomingBody,
+        ServiceHandler,
+    };
+}
+
 pub mod server {
     //! The HTTP/1.1 server on tokio (see [`wireloom_io::aio::server`]).
     pub use wireloom_io::aio::body::{Body, BodyStream, RequestBody, Upgraded};

@@ -267,6 +267,11 @@ impl RequestInfo {
         &self.head
     }
 
+    /// Takes the head (and the rest) out.
+    pub fn into_parts(self) -> (RequestHead, Framing, Params, Option<SocketAddr>) {
+        (self.head, self.framing, self.params, self.peer)
+    }
+
     /// The method.
     pub fn method(&self) -> &Method {
         &self.head.method

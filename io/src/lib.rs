@@ -14,7 +14,9 @@
 //! - [`rt`] and [`aio`]: the async engine (driver, server, client, SMTP)
 //!   written once against a small runtime trait that `wireloom-tokio` and
 //!   `wireloom-async-std` implement;
-//! - [`trace`]: the `tracing` spans and events every adapter emits.
+//! - [`trace`]: the `tracing` spans and events every adapter emits;
+//! - [`tower`] (feature `tower`): any tower `Service` over `http` types
+//!   (an axum `Router`) served by that engine.
 //!
 //! Nothing here owns a socket, a thread or a timer: the blocking, tokio and
 //! async-std adapters put those around these pieces.
@@ -58,3 +60,5 @@ pub mod smtp;
 pub mod static_files;
 pub mod tls;
 pub mod trace;
+#[cfg(feature = "tower")]
+pub mod tower;

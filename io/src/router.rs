@@ -104,6 +104,11 @@ impl<H> Router<H> {
         Router::default()
     }
 
+    /// Whether no route was added.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
     /// Adds a pattern route for `method`: literal segments, `{name}` for one
     /// segment, and a final `{*name}` for the rest of the path. GET routes
     /// also answer HEAD.

@@ -353,6 +353,22 @@ pub fn wants_upgrade(head: &RequestHead) -> bool {
     head.headers.contains("upgrade") && head.headers.contains_token("connection", "upgrade")
 }
 
+/// Whether trailer fields may be sent in the response to this request: an
+/// HTTP/1.1 request whose `TE` lists `trailers` (RFC 9110 §10.1.4; hyper
+/// asks the same). Without it a server drops the trailer section of a
+/// chunked response, as a recipient that never asked may fail on it.
+///
+/// ```
+/// use wireloom_core::http::{framing::accepts_trailers, Method, RequestHead};
+/// let mut head = RequestHead::new(Method::GET, "/").unwrap();
+/// assert!(!accepts_trailers(&head));
+/// head.header("TE", "gzip, Trailers").unwrap();
+/// assert!(accepts_trailers(&head));
+/// ```
+pub fn accepts_trailers(head: &RequestHead) -> bool {
+    head.version == Version::Http11 && head.headers.contains_token("te", "trailers")
+}
+
 /// What a request's Expect field asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expectation {

@@ -882,6 +882,23 @@ impl HeaderMap {
         })
     }
 
+    /// Calls `f` with every field's name and its value as shared bytes
+    /// (a slice of the parsed head, no copy), in order; stops at the first
+    /// error.
+    #[cfg(feature = "http")]
+    pub(crate) fn try_for_each_shared<E>(
+        &self,
+        mut f: impl FnMut(&[u8], Bytes) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match &self.repr {
+            Repr::Owned(e) => e.iter().try_for_each(|(n, v)| f(n.as_bytes(), v.0.clone())),
+            Repr::Parsed(p) => p
+                .spans
+                .iter()
+                .try_for_each(|[ns, ne, vs, ve]| f(&p.buf[ns..ne], p.buf.slice(vs..ve))),
+        }
+    }
+
     /// Removes every field.
     pub fn clear(&mut self) {
         match &mut self.repr {

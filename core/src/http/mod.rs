@@ -6,6 +6,8 @@
 //! - Codecs: the zero-copy head parser in [`parse`], body framing rules in
 //!   [`framing`], body decoders and the chunked coding in [`body`], head
 //!   writers in [`serialize`].
+//! - [`interop`] (feature `http`): conversions to and from the `http`
+//!   crate's types.
 //! - Connections: [`ServerConnection`] and [`ClientConnection`], both
 //!   [`Dialogue`](crate::Dialogue)s.
 
@@ -18,6 +20,8 @@ pub mod file;
 pub mod framing;
 mod head_reader;
 pub mod header;
+#[cfg(feature = "http")]
+pub mod interop;
 mod message;
 mod method;
 pub mod outbox;

@@ -96,6 +96,11 @@ impl RequestBody {
         RequestBody::default()
     }
 
+    /// Whether the request has no body at all.
+    pub fn is_empty(&self) -> bool {
+        self.shared.is_none() && self.pending.is_empty()
+    }
+
     /// The trailer fields of a chunked body, once the body has been read
     /// to its end (`None` before, and for a body without trailers).
     pub fn trailers(&self) -> Option<HeaderMap> {
@@ -246,6 +251,20 @@ impl AsyncRead for RequestBody {
 /// A streamed response body.
 pub type BodyStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
+/// A piece of a [`Body::Frames`] body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// Body bytes.
+    Data(Bytes),
+    /// The trailer fields; the body ends after them. Sent in the last
+    /// chunk of a chunked body; dropped when the body has a length (or the
+    /// client cannot take them: see the producer, e.g. [`crate::tower`]).
+    Trailers(HeaderMap),
+}
+
+/// A streamed response body of data and (at its end) trailer fields.
+pub type FrameStream = Pin<Box<dyn Stream<Item = io::Result<Frame>> + Send>>;
+
 /// A byte stream the handler takes over after a protocol switch.
 pub trait AsyncSocket: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> AsyncSocket for T {}
@@ -281,6 +300,12 @@ pub enum Body {
     Stream(BodyStream),
     /// Planned segments of a cached file (sent with Content-Length).
     File(CachedFile, Vec<Segment>),
+    /// Streamed data then, optionally, trailer fields: with a length
+    /// (`Some`: sent with Content-Length, and a stream that does not give
+    /// exactly that many bytes cuts the connection) or without (chunked to
+    /// HTTP/1.1 clients, trailers in the last chunk). Each piece is written
+    /// before the next is asked for.
+    Frames(FrameStream, Option<u64>),
     /// Switch protocols (101 to an Upgrade request, 2xx to CONNECT): the
     /// function receives the transport once the head is written.
     Upgrade(UpgradeFn),
@@ -293,6 +318,7 @@ impl fmt::Debug for Body {
             Body::Full(b) => write!(f, "Full({} bytes)", b.len()),
             Body::Stream(_) => f.write_str("Stream"),
             Body::File(file, _) => write!(f, "File({})", file.path().display()),
+            Body::Frames(_, len) => write!(f, "Frames({len:?})"),
             Body::Upgrade(_) => f.write_str("Upgrade"),
         }
     }
@@ -307,6 +333,14 @@ impl Body {
     /// A streamed body read from a `futures-io` reader.
     pub fn reader(r: impl AsyncRead + Send + Unpin + 'static) -> Body {
         Body::Stream(reader_stream(r))
+    }
+
+    /// A body of data and trailer [`Frame`]s, with a length if it is known.
+    pub fn frames(
+        s: impl Stream<Item = io::Result<Frame>> + Send + 'static,
+        length: Option<u64>,
+    ) -> Body {
+        Body::Frames(Box::pin(s), length)
     }
 
     /// A protocol switch: `f` gets the transport after the head is written.
@@ -333,7 +367,8 @@ impl ResponseBody for Body {
         match self {
             Body::Empty | Body::Upgrade(_) => BodyLength::Known(0),
             Body::Full(b) => BodyLength::Known(b.len() as u64),
-            Body::Stream(_) => BodyLength::Unknown,
+            Body::Stream(_) | Body::Frames(_, None) => BodyLength::Unknown,
+            Body::Frames(_, Some(n)) => BodyLength::Known(*n),
             Body::File(_, segments) => BodyLength::Known(segments_len(segments)),
         }
     }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use wireloom_core::http::file::Segment;
 use wireloom_core::http::{
-    Framing, Method, RequestHead, ServerConfig, ServerConnection, ServerEvent,
+    Framing, HeaderMap, Method, RequestHead, ServerConfig, ServerConnection, ServerEvent,
 };
 use wireloom_core::Dialogue;
 
@@ -83,6 +83,12 @@ impl std::ops::Deref for Request {
 }
 
 impl Request {
+    /// Takes the request apart: what the handler knows of it, the TLS
+    /// server name, the body.
+    pub fn into_parts(self) -> (RequestInfo, Option<String>, RequestBody) {
+        (self.info, self.server_name, self.body)
+    }
+
     /// A request with an empty body (for tests and for calling handlers
     /// directly).
     pub fn new(head: RequestHead) -> Request {
@@ -236,6 +242,8 @@ struct Shared<R: Runtime> {
     rt: R,
     config: ServerConfig,
     router: Router<BoxHandler>,
+    /// Answers what no route matches (instead of the router's 404).
+    fallback: Option<BoxHandler>,
     middleware: Arc<[Arc<dyn Middleware>]>,
     pages: Arc<ErrorPages<Body>>,
     tls: Option<ServerTlsConfig>,
@@ -253,6 +261,9 @@ pub struct ServerBuilder<R: Runtime> {
     rt: R,
     opts: ServerOptions<BoxHandler, Arc<dyn Middleware>, Body>,
     tls: Option<ServerTlsConfig>,
+    fallback: Option<BoxHandler>,
+    /// Listeners bound by the caller.
+    listeners: Vec<std::net::TcpListener>,
 }
 
 impl<R: Runtime> ServerBuilder<R> {
@@ -262,6 +273,8 @@ impl<R: Runtime> ServerBuilder<R> {
             rt,
             opts: ServerOptions::new(10_000),
             tls: None,
+            fallback: None,
+            listeners: Vec::new(),
         }
     }
 
@@ -280,9 +293,29 @@ impl<R: Runtime> ServerBuilder<R> {
         self
     }
 
+    /// Answers every request that no route matches with `h` (instead of
+    /// the router's 404; a path that exists for other methods still gets
+    /// 405). Middleware wraps it as it wraps routes. With no routes at
+    /// all, `h` answers every request (any target form), unrouted.
+    pub fn fallback(mut self, h: impl Handler) -> Self {
+        self.fallback = Some(Arc::new(h));
+        self
+    }
+
+    /// Serves on a listener bound by the caller (besides the addresses
+    /// given to [`bind`](Self::bind)). It is set non-blocking and
+    /// registered with the runtime when serving starts.
+    pub fn listener(mut self, l: std::net::TcpListener) -> Self {
+        self.listeners.push(l);
+        self
+    }
+
     /// Binds the listeners.
     pub fn build(self) -> io::Result<Server<R>> {
-        let listeners = self.opts.listen()?;
+        let mut listeners = self.listeners;
+        if listeners.is_empty() || !self.opts.addrs.is_empty() {
+            listeners.extend(self.opts.listen()?);
+        }
         let addrs = listeners
             .iter()
             .map(|l| l.local_addr())
@@ -295,6 +328,7 @@ impl<R: Runtime> ServerBuilder<R> {
                 rt: self.rt,
                 config: o.config,
                 router: o.router,
+                fallback: self.fallback,
                 middleware: o.middleware.into(),
                 pages: Arc::new(o.pages),
                 tls: self.tls,
@@ -863,7 +897,15 @@ fn start<R: Runtime>(
     // The head is needed again only for a custom error page.
     let page_head = (!shared.pages.is_empty()).then(|| Box::new(head.clone()));
     let trace = RequestTrace::start(&head, Some(peer));
-    let (endpoint, params) = route(&shared.router, &head);
+    let (endpoint, params) = match &shared.fallback {
+        // Nothing to route: every request goes to the fallback.
+        Some(f) if shared.router.is_empty() => (Ok(f), Params::default()),
+        Some(f) => match route(&shared.router, &head) {
+            (Err(NoRoute::NotFound), _) => (Ok(f), Params::default()),
+            found => found,
+        },
+        None => route(&shared.router, &head),
+    };
     let request = Request {
         info: RequestInfo::new(head, framing, params, Some(peer)),
         server_name: server_name.map(str::to_string),
@@ -999,11 +1041,11 @@ async fn write_response<R: Runtime>(
         Ok(None) => return Outcome::Continue(now),
         Err(_) => return Outcome::Close(Cut::Protocol),
     };
-    let streamed = matches!(body, Body::Stream(_) | Body::File(..));
+    let streamed = matches!(body, Body::Stream(_) | Body::File(..) | Body::Frames(..));
     let sent = match body {
-        Body::Empty => Ok(None),
+        Body::Empty => Ok(Sent::Done(None)),
         Body::Full(b) => match conn.send_data(b) {
-            Ok(()) => Ok(None),
+            Ok(()) => Ok(Sent::Done(None)),
             Err(_) => Err(Cut::Protocol),
         },
         // Streams, files and upgrades wait for the socket (and the disk):
@@ -1012,28 +1054,37 @@ async fn write_response<R: Runtime>(
         other => Box::pin(send_body(shared, conn, drv, other)).await,
     };
     match sent {
-        Ok(None) => {
+        Ok(Sent::Done(trailers)) => {
             // A streamed or file body took time of its own.
             let now = if streamed { Instant::now() } else { now };
-            match conn.send_end(now, None) {
+            match conn.send_end(now, trailers) {
                 Ok(()) => Outcome::Continue(now),
                 Err(_) => Outcome::Close(Cut::Protocol),
             }
         }
-        Ok(Some(f)) => Outcome::Upgrade(f),
+        Ok(Sent::Upgrade(f)) => Outcome::Upgrade(f),
         // Cut: the client sees an incomplete body, and the connection ends.
         Err(cut) => Outcome::Close(cut),
     }
 }
 
-/// Sends `body` after its head; `Ok(Some(f))` when the protocol switched.
+/// What [`send_body`] did.
+enum Sent {
+    /// The body is written; these trailer fields end it.
+    Done(Option<HeaderMap>),
+    /// The protocol switched.
+    Upgrade(body::UpgradeFn),
+}
+
+/// Sends `body` after its head.
 async fn send_body<R: Runtime>(
     shared: &Shared<R>,
     conn: &mut ServerConnection,
     drv: &mut ConnDriver<R>,
     body: Body,
-) -> Result<Option<body::UpgradeFn>, Cut> {
+) -> Result<Sent, Cut> {
     let usage = |_| Cut::Protocol;
+    let mut trailers = None;
     match body {
         Body::Empty => {}
         Body::Full(b) => conn.send_data(b).map_err(usage)?,
@@ -1042,6 +1093,20 @@ async fn send_body<R: Runtime>(
                 Some(Ok(b)) => {
                     conn.send_data(b).map_err(usage)?;
                     flush_timed(shared, drv, conn).await?;
+                }
+                Some(Err(_)) => return Err(Cut::Source),
+                None => break,
+            }
+        },
+        Body::Frames(mut s, _) => loop {
+            match poll_fn(|cx| s.as_mut().poll_next(cx)).await {
+                Some(Ok(body::Frame::Data(b))) => {
+                    conn.send_data(b).map_err(usage)?;
+                    flush_timed(shared, drv, conn).await?;
+                }
+                Some(Ok(body::Frame::Trailers(t))) => {
+                    trailers = Some(t);
+                    break;
                 }
                 Some(Err(_)) => return Err(Cut::Source),
                 None => break,
@@ -1089,11 +1154,11 @@ async fn send_body<R: Runtime>(
         Body::Upgrade(f) => {
             flush_timed(shared, drv, conn).await?;
             if conn.is_switched() {
-                return Ok(Some(f));
+                return Ok(Sent::Upgrade(f));
             }
         }
     }
-    Ok(None)
+    Ok(Sent::Done(trailers))
 }
 
 /// Serves files under a directory through the mmap [`FileCache`](crate::cache::FileCache),
