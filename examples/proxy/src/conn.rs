@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wireloom_core::http::pool::{retry_on_fresh_connection, Failure};
@@ -78,6 +78,11 @@ struct Conn {
     abort: bool,
     sleep: Pin<Box<tokio::time::Sleep>>,
     armed: Option<Instant>,
+    /// While bytes wait for the client: when it must have taken some
+    /// (pushed out by each write that makes progress).
+    send_deadline: Option<Instant>,
+    /// `client.written()` when `send_deadline` was last pushed out.
+    sent: u64,
 }
 
 /// Serves one accepted client connection until it closes.
@@ -94,19 +99,70 @@ pub async fn serve(client: Side, peer: SocketAddr, shared: Arc<Shared>) {
         abort: false,
         sleep: Box::pin(tokio::time::sleep_until(now.into())),
         armed: None,
+        send_deadline: None,
+        sent: 0,
     };
     let _ = conn.run().await;
 }
 
+/// Time a refused connection gets to receive its 503 (TLS handshake
+/// included) before it is dropped.
+const REFUSE_TIME: Duration = Duration::from_secs(1);
+/// Longest lingering close of a refused connection: what the client
+/// still sends is read and dropped, so the kernel does not answer it with
+/// a reset that could destroy the 503 before the client read it.
+const REFUSE_LINGER: Duration = Duration::from_millis(500);
+
 /// Serves a client connection the proxy does not take (over the
-/// connection limit): 503 and close.
+/// connection limit): core's 503 (`Connection: close`, `Retry-After`),
+/// delivered after the TLS handshake on a TLS listener, then a short
+/// lingering close. Bounded by [`REFUSE_TIME`] + [`REFUSE_LINGER`].
 pub async fn refuse(mut client: Side, shared: Arc<Shared>) {
-    let mut http = ServerConnection::new(shared.settings.server.clone(), Instant::now());
+    let now = Instant::now();
+    let mut http = ServerConnection::new(shared.settings.server.clone(), now);
+    http.set_date(wireloom_io::date::at(now));
     http.refuse(StatusCode::SERVICE_UNAVAILABLE);
     while let Some(b) = http.poll_transmit() {
-        let _ = client.queue(b);
+        if client.queue(b).is_err() {
+            return;
+        }
     }
-    let _ = client.flush();
+    let delivered = tokio::time::timeout(REFUSE_TIME, async {
+        loop {
+            client.flush()?;
+            if client.pending() == 0 && !client.is_handshaking() {
+                return client.shutdown_write();
+            }
+            let readable = poll_fn(|cx| {
+                if client.poll_write_ready(cx).is_ready() {
+                    return Poll::Ready(false);
+                }
+                client.poll_read_ready(cx).map(|_| true)
+            })
+            .await;
+            if readable {
+                // Drives the TLS handshake; request bytes are dropped.
+                if let Read::Eof = client.read()? {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                client.buf.clear();
+            }
+        }
+    })
+    .await;
+    if !matches!(delivered, Ok(Ok(()))) {
+        return;
+    }
+    let _ = tokio::time::timeout(REFUSE_LINGER, async {
+        loop {
+            poll_fn(|cx| client.poll_read_ready(cx)).await;
+            match client.read() {
+                Ok(Read::Data) | Ok(Read::WouldBlock) => client.buf.clear(),
+                Ok(Read::Eof) | Err(_) => break,
+            }
+        }
+    })
+    .await;
 }
 
 fn body_length(framing: Framing) -> BodyLength {
@@ -124,6 +180,7 @@ impl Conn {
             self.http.set_date(wireloom_io::date::at(now));
             let progress = self.step(now).await?;
             self.client.flush()?;
+            self.watch_send(now);
             if let Some(ex) = &mut self.ex {
                 if ex.up.side.flush().is_err() {
                     // Written into a closed connection: what the
@@ -169,6 +226,11 @@ impl Conn {
                 Wake::Timer => {
                     let now = Instant::now();
                     self.armed = None;
+                    if self.send_deadline.is_some_and(|d| d <= now) {
+                        // The client took nothing for the send timeout:
+                        // it stopped reading. Drop it (and its upstream).
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
                     self.http.handle_timeout(now);
                     if let Some(ex) = &mut self.ex {
                         ex.up.http.handle_timeout(now);
@@ -445,13 +507,26 @@ impl Conn {
         }
     }
 
+    /// Arms, pushes out or clears the send deadline after a flush: armed
+    /// while bytes wait for the client, pushed out whenever the client
+    /// took some, cleared once it took everything.
+    fn watch_send(&mut self, now: Instant) {
+        let written = self.client.written();
+        if self.client.pending() == 0 {
+            self.send_deadline = None;
+        } else if self.send_deadline.is_none() || written != self.sent {
+            self.send_deadline = Some(now + self.shared.settings.send_timeout);
+        }
+        self.sent = written;
+    }
+
     /// Waits until a socket is ready or the earliest timer fires.
     async fn wait(&mut self) -> Wake {
         let up_timer = self.ex.as_ref().and_then(|e| e.up.http.poll_timeout());
-        let deadline = match (self.http.poll_timeout(), up_timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = [self.http.poll_timeout(), up_timer, self.send_deadline]
+            .into_iter()
+            .flatten()
+            .min();
         // The timer is moved only when the deadline comes earlier than the
         // one armed: a later deadline (each request pushes the idle and
         // response timers out) lets the armed timer fire early, the

@@ -70,6 +70,10 @@ pub struct Settings {
     pub via: headers::Via,
     /// A tunnel (after a 101) closes after this long without a byte.
     pub tunnel_timeout: Duration,
+    /// A client that takes no byte of what is queued for it for this long
+    /// is dropped (it stopped reading: without this its connection, and
+    /// its slot under `max_connections`, would be held forever).
+    pub send_timeout: Duration,
     /// TLS on the listening side.
     pub tls: Option<ServerTlsConfig>,
     /// Client connections served at once; more are answered 503.

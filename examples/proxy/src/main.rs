@@ -70,6 +70,10 @@ struct Args {
     /// without traffic.
     #[arg(long, default_value = "300s", value_parser = duration)]
     tunnel_timeout: Duration,
+    /// A client that reads none of the bytes queued for it for this long
+    /// is disconnected.
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    send_timeout: Duration,
     /// Largest request body in bytes (413 past it); 0 for no limit.
     #[arg(long, default_value_t = 16 << 20)]
     max_body: u64,
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
         server,
         via,
         tunnel_timeout: args.tunnel_timeout,
+        send_timeout: args.send_timeout,
         tls,
         max_connections: args.max_connections,
     };

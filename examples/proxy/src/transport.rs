@@ -79,6 +79,9 @@ pub struct Side {
     write_shut: bool,
     /// The last read filled its room: make more for the next.
     bulk: bool,
+    /// Bytes written to the socket so far (progress of the write queue,
+    /// for the send timeout).
+    written: u64,
 }
 
 fn tls_err(e: TlsError) -> io::Error {
@@ -107,6 +110,7 @@ impl Side {
             eof: false,
             write_shut: false,
             bulk: false,
+            written: 0,
         }
     }
 
@@ -115,9 +119,20 @@ impl Side {
         &self.tcp
     }
 
+    /// Bytes written to the socket since it was opened.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
     /// Bytes queued and not written yet.
     pub fn pending(&self) -> usize {
         self.out_len
+    }
+
+    /// Whether a TLS handshake is still under way (never for plain TCP):
+    /// plaintext queued now leaves only once it completes.
+    pub fn is_handshaking(&self) -> bool {
+        matches!(&self.io, Io::Tls(pump) if pump.is_handshaking())
     }
 
     /// Whether the peer closed its sending side.
@@ -216,6 +231,7 @@ impl Side {
                 }
             };
             self.out_len -= written;
+            self.written += written as u64;
             let mut left = written;
             while left > 0 {
                 let front = self.out.front_mut().expect("written bytes were queued");

@@ -690,3 +690,80 @@ fn tls_on_the_listening_side_with_curl() {
     ]);
     assert_eq!(out, b"over tlsover tls");
 }
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_after_the_send_timeout() {
+    let dir = TempDir::new("proxy-stall");
+    let big = dir.join("big");
+    std::fs::write(&big, vec![b'x'; 16 << 20]).unwrap();
+    let (_ng, ng_port) = start_nginx(
+        "",
+        &format!(
+            "location = /big {{ alias {}; }} location / {{ return 200 \"hi\"; }}",
+            big.display()
+        ),
+    );
+    let (_p, addr) = proxy(
+        &format!("127.0.0.1:{ng_port}"),
+        &["--max-connections", "1", "--send-timeout", "500ms"],
+    );
+    // A client with a tiny receive window asks for 16 MiB and never reads:
+    // the proxy's queue for it fills and stays full.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&addr.into()).unwrap();
+    let mut stalled: TcpStream = sock.into();
+    stalled
+        .write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    // It held the only connection slot; once the send timeout drops it,
+    // the next client is served (not refused with 503) again.
+    let served = wireloom_testkit::net::wait_until(Duration::from_secs(15), || {
+        raw_status(
+            addr,
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        ) == "200"
+    });
+    assert!(served, "the stalled client still holds its slot");
+    drop(stalled);
+}
+
+#[test]
+fn over_the_connection_limit_on_tls_the_503_arrives_after_the_handshake() {
+    let dir = TempDir::new("proxy-tls-busy");
+    let p = pki::pki();
+    pki::write_files(&p, dir.path());
+    let (_ng, ng_port) = start_nginx("", "location / { return 200 \"hi\"; }");
+    let cert = dir.join("cert.pem").display().to_string();
+    let key = dir.join("key.pem").display().to_string();
+    let (_p, addr) = proxy(
+        &format!("127.0.0.1:{ng_port}"),
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--max-connections",
+            "1",
+        ],
+    );
+    // The only slot: a connection that has not even started its handshake.
+    let _held = TcpStream::connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let ca = dir.join("ca.pem").display().to_string();
+    let (code, err) = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "10",
+        "--cacert",
+        &ca,
+        "--resolve",
+        &format!("localhost:{}:127.0.0.1", addr.port()),
+        &format!("https://localhost:{}/", addr.port()),
+    ]);
+    assert_eq!(code, "503", "{err}");
+}
