@@ -68,7 +68,9 @@ struct Args {
     /// Submission users: a file of `user:password` lines (`#` comments).
     #[arg(long, value_name = "FILE")]
     users: Option<PathBuf>,
-    /// A submission user, `user:password` (repeatable).
+    /// A submission user, `user:password` (repeatable). Visible to every
+    /// local user in the process list: for tests; use --users in
+    /// production.
     #[arg(long, value_name = "USER:PASS")]
     user: Vec<String>,
     /// Spool directory (created if missing).
@@ -87,8 +89,15 @@ struct Args {
     /// Name the smarthost's certificate must carry (default: its host).
     #[arg(long, value_name = "NAME")]
     smarthost_tls_name: Option<String>,
-    /// AUTH to the smarthost, `user:password`.
-    #[arg(long, value_name = "USER:PASS")]
+    /// AUTH to the smarthost, `user:password`. Prefer the environment
+    /// variable MAIL_RELAY_SMARTHOST_AUTH: a command line is visible to
+    /// every local user in the process list.
+    #[arg(
+        long,
+        value_name = "USER:PASS",
+        env = "MAIL_RELAY_SMARTHOST_AUTH",
+        hide_env_values = true
+    )]
     smarthost_auth: Option<String>,
     /// Our host name (greeting, Received, bounces).
     #[arg(long, default_value = "localhost")]
@@ -376,8 +385,18 @@ fn accept_loop(
             Arc::clone(&active),
         );
         std::thread::spawn(move || {
+            // Released however the thread ends, a panic included.
+            let _slot = Slot(active);
             inbound::serve(stream, &listener, &shared);
-            active.fetch_sub(1, Ordering::SeqCst);
         });
+    }
+}
+
+/// One connection slot under --max-connections, given back on drop.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -213,11 +213,20 @@ impl Runner {
         let (data, size) = match self.spool.open_data(id) {
             Ok(d) => d,
             Err(e) => {
+                // Retried like any temporary failure, so it also expires
+                // (and bounces) after --max-age instead of being retried
+                // for ever.
                 self.log
                     .error(format_args!("{id}: cannot read spooled data: {e}; kept"));
-                record.attempts += 1;
-                record.next_attempt_ms = unix_ms() + self.retry.max.as_millis() as u64;
-                self.queue.insert(id.to_string(), record);
+                let why = format!("451 4.3.0 spooled data unreadable: {e}");
+                for rc in record
+                    .rcpts
+                    .iter_mut()
+                    .filter(|r| r.state == RcptState::Pending)
+                {
+                    rc.reply = Some(why.clone());
+                }
+                self.finish(record);
                 return Outcome::Answered;
             }
         };
@@ -278,8 +287,16 @@ impl Runner {
             }
             Err(Error::Usage(e)) => {
                 // The smarthost cannot take this message as it is (too
-                // large for its SIZE, needs an extension it lacks): final.
-                let text = format!("554 5.3.4 {e}");
+                // large for its SIZE, needs an extension it lacks): final,
+                // with the enhanced status code (RFC 3463) that says why.
+                let status = match &e {
+                    UsageError::MessageTooLarge { .. } => "5.3.4",
+                    UsageError::NeedsExtension("SMTPUTF8") => "5.6.7",
+                    UsageError::NeedsExtension(_) | UsageError::UndeclaredEightBit => "5.6.3",
+                    UsageError::InvalidAddress { .. } => "5.1.3",
+                    _ => "5.3.0",
+                };
+                let text = format!("554 {status} {e}");
                 for &i in &pending {
                     mark(&mut record.rcpts[i], true, text.clone());
                 }
