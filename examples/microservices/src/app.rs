@@ -361,11 +361,18 @@ impl App {
             ),
             Endpoint::CreateOrder => (Service::Orders, Method::POST, "/orders".to_string()),
             Endpoint::ListOrders => (Service::Orders, Method::GET, "/orders".to_string()),
-            Endpoint::GetOrder => (
-                Service::Orders,
-                Method::GET,
-                format!("/orders/{}", id.unwrap_or("")),
-            ),
+            // The router hands out percent-decoded parameters: only an id
+            // the orders service could know (digits) is put into the
+            // downstream path, so `..%2F`, `%3F` or spaces never reshape
+            // the URL the gateway calls. Anything else is no such order.
+            Endpoint::GetOrder => match id {
+                Some(i)
+                    if !i.is_empty() && i.len() <= 18 && i.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    (Service::Orders, Method::GET, format!("/orders/{i}"))
+                }
+                _ => return Step::Done(Reply::error(404, "no such order")),
+            },
             Endpoint::Health => unreachable!("answered before"),
         };
         let body = if method == Method::POST {

@@ -156,6 +156,14 @@ fn scenario(runtime: &str) -> Vec<Line> {
         call("list orders", "GET", &u("/orders"), "r13", None),
         call("get order", "GET", &u("/orders/1"), "r14", None),
         call("missing order", "GET", &u("/orders/7"), "r15", None),
+        // A decoded parameter never reshapes the downstream URL.
+        call(
+            "order id with a path",
+            "GET",
+            &u("/orders/..%2F..%2Fhealth"),
+            "r17",
+            None,
+        ),
         call("wrong method", "DELETE", &u("/orders/1"), "r16", None),
     ];
     // The services talk over pooled keep-alive connections: after ten
@@ -261,6 +269,7 @@ fn blocking_and_tokio_give_the_same_answers() {
     );
     assert_eq!(get("get order").1, 200);
     assert_eq!(get("missing order").1, 404);
+    assert_eq!(get("order id with a path").1, 404);
     assert_eq!(get("wrong method").1, 405);
     for label in [
         "orders hanging",
