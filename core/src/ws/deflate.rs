@@ -460,9 +460,17 @@ pub(crate) struct Inflater {
     no_context_takeover: bool,
     inner: Option<Decompress>,
     /// The current message's deflate stream ended (a BFINAL block): the
-    /// rest of the message (padding of an empty stored block) is ignored.
+    /// rest of the message may only be (a piece of) an empty stored block,
+    /// [`AFTER_FINAL`]; anything else is corrupt.
     stream_ended: bool,
+    /// Bytes of [`AFTER_FINAL`] seen since the stream ended.
+    after_final: usize,
 }
+
+/// What may follow a final (BFINAL) block in a message (RFC 7692
+/// §7.2.3.6): the start of an empty stored block whose `00 00 ff ff`
+/// the sender stripped; typically one `00` byte, or nothing.
+const AFTER_FINAL: [u8; 5] = [0x00, 0x00, 0x00, 0xff, 0xff];
 
 impl std::fmt::Debug for Inflater {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -480,7 +488,22 @@ impl Inflater {
             no_context_takeover,
             inner: None,
             stream_ended: false,
+            after_final: 0,
         }
+    }
+
+    /// Checks bytes of the message that follow the end of its deflate
+    /// stream: only a prefix of [`AFTER_FINAL`] is allowed, so a peer's
+    /// data there is refused rather than silently lost.
+    fn after_final(&mut self, bytes: &[u8], end: bool) -> Result<(), InflateError> {
+        let seen = self.after_final;
+        if seen + bytes.len() > AFTER_FINAL.len() || bytes != &AFTER_FINAL[seen..seen + bytes.len()]
+        {
+            return Err(InflateError::Corrupt);
+        }
+        self.after_final = if end { 0 } else { seen + bytes.len() };
+        self.stream_ended = !end;
+        Ok(())
     }
 
     /// Inflates `input` (a piece of a compressed message), appending to
@@ -494,10 +517,7 @@ impl Inflater {
         limit: usize,
     ) -> Result<(), InflateError> {
         if self.stream_ended {
-            if end {
-                self.stream_ended = false;
-            }
-            return Ok(());
+            return self.after_final(input, end);
         }
         let bits = self.window_bits;
         let d = self
@@ -541,8 +561,8 @@ impl Inflater {
                 // of an empty stored block, and the next message starts
                 // a new stream.
                 d.reset(false);
-                self.stream_ended = !end;
-                return Ok(());
+                let rest = if is_tail { &[][..] } else { input };
+                return self.after_final(rest, end);
             }
             let all_fed = input.is_empty() && tail.is_empty();
             if all_fed && used == 0 && produced == 0 && out.len() < out.capacity() {
@@ -691,6 +711,53 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, b"Hello");
+        // BFINAL, split so the padding arrives in a later fragment.
+        let mut i = Inflater::new(15, false);
+        out.clear();
+        i.inflate(
+            &[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            false,
+            &mut out,
+            100,
+        )
+        .unwrap();
+        i.inflate(&[0x00], true, &mut out, 100).unwrap();
+        assert_eq!(out, b"Hello");
+        // The next message on the same inflater starts a new stream.
+        out.clear();
+        i.inflate(
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            true,
+            &mut out,
+            100,
+        )
+        .unwrap();
+        assert_eq!(out, b"Hello");
+    }
+
+    #[test]
+    fn data_after_a_final_block_is_corrupt_not_dropped() {
+        // "Hello" in a BFINAL block, then more bytes of the same message
+        // that are not the padding of an empty stored block.
+        for rest in [&[0x01][..], &[0x00, 0x48, 0x65], &[0xf2, 0x48, 0x05, 0x00]] {
+            let mut i = Inflater::new(15, false);
+            let mut out = Vec::new();
+            let mut msg = vec![0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+            msg.extend_from_slice(rest);
+            assert_eq!(
+                i.inflate(&msg, true, &mut out, 100),
+                Err(InflateError::Corrupt),
+                "{rest:02x?}"
+            );
+            // Split: the extra bytes in a later fragment.
+            let mut i = Inflater::new(15, false);
+            i.inflate(&msg[..7], false, &mut out, 100).unwrap();
+            assert_eq!(
+                i.inflate(&msg[7..], true, &mut out, 100),
+                Err(InflateError::Corrupt),
+                "{rest:02x?}"
+            );
+        }
     }
 
     #[test]
