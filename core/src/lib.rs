@@ -47,6 +47,7 @@
 //!   server and client connections.
 //! - [`mime`]: MIME messages.
 //! - [`smtp`]: SMTP client and server dialogues.
+//! - [`ws`]: WebSocket (RFC 6455) with permessage-deflate (RFC 7692).
 
 #![forbid(unsafe_code)]
 
@@ -54,6 +55,7 @@ mod dialogue;
 pub mod http;
 pub mod mime;
 pub mod smtp;
+pub mod ws;
 
 pub use dialogue::Dialogue;
 
