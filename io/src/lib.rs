@@ -41,3 +41,4 @@ pub mod rt;
 pub mod smtp;
 pub mod static_files;
 pub mod tls;
+pub mod ws;
