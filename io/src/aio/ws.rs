@@ -39,7 +39,7 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use futures_io::AsyncWrite;
+use futures_io::{AsyncRead, AsyncWrite};
 use url::Url;
 use wireloom_core::http::{BodyLength, ClientConnection};
 use wireloom_core::ws::{
@@ -53,7 +53,7 @@ use super::conn::{client_handshake, Conn};
 use super::driver::Driver;
 use super::server::{BoxHandler, Handler, Request, Response};
 use crate::http_client::head_event;
-use crate::rt::{connect_host, poll_until, BoxFuture, Runtime};
+use crate::rt::{connect_host, poll_until, BoxFuture, Runtime, Timer};
 use crate::tls::{ClientTlsConfig, TlsError};
 use crate::ws::{Limits, SendError, Session, WsConfig, WsEvent, WsHandle};
 
@@ -70,7 +70,17 @@ pub struct WebSocket<R: Runtime> {
     session: Session,
     protocol: Option<String>,
     transport_closed: bool,
+    /// After closing our side: the peer's remaining bytes are read and
+    /// dropped until its EOF, [`LINGER_BYTES`] or the timer, so that our
+    /// close frame is not lost to a reset (a peer still sending when a
+    /// limit closed the connection).
+    linger: Option<(R::Timer, usize)>,
 }
+
+/// How long a closed connection reads what the peer still sends.
+const LINGER: Duration = Duration::from_secs(2);
+/// How much it reads then, at most.
+const LINGER_BYTES: usize = 64 << 20;
 
 impl<R: Runtime> fmt::Debug for WebSocket<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -122,6 +132,7 @@ impl<R: Runtime> WebSocket<R> {
             session,
             protocol,
             transport_closed: false,
+            linger: None,
         }
     }
 
@@ -156,6 +167,24 @@ impl<R: Runtime> WebSocket<R> {
                     let _ = ready!(self.drv.poll_flush(cx, &mut self.session.ws));
                     let _ = ready!(Pin::new(&mut self.drv.io).poll_close(cx));
                     self.transport_closed = true;
+                    if !self.drv.peer_closed() {
+                        let t = self.drv.runtime().timer(Instant::now() + LINGER);
+                        self.linger = Some((t, 0));
+                    }
+                }
+                if let Some((timer, dropped)) = &mut self.linger {
+                    let io = &mut self.drv.io;
+                    let r = super::scratch::with_read(|scratch| loop {
+                        match Pin::new(&mut *io).poll_read(cx, scratch) {
+                            Poll::Ready(Ok(n)) if n > 0 && *dropped < LINGER_BYTES => *dropped += n,
+                            Poll::Ready(_) => return Poll::Ready(()),
+                            Poll::Pending => return Poll::Pending,
+                        }
+                    });
+                    if r.is_pending() && timer.poll_fire(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    self.linger = None;
                 }
                 return Poll::Ready(None);
             }
@@ -167,6 +196,15 @@ impl<R: Runtime> WebSocket<R> {
             if let Poll::Ready(Err(_)) = self.drv.poll_flush(cx, &mut self.session.ws) {
                 self.session.transport_gone(Instant::now());
                 continue;
+            }
+            // Input already read that the connection left (it stops at its
+            // limit of pending events): feed it before waiting for more.
+            if !self.drv.buf.is_empty() && self.session.ws.wants_input() {
+                let before = self.drv.buf.len();
+                self.drv.feed_buffered(Instant::now(), &mut self.session.ws);
+                if self.drv.buf.len() != before {
+                    continue;
+                }
             }
             match self.drv.poll_wait(cx, &mut self.session.ws) {
                 // Input, a timer or EOF (or a failed read, handed to the

@@ -38,7 +38,6 @@ pub enum FullPolicy {
     Close(CloseCode, String),
 }
 
-
 /// The bounds of one connection's mailbox.
 #[derive(Debug, Clone)]
 pub struct Limits {

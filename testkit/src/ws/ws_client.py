@@ -20,6 +20,10 @@
 #   chat:N        /ws/chat: N clients (asyncio: concurrently; sync: in
 #                 threads) each send "hello from client-I"; each must
 #                 receive all N greetings.
+#   greeter:FILE  /ws/chat (sync API whatever API says): connects, creates
+#                 FILE, waits (20 s at most) for a message "hello from NAME",
+#                 answers "welcome NAME" and waits for that to come back
+#                 through the hub too.
 #   raw-unmasked  any WebSocket route, over a raw socket: an unmasked
 #                 client frame; the server must close with 1002.
 #   raw-bad-utf8  the same with a masked text frame holding invalid UTF-8
@@ -113,6 +117,22 @@ if scenario == "raw-bad-utf8":
     # "\xce" then "\xff": invalid at the first byte of the second fragment.
     code = raw([masked(0x01, b"ok \xce"), masked(0x80, b"\xff rest")])
     assert code == 1007, "close code %r" % code
+    print("ok")
+    sys.exit(0)
+
+if scenario.startswith("greeter:"):
+    from websockets.sync.client import connect
+
+    with connect(url, compression=comp, open_timeout=TIMEOUT) as ws:
+        open(scenario.split(":", 1)[1], "w").close()
+        while True:
+            m = ws.recv(TIMEOUT)
+            if isinstance(m, str) and m.startswith("hello from "):
+                break
+        welcome = "welcome " + m[len("hello from "):]
+        ws.send(welcome)
+        while ws.recv(TIMEOUT) != welcome:
+            pass
     print("ok")
     sys.exit(0)
 
