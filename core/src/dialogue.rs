@@ -5,7 +5,8 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 /// The handle/poll contract shared by the HTTP server and client connections,
-/// the SMTP client and server dialogues and (later) the WebSocket connection.
+/// the SMTP client and server dialogues and the WebSocket connection
+/// ([`ws::WebSocket`](crate::ws::WebSocket)).
 ///
 /// Every adapter has a single generic driver written against this trait:
 ///

@@ -987,6 +987,12 @@ impl Dialogue for WebSocket {
     type Event = Event;
 
     fn handle_input(&mut self, now: Instant, input: &mut BytesMut) {
+        if self.state == State::AwaitEof {
+            // Nothing may follow the server's close; reading goes on only
+            // to see the transport end.
+            input.clear();
+            return;
+        }
         if !self.reading() || input.is_empty() {
             return;
         }
@@ -1071,7 +1077,9 @@ impl Dialogue for WebSocket {
     }
 
     fn wants_input(&self) -> bool {
-        self.reading() && self.events.len() < EVENT_HIGH
+        // A client that finished the close handshake still reads, to see
+        // the server end the transport (the bytes are discarded).
+        (self.reading() || self.state == State::AwaitEof) && self.events.len() < EVENT_HIGH
     }
 
     fn is_closed(&self) -> bool {

@@ -590,6 +590,7 @@ impl Deflater {
     /// Compresses a piece of a message, appending to `out`. `end`: the
     /// message ends with this piece (the 4-byte tail is stripped).
     pub(crate) fn deflate(&mut self, mut input: &[u8], end: bool, out: &mut Vec<u8>) {
+        let start = out.len();
         let (bits, level) = (self.window_bits, self.level);
         let c = self.inner.get_or_insert_with(|| {
             Compress::new_with_window_bits(Compression::new(level), false, bits)
@@ -609,8 +610,16 @@ impl Deflater {
             }
         }
         if end {
-            if out.ends_with(&TAIL) {
+            if out[start..].ends_with(&TAIL) {
                 out.truncate(out.len() - 4);
+            } else if out.len() == start {
+                // Nothing new since the last piece's sync flush (zlib
+                // refuses a second flush in a row): that flush's tail
+                // already left in an earlier frame, so the receiver's
+                // appended tail must not end up in the middle of a stored
+                // block header. One zero byte makes `00 00 00 ff ff`, an
+                // empty stored block, at the byte boundary the flush left.
+                out.push(0x00);
             }
             if self.no_context_takeover {
                 self.inner = None;
@@ -828,6 +837,30 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(p.client_max_window_bits, 12);
+    }
+
+    #[test]
+    fn streamed_message_ending_with_an_empty_piece() {
+        for first in [&b""[..], b"abc", &[7u8; 5000]] {
+            let mut d = Deflater::new(9, 6, false).unwrap();
+            let mut i = Inflater::new(9, false);
+            for round in 0..3 {
+                let mut a = Vec::new();
+                d.deflate(first, false, &mut a);
+                let mut b = Vec::new();
+                d.deflate(b"", true, &mut b);
+                let mut out = Vec::new();
+                i.inflate(&a, false, &mut out, 1 << 20).unwrap();
+                i.inflate(&b, true, &mut out, 1 << 20).unwrap();
+                assert_eq!(out, first, "round {round}");
+                // and the context still works for the next message
+                let mut z = Vec::new();
+                d.deflate(b"next message", true, &mut z);
+                out.clear();
+                i.inflate(&z, true, &mut out, 1 << 20).unwrap();
+                assert_eq!(out, b"next message");
+            }
+        }
     }
 
     #[test]

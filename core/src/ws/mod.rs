@@ -69,7 +69,9 @@
 //!    so reuse it with `reserve`, no copy happens). On EOF call
 //!    `handle_eof`. Then drain [`poll_event`](crate::Dialogue::poll_event)
 //!    to the application. `wants_input` goes false when 64 events wait,
-//!    when the peer's close arrived, and once closed.
+//!    when a server received the peer's close, and once closed (a client
+//!    that finished the close handshake keeps reading: it waits for the
+//!    server's EOF, and discards anything else).
 //! 3. **Writing.** After every `handle_*` call and every application call
 //!    (`send_text`, `send_binary`, `start_message`/`continue_message`/
 //!    `finish_message`, `send_ping`, `send_raw_frame`, `close`), pull
@@ -89,7 +91,12 @@
 //! 5. **Closing.** When [`is_closed`](crate::Dialogue::is_closed) is true
 //!    and `poll_transmit` returned `None`, close the transport (a server
 //!    closes first, as RFC 6455 §7.1.1 asks; a client waits for the
-//!    server's EOF via `AwaitEof`, bounded by `close_timeout`).
+//!    server's EOF via `AwaitEof`, bounded by `close_timeout`). After an
+//!    error the peer may still be sending (a message over the limit):
+//!    shut down the write half and read and discard for a short bounded
+//!    time before closing (a lingering close), or the kernel answers the
+//!    unread bytes with a reset and the peer may never read the close
+//!    frame with its 1009.
 //!
 //! Broadcast: encode once with [`encode_server_frame`] (an uncompressed
 //! frame is valid whatever each connection negotiated), and give each

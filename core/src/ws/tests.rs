@@ -437,6 +437,10 @@ fn close_handshake_client_initiated() {
     let ev = feed(&mut c, now, &echo);
     assert!(matches!(&ev[..], [Event::Closing(f)] if f.code == CloseCode(3000)));
     assert!(!c.is_closed(), "the client waits for the server's EOF");
+    assert!(c.wants_input(), "and reads to see it");
+    let mut junk = BytesMut::from(&b"junk after close"[..]);
+    c.handle_input(now, &mut junk);
+    assert!(junk.is_empty() && events(&mut c).is_empty());
     c.handle_eof(now);
     let ev = events(&mut c);
     assert!(matches!(&ev[..], [Event::Closed(i)] if i.is_clean()));
@@ -598,4 +602,16 @@ fn backpressure_stops_reading_when_events_pile_up() {
     s.handle_input(now, &mut buf);
     assert_eq!(events(&mut s).len(), 36);
     assert!(buf.is_empty());
+}
+
+#[test]
+fn idle_connection_is_small() {
+    // The struct is all an idle connection holds: queues are empty (no
+    // allocation), deflate state is created on first use.
+    let size = std::mem::size_of::<WebSocket>();
+    eprintln!("size_of::<WebSocket>() = {size}");
+    assert!(size <= 1024, "{size}");
+    let now = Instant::now();
+    let s = server(Some(DeflateParams::default()), now);
+    assert_eq!(format!("{s:?}").matches("allocated: true").count(), 0);
 }
