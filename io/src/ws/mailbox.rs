@@ -14,6 +14,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -130,6 +131,9 @@ struct State {
 pub(crate) struct Mailbox {
     limits: Limits,
     state: Mutex<State>,
+    /// Commands queued (an urgent close counts): the loop looks here
+    /// before taking the lock, so an idle mailbox costs it no lock.
+    queued: AtomicUsize,
 }
 
 impl Mailbox {
@@ -162,13 +166,20 @@ impl WsHandle {
             mb: Arc::new(Mailbox {
                 limits,
                 state: Mutex::new(State::default()),
+                queued: AtomicUsize::new(0),
             }),
         }
     }
 
     fn push(&self, mut s: MutexGuard<'_, State>, c: Command) {
         s.commands.push_back(c);
-        let w = s.loop_waker.take();
+        self.mb.queued.fetch_add(1, Ordering::Release);
+        self.wake_loop(s);
+    }
+
+    /// Wakes the loop (its waker stays registered).
+    fn wake_loop(&self, s: MutexGuard<'_, State>) {
+        let w = s.loop_waker.clone();
         drop(s);
         if let Some(w) = w {
             w.wake();
@@ -243,11 +254,8 @@ impl WsHandle {
                 }
                 FullPolicy::Close(code, reason) => {
                     s.urgent_close = Some((*code, reason.clone()));
-                    let w = s.loop_waker.take();
-                    drop(s);
-                    if let Some(w) = w {
-                        w.wake();
-                    }
+                    self.mb.queued.fetch_add(1, Ordering::Release);
+                    self.wake_loop(s);
                     return FrameOutcome::Closing;
                 }
             }
@@ -323,11 +331,16 @@ impl WsHandle {
 
     /// The loop: the next command (an urgent close first).
     pub(crate) fn pop(&self) -> Option<Command> {
+        if self.mb.queued.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         let mut s = self.mb.lock();
         if let Some((code, reason)) = s.urgent_close.take() {
+            self.mb.queued.fetch_sub(1, Ordering::Release);
             return Some(Command::Close(code, reason));
         }
         let c = s.commands.pop_front()?;
+        self.mb.queued.fetch_sub(1, Ordering::Release);
         let mut wake = Vec::new();
         match &c {
             Command::Message(m) => {
@@ -352,8 +365,7 @@ impl WsHandle {
 
     /// The loop: whether commands wait.
     pub(crate) fn has_commands(&self) -> bool {
-        let s = self.mb.lock();
-        !s.commands.is_empty() || s.urgent_close.is_some()
+        self.mb.queued.load(Ordering::Acquire) > 0
     }
 
     /// The loop ended: nothing more is accepted, queued commands are
@@ -362,6 +374,8 @@ impl WsHandle {
         let mut s = self.mb.lock();
         s.closed = true;
         s.commands.clear();
+        s.urgent_close = None;
+        self.mb.queued.store(0, Ordering::Release);
         s.bytes = 0;
         s.frames = 0;
         s.users = 0;

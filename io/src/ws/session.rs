@@ -31,6 +31,9 @@ pub struct Session {
     /// Application events taken from the mailbox, not yet handed out.
     users: VecDeque<WsEvent>,
     closed: Option<CloseInfo>,
+    /// The waker last registered with the mailbox (registration takes the
+    /// mailbox's lock: skipped while the loop's waker does not change).
+    registered: Option<std::task::Waker>,
 }
 
 impl Session {
@@ -41,6 +44,7 @@ impl Session {
             handle: WsHandle::new(limits),
             users: VecDeque::new(),
             closed: None,
+            registered: None,
         }
     }
 
@@ -62,8 +66,12 @@ impl Session {
     /// The loop registers the waker the mailbox wakes when a command
     /// arrives (an async task's, or one that unparks a blocking thread).
     /// Register, then [`pull`](Session::pull): no command is missed.
-    pub fn register(&self, waker: &std::task::Waker) {
+    pub fn register(&mut self, waker: &std::task::Waker) {
+        if self.registered.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            return;
+        }
         self.handle.register(waker);
+        self.registered = Some(waker.clone());
     }
 
     /// Whether commands wait in the mailbox.
