@@ -136,7 +136,16 @@ fn transfer(
                 match ev {
                     Event::Message(m) => messages.push(m),
                     Event::MessageStart(k) => streamed = Some((k, Vec::new())),
-                    Event::MessageData(d) => streamed.as_mut().unwrap().1.extend_from_slice(&d),
+                    Event::MessageData(d) => {
+                        let (kind, data) = streamed.as_mut().unwrap();
+                        if *kind == MessageKind::Text {
+                            assert!(
+                                std::str::from_utf8(&d).is_ok(),
+                                "text piece not whole UTF-8"
+                            );
+                        }
+                        data.extend_from_slice(&d)
+                    }
                     Event::MessageEnd => {
                         let (k, d) = streamed.take().unwrap();
                         messages.push(match k {

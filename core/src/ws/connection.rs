@@ -85,8 +85,9 @@ pub enum Event {
     /// Streaming delivery: a message begins.
     MessageStart(MessageKind),
     /// Streaming delivery: the next piece of the message (decompressed).
-    /// Text pieces are validated as they arrive, but a piece may end
-    /// inside a code point that the next piece completes.
+    /// Text pieces are validated as they arrive and each is whole UTF-8
+    /// (a code point cut by a frame or read boundary is held back until it
+    /// is complete), so `std::str::from_utf8` on a piece always succeeds.
     MessageData(Bytes),
     /// Streaming delivery: the message is complete (and valid).
     MessageEnd,
@@ -302,6 +303,9 @@ struct InMessage {
     /// Bytes delivered so far (after inflating).
     size: usize,
     parts: Assembly,
+    /// Streaming text: the start of a code point cut at the end of the
+    /// last piece, held back until the next piece completes it.
+    carry: Bytes,
 }
 
 /// The frame being received.
@@ -851,6 +855,7 @@ impl WebSocket {
                         utf8: Utf8Validator::default(),
                         size: 0,
                         parts: Assembly::Empty,
+                        carry: Bytes::new(),
                     });
                     if self.config.streaming {
                         self.events.push_back(Event::MessageStart(kind));
@@ -910,6 +915,19 @@ impl WebSocket {
             }
         }
         if streaming {
+            let mut piece = piece;
+            if m.kind == MessageKind::Text {
+                // Hold back a code point cut at the end of this piece (at
+                // most 3 bytes), so every text piece is whole UTF-8.
+                if !m.carry.is_empty() {
+                    let mut joined = BytesMut::with_capacity(m.carry.len() + piece.len());
+                    joined.extend_from_slice(&m.carry);
+                    joined.extend_from_slice(&piece);
+                    piece = joined.freeze();
+                }
+                let keep = m.utf8.pending();
+                m.carry = piece.split_off(piece.len() - keep);
+            }
             if !piece.is_empty() {
                 self.events.push_back(Event::MessageData(piece));
             }

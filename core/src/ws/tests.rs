@@ -578,9 +578,32 @@ fn streaming_send_and_receive() {
             let Event::MessageData(d) = e else {
                 panic!("{e:?}")
             };
+            assert!(
+                std::str::from_utf8(d).is_ok(),
+                "each text piece is whole UTF-8"
+            );
             got.extend_from_slice(d);
         }
         assert_eq!(got, expected.as_bytes());
+        // byte at a time: the euro sign, cut by reads, arrives whole
+        let cfg = Config {
+            streaming: true,
+            ..Config::default()
+        };
+        let mut s = WebSocket::server(cfg, deflate, now);
+        let cuts: Vec<usize> = (1..wire.len()).collect();
+        let ev = feed_cut(&mut s, now, &wire, &cuts);
+        let mut got = Vec::new();
+        for e in &ev {
+            if let Event::MessageData(d) = e {
+                assert!(std::str::from_utf8(d).is_ok(), "{d:?}");
+                got.extend_from_slice(d);
+            }
+        }
+        assert_eq!(got, expected.as_bytes());
+        if deflate.is_none() {
+            assert!(ev.contains(&Event::MessageData(Bytes::from_static("€".as_bytes()))));
+        }
     }
 }
 
