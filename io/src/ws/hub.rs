@@ -165,3 +165,140 @@ impl Hub {
         report
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use bytes::{Bytes, BytesMut};
+    use wireloom_core::ws::{CloseCode, Config, Event, Message, WebSocket};
+    use wireloom_core::Dialogue;
+
+    use super::*;
+    use crate::ws::{FullPolicy, Limits, Session};
+
+    fn session(limits: Limits) -> Session {
+        Session::new(
+            WebSocket::server(Config::default(), None, Instant::now()),
+            limits,
+        )
+    }
+
+    /// What a client connection reads from the server session's output.
+    fn client_reads(s: &mut Session) -> Vec<Event> {
+        let now = Instant::now();
+        let mut wire = BytesMut::new();
+        while let Some(b) = s.ws.poll_transmit() {
+            wire.extend_from_slice(&b);
+        }
+        let mut c = WebSocket::client(Config::default(), None, [1; 32], now);
+        c.handle_input(now, &mut wire);
+        std::iter::from_fn(|| c.poll_event()).collect()
+    }
+
+    #[test]
+    fn one_encoded_frame_shared_by_every_member() {
+        let hub = Hub::new();
+        let mut members: Vec<Session> = (0..3).map(|_| session(Limits::default())).collect();
+        let _m: Vec<Membership> = members
+            .iter()
+            .map(|s| hub.join(s.handle().clone()))
+            .collect();
+        let payload = Bytes::from(vec![7u8; 1000]);
+        let r = hub.broadcast(&Message::Binary(payload));
+        assert_eq!(r.queued, 3);
+        // Every member's queued frame is the same allocation.
+        let mut ptrs = Vec::new();
+        for s in &mut members {
+            s.pull(Instant::now());
+            let head = s.ws.poll_transmit().unwrap();
+            ptrs.push(head.as_ptr());
+            assert_eq!(head.len(), 1000 + 4);
+        }
+        assert!(ptrs.windows(2).all(|w| w[0] == w[1]), "{ptrs:?}");
+    }
+
+    #[test]
+    fn full_queue_drops_oldest_without_touching_others() {
+        let small = Limits {
+            hub_queue: 2,
+            ..Limits::default()
+        };
+        let hub = Hub::new();
+        let mut slow = session(small.clone());
+        let mut fast = session(small);
+        let _a = hub.join(slow.handle().clone());
+        let _b = hub.join(fast.handle().clone());
+        for i in 0..5 {
+            let r = hub.broadcast_text(&format!("m{i}"));
+            // The fast member's loop takes its frame at once.
+            fast.pull(Instant::now());
+            assert_eq!(r.queued, 2);
+            assert_eq!(r.dropped_oldest, usize::from(i >= 2));
+        }
+        assert_eq!(slow.handle().dropped_frames(), 3);
+        slow.pull(Instant::now());
+        let got: Vec<Event> = client_reads(&mut slow);
+        assert_eq!(
+            got,
+            vec![
+                Event::Message(Message::Text("m3".into())),
+                Event::Message(Message::Text("m4".into()))
+            ]
+        );
+        assert_eq!(client_reads(&mut fast).len(), 5);
+    }
+
+    #[test]
+    fn full_queue_closes_that_member_with_the_policy_code() {
+        let strict = Limits {
+            hub_queue: 1,
+            hub_policy: FullPolicy::Close(CloseCode::TRY_AGAIN_LATER, "too slow".into()),
+            ..Limits::default()
+        };
+        let hub = Hub::new();
+        let mut slow = session(strict);
+        let _a = hub.join(slow.handle().clone());
+        assert_eq!(hub.broadcast_text("a").queued, 1);
+        let r = hub.broadcast_text("b");
+        assert_eq!((r.queued, r.closing), (0, 1));
+        slow.pull(Instant::now());
+        let got = client_reads(&mut slow);
+        assert!(
+            matches!(got.last(), Some(Event::Closing(f)) if f.code == CloseCode::TRY_AGAIN_LATER && f.reason == "too slow"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn closed_members_are_pruned_and_senders_see_closed() {
+        let hub = Hub::new();
+        let s = session(Limits::default());
+        let h = s.handle().clone();
+        let _m = hub.join(h.clone());
+        drop(s);
+        assert!(h.is_closed());
+        assert!(matches!(
+            h.try_send(Message::Text("x".into())),
+            Err(crate::ws::SendError::Closed(_))
+        ));
+        assert_eq!(hub.broadcast_text("x").gone, 1);
+        assert!(hub.is_empty());
+    }
+
+    #[test]
+    fn handle_sends_are_bounded_by_the_high_water_mark() {
+        let s = session(Limits {
+            send_high_water: 100,
+            ..Limits::default()
+        });
+        let h = s.handle().clone();
+        let big = Message::Binary(Bytes::from(vec![0u8; 60]));
+        assert!(h.try_send(big.clone()).is_ok());
+        assert!(h.try_send(big.clone()).is_ok()); // 60 < 100 before it
+        assert!(matches!(
+            h.try_send(big),
+            Err(crate::ws::SendError::Full(_))
+        ));
+    }
+}
