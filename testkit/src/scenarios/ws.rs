@@ -42,7 +42,9 @@ pub fn ws_base(http_base: &str) -> String {
 /// permessage-deflate the `echo` scenario (text, binary, fragmented, 4 MiB,
 /// 100 in a row, ping/pong, close 1000), `close-code` (4001 echoed),
 /// `chat:3` (three clients, every greeting to all); once each: `too-big`
-/// (17 MiB: 1009), `raw-unmasked` (1002), `raw-bad-utf8` (1007).
+/// (17 MiB: 1009), `slow-member` (a member that never reads holds back
+/// no other: 200 messages of 64 KiB all reach two other clients),
+/// `raw-unmasked` (1002), `raw-bad-utf8` (1007).
 /// `ca_file`: the CA to trust when `http_base` is `https://`.
 pub fn demo_with_python(http_base: &str, ca_file: Option<&Path>) {
     let ws = ws_base(http_base);
@@ -57,18 +59,27 @@ pub fn demo_with_python(http_base: &str, ca_file: Option<&Path>) {
         python_client(api, "too-big", &echo, false, ca_file);
     }
     if ca_file.is_none() {
+        python_client(Api::Asyncio, "slow-member", &chat, false, None);
         python_client(Api::Sync, "raw-unmasked", &echo, false, None);
         python_client(Api::Sync, "raw-bad-utf8", &echo, false, None);
     }
 }
 
 /// The demo example at `demo` (started with `args`, plain and with TLS)
-/// through every demo scenario: [`demo_with_python`], the TLS `echo` with
-/// both Python APIs, and [`demo_chat_in_chromium`].
+/// through every demo scenario: [`demo_python_all`] and
+/// [`demo_chat_in_chromium`].
 pub fn demo_all(demo: &Path, args: &[&str]) {
+    demo_python_all(demo, args);
+    let (_plain, base) = serve(demo, args);
+    demo_chat_in_chromium(&base);
+}
+
+/// The demo example at `demo` (started with `args`) with the Python
+/// clients: [`demo_with_python`] on plain TCP, and the `echo` scenario of
+/// both Python APIs over TLS (a certificate for `localhost` from a test CA).
+pub fn demo_python_all(demo: &Path, args: &[&str]) {
     let (_plain, base) = serve(demo, args);
     demo_with_python(&base, None);
-    demo_chat_in_chromium(&base);
 
     let p = pki::pki();
     let dir = temp_dir("demo-tls");
@@ -111,7 +122,31 @@ pub fn demo_chat_in_chromium(http_base: &str) {
         wait_until(Duration::from_secs(20), || ready.exists()),
         "the Python chat client did not connect"
     );
-    let dom = chromium_dump_dom(&format!("{http_base}/chat.html?auto=alice"));
+    // A listener that never answers: the page keeps a request to it
+    // pending until both messages arrived, which holds Chromium's virtual
+    // time (and so the DOM dump) until then.
+    let hold = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hold_url = format!("http://{}/", hold.local_addr().unwrap());
+    hold.set_nonblocking(true).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_holder = std::sync::Arc::clone(&stop);
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let until = std::time::Instant::now() + Duration::from_secs(90);
+        while !stop_holder.load(std::sync::atomic::Ordering::Relaxed)
+            && std::time::Instant::now() < until
+        {
+            match hold.accept() {
+                Ok((s, _)) if held.len() < 16 => held.push(s),
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    let dom = chromium_dump_dom(&format!(
+        "{http_base}/chat.html?auto=alice&hold={hold_url}&expect=2"
+    ));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    holder.join().unwrap();
     let (out, err) = greeter.join().unwrap();
     assert_eq!(out.trim(), "ok", "the Python chat client: {err}");
     let messages = chat_messages(&dom);

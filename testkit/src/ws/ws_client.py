@@ -24,6 +24,11 @@
 #                 FILE, waits (20 s at most) for a message "hello from NAME",
 #                 answers "welcome NAME" and waits for that to come back
 #                 through the hub too.
+#   slow-member   /ws/chat (asyncio API whatever API says): a raw client
+#                 joins and never reads; then client A sends 200 messages of
+#                 64 KiB (12.8 MB, more than the loopback socket buffers
+#                 hold), each once B and A got the previous one: all must
+#                 arrive, in order; the stalled member holds nobody back.
 #   raw-unmasked  any WebSocket route, over a raw socket: an unmasked
 #                 client frame; the server must close with 1002.
 #   raw-bad-utf8  the same with a masked text frame holding invalid UTF-8
@@ -117,6 +122,38 @@ if scenario == "raw-bad-utf8":
     # "\xce" then "\xff": invalid at the first byte of the second fragment.
     code = raw([masked(0x01, b"ok \xce"), masked(0x80, b"\xff rest")])
     assert code == 1007, "close code %r" % code
+    print("ok")
+    sys.exit(0)
+
+if scenario == "slow-member":
+    from websockets.asyncio.client import connect as aconnect
+
+    u = urllib.parse.urlsplit(url)
+    stalled = socket.create_connection((u.hostname, u.port), timeout=TIMEOUT)
+    stalled.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n"
+                     % (u.path, u.netloc, base64.b64encode(os.urandom(16)).decode())).encode())
+    assert stalled.recv(4096).startswith(b"HTTP/1.1 101")
+    N = 200
+
+    async def slow_member():
+        async with aconnect(url, compression=comp, max_size=LIMIT) as a, \
+                aconnect(url, compression=comp, max_size=LIMIT) as b:
+            # Lockstep: A sends the next message once B and A itself got
+            # the last one through the hub; the stalled member falls
+            # behind (its socket buffers fill, then its queue drops the
+            # oldest) and must not slow A or B down.
+            for i in range(N):
+                m = "%05d" % i + "x" * (64 * 1024 - 5)
+                await a.send(m)
+                got = await asyncio.wait_for(b.recv(), TIMEOUT)
+                assert got[:5] == "%05d" % i, (i, got[:5])
+                got = await asyncio.wait_for(a.recv(), TIMEOUT)
+                assert got[:5] == "%05d" % i, (i, got[:5])
+
+    asyncio.run(slow_member())
+    stalled.close()
     print("ok")
     sys.exit(0)
 
