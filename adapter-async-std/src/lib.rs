@@ -197,3 +197,58 @@ pub mod smtp {
     /// One session.
     pub type SmtpConnection = wireloom_io::aio::smtp::SmtpConnection<crate::AsyncRuntime>;
 }
+
+pub mod ws {
+    //! WebSocket on async-std and smol (see [`wireloom_io::aio::ws`]): a
+    //! route that upgrades, a `ws://`/`wss://` client, split halves for two
+    //! tasks, a handle for any task or thread, and the broadcast [`Hub`].
+    //! Each function takes the [`AsyncRuntime`](crate::AsyncRuntime) to
+    //! spawn and time on.
+    //!
+    //! ```no_run
+    //! use wireloom_async_std::core::http::Method;
+    //! use wireloom_async_std::router::Router;
+    //! use wireloom_async_std::ws::{upgrade, WebSocket, WsConfig};
+    //! use wireloom_async_std::AsyncRuntime;
+    //!
+    //! let mut router = Router::new();
+    //! let rt = AsyncRuntime::new(wireloom_async_std::Executor::Smol);
+    //! router.route(Method::GET, "/echo", upgrade(rt, WsConfig::default(), |mut ws: WebSocket| async move {
+    //!     while let Some(m) = ws.recv().await {
+    //!         if ws.send(m).await.is_err() { break; }
+    //!     }
+    //! })).unwrap();
+    //! ```
+    pub use wireloom_core::ws::{CloseCode, CloseFrame, CloseInfo, Config, Message, WsError};
+    pub use wireloom_io::aio::ws::{ClientConfig, ConnectError, WsReader, WsSendError, WsWriter};
+    pub use wireloom_io::ws::{
+        BroadcastReport, FullPolicy, Hub, Limits, Membership, SendError, UserEvent, WsConfig,
+        WsEvent, WsHandle,
+    };
+
+    /// A WebSocket connection on async-std/smol.
+    pub type WebSocket = wireloom_io::aio::ws::WebSocket<crate::AsyncRuntime>;
+
+    /// A route handler that upgrades to WebSocket and runs `f` with the
+    /// connection (see [`wireloom_io::aio::ws::upgrade`]).
+    pub fn upgrade<F, Fut>(
+        rt: crate::AsyncRuntime,
+        config: WsConfig,
+        f: F,
+    ) -> crate::server::BoxHandler
+    where
+        F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        wireloom_io::aio::ws::upgrade(rt, config, f)
+    }
+
+    /// Opens a WebSocket to a `ws://` or `wss://` URL.
+    pub async fn connect(
+        rt: crate::AsyncRuntime,
+        url: &str,
+        config: &ClientConfig,
+    ) -> Result<WebSocket, ConnectError> {
+        wireloom_io::aio::ws::connect(rt, url, config).await
+    }
+}

@@ -8,8 +8,13 @@
 //!
 //! Routes: `GET /plaintext` (`Hello, World!`), `POST /api/echo` (the body
 //! back with its content type), `GET /api/headers` (request headers as
-//! JSON), everything else from `--root` (default: the sample site shipped in
-//! `adapter-blocking/examples/site`).
+//! JSON), `GET /ws/echo` (WebSocket: every message echoed unchanged,
+//! permessage-deflate when offered, 16 MiB message limit), `GET /ws/chat`
+//! (WebSocket: every message to every connected client, through the
+//! broadcast hub), everything else from `--root` (default: the sample site
+//! shipped in `adapter-blocking/examples/site`). Both WebSocket routes take
+//! browsers from the same host only (`OriginPolicy::SameHost`). Each
+//! WebSocket connection holds one worker thread while it is open.
 //!
 //! The command line and the console output are shared with the async
 //! adapters' demos (`cli/demo.rs`).
@@ -25,7 +30,9 @@ use wireloom_blocking::cache::{CacheConfig, FileCache};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Request, Response, Server};
 use wireloom_blocking::static_files::StaticFiles;
+use wireloom_blocking::ws::{upgrade, Hub, WsConfig};
 use wireloom_core::http::{Method, StatusCode};
+use wireloom_core::ws::OriginPolicy;
 
 fn main() -> ExitCode {
     let site = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/site");
@@ -69,6 +76,30 @@ fn main() -> ExitCode {
                     })
                     .collect();
                 Response::json(StatusCode::OK, serde_json::Value::Array(map).to_string())
+            }),
+        )?;
+        let mut ws = WsConfig::default();
+        ws.server.origin = OriginPolicy::SameHost;
+        r.route(
+            Method::GET,
+            "/ws/echo",
+            upgrade(ws.clone(), |mut ws| {
+                while let Some(m) = ws.recv() {
+                    if ws.send(m).is_err() {
+                        break;
+                    }
+                }
+            }),
+        )?;
+        let hub = Hub::new();
+        r.route(
+            Method::GET,
+            "/ws/chat",
+            upgrade(ws, move |mut ws| {
+                let _member = hub.join(ws.handle());
+                while let Some(m) = ws.recv() {
+                    hub.broadcast(&m);
+                }
             }),
         )?;
         Ok(())

@@ -92,3 +92,4 @@ pub mod server;
 pub mod smtp;
 pub mod static_files;
 pub mod tls;
+pub mod ws;

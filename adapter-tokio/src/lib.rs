@@ -175,3 +175,46 @@ pub mod smtp {
     /// One session.
     pub type SmtpConnection = wireloom_io::aio::smtp::SmtpConnection<crate::TokioRuntime>;
 }
+
+pub mod ws {
+    //! WebSocket on tokio (see [`wireloom_io::aio::ws`]): a route that
+    //! upgrades, a `ws://`/`wss://` client, split halves for two tasks, a
+    //! handle for any task or thread, and the broadcast [`Hub`].
+    //!
+    //! ```no_run
+    //! use wireloom_tokio::core::http::Method;
+    //! use wireloom_tokio::router::Router;
+    //! use wireloom_tokio::ws::{upgrade, WebSocket, WsConfig};
+    //!
+    //! let mut router = Router::new();
+    //! router.route(Method::GET, "/echo", upgrade(WsConfig::default(), |mut ws: WebSocket| async move {
+    //!     while let Some(m) = ws.recv().await {
+    //!         if ws.send(m).await.is_err() { break; }
+    //!     }
+    //! })).unwrap();
+    //! ```
+    pub use wireloom_core::ws::{CloseCode, CloseFrame, CloseInfo, Config, Message, WsError};
+    pub use wireloom_io::aio::ws::{ClientConfig, ConnectError, WsReader, WsSendError, WsWriter};
+    pub use wireloom_io::ws::{
+        BroadcastReport, FullPolicy, Hub, Limits, Membership, SendError, UserEvent, WsConfig,
+        WsEvent, WsHandle,
+    };
+
+    /// A WebSocket connection on tokio.
+    pub type WebSocket = wireloom_io::aio::ws::WebSocket<crate::TokioRuntime>;
+
+    /// A route handler that upgrades to WebSocket and runs `f` with the
+    /// connection (see [`wireloom_io::aio::ws::upgrade`]).
+    pub fn upgrade<F, Fut>(config: WsConfig, f: F) -> crate::server::BoxHandler
+    where
+        F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        wireloom_io::aio::ws::upgrade(crate::TokioRuntime, config, f)
+    }
+
+    /// Opens a WebSocket to a `ws://` or `wss://` URL.
+    pub async fn connect(url: &str, config: &ClientConfig) -> Result<WebSocket, ConnectError> {
+        wireloom_io::aio::ws::connect(crate::TokioRuntime, url, config).await
+    }
+}

@@ -168,3 +168,21 @@ pub mod hyper_peer {
         })
     }
 }
+
+/// The command line of the WebSocket echo contestants of `bench/ws.sh`:
+/// `NAME [--addr HOST:PORT]` (default `127.0.0.1:0`); on a bad argument,
+/// prints the usage and gives the exit code to return.
+pub fn ws_args(name: &str) -> Result<String, std::process::ExitCode> {
+    let mut addr = "127.0.0.1:0".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match (a.as_str(), args.next()) {
+            ("--addr", Some(v)) => addr = v,
+            (other, _) => {
+                eprintln!("{name}: unknown or incomplete argument {other}\nusage: {name} [--addr HOST:PORT]");
+                return Err(std::process::ExitCode::from(2));
+            }
+        }
+    }
+    Ok(addr)
+}

@@ -62,3 +62,4 @@ pub mod tls;
 #[cfg(feature = "tower")]
 pub mod tower;
 pub mod trace;
+pub mod ws;

@@ -28,6 +28,8 @@
 //!   time (pipelining, chunked bodies, trailers).
 //! - [`peers`]: nginx and Python's `http.server`, started on 127.0.0.1.
 //! - [`smtp`]: aiosmtpd and Postfix `smtp-sink`.
+//! - [`ws`]: WebSocket peers: a Python `websockets` echo server, the
+//!   Python client scenarios, headless Chromium with `--dump-dom`.
 //! - [`data`]: reproducible pseudo-random bytes.
 //! - [`examples`]: finding and running an adapter's example binaries.
 //! - [`scenarios`]: peer scenarios of the async engine, written once over
@@ -67,5 +69,6 @@ pub mod process;
 pub mod scenarios;
 pub mod smtp;
 pub mod trace;
+pub mod ws;
 
 pub use examples::example_binary;

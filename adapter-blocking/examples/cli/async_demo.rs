@@ -7,18 +7,26 @@
 //!
 //! Routes: `GET /plaintext` (`Hello, World!`), `POST /api/echo` (the body
 //! back with its content type), `GET /api/headers` (request headers as
-//! JSON), everything else from `--root` (static files through the mmap
-//! file cache, looked up on the runtime's blocking pool).
+//! JSON), `GET /ws/echo` (WebSocket: every message echoed unchanged,
+//! permessage-deflate when offered, 16 MiB message limit), `GET /ws/chat`
+//! (WebSocket: every message goes to every connected client, through the
+//! broadcast hub), everything else from `--root` (static files through the
+//! mmap file cache, looked up on the runtime's blocking pool). Both
+//! WebSocket routes take browsers from the same host only
+//! (`OriginPolicy::SameHost`; clients sending no `Origin` are accepted).
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use wireloom_core::http::{Method, StatusCode};
 use wireloom_io::aio::server::{handler, BoxHandler, Next, Request, Response, Server, StaticFiles};
+use wireloom_io::aio::ws::{upgrade, WebSocket};
 use wireloom_io::cache::{CacheConfig, FileCache};
+use wireloom_io::core::ws::OriginPolicy;
 use wireloom_io::router::{RouteError, Router};
 use wireloom_io::rt::Runtime;
 use wireloom_io::static_files::StaticDir;
+use wireloom_io::ws::{Hub, WsConfig};
 
 use crate::cli;
 
@@ -56,6 +64,33 @@ fn routes<R: Runtime>(rt: R, dir: StaticDir) -> Result<Router<BoxHandler>, Route
                 })
                 .collect();
             Response::json(StatusCode::OK, serde_json::Value::Array(map).to_string())
+        }),
+    )?;
+    let mut ws = WsConfig::default();
+    ws.server.origin = OriginPolicy::SameHost;
+    r.route(
+        Method::GET,
+        "/ws/echo",
+        upgrade(rt.clone(), ws.clone(), |mut ws: WebSocket<R>| async move {
+            while let Some(m) = ws.recv().await {
+                if ws.send(m).await.is_err() {
+                    break;
+                }
+            }
+        }),
+    )?;
+    let hub = Hub::new();
+    r.route(
+        Method::GET,
+        "/ws/chat",
+        upgrade(rt.clone(), ws, move |mut ws: WebSocket<R>| {
+            let hub = hub.clone();
+            async move {
+                let _member = hub.join(ws.handle());
+                while let Some(m) = ws.recv().await {
+                    hub.broadcast(&m);
+                }
+            }
         }),
     )?;
     r.any("/{*path}", handler(StaticFiles::new(rt, dir)))?;

@@ -24,7 +24,7 @@ pub struct TlsConn<T> {
     /// Decrypted bytes not yet returned by `poll_read`.
     plain: BytesMut,
     /// Ciphertext taken from the pump and not yet fully written.
-    /// (Ciphertext is read, 16 KiB at most per call, into the thread's
+    /// (Ciphertext is read, 64 KiB at most per call, into the thread's
     /// shared scratch buffer, not into a buffer of the connection's.)
     out: Bytes,
     eof: bool,

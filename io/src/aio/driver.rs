@@ -240,7 +240,14 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let Some(deadline) = d.poll_timeout() else {
             return Poll::Pending;
         };
-        if self.armed != Some(deadline) {
+        // A deadline that moved later (a keep-alive or dead-peer timer
+        // pushed back by every input) keeps the armed timer: it fires
+        // early and is re-armed for the rest below, instead of a re-arm
+        // per message.
+        let keep = self
+            .armed
+            .is_some_and(|a| a <= deadline && self.timer.is_some());
+        if self.armed != Some(deadline) && !keep {
             self.armed = Some(deadline);
             match &mut self.timer {
                 Some(t) => t.reset(deadline),
@@ -254,7 +261,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             Poll::Ready(()) => {
                 let now = Instant::now();
                 if now < deadline {
-                    // Timers may fire a hair early: re-arm for the rest.
+                    // Timers may fire a hair early, and a deadline that
+                    // moved later was not re-armed: re-arm for the rest.
+                    self.armed = Some(deadline);
                     t.reset(deadline);
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
@@ -268,7 +277,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         }
     }
 
-    /// One read into `buf` (at most 16 KiB, through the thread's shared
+    /// One read into `buf` (at most 64 KiB, through the thread's shared
     /// scratch buffer); `Ok(0)` at end of stream.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let Driver { io, buf, .. } = self;

@@ -18,3 +18,4 @@ pub mod driver;
 mod scratch;
 pub mod server;
 pub mod smtp;
+pub mod ws;

@@ -22,8 +22,9 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-/// Bytes read per call into either buffer.
-pub(crate) const LEN: usize = 16 * 1024;
+/// Bytes read per call into either buffer (64 KiB: a 16 KiB WebSocket
+/// message plus its frame header arrives in one read, not two).
+pub(crate) const LEN: usize = 64 * 1024;
 
 thread_local! {
     /// Plaintext reads of the drivers (and lingering closes).

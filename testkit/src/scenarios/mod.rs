@@ -15,3 +15,4 @@ pub mod cli;
 pub mod client;
 pub mod flags;
 pub mod smtp;
+pub mod ws;
