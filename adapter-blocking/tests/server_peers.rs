@@ -2,7 +2,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,8 +9,8 @@ use std::time::{Duration, Instant};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Body, Request, Response, Server, ServerHandle};
 use wireloom_core::http::{Method, ServerConfig, StatusCode};
-use wireloom_testkit::fs::temp_dir;
-use wireloom_testkit::process::{curl, python_ok};
+use wireloom_testkit::process::curl;
+use wireloom_testkit::scenarios::server;
 
 /// Length of the `/blob` body (a `Body::Full`).
 const BLOB_LEN: usize = 100 * 1024;
@@ -149,55 +148,7 @@ fn start(config: ServerConfig, threads: usize) -> (ServerHandle, SocketAddr, Arc
 #[test]
 fn curl_keep_alive_routes_and_errors() {
     let (h, addr, hits) = start(ServerConfig::default(), 4);
-    let base = format!("http://{addr}");
-    // Two requests on one connection: curl reports a single connect.
-    let (out, err) = curl(&[
-        "-w",
-        "\n%{num_connects}\n",
-        &format!("{base}/plaintext"),
-        &format!("{base}/users/42"),
-    ]);
-    assert!(err.is_empty(), "{err}");
-    assert_eq!(out, "Hello, World!\n1\n{\"id\":\"42\"}\n0\n");
-    let (out, _) = curl(&[&format!("{base}/reverse/loom")]);
-    assert_eq!(out, "mool");
-    let (out, _) = curl(&["-i", &format!("{base}/nothing")]);
-    assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n"), "{out}");
-    assert!(out.contains("<h1>nothing here</h1>"));
-    let (out, _) = curl(&["-i", "-X", "DELETE", &format!("{base}/plaintext")]);
-    assert!(
-        out.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
-            && out.contains("Allow: GET, HEAD\r\n"),
-        "{out}"
-    );
-    // A panicking handler: 500, and the server lives on.
-    let (out, _) = curl(&["-i", &format!("{base}/panic")]);
-    assert!(
-        out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
-        "{out}"
-    );
-    let (out, _) = curl(&[&format!("{base}/plaintext")]);
-    assert_eq!(out, "Hello, World!");
-    // Header injection attempt by a handler: refused with 500.
-    let (out, _) = curl(&["-i", &format!("{base}/bad-header")]);
-    assert!(
-        out.starts_with("HTTP/1.1 500 ") && !out.contains("pwned"),
-        "{out}"
-    );
-    // HEAD: headers only.
-    let (out, _) = curl(&["-I", &format!("{base}/plaintext")]);
-    assert!(
-        out.contains("Content-Length: 13\r\n") && out.contains("X-Served-By: wireloom\r\n"),
-        "{out}"
-    );
-    // HEAD on a streamed (chunked) response: the head only, promptly.
-    let started = Instant::now();
-    let (out, err) = curl(&["-I", &format!("{base}/stream")]);
-    assert!(
-        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n"),
-        "{out}{err}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(5));
+    server::curl_keep_alive_routes_and_errors(&format!("http://{addr}"), &["/panic"], "/stream");
     assert!(hits.load(Ordering::SeqCst) >= 8);
     h.shutdown();
 }
@@ -205,80 +156,14 @@ fn curl_keep_alive_routes_and_errors() {
 #[test]
 fn curl_uploads_chunked_and_expect_continue() {
     let (h, addr, _) = start(ServerConfig::default(), 4);
-    let url = format!("http://{addr}/api/echo");
-    let dir = temp_dir("up");
-    let file = dir.join("payload.bin");
-    let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
-    std::fs::write(&file, &payload).unwrap();
-    let out_file = dir.join("echo.bin");
-    // Chunked upload (Transfer-Encoding: chunked from stdin with -T -).
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "curl -sS --max-time 20 -H 'Content-Type: application/x-test' -H 'Transfer-Encoding: chunked' -T - -X POST {url} -o {} < {}",
-            out_file.display(),
-            file.display()
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert_eq!(std::fs::read(&out_file).unwrap(), payload);
-    // Expect: 100-continue with a known length.
-    let (out, err) = curl(&[
-        "-v",
-        "-H",
-        "Expect: 100-continue",
-        "-H",
-        "Content-Type: text/plain",
-        "--data-binary",
-        &format!("@{}", file.display()),
-        "-o",
-        &out_file.display().to_string(),
-        &url,
-    ]);
-    assert!(err.contains("HTTP/1.1 100 Continue"), "{err}{out}");
-    assert_eq!(std::fs::read(&out_file).unwrap(), payload);
-    // Streamed (chunked) response.
-    let (out, _) = curl(&["-i", "--raw", &format!("http://{addr}/stream")]);
-    assert!(
-        out.contains("Transfer-Encoding: chunked\r\n"),
-        "{}",
-        &out[..200.min(out.len())]
-    );
-    let (body, _) = curl(&[&format!("http://{addr}/stream")]);
-    assert_eq!(
-        body.len(),
-        String::from_utf8_lossy(&(0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>())
-            .len()
-    );
-    std::fs::remove_dir_all(&dir).ok();
+    server::curl_uploads_chunked_and_expect_continue(&format!("http://{addr}"));
     h.shutdown();
 }
 
 #[test]
 fn python_http_client() {
     let (h, addr, _) = start(ServerConfig::default(), 4);
-    let script = format!(
-        r#"
-import http.client, json
-c = http.client.HTTPConnection("127.0.0.1", {port}, timeout=10)
-c.request("GET", "/plaintext")
-r = c.getresponse(); assert r.status == 200, r.status; assert r.read() == b"Hello, World!"
-c.request("POST", "/api/echo", body=b"x" * 100000, headers={{"Content-Type": "application/x-thing"}})
-r = c.getresponse(); b = r.read()
-assert r.status == 200 and b == b"x" * 100000 and r.getheader("Content-Type") == "application/x-thing"
-def gen():
-    for i in range(10):
-        yield b"part%d;" % i
-c.request("POST", "/api/echo", body=gen(), encode_chunked=True, headers={{"Transfer-Encoding": "chunked"}})
-r = c.getresponse(); assert r.read() == b"".join(b"part%d;" % i for i in range(10))
-c.request("GET", "/stream")
-r = c.getresponse(); assert r.getheader("Transfer-Encoding") == "chunked"; assert len(r.read()) == 200000
-print("ok")
-"#,
-        port = addr.port()
-    );
-    python_ok(&script, &[]);
+    server::python_http_client(addr.port());
     h.shutdown();
 }
 
@@ -657,21 +542,7 @@ fn keep_alive_off_closes_after_each_response() {
         .unwrap();
     let addr = server.local_addrs()[0];
     let h = server.spawn().unwrap();
-    // Two pipelined requests: one response, then the close.
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(
-        b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n",
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 1, "{out}");
-    assert!(out.contains("Connection: close\r\n"), "{out}");
-    // curl needs a connection per request.
-    let url = format!("http://{addr}/plaintext");
-    let (out, _) = curl(&["-w", "\n%{num_connects}\n", &url, &url]);
-    assert_eq!(out, "Hello, World!\n1\nHello, World!\n1\n");
+    server::keep_alive_off_closes_after_each_response(addr);
     h.shutdown();
 }
 
@@ -744,13 +615,7 @@ fn connect_tunnel_under_curl() {
         .unwrap();
     let paddr = proxy.local_addrs()[0];
     let proxy = proxy.spawn().unwrap();
-    let (out, err) = curl(&[
-        "-p",
-        "-x",
-        &format!("http://{paddr}"),
-        &format!("http://{target_addr}/plaintext"),
-    ]);
-    assert_eq!(out, "Hello, World!", "{err}");
+    server::connect_tunnel_under_curl(paddr, target_addr);
     proxy.shutdown();
     target.shutdown();
 }
@@ -830,52 +695,7 @@ fn middleware_chain_auth_and_error_pages() {
         .unwrap();
     let base = format!("http://{}", server.local_addrs()[0]);
     let h = server.spawn().unwrap();
-    let (out, _) = curl(&[
-        "-H",
-        "Authorization: Bearer ok",
-        &format!("{base}/private/x"),
-    ]);
-    assert_eq!(out, "secret x");
-    assert_eq!(
-        *log.lock().unwrap(),
-        ["timing in", "auth", "handler", "timing out"]
-    );
-    log.lock().unwrap().clear();
-    let (out, _) = curl(&["-i", &format!("{base}/private/x")]);
-    assert!(
-        out.starts_with("HTTP/1.1 401 Unauthorized\r\n")
-            && out.contains("X-Elapsed-Us: ")
-            && out.contains("WWW-Authenticate: Bearer\r\n")
-            && out.contains("Content-Type: text/html")
-            && out.ends_with("<p>log in first</p>"),
-        "{out}"
-    );
-    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
-    // The router's own 404 goes through the middleware too.
-    log.lock().unwrap().clear();
-    let (out, _) = curl(&["-i", &format!("{base}/nowhere")]);
-    assert!(
-        out.starts_with("HTTP/1.1 404 Not Found\r\n") && out.contains("X-Elapsed-Us: "),
-        "{out}"
-    );
-    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
-    // Custom pages keep the status; the page sees the request.
-    let (out, _) = curl(&["-i", &format!("{base}/forbidden")]);
-    assert!(
-        out.starts_with("HTTP/1.1 403 Forbidden\r\n") && out.ends_with("no access to /forbidden"),
-        "{out}"
-    );
-    // A panic: the custom 500 page, on a connection that stays usable.
-    let (out, err) = curl(&[
-        "-w",
-        "\n%{http_code} %{num_connects}\n",
-        &format!("{base}/panic"),
-        &format!("{base}/forbidden"),
-    ]);
-    assert_eq!(
-        out, "our fault, sorry\n500 1\nno access to /forbidden\n403 0\n",
-        "{err}"
-    );
+    server::middleware_chain_auth_and_error_pages(&base, &log);
     h.shutdown();
 }
 

@@ -1,0 +1,273 @@
+//! The servers against real clients (curl, Python's `http.client`, raw
+//! sockets): the client side of each check, written once. Each adapter's
+//! test builds its own server (blocking handlers or async ones), starts
+//! it on 127.0.0.1 and hands the address here.
+//!
+//! The scenarios that take a `base` URL (`http://127.0.0.1:PORT`) expect
+//! the *demo routes*:
+//!
+//! | route | answer |
+//! | --- | --- |
+//! | `GET /plaintext` | `Hello, World!` |
+//! | `GET /users/{id}` | `{"id":"<id>"}` (JSON) |
+//! | `GET /reverse/<word>` (a regex route) | the word reversed |
+//! | `POST /api/echo` | the body back, with its content type |
+//! | `GET /stream` | 200,000 bytes `i % 251`, streamed (chunked) |
+//! | `GET /bad-header` | a handler setting a header with CR LF in it |
+//! | every response | `X-Served-By: wireloom` (a middleware) |
+//! | 404 | the error page `<h1>nothing here</h1>` |
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::fs::temp_dir;
+use crate::http::{exchange, request};
+use crate::process::{curl, curl_raw, python_ok};
+
+/// The `/stream` route's body.
+pub fn stream_body() -> Vec<u8> {
+    (0..200_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+/// curl against the demo routes: two requests on one connection, a regex
+/// route, the 404 page, 405 with `Allow`, a 500 for each of the panicking
+/// `panic_paths` (the server lives on), a header injection refused with
+/// 500, HEAD with the length GET would have, and HEAD on the streamed
+/// `streamed` route answered promptly with the head only.
+pub fn curl_keep_alive_routes_and_errors(base: &str, panic_paths: &[&str], streamed: &str) {
+    // Two requests on one connection: curl reports a single connect.
+    let (out, err) = curl(&[
+        "-w",
+        "\n%{num_connects}\n",
+        &format!("{base}/plaintext"),
+        &format!("{base}/users/42"),
+    ]);
+    assert_eq!(out, "Hello, World!\n1\n{\"id\":\"42\"}\n0\n", "{err}");
+    let (out, _) = curl(&[&format!("{base}/reverse/loom")]);
+    assert_eq!(out, "mool");
+    let (out, _) = curl(&["-i", &format!("{base}/nothing")]);
+    assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n"), "{out}");
+    assert!(out.contains("<h1>nothing here</h1>"), "{out}");
+    let (out, _) = curl(&["-i", "-X", "DELETE", &format!("{base}/plaintext")]);
+    assert!(
+        out.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
+            && out.contains("Allow: GET, HEAD\r\n"),
+        "{out}"
+    );
+    // Panicking handlers: 500, and the server lives on.
+    for path in panic_paths {
+        let (out, _) = curl(&["-i", &format!("{base}{path}")]);
+        assert!(
+            out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{path}: {out}"
+        );
+    }
+    let (out, _) = curl(&[&format!("{base}/plaintext")]);
+    assert_eq!(out, "Hello, World!");
+    // A header injection attempt by a handler: refused with 500.
+    let (out, _) = curl(&["-i", &format!("{base}/bad-header")]);
+    assert!(
+        out.starts_with("HTTP/1.1 500 ") && !out.contains("pwned"),
+        "{out}"
+    );
+    // HEAD: the head only, with the length GET would have.
+    let (out, _) = curl(&["-I", &format!("{base}/plaintext")]);
+    assert!(
+        out.contains("Content-Length: 13\r\n") && out.contains("X-Served-By: wireloom\r\n"),
+        "{out}"
+    );
+    // HEAD on a streamed response: the head only, promptly (a bound on a
+    // hang, not a timing claim).
+    let started = Instant::now();
+    let (out, err) = curl(&["-I", &format!("{base}{streamed}")]);
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n"),
+        "{out}{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// curl uploads to `/api/echo`: 3 MB chunked from stdin, then with
+/// `Expect: 100-continue` and a length (the interim 100 seen), each echoed
+/// back whole; then the chunked `/stream` response, byte for byte.
+pub fn curl_uploads_chunked_and_expect_continue(base: &str) {
+    let url = format!("{base}/api/echo");
+    let dir = temp_dir("up");
+    let file = dir.join("payload.bin");
+    let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(&file, &payload).unwrap();
+    let out_file = dir.join("echo.bin");
+    // Chunked upload (Transfer-Encoding: chunked from stdin with -T -).
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "curl -sS --max-time 20 -H 'Content-Type: application/x-test' -H 'Transfer-Encoding: chunked' -T - -X POST {url} -o {} < {}",
+            out_file.display(),
+            file.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::read(&out_file).unwrap() == payload);
+    // Expect: 100-continue with a known length.
+    let (out, err) = curl(&[
+        "-v",
+        "-H",
+        "Expect: 100-continue",
+        "-H",
+        "Content-Type: text/plain",
+        "--data-binary",
+        &format!("@{}", file.display()),
+        "-o",
+        &out_file.display().to_string(),
+        &url,
+    ]);
+    assert!(err.contains("HTTP/1.1 100 Continue"), "{err}{out}");
+    assert!(std::fs::read(&out_file).unwrap() == payload);
+    // Streamed (chunked) response.
+    let (out, _) = curl(&["-i", "--raw", &format!("{base}/stream")]);
+    assert!(
+        out.contains("Transfer-Encoding: chunked\r\n"),
+        "{}",
+        &out[..200.min(out.len())]
+    );
+    let out = curl_raw(&[&format!("{base}/stream")]);
+    assert!(out.stdout == stream_body());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Python's `http.client` on one keep-alive connection to the demo routes
+/// on `port`: GET (with a Date), a 100 kB upload echoed, a chunked upload
+/// from a generator, the chunked `/stream`, HEAD and a path parameter.
+pub fn python_http_client(port: u16) {
+    let script = r#"
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+c.request("GET", "/plaintext")
+r = c.getresponse(); assert r.status == 200, r.status; assert r.read() == b"Hello, World!"
+assert r.getheader("Date", "").endswith(" GMT")
+c.request("POST", "/api/echo", body=b"x" * 100000, headers={"Content-Type": "application/x-thing"})
+r = c.getresponse(); b = r.read()
+assert r.status == 200 and b == b"x" * 100000 and r.getheader("Content-Type") == "application/x-thing"
+def gen():
+    for i in range(10):
+        yield b"part%d;" % i
+c.request("POST", "/api/echo", body=gen(), encode_chunked=True, headers={"Transfer-Encoding": "chunked"})
+r = c.getresponse(); assert r.read() == b"".join(b"part%d;" % i for i in range(10))
+c.request("GET", "/stream")
+r = c.getresponse(); assert r.getheader("Transfer-Encoding") == "chunked"; assert len(r.read()) == 200000
+c.request("HEAD", "/plaintext")
+r = c.getresponse(); assert r.getheader("Content-Length") == "13"; assert r.read() == b""
+c.request("GET", "/users/7")
+r = c.getresponse(); assert r.read() == b'{"id":"7"}'
+print("ok")
+"#;
+    python_ok(script, &[&port.to_string()]);
+}
+
+/// curl against a server with this middleware chain and these error
+/// pages, both middlewares pushing to `log`:
+///
+/// - timing, outermost: pushes `timing in`, runs the rest, pushes
+///   `timing out` and adds `X-Elapsed-Us`;
+/// - auth: pushes `auth`; a `/private/...` request without
+///   `Authorization: Bearer ok` gets 401 with `WWW-Authenticate: Bearer`
+///   (the handler not called);
+/// - routes `GET /private/{item}` (pushes `handler`, answers
+///   `secret <item>`), `GET /forbidden` (403), `GET /panic` (panics);
+/// - error pages: 401 -> HTML `<p>log in first</p>`, 403 -> `no access to
+///   <path>`, 500 -> `our fault, sorry` (each keeping the status).
+pub fn middleware_chain_auth_and_error_pages(base: &str, log: &Mutex<Vec<String>>) {
+    let (out, _) = curl(&[
+        "-H",
+        "Authorization: Bearer ok",
+        &format!("{base}/private/x"),
+    ]);
+    assert_eq!(out, "secret x");
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["timing in", "auth", "handler", "timing out"]
+    );
+    log.lock().unwrap().clear();
+    let (out, _) = curl(&["-i", &format!("{base}/private/x")]);
+    assert!(
+        out.starts_with("HTTP/1.1 401 Unauthorized\r\n")
+            && out.contains("X-Elapsed-Us: ")
+            && out.contains("WWW-Authenticate: Bearer\r\n")
+            && out.contains("Content-Type: text/html")
+            && out.ends_with("<p>log in first</p>"),
+        "{out}"
+    );
+    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
+    // The router's own 404 goes through the middleware too.
+    log.lock().unwrap().clear();
+    let (out, _) = curl(&["-i", &format!("{base}/nowhere")]);
+    assert!(
+        out.starts_with("HTTP/1.1 404 Not Found\r\n") && out.contains("X-Elapsed-Us: "),
+        "{out}"
+    );
+    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
+    // Custom pages keep the status; the page sees the request.
+    let (out, _) = curl(&["-i", &format!("{base}/forbidden")]);
+    assert!(
+        out.starts_with("HTTP/1.1 403 Forbidden\r\n") && out.ends_with("no access to /forbidden"),
+        "{out}"
+    );
+    // A panic: the custom 500 page, on a connection that stays usable.
+    let (out, err) = curl(&[
+        "-w",
+        "\n%{http_code} %{num_connects}\n",
+        &format!("{base}/panic"),
+        &format!("{base}/forbidden"),
+    ]);
+    assert_eq!(
+        out, "our fault, sorry\n500 1\nno access to /forbidden\n403 0\n",
+        "{err}"
+    );
+}
+
+/// `curl -p -x` through `proxy`, a server whose `CONNECT /{*authority}`
+/// route dials the authority and relays (502 when it cannot), to the demo
+/// routes on `target`: one request, two through one tunnel, and the 502
+/// for an unreachable upstream.
+pub fn connect_tunnel_under_curl(proxy: SocketAddr, target: SocketAddr) {
+    let via = format!("http://{proxy}");
+    let (out, err) = curl(&["-p", "-x", &via, &format!("http://{target}/plaintext")]);
+    assert_eq!(out, "Hello, World!", "{err}");
+    // Two requests through one tunnel.
+    let (out, err) = curl(&[
+        "-p",
+        "-x",
+        &via,
+        &format!("http://{target}/plaintext"),
+        &format!("http://{target}/reverse/abc"),
+    ]);
+    assert_eq!(out, "Hello, World!cba", "{err}");
+    // An unreachable upstream: the handler's 502.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let r = request(
+        proxy,
+        format!("CONNECT {dead} HTTP/1.1\r\nHost: {dead}\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(r.status, 502);
+}
+
+/// A server with keep-alive off serving `GET /plaintext` at `addr`: two
+/// pipelined requests get one response and `Connection: close`; curl
+/// needs a connection per request.
+pub fn keep_alive_off_closes_after_each_response(addr: SocketAddr) {
+    let out = exchange(
+        addr,
+        b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 1, "{out}");
+    assert!(out.contains("Connection: close\r\n"), "{out}");
+    let url = format!("http://{addr}/plaintext");
+    let (out, _) = curl(&["-w", "\n%{num_connects}\n", &url, &url]);
+    assert_eq!(out, "Hello, World!\n1\nHello, World!\n1\n");
+}
