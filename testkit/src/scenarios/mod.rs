@@ -17,3 +17,4 @@ pub mod client;
 pub mod flags;
 pub mod server;
 pub mod smtp;
+pub mod static_files;
