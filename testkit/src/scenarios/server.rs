@@ -18,13 +18,15 @@
 //! | 404 | the error page `<h1>nothing here</h1>` |
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::fs::temp_dir;
 use crate::http::{exchange, request};
-use crate::process::{curl, curl_raw, python_ok};
+use crate::process::{curl, curl_raw, python_ok, run};
+use crate::trace::Captured;
 
 /// The `/stream` route's body.
 pub fn stream_body() -> Vec<u8> {
@@ -270,4 +272,84 @@ pub fn keep_alive_off_closes_after_each_response(addr: SocketAddr) {
     let url = format!("http://{addr}/plaintext");
     let (out, _) = curl(&["-w", "\n%{num_connects}\n", &url, &url]);
     assert_eq!(out, "Hello, World!\n1\nHello, World!\n1\n");
+}
+
+/// Runs `python3 -c script port`, bounded; asserts success, returns stdout.
+fn python_port(script: &str, port: u16) -> String {
+    let out = run(
+        Command::new("python3").args(["-c", script, &port.to_string()]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `tracing` output (captured in `logs`) of a TLS server on
+/// `tls_port` whose `GET /hello` handler logs `in the handler` (target
+/// `wireloom::test`) and answers `hello\n`, certified by the CA in
+/// `ca_pem`: curl over TLS (connection accepted with SNI, the handler's
+/// event inside the request span, the response event, connection closed),
+/// then plain text on the TLS port (a failed handshake).
+pub fn tracing_tls_peer(logs: &Captured, ca_pem: &Path, tls_port: u16) {
+    let out = curl_raw(&[
+        "--cacert",
+        &ca_pem.display().to_string(),
+        &format!("https://localhost:{tls_port}/hello"),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
+    logs.wait_for(&[
+        "wireloom::conn",
+        "connection accepted",
+        "tls=true",
+        "sni=\"localhost\"",
+    ]);
+    // The handler's own event sits in the request span.
+    logs.wait_for(&["request{method=GET path=\"/hello\"", "in the handler"]);
+    logs.wait_for(&[
+        "wireloom::request",
+        "request{method=GET path=\"/hello\"",
+        "response",
+        "status=200",
+        "bytes=6",
+        "duration=",
+    ]);
+    logs.wait_for(&["connection closed", "reason=PeerEof"]);
+    // Plain text on the TLS port: the handshake fails.
+    let _ = curl_raw(&[&format!("http://127.0.0.1:{tls_port}/hello")]);
+    logs.wait_for(&["wireloom::tls", "TLS handshake failed"]);
+}
+
+/// The `tracing` output (captured in `logs`) of a plain server on `port`
+/// with a short head timeout, under bad peers (Python sockets): a request
+/// that could smuggle (`Content-Length` with `Transfer-Encoding`: answered
+/// 400, logged with its kind), and a head that never ends (the head
+/// timeout, typed).
+pub fn tracing_bad_peers(logs: &Captured, port: u16) {
+    let answer = python_port(
+        r#"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+print(s.recv(100).split(b"\r\n")[0].decode())
+"#,
+        port,
+    );
+    assert_eq!(answer.trim(), "HTTP/1.1 400 Bad Request");
+    logs.wait_for(&["protocol error", "status=400"]);
+    logs.wait_for(&["connection closed", "ProtocolError"]);
+    python_port(
+        r#"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /hello HTTP/1.1\r\nHost: a\r\n")
+s.settimeout(10)
+print(s.recv(100).split(b"\r\n")[0].decode())
+"#,
+        port,
+    );
+    logs.wait_for(&["wireloom::conn", "timeout=Head"]);
 }
