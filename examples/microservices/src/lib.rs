@@ -99,6 +99,23 @@ impl Settings {
             Service::Orders => self.orders.trim_end_matches('/'),
         }
     }
+
+    /// The URL of `call`.
+    pub fn url(&self, call: &app::Call) -> String {
+        format!("{}{}", self.base(call.service), call.path)
+    }
+
+    /// The HTTP client settings for calls to the other services (either
+    /// serving's agent): the timeouts, no redirects.
+    pub fn agent_config<T>(&self) -> wireloom_io::http_client::AgentConfig<T> {
+        wireloom_io::http_client::AgentConfig {
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            write_timeout: self.read_timeout,
+            max_redirects: 0,
+            ..Default::default()
+        }
+    }
 }
 
 /// `250ms`, `5s`, `2m`, or plain seconds.
