@@ -24,6 +24,9 @@ pub mod blocking;
 pub mod on_tokio;
 pub mod request_id;
 
+#[path = "../../common/duration.rs"]
+mod duration_flag;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -32,6 +35,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use app::{App, Role, Service};
+use duration_flag::duration;
 
 /// Largest request or downstream answer body read (1 MiB).
 pub const MAX_BODY: usize = 1 << 20;
@@ -116,22 +120,6 @@ impl Settings {
             ..Default::default()
         }
     }
-}
-
-/// `250ms`, `5s`, `2m`, or plain seconds.
-fn duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("unit must be ms, s or m: {s}")),
-    };
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Prints the line that says where the program listens (the first line
