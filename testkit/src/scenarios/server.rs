@@ -19,7 +19,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -352,4 +352,40 @@ print(s.recv(100).split(b"\r\n")[0].decode())
         port,
     );
     logs.wait_for(&["wireloom::conn", "timeout=Head"]);
+}
+
+/// Python's `ssl` module as a TLS client: connects to 127.0.0.1:`port`
+/// verifying the server as `host` against the CA in `ca_pem` (ALPN
+/// `http/1.1`), sends `GET path` with `Connection: close`, reads to the
+/// end and answers the server's close_notify with its own (`unwrap`, which
+/// fails without one). Its stdout: `<TLS version> <ALPN>` on a line, then
+/// the raw response; it fails (with the reason on stderr) when the
+/// certificate does not verify. Bounded to 20 s.
+pub fn python_tls_get(ca_pem: &Path, port: u16, host: &str, path: &str) -> Output {
+    const PY_CLIENT: &str = r#"
+import socket, ssl, sys
+ca, port, host, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.set_alpn_protocols(["http/1.1"])
+with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+    with ctx.wrap_socket(raw, server_hostname=host) as s:
+        s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: " + host.encode() + b"\r\nConnection: close\r\n\r\n")
+        data = b""
+        for _ in range(1000):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        print(s.version(), s.selected_alpn_protocol())
+        sys.stdout.write(data.decode())
+        s.unwrap()
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c")
+        .arg(PY_CLIENT)
+        .arg(ca_pem)
+        .arg(port.to_string())
+        .arg(host)
+        .arg(path);
+    run(&mut cmd, Duration::from_secs(20))
 }
