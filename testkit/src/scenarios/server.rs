@@ -389,3 +389,54 @@ with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         .arg(path);
     run(&mut cmd, Duration::from_secs(20))
 }
+
+/// `GET /` with `Connection: close` on a new connection: all the server
+/// sent, as text.
+fn get_root(addr: SocketAddr) -> String {
+    exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+}
+
+/// A server at `addr` whose 401 error page is `log in first` (200 text)
+/// and whose handler answers an empty 401 with `Content-Length: 0` and an
+/// `ETag`: the page's own length replaces the handler's content fields
+/// (core would refuse the head and the client get nothing).
+pub fn error_page_replaces_the_handlers_content_fields(addr: SocketAddr) {
+    let out = get_root(addr);
+    assert!(out.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\nlog in first"), "{out}");
+    assert!(out.contains("Content-Length: 12\r\n"), "{out}");
+    assert!(!out.contains("Content-Length: 0"), "{out}");
+    assert!(!out.contains("stale"), "{out}");
+}
+
+/// A server at `addr` with a 401 error page whose handler answers 401
+/// with two `WWW-Authenticate` (`Basic realm="a"`, `Bearer`) and two
+/// `Set-Cookie` (`a=; Max-Age=0`, `b=; Max-Age=0`): every instance stays.
+pub fn error_page_keeps_every_instance_of_repeated_fields(addr: SocketAddr) {
+    let out = get_root(addr);
+    for line in [
+        "WWW-Authenticate: Basic realm=\"a\"\r\n",
+        "WWW-Authenticate: Bearer\r\n",
+        "Set-Cookie: a=; Max-Age=0\r\n",
+        "Set-Cookie: b=; Max-Age=0\r\n",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from {out}");
+    }
+}
+
+/// A server at `addr` whose handler answers `hello` with
+/// `Content-Length: 99`: core refuses the head, the client gets a 500
+/// (with a Date) and the close, never silence.
+pub fn refused_response_head_is_a_500(addr: SocketAddr) {
+    let out = get_root(addr);
+    assert!(
+        out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+        "{out}"
+    );
+    assert!(out.contains("Connection: close\r\n"), "{out}");
+    assert!(out.contains("\r\nDate: "), "{out}");
+    assert!(out.ends_with("\r\n\r\ninternal server error\n"), "{out}");
+}
