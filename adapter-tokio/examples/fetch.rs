@@ -24,16 +24,14 @@ use std::process::ExitCode;
 use wireloom_tokio::TokioRuntime;
 
 fn main() -> ExitCode {
-    let (args, tls) = match cli::setup() {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return cli::failed(e),
-    };
-    rt.block_on(app::fetch(TokioRuntime, args, tls))
+    app::main(
+        TokioRuntime,
+        |run| match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(run),
+            Err(e) => cli::failed(e),
+        },
+    )
 }
