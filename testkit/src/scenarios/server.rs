@@ -17,6 +17,7 @@
 //! | every response | `X-Served-By: wireloom` (a middleware) |
 //! | 404 | the error page `<h1>nothing here</h1>` |
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -24,7 +25,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::fs::temp_dir;
-use crate::http::{exchange, request};
+use crate::http::{exchange, request, Client};
+use crate::net::connect;
 use crate::process::{curl, curl_raw, python_ok, run};
 use crate::trace::Captured;
 
@@ -439,4 +441,98 @@ pub fn refused_response_head_is_a_500(addr: SocketAddr) {
     assert!(out.contains("Connection: close\r\n"), "{out}");
     assert!(out.contains("\r\nDate: "), "{out}");
     assert!(out.ends_with("\r\n\r\ninternal server error\n"), "{out}");
+}
+
+/// A server at `addr` serving the demo routes with `head_timeout` and
+/// `body_timeout` of 500 ms and an `idle_timeout` of 700 ms, under slow
+/// and broken clients (raw sockets) while curl is served: a slowloris
+/// head, a silent connection and a head dripped a byte at a time get the
+/// head deadline (408 with `Connection: close` and a Date, or the close);
+/// a body that stalls gets 408 and the close; a malformed chunked body 400
+/// and the close; an idle keep-alive connection is closed after the idle
+/// timeout. Every wait is bounded (4 s).
+pub fn slow_clients_are_timed_out_with_408(addr: SocketAddr) {
+    // A slowloris client is timed out with 408 while others are served.
+    let mut slow = connect(addr);
+    slow.write_all(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let (fast, _) = curl(&[&format!("http://{addr}/plaintext")]);
+    assert_eq!(fast, "Hello, World!");
+    let mut out = String::new();
+    slow.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{out}");
+    assert!(
+        out.contains("Connection: close\r\n") && out.contains("\r\nDate: "),
+        "{out}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // A client that connects and sends nothing: the same deadline.
+    let mut silent = connect(addr);
+    let started = Instant::now();
+    let mut out = String::new();
+    let _ = silent.read_to_string(&mut out);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(out.is_empty() || out.starts_with("HTTP/1.1 408 "), "{out}");
+    // A client that drips a head one byte at a time does not extend
+    // the head deadline.
+    let mut drip = connect(addr);
+    let started = Instant::now();
+    let mut closed = false;
+    for b in b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if drip.write_all(&[*b]).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let mut out = String::new();
+    let _ = drip.read_to_string(&mut out);
+    assert!(
+        closed || out.starts_with("HTTP/1.1 408 "),
+        "dripping client not timed out: {out}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // A body that stalls mid-way is timed out too, and the connection closed.
+    let mut stall = connect(addr);
+    stall
+        .write_all(b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+        .unwrap();
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let _ = stall.read_to_end(&mut out);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "stalled body held the connection for {elapsed:?}"
+    );
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.starts_with("HTTP/1.1 408 Request Timeout\r\n") && out.contains("Connection: close"),
+        "{out}"
+    );
+    // A malformed chunked body, met while the handler streams it: 400, close.
+    let out = exchange(
+        addr,
+        b"POST /api/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
+    );
+    assert!(
+        out.starts_with("HTTP/1.1 400 Bad Request\r\n") && out.contains("Connection: close"),
+        "{out}"
+    );
+    // An idle keep-alive connection is closed after the idle timeout,
+    // without an answer.
+    let mut c = Client::new(addr);
+    c.send(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).unwrap().status, 200);
+    let started = Instant::now();
+    assert!(c.closed());
+    let idle = started.elapsed();
+    assert!(
+        idle > Duration::from_millis(400) && idle < Duration::from_secs(4),
+        "{idle:?}"
+    );
+    // Meanwhile the server kept serving.
+    let (fast, _) = curl(&[&format!("http://{addr}/plaintext")]);
+    assert_eq!(fast, "Hello, World!");
 }
