@@ -37,5 +37,5 @@ use wireloom_async_std::AsyncRuntime;
 
 fn main() -> ExitCode {
     let rt = AsyncRuntime::default();
-    app::main(rt.clone(), |run| rt.block_on(run))
+    app::main(rt.clone(), |run| Ok(rt.block_on(run)))
 }

@@ -24,14 +24,10 @@ use std::process::ExitCode;
 use wireloom_tokio::TokioRuntime;
 
 fn main() -> ExitCode {
-    app::main(
-        TokioRuntime,
-        |run| match tokio::runtime::Builder::new_current_thread()
+    app::main(TokioRuntime, |run| {
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()
-        {
-            Ok(rt) => rt.block_on(run),
-            Err(e) => cli::failed(e),
-        },
-    )
+            .build()?;
+        Ok(rt.block_on(run))
+    })
 }

@@ -16,13 +16,14 @@ use crate::cli;
 
 /// The whole program on `rt`: the command line, then the request, run to
 /// completion by `block_on` (the example's way of running a future on its
-/// runtime, started only once the flags are good); the exit code.
+/// runtime, started only once the flags are good; an error starting the
+/// runtime exits 1); the exit code.
 pub fn main<R: Runtime>(
     rt: R,
-    block_on: impl FnOnce(Pin<Box<dyn Future<Output = ExitCode>>>) -> ExitCode,
+    block_on: impl FnOnce(Pin<Box<dyn Future<Output = ExitCode>>>) -> std::io::Result<ExitCode>,
 ) -> ExitCode {
     match cli::setup() {
-        Ok((args, tls)) => block_on(Box::pin(fetch(rt, args, tls))),
+        Ok((args, tls)) => block_on(Box::pin(fetch(rt, args, tls))).unwrap_or_else(cli::failed),
         Err(code) => code,
     }
 }

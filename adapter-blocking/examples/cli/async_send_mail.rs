@@ -17,14 +17,18 @@ use crate::cli;
 
 /// The whole program on `rt`: the command line and the message, then the
 /// sending, run to completion by `block_on` (the example's way of running
-/// a future on its runtime, started only once the flags are good); the
-/// exit code.
+/// a future on its runtime, started only once the flags are good; an
+/// error starting the runtime exits 1); the exit code.
 pub fn main<R: Runtime>(
     rt: R,
-    block_on: impl FnOnce(Pin<Box<dyn Future<Output = ExitCode> + '_>>) -> ExitCode,
+    block_on: impl FnOnce(Pin<Box<dyn Future<Output = ExitCode> + '_>>) -> std::io::Result<ExitCode>,
 ) -> ExitCode {
     match cli::setup() {
-        Ok((args, message)) => block_on(Box::pin(async move { send(rt, &args, &message).await })),
+        Ok((args, message)) => block_on(Box::pin(async move { send(rt, &args, &message).await }))
+            .unwrap_or_else(|e| {
+                eprintln!("send-mail: {e}");
+                ExitCode::FAILURE
+            }),
         Err(code) => code,
     }
 }
