@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::fs::temp_dir;
-use crate::http::{exchange, request, Client};
+use crate::http::{exchange, request, Client, Resp};
 use crate::net::connect;
 use crate::process::{curl, curl_raw, python_ok, run};
 use crate::trace::Captured;
@@ -535,4 +535,69 @@ pub fn slow_clients_are_timed_out_with_408(addr: SocketAddr) {
     // Meanwhile the server kept serving.
     let (fast, _) = curl(&[&format!("http://{addr}/plaintext")]);
     assert_eq!(fast, "Hello, World!");
+}
+
+/// A server at `addr` serving the demo routes with the default limits,
+/// under requests core answers by itself (400 for a bare LF, a space in a
+/// field name, CL + TE, two lengths, no Host; 413, 414, 431, 431, 501,
+/// 505, 417): each answer carries `Connection: close` and a `Date` (which
+/// `check_date` checks further, given the response) and the connection
+/// then closes; after a good pipelined request, the good answer comes
+/// first.
+pub fn core_error_answers_close_and_carry_a_date(addr: SocketAddr, check_date: &dyn Fn(&Resp)) {
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
+    let big_header = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(9000)
+    );
+    let many_headers = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        (0..120)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
+    );
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("bare LF", b"GET / HTTP/1.1\nHost: a\n\n".to_vec(), 400),
+        ("space in field name", b"GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n".to_vec(), 400),
+        (
+            "CL + TE",
+            b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
+            400,
+        ),
+        ("two Content-Lengths", b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab".to_vec(), 400),
+        ("no Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
+        ("body over the limit", b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n".to_vec(), 413),
+        ("long target", long_target.into_bytes(), 414),
+        ("long field", big_header.into_bytes(), 431),
+        ("too many fields", many_headers.into_bytes(), 431),
+        ("unknown coding", b"POST /api/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".to_vec(), 501),
+        ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: a\r\n\r\n".to_vec(), 505),
+        ("unknown expectation", b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\nx".to_vec(), 417),
+    ];
+    for (name, req, status) in &cases {
+        let mut c = Client::new(addr);
+        c.send(req);
+        let r = c.response(false).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(r.status, *status, "{name}: {}", r.head);
+        assert!(r.closes(), "{name}: {}", r.head);
+        let date = r
+            .header("date")
+            .unwrap_or_else(|| panic!("{name}: no Date in {}", r.head));
+        assert!(
+            date.len() == 29 && date.ends_with(" GMT") && date.as_bytes()[3] == b',',
+            "{name}: {date}"
+        );
+        check_date(&r);
+        assert!(c.closed(), "{name}: connection left open");
+    }
+    // An error after a good request on the same connection: the good
+    // answer first, then the error.
+    let mut c = Client::new(addr);
+    c.send(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\nHost: a\n\n");
+    assert_eq!(c.response(false).unwrap().text(), "Hello, World!");
+    let r = c.response(false).unwrap();
+    assert_eq!(r.status, 400);
+    assert!(r.closes() && r.header("date").is_some(), "{}", r.head);
+    check_date(&r);
+    assert!(c.closed());
 }
