@@ -25,10 +25,6 @@ use std::process::ExitCode;
 use wireloom_async_std::AsyncRuntime;
 
 fn main() -> ExitCode {
-    let (args, tls) = match cli::setup() {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
     let rt = AsyncRuntime::default();
-    rt.block_on(app::fetch(rt.clone(), args, tls))
+    app::main(rt.clone(), |run| Ok(rt.block_on(run)))
 }

@@ -36,10 +36,6 @@ use std::process::ExitCode;
 use wireloom_async_std::AsyncRuntime;
 
 fn main() -> ExitCode {
-    let (args, message) = match cli::setup() {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
     let rt = AsyncRuntime::default();
-    rt.block_on(app::send(rt.clone(), &args, &message))
+    app::main(rt.clone(), |run| Ok(rt.block_on(run)))
 }

@@ -2,7 +2,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,8 +9,8 @@ use std::time::{Duration, Instant};
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Body, Request, Response, Server, ServerHandle};
 use wireloom_core::http::{Method, ServerConfig, StatusCode};
-use wireloom_testkit::fs::temp_dir;
-use wireloom_testkit::process::{curl, python_ok};
+use wireloom_testkit::process::curl;
+use wireloom_testkit::scenarios::server;
 
 /// Length of the `/blob` body (a `Body::Full`).
 const BLOB_LEN: usize = 100 * 1024;
@@ -149,55 +148,7 @@ fn start(config: ServerConfig, threads: usize) -> (ServerHandle, SocketAddr, Arc
 #[test]
 fn curl_keep_alive_routes_and_errors() {
     let (h, addr, hits) = start(ServerConfig::default(), 4);
-    let base = format!("http://{addr}");
-    // Two requests on one connection: curl reports a single connect.
-    let (out, err) = curl(&[
-        "-w",
-        "\n%{num_connects}\n",
-        &format!("{base}/plaintext"),
-        &format!("{base}/users/42"),
-    ]);
-    assert!(err.is_empty(), "{err}");
-    assert_eq!(out, "Hello, World!\n1\n{\"id\":\"42\"}\n0\n");
-    let (out, _) = curl(&[&format!("{base}/reverse/loom")]);
-    assert_eq!(out, "mool");
-    let (out, _) = curl(&["-i", &format!("{base}/nothing")]);
-    assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n"), "{out}");
-    assert!(out.contains("<h1>nothing here</h1>"));
-    let (out, _) = curl(&["-i", "-X", "DELETE", &format!("{base}/plaintext")]);
-    assert!(
-        out.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
-            && out.contains("Allow: GET, HEAD\r\n"),
-        "{out}"
-    );
-    // A panicking handler: 500, and the server lives on.
-    let (out, _) = curl(&["-i", &format!("{base}/panic")]);
-    assert!(
-        out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
-        "{out}"
-    );
-    let (out, _) = curl(&[&format!("{base}/plaintext")]);
-    assert_eq!(out, "Hello, World!");
-    // Header injection attempt by a handler: refused with 500.
-    let (out, _) = curl(&["-i", &format!("{base}/bad-header")]);
-    assert!(
-        out.starts_with("HTTP/1.1 500 ") && !out.contains("pwned"),
-        "{out}"
-    );
-    // HEAD: headers only.
-    let (out, _) = curl(&["-I", &format!("{base}/plaintext")]);
-    assert!(
-        out.contains("Content-Length: 13\r\n") && out.contains("X-Served-By: wireloom\r\n"),
-        "{out}"
-    );
-    // HEAD on a streamed (chunked) response: the head only, promptly.
-    let started = Instant::now();
-    let (out, err) = curl(&["-I", &format!("{base}/stream")]);
-    assert!(
-        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n"),
-        "{out}{err}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(5));
+    server::curl_keep_alive_routes_and_errors(&format!("http://{addr}"), &["/panic"], "/stream");
     assert!(hits.load(Ordering::SeqCst) >= 8);
     h.shutdown();
 }
@@ -205,80 +156,14 @@ fn curl_keep_alive_routes_and_errors() {
 #[test]
 fn curl_uploads_chunked_and_expect_continue() {
     let (h, addr, _) = start(ServerConfig::default(), 4);
-    let url = format!("http://{addr}/api/echo");
-    let dir = temp_dir("up");
-    let file = dir.join("payload.bin");
-    let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
-    std::fs::write(&file, &payload).unwrap();
-    let out_file = dir.join("echo.bin");
-    // Chunked upload (Transfer-Encoding: chunked from stdin with -T -).
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "curl -sS --max-time 20 -H 'Content-Type: application/x-test' -H 'Transfer-Encoding: chunked' -T - -X POST {url} -o {} < {}",
-            out_file.display(),
-            file.display()
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert_eq!(std::fs::read(&out_file).unwrap(), payload);
-    // Expect: 100-continue with a known length.
-    let (out, err) = curl(&[
-        "-v",
-        "-H",
-        "Expect: 100-continue",
-        "-H",
-        "Content-Type: text/plain",
-        "--data-binary",
-        &format!("@{}", file.display()),
-        "-o",
-        &out_file.display().to_string(),
-        &url,
-    ]);
-    assert!(err.contains("HTTP/1.1 100 Continue"), "{err}{out}");
-    assert_eq!(std::fs::read(&out_file).unwrap(), payload);
-    // Streamed (chunked) response.
-    let (out, _) = curl(&["-i", "--raw", &format!("http://{addr}/stream")]);
-    assert!(
-        out.contains("Transfer-Encoding: chunked\r\n"),
-        "{}",
-        &out[..200.min(out.len())]
-    );
-    let (body, _) = curl(&[&format!("http://{addr}/stream")]);
-    assert_eq!(
-        body.len(),
-        String::from_utf8_lossy(&(0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>())
-            .len()
-    );
-    std::fs::remove_dir_all(&dir).ok();
+    server::curl_uploads_chunked_and_expect_continue(&format!("http://{addr}"));
     h.shutdown();
 }
 
 #[test]
 fn python_http_client() {
     let (h, addr, _) = start(ServerConfig::default(), 4);
-    let script = format!(
-        r#"
-import http.client, json
-c = http.client.HTTPConnection("127.0.0.1", {port}, timeout=10)
-c.request("GET", "/plaintext")
-r = c.getresponse(); assert r.status == 200, r.status; assert r.read() == b"Hello, World!"
-c.request("POST", "/api/echo", body=b"x" * 100000, headers={{"Content-Type": "application/x-thing"}})
-r = c.getresponse(); b = r.read()
-assert r.status == 200 and b == b"x" * 100000 and r.getheader("Content-Type") == "application/x-thing"
-def gen():
-    for i in range(10):
-        yield b"part%d;" % i
-c.request("POST", "/api/echo", body=gen(), encode_chunked=True, headers={{"Transfer-Encoding": "chunked"}})
-r = c.getresponse(); assert r.read() == b"".join(b"part%d;" % i for i in range(10))
-c.request("GET", "/stream")
-r = c.getresponse(); assert r.getheader("Transfer-Encoding") == "chunked"; assert len(r.read()) == 200000
-print("ok")
-"#,
-        port = addr.port()
-    );
-    python_ok(&script, &[]);
+    server::python_http_client(addr.port());
     h.shutdown();
 }
 
@@ -287,6 +172,7 @@ fn bad_input_and_slow_clients() {
     let cfg = ServerConfig {
         head_timeout: Duration::from_millis(500),
         body_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_millis(700),
         ..ServerConfig::default()
     };
     let (h, addr, _) = start(cfg, 4);
@@ -308,73 +194,7 @@ fn bad_input_and_slow_clients() {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
-    // A slowloris client is timed out with 408 while others are served.
-    let mut slow = TcpStream::connect(addr).unwrap();
-    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    slow.write_all(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n")
-        .unwrap();
-    let started = Instant::now();
-    let (fast, _) = curl(&[&format!("http://{addr}/plaintext")]);
-    assert_eq!(fast, "Hello, World!");
-    let mut out = String::new();
-    slow.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{out}");
-    assert!(started.elapsed() < Duration::from_secs(4));
-    // A client that drips a head one byte at a time does not extend the
-    // head deadline.
-    let mut drip = TcpStream::connect(addr).unwrap();
-    drip.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let started = Instant::now();
-    let mut closed = false;
-    for b in b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
-        if drip.write_all(&[*b]).is_err() {
-            closed = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(40));
-    }
-    let mut out = String::new();
-    let _ = drip.read_to_string(&mut out);
-    assert!(
-        closed || out.starts_with("HTTP/1.1 408 "),
-        "dripping client not timed out: {out}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(4));
-    // A body that stalls mid-way is timed out too, and the connection closed.
-    let mut stall = TcpStream::connect(addr).unwrap();
-    stall
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    stall
-        .write_all(b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
-        .unwrap();
-    let started = Instant::now();
-    let mut out = Vec::new();
-    let _ = stall.read_to_end(&mut out);
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed < Duration::from_secs(4),
-        "stalled body held the connection for {elapsed:?}"
-    );
-    let out = String::from_utf8_lossy(&out);
-    assert!(
-        out.starts_with("HTTP/1.1 408 Request Timeout\r\n") && out.contains("Connection: close"),
-        "{out}"
-    );
-    // A malformed chunked body, met while the handler streams it: 400, close.
-    let mut bad = TcpStream::connect(addr).unwrap();
-    bad.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    bad.write_all(b"POST /api/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
-        .unwrap();
-    let mut out = String::new();
-    let _ = bad.read_to_string(&mut out);
-    assert!(
-        out.starts_with("HTTP/1.1 400 Bad Request\r\n") && out.contains("Connection: close"),
-        "{out}"
-    );
-    // Meanwhile the server kept serving.
-    let (fast, _) = curl(&[&format!("http://{addr}/plaintext")]);
-    assert_eq!(fast, "Hello, World!");
+    server::slow_clients_are_timed_out_with_408(addr);
     h.shutdown();
 }
 
@@ -420,23 +240,16 @@ fn core_error_responses_carry_a_date() {
             started.elapsed(),
         )
     };
-    for (input, status) in [
-        // A bare LF.
-        (&b"GET /plaintext HTTP/1.1\nHost: a\r\n\r\n"[..], 400),
-        // Smuggling attempt: CL + TE.
-        (
-            b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-            400,
-        ),
-        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
-        // CONNECT with content.
-        (b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 3\r\n\r\nabc", 400),
-    ] {
-        let (out, _) = raw(input);
-        assert!(out.starts_with(&format!("HTTP/1.1 {status} ")), "{out}");
-        assert!(out.contains("Connection: close\r\n"), "{out}");
-        one_current_date(&out);
-    }
+    // The answers core gives by itself (shared with the async engine's
+    // test), each with the current date.
+    server::core_error_answers_close_and_carry_a_date(addr, &|r| {
+        one_current_date(&format!("{}\r\n\r\n", r.head));
+    });
+    // CONNECT with content.
+    let (out, _) = raw(b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 3\r\n\r\nabc");
+    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+    assert!(out.contains("Connection: close\r\n"), "{out}");
+    one_current_date(&out);
     // Fail fast: a TLS ClientHello sent to the plain-text port is answered
     // at once, without waiting for a line ending or the head timeout.
     let (out, took) = raw(b"\x16\x03\x01\x00\xf1\x01\x00\x00\xed\x03\x03");
@@ -657,21 +470,7 @@ fn keep_alive_off_closes_after_each_response() {
         .unwrap();
     let addr = server.local_addrs()[0];
     let h = server.spawn().unwrap();
-    // Two pipelined requests: one response, then the close.
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(
-        b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n",
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 1, "{out}");
-    assert!(out.contains("Connection: close\r\n"), "{out}");
-    // curl needs a connection per request.
-    let url = format!("http://{addr}/plaintext");
-    let (out, _) = curl(&["-w", "\n%{num_connects}\n", &url, &url]);
-    assert_eq!(out, "Hello, World!\n1\nHello, World!\n1\n");
+    server::keep_alive_off_closes_after_each_response(addr);
     h.shutdown();
 }
 
@@ -744,13 +543,7 @@ fn connect_tunnel_under_curl() {
         .unwrap();
     let paddr = proxy.local_addrs()[0];
     let proxy = proxy.spawn().unwrap();
-    let (out, err) = curl(&[
-        "-p",
-        "-x",
-        &format!("http://{paddr}"),
-        &format!("http://{target_addr}/plaintext"),
-    ]);
-    assert_eq!(out, "Hello, World!", "{err}");
+    server::connect_tunnel_under_curl(paddr, target_addr);
     proxy.shutdown();
     target.shutdown();
 }
@@ -830,52 +623,7 @@ fn middleware_chain_auth_and_error_pages() {
         .unwrap();
     let base = format!("http://{}", server.local_addrs()[0]);
     let h = server.spawn().unwrap();
-    let (out, _) = curl(&[
-        "-H",
-        "Authorization: Bearer ok",
-        &format!("{base}/private/x"),
-    ]);
-    assert_eq!(out, "secret x");
-    assert_eq!(
-        *log.lock().unwrap(),
-        ["timing in", "auth", "handler", "timing out"]
-    );
-    log.lock().unwrap().clear();
-    let (out, _) = curl(&["-i", &format!("{base}/private/x")]);
-    assert!(
-        out.starts_with("HTTP/1.1 401 Unauthorized\r\n")
-            && out.contains("X-Elapsed-Us: ")
-            && out.contains("WWW-Authenticate: Bearer\r\n")
-            && out.contains("Content-Type: text/html")
-            && out.ends_with("<p>log in first</p>"),
-        "{out}"
-    );
-    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
-    // The router's own 404 goes through the middleware too.
-    log.lock().unwrap().clear();
-    let (out, _) = curl(&["-i", &format!("{base}/nowhere")]);
-    assert!(
-        out.starts_with("HTTP/1.1 404 Not Found\r\n") && out.contains("X-Elapsed-Us: "),
-        "{out}"
-    );
-    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
-    // Custom pages keep the status; the page sees the request.
-    let (out, _) = curl(&["-i", &format!("{base}/forbidden")]);
-    assert!(
-        out.starts_with("HTTP/1.1 403 Forbidden\r\n") && out.ends_with("no access to /forbidden"),
-        "{out}"
-    );
-    // A panic: the custom 500 page, on a connection that stays usable.
-    let (out, err) = curl(&[
-        "-w",
-        "\n%{http_code} %{num_connects}\n",
-        &format!("{base}/panic"),
-        &format!("{base}/forbidden"),
-    ]);
-    assert_eq!(
-        out, "our fault, sorry\n500 1\nno access to /forbidden\n403 0\n",
-        "{err}"
-    );
+    server::middleware_chain_auth_and_error_pages(&base, &log);
     h.shutdown();
 }
 

@@ -22,6 +22,7 @@ use wireloom_blocking::tls::{PeerClose, ServerTlsConfig, TlsError, TlsStream};
 use wireloom_testkit::fs::temp_dir;
 use wireloom_testkit::pki::{client_config, pki, server_config, write_files};
 use wireloom_testkit::process::{first_line, have, run, ChildGuard};
+use wireloom_testkit::scenarios::server;
 
 /// What the pump-driven HTTP server saw on one connection.
 #[derive(Debug)]
@@ -237,25 +238,6 @@ fn curl_against_our_server() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-const PY_CLIENT: &str = r#"
-import socket, ssl, sys
-ca, port, host = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.set_alpn_protocols(["http/1.1"])
-with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-    with ctx.wrap_socket(raw, server_hostname=host) as s:
-        s.sendall(b"GET /py HTTP/1.1\r\nHost: " + host.encode() + b"\r\nConnection: close\r\n\r\n")
-        data = b""
-        for _ in range(1000):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        print(s.version(), s.selected_alpn_protocol())
-        sys.stdout.write(data.decode())
-        s.unwrap()
-"#;
-
 #[test]
 fn python_ssl_client_against_our_server() {
     if !have("python3") {
@@ -265,15 +247,8 @@ fn python_ssl_client_against_our_server() {
     let dir = temp_dir("pyclient");
     write_files(&p, &dir);
     let (addr, server) = serve_http(server_config(&p, HANDSHAKE), 2);
-    let py = |host: &str| {
-        let mut cmd = Command::new("python3");
-        cmd.arg("-c")
-            .arg(PY_CLIENT)
-            .arg(dir.join("ca.pem"))
-            .arg(addr.port().to_string())
-            .arg(host);
-        run(&mut cmd, Duration::from_secs(20))
-    };
+    let ca = dir.join("ca.pem");
+    let py = |host: &str| server::python_tls_get(&ca, addr.port(), host, "/py");
     let out = py("b.test");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -24,16 +24,10 @@ use std::process::ExitCode;
 use wireloom_tokio::TokioRuntime;
 
 fn main() -> ExitCode {
-    let (args, tls) = match cli::setup() {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return cli::failed(e),
-    };
-    rt.block_on(app::fetch(TokioRuntime, args, tls))
+    app::main(TokioRuntime, |run| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(rt.block_on(run))
+    })
 }

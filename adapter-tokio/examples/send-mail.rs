@@ -35,19 +35,10 @@ use std::process::ExitCode;
 use wireloom_tokio::TokioRuntime;
 
 fn main() -> ExitCode {
-    let (args, message) = match cli::setup() {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("send-mail: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    rt.block_on(app::send(TokioRuntime, &args, &message))
+    app::main(TokioRuntime, |run| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(rt.block_on(run))
+    })
 }

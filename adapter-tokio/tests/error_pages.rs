@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
 use common::{start, Flavor, Running};
 use wireloom_testkit::http::exchange;
+use wireloom_testkit::scenarios::server;
 use wireloom_tokio::core::http::StatusCode;
 use wireloom_tokio::server::{Request, Response, Server};
 
@@ -28,13 +27,6 @@ where
     )
 }
 
-fn get(addr: SocketAddr) -> String {
-    exchange(
-        addr,
-        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-}
-
 /// A handler's `Content-Length: 0` on an empty 401 does not carry over to
 /// the page (core would refuse the head and the client get nothing).
 #[test]
@@ -44,12 +36,7 @@ fn page_replaces_the_handlers_content_fields() {
             .header("Content-Length", "0")
             .header("ETag", "\"stale\"")
     });
-    let out = get(srv.addr);
-    assert!(out.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{out}");
-    assert!(out.ends_with("\r\n\r\nlog in first"), "{out}");
-    assert!(out.contains("Content-Length: 12\r\n"), "{out}");
-    assert!(!out.contains("Content-Length: 0"), "{out}");
-    assert!(!out.contains("stale"), "{out}");
+    server::error_page_replaces_the_handlers_content_fields(srv.addr);
 }
 
 /// Every instance of a repeated field (two challenges, two cookies) stays.
@@ -62,15 +49,7 @@ fn page_keeps_every_instance_of_repeated_fields() {
             .header("Set-Cookie", "a=; Max-Age=0")
             .header("Set-Cookie", "b=; Max-Age=0")
     });
-    let out = get(srv.addr);
-    for line in [
-        "WWW-Authenticate: Basic realm=\"a\"\r\n",
-        "WWW-Authenticate: Bearer\r\n",
-        "Set-Cookie: a=; Max-Age=0\r\n",
-        "Set-Cookie: b=; Max-Age=0\r\n",
-    ] {
-        assert!(out.contains(line), "{line:?} missing from {out}");
-    }
+    server::error_page_keeps_every_instance_of_repeated_fields(srv.addr);
 }
 
 /// A response core refuses (its Content-Length contradicts its body) is
@@ -80,14 +59,7 @@ fn page_keeps_every_instance_of_repeated_fields() {
 fn refused_response_head_is_a_500() {
     let srv =
         serve(|_| async { Response::text(StatusCode::OK, "hello").header("Content-Length", "99") });
-    let out = get(srv.addr);
-    assert!(
-        out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
-        "{out}"
-    );
-    assert!(out.contains("Connection: close\r\n"), "{out}");
-    assert!(out.contains("\r\nDate: "), "{out}");
-    assert!(out.ends_with("\r\n\r\ninternal server error\n"), "{out}");
+    server::refused_response_head_is_a_500(srv.addr);
 }
 
 /// An error page that panics: the plain 500, and the server lives on.

@@ -7,16 +7,16 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{aio, is_http_date, start, Flavor, Pieces, Running, FLAVORS};
-use wireloom_testkit::http::{exchange, request, Client};
+use wireloom_testkit::http::{request, Client};
 use wireloom_testkit::net::{connect, wait_until};
-use wireloom_testkit::process::{curl, curl_raw, python_ok};
+use wireloom_testkit::process::{curl, python_ok};
+use wireloom_testkit::scenarios::server;
 use wireloom_tokio::core::http::{Method, ServerConfig, StatusCode};
 use wireloom_tokio::router::Router;
 use wireloom_tokio::server::{
@@ -235,60 +235,13 @@ fn serve(flavor: Flavor, config: ServerConfig) -> (Running, Arc<AtomicUsize>) {
 fn curl_keep_alive_routes_and_errors() {
     for flavor in FLAVORS {
         let (srv, hits) = serve(flavor, ServerConfig::default());
-        let base = srv.base();
-        // Two requests on one connection: curl reports a single connect.
-        let (out, err) = curl(&[
-            "-w",
-            "\n%{num_connects}\n",
-            &format!("{base}/plaintext"),
-            &format!("{base}/users/42"),
-        ]);
-        assert_eq!(
-            out, "Hello, World!\n1\n{\"id\":\"42\"}\n0\n",
-            "{flavor:?} {err}"
+        // Panicking handlers inside the future and in `call` itself; HEAD
+        // on a streamed response of 1 GiB.
+        server::curl_keep_alive_routes_and_errors(
+            &srv.base(),
+            &["/panic", "/panic-sync"],
+            "/endless",
         );
-        let (out, _) = curl(&[&format!("{base}/reverse/loom")]);
-        assert_eq!(out, "mool");
-        let (out, _) = curl(&["-i", &format!("{base}/nothing")]);
-        assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n"), "{out}");
-        assert!(out.contains("<h1>nothing here</h1>"), "{out}");
-        let (out, _) = curl(&["-i", "-X", "DELETE", &format!("{base}/plaintext")]);
-        assert!(
-            out.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
-                && out.contains("Allow: GET, HEAD\r\n"),
-            "{out}"
-        );
-        // Panicking handlers (inside the future, and in `call` itself): 500,
-        // and the server lives on.
-        for path in ["/panic", "/panic-sync"] {
-            let (out, _) = curl(&["-i", &format!("{base}{path}")]);
-            assert!(
-                out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
-                "{flavor:?} {path}: {out}"
-            );
-        }
-        let (out, _) = curl(&[&format!("{base}/plaintext")]);
-        assert_eq!(out, "Hello, World!");
-        // A header injection attempt by a handler: refused with 500.
-        let (out, _) = curl(&["-i", &format!("{base}/bad-header")]);
-        assert!(
-            out.starts_with("HTTP/1.1 500 ") && !out.contains("pwned"),
-            "{out}"
-        );
-        // HEAD: the head only, with the length GET would have.
-        let (out, _) = curl(&["-I", &format!("{base}/plaintext")]);
-        assert!(
-            out.contains("Content-Length: 13\r\n") && out.contains("X-Served-By: wireloom\r\n"),
-            "{out}"
-        );
-        // HEAD on a streamed response (1 GiB): the head only, promptly.
-        let started = Instant::now();
-        let (out, err) = curl(&["-I", &format!("{base}/endless")]);
-        assert!(
-            out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n"),
-            "{out}{err}"
-        );
-        assert!(started.elapsed() < Duration::from_secs(5));
         // And the connection is reusable after it: HEAD then GET on one.
         let mut c = Client::new(srv.addr);
         c.send(
@@ -298,7 +251,7 @@ fn curl_keep_alive_routes_and_errors() {
         assert_eq!(h.status, 200);
         assert_eq!(c.response(false).unwrap().text(), "Hello, World!");
         drop(c);
-        assert!(hits.load(Ordering::SeqCst) >= 10);
+        assert!(hits.load(Ordering::SeqCst) >= 10, "{flavor:?}");
         // Every connection ended: none is leaked by the panics.
         assert!(
             wait_until(Duration::from_secs(5), || srv.handle.active_connections()
@@ -314,50 +267,7 @@ fn curl_keep_alive_routes_and_errors() {
 fn curl_uploads_chunked_and_expect_continue() {
     for flavor in FLAVORS {
         let (srv, _) = serve(flavor, ServerConfig::default());
-        let url = format!("{}/api/echo", srv.base());
-        let dir = wireloom_testkit::fs::temp_dir("up");
-        let file = dir.join("payload.bin");
-        let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
-        std::fs::write(&file, &payload).unwrap();
-        let out_file = dir.join("echo.bin");
-        // Chunked upload (Transfer-Encoding: chunked from stdin with -T -).
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "curl -sS --max-time 20 -H 'Content-Type: application/x-test' -H 'Transfer-Encoding: chunked' -T - -X POST {url} -o {} < {}",
-                out_file.display(),
-                file.display()
-            ))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        assert!(std::fs::read(&out_file).unwrap() == payload, "{flavor:?}");
-        // Expect: 100-continue with a known length.
-        let (out, err) = curl(&[
-            "-v",
-            "-H",
-            "Expect: 100-continue",
-            "-H",
-            "Content-Type: text/plain",
-            "--data-binary",
-            &format!("@{}", file.display()),
-            "-o",
-            &out_file.display().to_string(),
-            &url,
-        ]);
-        assert!(err.contains("HTTP/1.1 100 Continue"), "{err}{out}");
-        assert!(std::fs::read(&out_file).unwrap() == payload);
-        // Streamed (chunked) response.
-        let (out, _) = curl(&["-i", "--raw", &format!("{}/stream", srv.base())]);
-        assert!(
-            out.contains("Transfer-Encoding: chunked\r\n"),
-            "{}",
-            &out[..200.min(out.len())]
-        );
-        let out = curl_raw(&[&format!("{}/stream", srv.base())]);
-        let want: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        assert!(out.stdout == want);
-        std::fs::remove_dir_all(&dir).ok();
+        server::curl_uploads_chunked_and_expect_continue(&srv.base());
         srv.shutdown();
     }
 }
@@ -366,29 +276,7 @@ fn curl_uploads_chunked_and_expect_continue() {
 fn python_http_client() {
     for flavor in FLAVORS {
         let (srv, _) = serve(flavor, ServerConfig::default());
-        let script = r#"
-import http.client, sys
-c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
-c.request("GET", "/plaintext")
-r = c.getresponse(); assert r.status == 200, r.status; assert r.read() == b"Hello, World!"
-assert r.getheader("Date", "").endswith(" GMT")
-c.request("POST", "/api/echo", body=b"x" * 100000, headers={"Content-Type": "application/x-thing"})
-r = c.getresponse(); b = r.read()
-assert r.status == 200 and b == b"x" * 100000 and r.getheader("Content-Type") == "application/x-thing"
-def gen():
-    for i in range(10):
-        yield b"part%d;" % i
-c.request("POST", "/api/echo", body=gen(), encode_chunked=True, headers={"Transfer-Encoding": "chunked"})
-r = c.getresponse(); assert r.read() == b"".join(b"part%d;" % i for i in range(10))
-c.request("GET", "/stream")
-r = c.getresponse(); assert r.getheader("Transfer-Encoding") == "chunked"; assert len(r.read()) == 200000
-c.request("HEAD", "/plaintext")
-r = c.getresponse(); assert r.getheader("Content-Length") == "13"; assert r.read() == b""
-c.request("GET", "/users/7")
-r = c.getresponse(); assert r.read() == b'{"id":"7"}'
-print("ok")
-"#;
-        python_ok(script, &[&srv.addr.port().to_string()]);
+        server::python_http_client(srv.addr.port());
         srv.shutdown();
     }
 }
@@ -518,60 +406,15 @@ fn expect_continue_only_when_the_handler_reads() {
 /// and a `Date`, and the connection then closes.
 #[test]
 fn core_error_answers_close_and_carry_a_date() {
-    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
-    let big_header = format!(
-        "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
-        "b".repeat(9000)
-    );
-    let many_headers = format!(
-        "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
-        (0..120)
-            .map(|i| format!("X-H{i}: v\r\n"))
-            .collect::<String>()
-    );
-    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
-        ("bare LF", b"GET / HTTP/1.1\nHost: a\n\n".to_vec(), 400),
-        ("space in field name", b"GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n".to_vec(), 400),
-        (
-            "CL + TE",
-            b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
-            400,
-        ),
-        ("two Content-Lengths", b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab".to_vec(), 400),
-        ("no Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
-        ("body over the limit", b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n".to_vec(), 413),
-        ("long target", long_target.into_bytes(), 414),
-        ("long field", big_header.into_bytes(), 431),
-        ("too many fields", many_headers.into_bytes(), 431),
-        ("unknown coding", b"POST /api/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".to_vec(), 501),
-        ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: a\r\n\r\n".to_vec(), 505),
-        ("unknown expectation", b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\nx".to_vec(), 417),
-    ];
     for flavor in FLAVORS {
         let (srv, _) = serve(flavor, ServerConfig::default());
-        for (name, req, status) in &cases {
-            let mut c = Client::new(srv.addr);
-            c.send(req);
-            let r = c
-                .response(false)
-                .unwrap_or_else(|e| panic!("{flavor:?} {name}: {e}"));
-            assert_eq!(r.status, *status, "{flavor:?} {name}: {}", r.head);
-            assert!(r.closes(), "{flavor:?} {name}: {}", r.head);
-            let date = r
-                .header("date")
-                .unwrap_or_else(|| panic!("{flavor:?} {name}: no Date in {}", r.head));
-            assert!(is_http_date(date), "{date}");
-            assert!(c.closed(), "{flavor:?} {name}: connection left open");
-        }
-        // An error after a good request on the same connection: the good
-        // answer first, then the error.
-        let mut c = Client::new(srv.addr);
-        c.send(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\nHost: a\n\n");
-        assert_eq!(c.response(false).unwrap().text(), "Hello, World!");
-        let r = c.response(false).unwrap();
-        assert_eq!(r.status, 400);
-        assert!(r.closes() && r.header("date").is_some(), "{}", r.head);
-        assert!(c.closed());
+        server::core_error_answers_close_and_carry_a_date(srv.addr, &|r| {
+            assert!(
+                is_http_date(r.header("date").unwrap()),
+                "{flavor:?} {}",
+                r.head
+            );
+        });
         srv.shutdown();
     }
 }
@@ -608,96 +451,7 @@ fn slow_clients_are_timed_out_with_408() {
     };
     for flavor in FLAVORS {
         let (srv, _) = serve(flavor, cfg.clone());
-        let addr = srv.addr;
-        // A slowloris client is timed out with 408 while others are served.
-        let mut slow = connect(addr);
-        slow.write_all(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n")
-            .unwrap();
-        let started = Instant::now();
-        let (fast, _) = curl(&[&format!("http://{addr}/plaintext")]);
-        assert_eq!(fast, "Hello, World!");
-        let mut out = String::new();
-        slow.read_to_string(&mut out).unwrap();
-        assert!(
-            out.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
-            "{flavor:?} {out}"
-        );
-        assert!(
-            out.contains("Connection: close\r\n") && out.contains("\r\nDate: "),
-            "{out}"
-        );
-        assert!(started.elapsed() < Duration::from_secs(4));
-        // A client that connects and sends nothing: the same deadline.
-        let mut silent = connect(addr);
-        let started = Instant::now();
-        let mut out = String::new();
-        let _ = silent.read_to_string(&mut out);
-        assert!(started.elapsed() < Duration::from_secs(4));
-        assert!(out.is_empty() || out.starts_with("HTTP/1.1 408 "), "{out}");
-        // A client that drips a head one byte at a time does not extend
-        // the head deadline.
-        let mut drip = connect(addr);
-        let started = Instant::now();
-        let mut closed = false;
-        for b in b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
-            if drip.write_all(&[*b]).is_err() {
-                closed = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(40));
-        }
-        let mut out = String::new();
-        let _ = drip.read_to_string(&mut out);
-        assert!(
-            closed || out.starts_with("HTTP/1.1 408 "),
-            "dripping client not timed out: {out}"
-        );
-        assert!(started.elapsed() < Duration::from_secs(4));
-        // A body that stalls mid-way is timed out too, and the connection closed.
-        let mut stall = connect(addr);
-        stall
-            .write_all(
-                b"POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789",
-            )
-            .unwrap();
-        let started = Instant::now();
-        let mut out = Vec::new();
-        let _ = stall.read_to_end(&mut out);
-        let elapsed = started.elapsed();
-        assert!(
-            elapsed < Duration::from_secs(4),
-            "stalled body held the connection for {elapsed:?}"
-        );
-        let out = String::from_utf8_lossy(&out);
-        assert!(
-            out.starts_with("HTTP/1.1 408 Request Timeout\r\n")
-                && out.contains("Connection: close"),
-            "{flavor:?} {out}"
-        );
-        // A malformed chunked body, met while the handler streams it: 400, close.
-        let out = exchange(
-            addr,
-            b"POST /api/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
-        );
-        assert!(
-            out.starts_with("HTTP/1.1 400 Bad Request\r\n") && out.contains("Connection: close"),
-            "{out}"
-        );
-        // An idle keep-alive connection is closed after the idle timeout,
-        // without an answer.
-        let mut c = Client::new(addr);
-        c.send(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_eq!(c.response(false).unwrap().status, 200);
-        let started = Instant::now();
-        assert!(c.closed());
-        let idle = started.elapsed();
-        assert!(
-            idle > Duration::from_millis(400) && idle < Duration::from_secs(4),
-            "{idle:?}"
-        );
-        // Meanwhile the server kept serving.
-        let (fast, _) = curl(&[&format!("http://{addr}/plaintext")]);
-        assert_eq!(fast, "Hello, World!");
+        server::slow_clients_are_timed_out_with_408(srv.addr);
         srv.shutdown();
     }
 }
@@ -787,33 +541,14 @@ fn connect_tunnel_under_curl() {
             flavor,
             Server::builder().bind("127.0.0.1:0").unwrap().router(r),
         );
-        let (out, err) = curl(&[
-            "-p",
-            "-x",
-            &proxy.base(),
-            &format!("{}/plaintext", target.base()),
-        ]);
-        assert_eq!(out, "Hello, World!", "{flavor:?} {err}");
-        assert_eq!(*seen.lock().unwrap(), [format!("{}", target.addr)]);
-        // Two requests through one tunnel.
-        let (out, err) = curl(&[
-            "-p",
-            "-x",
-            &proxy.base(),
-            &format!("{}/plaintext", target.base()),
-            &format!("{}/reverse/abc", target.base()),
-        ]);
-        assert_eq!(out, "Hello, World!cba", "{err}");
-        // An unreachable upstream: the handler's 502.
-        let dead = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let r = request(
-            proxy.addr,
-            format!("CONNECT {dead} HTTP/1.1\r\nHost: {dead}\r\n\r\n").as_bytes(),
-        );
-        assert_eq!(r.status, 502);
+        server::connect_tunnel_under_curl(proxy.addr, target.addr);
+        // Routed as `/host:port`; the parameter is the authority (once per
+        // tunnel: two curl tunnels, then the unreachable one).
+        let seen = seen.lock().unwrap();
+        let t = target.addr.to_string();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert_eq!(seen[..2], [t.clone(), t]);
+        drop(seen);
         proxy.shutdown();
         target.shutdown();
     }
@@ -893,53 +628,7 @@ fn middleware_chain_auth_and_error_pages() {
             Response::text(StatusCode::OK, "our fault, sorry")
         });
     let srv = start(Flavor::Current, b);
-    let base = srv.base();
-    let (out, _) = curl(&[
-        "-H",
-        "Authorization: Bearer ok",
-        &format!("{base}/private/x"),
-    ]);
-    assert_eq!(out, "secret x");
-    assert_eq!(
-        *log.lock().unwrap(),
-        ["timing in", "auth", "handler", "timing out"]
-    );
-    log.lock().unwrap().clear();
-    let (out, _) = curl(&["-i", &format!("{base}/private/x")]);
-    assert!(
-        out.starts_with("HTTP/1.1 401 Unauthorized\r\n")
-            && out.contains("X-Elapsed-Us: ")
-            && out.contains("WWW-Authenticate: Bearer\r\n")
-            && out.contains("Content-Type: text/html")
-            && out.ends_with("<p>log in first</p>"),
-        "{out}"
-    );
-    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
-    // The router's own 404 goes through the middleware too.
-    log.lock().unwrap().clear();
-    let (out, _) = curl(&["-i", &format!("{base}/nowhere")]);
-    assert!(
-        out.starts_with("HTTP/1.1 404 Not Found\r\n") && out.contains("X-Elapsed-Us: "),
-        "{out}"
-    );
-    assert_eq!(*log.lock().unwrap(), ["timing in", "auth", "timing out"]);
-    // Custom pages keep the status; the page sees the request.
-    let (out, _) = curl(&["-i", &format!("{base}/forbidden")]);
-    assert!(
-        out.starts_with("HTTP/1.1 403 Forbidden\r\n") && out.ends_with("no access to /forbidden"),
-        "{out}"
-    );
-    // A panic: the custom 500 page, on a connection that stays usable.
-    let (out, err) = curl(&[
-        "-w",
-        "\n%{http_code} %{num_connects}\n",
-        &format!("{base}/panic"),
-        &format!("{base}/forbidden"),
-    ]);
-    assert_eq!(
-        out, "our fault, sorry\n500 1\nno access to /forbidden\n403 0\n",
-        "{err}"
-    );
+    server::middleware_chain_auth_and_error_pages(&srv.base(), &log);
     srv.shutdown();
 }
 
@@ -1013,17 +702,7 @@ fn keep_alive_off_closes_after_each_response() {
             .keep_alive(false)
             .router(routes()),
     );
-    // Two pipelined requests: one response, then the close.
-    let out = exchange(
-        srv.addr,
-        b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n",
-    );
-    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 1, "{out}");
-    assert!(out.contains("Connection: close\r\n"), "{out}");
-    // curl needs a connection per request.
-    let url = format!("{}/plaintext", srv.base());
-    let (out, _) = curl(&["-w", "\n%{num_connects}\n", &url, &url]);
-    assert_eq!(out, "Hello, World!\n1\nHello, World!\n1\n");
+    server::keep_alive_off_closes_after_each_response(srv.addr);
     srv.shutdown();
 }
 

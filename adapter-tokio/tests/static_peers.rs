@@ -16,10 +16,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::{start, Flavor, Running, FLAVORS};
 use wireloom_testkit::data::{pattern, Rng};
 use wireloom_testkit::fs::temp_dir;
-use wireloom_testkit::http::{header, request, Client};
+use wireloom_testkit::http::Client;
 use wireloom_testkit::net::connect;
 use wireloom_testkit::pki;
-use wireloom_testkit::process::{curl_ok as curl, python_ok};
+use wireloom_testkit::scenarios::static_files;
 use wireloom_tokio::cache::{CacheConfig, FileCache};
 use wireloom_tokio::server::{Server, StaticFiles};
 use wireloom_tokio::static_files::StaticDir;
@@ -45,117 +45,10 @@ fn serve(flavor: Flavor, root: &Path, tls: Option<ServerTlsConfig>) -> (Running,
 #[test]
 fn types_validators_ranges_and_index() {
     let root = temp_dir("static");
-    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 256) as u8).collect();
-    std::fs::write(root.join("big.bin"), &big).unwrap();
-    std::fs::write(root.join("a.txt"), "0123456789abcdefghij").unwrap();
-    std::fs::write(root.join("style.css"), "p { color: red }").unwrap();
-    std::fs::write(root.join("data.json"), "{}").unwrap();
-    std::fs::create_dir_all(root.join("dir")).unwrap();
-    std::fs::write(root.join("dir/index.html"), "<p>index</p>").unwrap();
-    std::fs::create_dir_all(root.join("empty-dir")).unwrap();
+    let big = static_files::site(&root);
     for flavor in FLAVORS {
         let (srv, cache) = serve(flavor, &root, None);
-        let base = srv.base();
-
-        let head = String::from_utf8(curl(&["-sI", &format!("{base}/a.txt")])).unwrap();
-        assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-        assert_eq!(
-            header(&head, "content-type"),
-            Some("text/plain; charset=utf-8")
-        );
-        assert_eq!(header(&head, "content-length"), Some("20"));
-        assert_eq!(header(&head, "accept-ranges"), Some("bytes"));
-        assert!(header(&head, "date").is_some(), "{head}");
-        let etag = header(&head, "etag").unwrap();
-        let lm = header(&head, "last-modified").unwrap();
-        for (file, ty) in [
-            ("style.css", "text/css"),
-            ("data.json", "application/json"),
-            ("dir/index.html", "text/html"),
-            ("big.bin", "application/octet-stream"),
-        ] {
-            let h = String::from_utf8(curl(&["-sI", &format!("{base}/{file}")])).unwrap();
-            let got = header(&h, "content-type").unwrap_or_default();
-            assert!(got.starts_with(ty), "{file}: {got}");
-        }
-
-        // Conditional GET: If-None-Match and If-Modified-Since give 304.
-        let r = String::from_utf8(curl(&[
-            "-si",
-            "-H",
-            &format!("If-None-Match: {etag}"),
-            &format!("{base}/a.txt"),
-        ]))
-        .unwrap();
-        assert!(r.starts_with("HTTP/1.1 304 Not Modified"), "{r}");
-        assert!(r.ends_with("\r\n\r\n"), "a 304 has no body: {r}");
-        let r = String::from_utf8(curl(&[
-            "-si",
-            "-H",
-            &format!("If-Modified-Since: {lm}"),
-            &format!("{base}/a.txt"),
-        ]))
-        .unwrap();
-        assert!(r.starts_with("HTTP/1.1 304"), "{r}");
-        let r = String::from_utf8(curl(&[
-            "-si",
-            "-H",
-            "If-Match: \"other\"",
-            &format!("{base}/a.txt"),
-        ]))
-        .unwrap();
-        assert!(r.starts_with("HTTP/1.1 412"), "{r}");
-
-        // Ranges: one, suffix, open-ended over a mapped file, none satisfiable.
-        assert_eq!(curl(&["-r", "10-14", &format!("{base}/a.txt")]), b"abcde");
-        assert_eq!(curl(&["-r", "-3", &format!("{base}/a.txt")]), b"hij");
-        assert!(curl(&["-r", "100000-", &format!("{base}/big.bin")]) == big[100_000..]);
-        let r = String::from_utf8(curl(&["-si", "-r", "50-60", &format!("{base}/a.txt")])).unwrap();
-        assert!(r.starts_with("HTTP/1.1 416"), "{r}");
-        assert_eq!(header(&r, "content-range"), Some("bytes */20"));
-        // Several ranges: multipart/byteranges, parsed by Python's email.
-        let script = r#"
-import http.client, email, sys
-c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
-c.request("GET", "/big.bin", headers={"Range": "bytes=0-9,200000-200009"})
-r = c.getresponse(); body = r.read()
-assert r.status == 206, r.status
-ct = r.getheader("Content-Type"); assert ct.startswith("multipart/byteranges; boundary="), ct
-msg = email.message_from_bytes(b"Content-Type: " + ct.encode() + b"\r\n\r\n" + body)
-parts = msg.get_payload()
-assert [p["Content-Range"] for p in parts] == ["bytes 0-9/300000", "bytes 200000-200009/300000"], [p["Content-Range"] for p in parts]
-assert parts[0].get_payload(decode=True) == bytes(range(10))
-assert parts[1].get_payload(decode=True) == bytes((200000 + i) % 256 for i in range(10))
-# If-Range with a stale validator: the whole file.
-c.request("GET", "/big.bin", headers={"Range": "bytes=0-9", "If-Range": '"stale"'})
-r = c.getresponse(); assert r.status == 200 and len(r.read()) == 300000
-# HEAD of the big file: the length, no body, and the connection goes on.
-c.request("HEAD", "/big.bin")
-r = c.getresponse(); assert r.getheader("Content-Length") == "300000"; assert r.read() == b""
-c.request("GET", "/a.txt")
-r = c.getresponse(); assert r.read() == b"0123456789abcdefghij"
-# Other methods: 405 with Allow.
-c.request("DELETE", "/a.txt")
-r = c.getresponse(); r.read(); assert r.status == 405 and r.getheader("Allow") == "GET, HEAD", r.status
-print("ok")
-"#;
-        python_ok(script, &[&srv.addr.port().to_string()]);
-
-        // Directory index and the slash redirect.
-        let r = request(srv.addr, b"GET /dir HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_eq!(r.status, 301);
-        assert_eq!(r.header("location"), Some("/dir/"));
-        assert_eq!(curl(&["-L", &format!("{base}/dir")]), b"<p>index</p>");
-        assert_eq!(curl(&[&format!("{base}/dir/")]), b"<p>index</p>");
-        let r = request(srv.addr, b"GET /empty-dir/ HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_eq!(r.status, 404);
-        let r = request(srv.addr, b"GET /nope.txt HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_eq!(r.status, 404);
-        // Served from the cache the second time.
-        let before = cache.stats().hits;
-        assert!(curl(&[&format!("{base}/big.bin")]) == big);
-        assert!(curl(&[&format!("{base}/big.bin")]) == big);
-        assert!(cache.stats().hits > before);
+        static_files::types_validators_ranges_and_index(srv.addr, &big, &cache);
         srv.shutdown();
     }
     std::fs::remove_dir_all(&root).ok();
@@ -164,39 +57,8 @@ print("ok")
 #[test]
 fn no_escape_from_the_root() {
     let base_dir = temp_dir("jail");
-    let root = base_dir.join("www");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(base_dir.join("secret.txt"), "top secret").unwrap();
-    std::fs::write(root.join("ok.txt"), "fine").unwrap();
-    std::os::unix::fs::symlink(base_dir.join("secret.txt"), root.join("link.txt")).unwrap();
-    std::os::unix::fs::symlink(&base_dir, root.join("up")).unwrap();
-    std::os::unix::fs::symlink(&root, root.join("self")).unwrap();
-    let (srv, _) = serve(Flavor::Multi, &root, None);
-    for path in [
-        "/../secret.txt",
-        "/%2e%2e/secret.txt",
-        "/%2E%2E%2fsecret.txt",
-        "/%2e%2e%2Fsecret.txt",
-        "/link.txt",
-        "/up/secret.txt",
-        "/./../secret.txt",
-        "/ok.txt%00",
-        "/..%5csecret.txt",
-    ] {
-        let mut s = connect(srv.addr);
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        assert!(!out.contains("top secret"), "{path}: {out}");
-        let status: u16 = out[9..12].parse().unwrap();
-        assert!(matches!(status, 400 | 403 | 404), "{path}: {out}");
-    }
-    // A symlink inside the root is fine.
-    assert_eq!(curl(&[&format!("{}/self/ok.txt", srv.base())]), b"fine");
+    let (srv, _) = serve(Flavor::Multi, &static_files::jail(&base_dir), None);
+    static_files::no_escape_from_the_root(srv.addr);
     srv.shutdown();
     std::fs::remove_dir_all(&base_dir).ok();
 }

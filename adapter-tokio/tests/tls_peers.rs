@@ -15,6 +15,7 @@ use wireloom_testkit::fs::temp_dir;
 use wireloom_testkit::net::{connect, wait_until};
 use wireloom_testkit::pki;
 use wireloom_testkit::process::run;
+use wireloom_testkit::scenarios::server;
 use wireloom_tokio::core::http::{Method, StatusCode};
 use wireloom_tokio::router::Router;
 use wireloom_tokio::server::{handler, Body, BoxHandler, Request, Response, Server, Upgraded};
@@ -205,40 +206,14 @@ fn curl_with_sni_keep_alive_and_uploads() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-const PY_CLIENT: &str = r#"
-import socket, ssl, sys
-ca, port, host = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.set_alpn_protocols(["http/1.1"])
-with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-    with ctx.wrap_socket(raw, server_hostname=host) as s:
-        s.sendall(b"GET /who/py HTTP/1.1\r\nHost: " + host.encode() + b"\r\nConnection: close\r\n\r\n")
-        data = b""
-        for _ in range(1000):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        print(s.version(), s.selected_alpn_protocol())
-        sys.stdout.write(data.decode())
-        s.unwrap()
-"#;
-
 #[test]
 fn python_ssl_client() {
     let p = pki::pki();
     let dir = temp_dir("tls-py");
     pki::write_files(&p, &dir);
     let srv = serve(Flavor::Current, &p, Duration::from_secs(5));
-    let py = |host: &str| {
-        let mut cmd = Command::new("python3");
-        cmd.arg("-c")
-            .arg(PY_CLIENT)
-            .arg(dir.join("ca.pem"))
-            .arg(srv.addr.port().to_string())
-            .arg(host);
-        run(&mut cmd, Duration::from_secs(20))
-    };
+    let ca = dir.join("ca.pem");
+    let py = |host: &str| server::python_tls_get(&ca, srv.addr.port(), host, "/who/py");
     let out = py("b.test");
     let text = String::from_utf8_lossy(&out.stdout);
     // unwrap() succeeds only if the server sent close_notify.

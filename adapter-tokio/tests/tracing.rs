@@ -9,12 +9,12 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::{start, Flavor};
 use wireloom_testkit::fs::temp_dir;
 use wireloom_testkit::pki::pki;
+use wireloom_testkit::scenarios;
 use wireloom_tokio::core::http::{Method, ServerConfig, StatusCode};
 use wireloom_tokio::router::Router;
 use wireloom_tokio::server::{handler, Request, Response, Server};
@@ -46,19 +46,6 @@ fn builder(tls: Option<ServerTlsConfig>) -> wireloom_tokio::server::ServerBuilde
     b
 }
 
-fn python(script: &str, port: u16) -> String {
-    let out = Command::new("python3")
-        .args(["-c", script, &port.to_string()])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn spans_and_events_with_real_peers() {
     let logs = wireloom_testkit::trace::capture();
@@ -72,63 +59,11 @@ fn spans_and_events_with_real_peers() {
     )
     .unwrap();
     let https = start(Flavor::Multi, builder(Some(tls)));
-    let tls_port = https.addr.port();
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10", "--cacert"])
-        .arg(&ca)
-        .arg(format!("https://localhost:{tls_port}/hello"))
-        .output()
-        .expect("curl");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
-    logs.wait_for(&[
-        "wireloom::conn",
-        "connection accepted",
-        "tls=true",
-        "sni=\"localhost\"",
-    ]);
-    // The handler's own event sits in the request span.
-    logs.wait_for(&["request{method=GET path=\"/hello\"", "in the handler"]);
-    logs.wait_for(&[
-        "wireloom::request",
-        "request{method=GET path=\"/hello\"",
-        "response",
-        "status=200",
-        "bytes=6",
-        "duration=",
-    ]);
-    logs.wait_for(&["connection closed", "reason=PeerEof"]);
-    let _ = Command::new("curl")
-        .args(["-sS", "--max-time", "10"])
-        .arg(format!("http://127.0.0.1:{tls_port}/hello"))
-        .output();
-    logs.wait_for(&["wireloom::tls", "TLS handshake failed"]);
+    scenarios::server::tracing_tls_peer(&logs, &ca, https.addr.port());
     https.shutdown();
 
     let http = start(Flavor::Current, builder(None));
-    let port = http.addr.port();
-    let answer = python(
-        r#"
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"POST /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
-print(s.recv(100).split(b"\r\n")[0].decode())
-"#,
-        port,
-    );
-    assert_eq!(answer.trim(), "HTTP/1.1 400 Bad Request");
-    logs.wait_for(&["protocol error", "status=400"]);
-    logs.wait_for(&["connection closed", "ProtocolError"]);
-    python(
-        r#"
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"GET /hello HTTP/1.1\r\nHost: a\r\n")
-s.settimeout(10)
-print(s.recv(100).split(b"\r\n")[0].decode())
-"#,
-        port,
-    );
-    logs.wait_for(&["wireloom::conn", "timeout=Head"]);
+    scenarios::server::tracing_bad_peers(&logs, http.addr.port());
     let url = format!("{}/hello", http.base());
     let status = common::runtime(Flavor::Current).block_on(async move {
         let res = wireloom_tokio::client::Agent::new()

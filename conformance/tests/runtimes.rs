@@ -78,72 +78,20 @@ mod blocking_app {
     }
 }
 
-mod tokio_app {
+/// The application on the async engine (`wireloom_io::aio`), written once
+/// over its `Runtime`: wireloom-tokio and wireloom-async-std serve it with
+/// the same server, each on its own runtime.
+mod aio_app {
     use super::*;
-    use wireloom_tokio::cache::{CacheConfig, FileCache};
-    use wireloom_tokio::router::Router;
-    use wireloom_tokio::server::{handler, Request, Response, Server, ServerHandle, StaticFiles};
-    use wireloom_tokio::static_files::StaticDir;
-    use wireloom_tokio::TokioRuntime;
+    use wireloom_io::aio::server::{handler, BoxHandler, Request, Response, Server, StaticFiles};
+    use wireloom_io::cache::{CacheConfig, FileCache};
+    use wireloom_io::router::Router;
+    use wireloom_io::rt::Runtime;
+    use wireloom_io::static_files::StaticDir;
 
-    pub fn start(root: &Path) -> (SocketAddr, ServerHandle) {
-        let mut r = Router::new();
-        r.route(
-            Method::GET,
-            "/plaintext",
-            handler(|_: Request| async { Response::text(StatusCode::OK, "Hello, World!") }),
-        )
-        .unwrap();
-        r.route(
-            Method::POST,
-            "/echo",
-            handler(|mut req: Request| async move {
-                match req.read_body(1 << 20).await {
-                    Ok(b) => Response::bytes(StatusCode::OK, "text/plain", b),
-                    Err(_) => Response::new(StatusCode::BAD_REQUEST),
-                }
-            }),
-        )
-        .unwrap();
-        let dir = StaticDir::new(root, FileCache::new(CacheConfig::default())).unwrap();
-        r.route(
-            Method::GET,
-            "/{*path}",
-            handler(StaticFiles::new(TokioRuntime, dir)),
-        )
-        .unwrap();
-        let server = Server::builder()
-            .bind("127.0.0.1:0")
-            .unwrap()
-            .router(r)
-            .build()
-            .unwrap();
-        let addr = server.local_addrs()[0];
-        let handle = server.handle();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let _ = rt.block_on(server.run());
-        });
-        (addr, handle)
-    }
-}
-
-mod async_app {
-    use super::*;
-    use wireloom_async_std::cache::{CacheConfig, FileCache};
-    use wireloom_async_std::router::Router;
-    use wireloom_async_std::server::{
-        handler, Request, Response, Server, ServerHandle, StaticFiles,
-    };
-    use wireloom_async_std::static_files::StaticDir;
-    use wireloom_async_std::AsyncRuntime;
-
-    /// The same application on `rt` (smol or async-std).
-    pub fn start(root: &Path, rt: AsyncRuntime) -> (SocketAddr, ServerHandle) {
-        let mut r = Router::new();
+    /// The application on `rt`, bound to an ephemeral port, not yet running.
+    pub fn build<R: Runtime>(root: &Path, rt: R) -> Server<R> {
+        let mut r: Router<BoxHandler> = Router::new();
         r.route(
             Method::GET,
             "/plaintext",
@@ -168,12 +116,44 @@ mod async_app {
             handler(StaticFiles::new(rt.clone(), dir)),
         )
         .unwrap();
-        let server = Server::builder_on(rt.clone())
+        Server::builder_on(rt)
             .bind("127.0.0.1:0")
             .unwrap()
             .router(r)
             .build()
-            .unwrap();
+            .unwrap()
+    }
+}
+
+mod tokio_app {
+    use super::*;
+    use wireloom_tokio::server::ServerHandle;
+    use wireloom_tokio::TokioRuntime;
+
+    /// The application on a current-thread tokio runtime of its own.
+    pub fn start(root: &Path) -> (SocketAddr, ServerHandle) {
+        let server = aio_app::build(root, TokioRuntime);
+        let addr = server.local_addrs()[0];
+        let handle = server.handle();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let _ = rt.block_on(server.run());
+        });
+        (addr, handle)
+    }
+}
+
+mod async_app {
+    use super::*;
+    use wireloom_async_std::server::ServerHandle;
+    use wireloom_async_std::AsyncRuntime;
+
+    /// The same application on `rt` (smol or async-std).
+    pub fn start(root: &Path, rt: AsyncRuntime) -> (SocketAddr, ServerHandle) {
+        let server = aio_app::build(root, rt.clone());
         let addr = server.local_addrs()[0];
         let handle = server.handle();
         std::thread::spawn(move || {

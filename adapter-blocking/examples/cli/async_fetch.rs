@@ -4,6 +4,8 @@
 //! which it expects as the sibling module `cli`): each example only picks
 //! its runtime.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::ExitCode;
 
 use wireloom_io::aio::client::{Agent, AgentConfig};
@@ -11,6 +13,20 @@ use wireloom_io::rt::Runtime;
 use wireloom_io::tls::ClientTlsConfig;
 
 use crate::cli;
+
+/// The whole program on `rt`: the command line, then the request, run to
+/// completion by `block_on` (the example's way of running a future on its
+/// runtime, started only once the flags are good; an error starting the
+/// runtime exits 1); the exit code.
+pub fn main<R: Runtime>(
+    rt: R,
+    block_on: impl FnOnce(Pin<Box<dyn Future<Output = ExitCode>>>) -> std::io::Result<ExitCode>,
+) -> ExitCode {
+    match cli::setup() {
+        Ok((args, tls)) => block_on(Box::pin(fetch(rt, args, tls))).unwrap_or_else(cli::failed),
+        Err(code) => code,
+    }
+}
 
 /// Sends the request `args` ask for with an agent on `rt` (trusting
 /// `tls`) and prints the response; the exit code.

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use wireloom_core::http::Method;
+use wireloom_core::http::{Method, StatusCode};
 
 /// Which program this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +82,11 @@ impl Reply {
             body: json!({ "error": message.into() }),
         }
     }
+
+    /// The status as a [`StatusCode`] (500 for a code out of range).
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
 }
 
 /// A request to another service.
@@ -95,6 +100,22 @@ pub struct Call {
     pub path: String,
     /// A JSON body, if any.
     pub body: Option<Bytes>,
+}
+
+impl Call {
+    /// The header fields to send: the request id `rid` (see
+    /// [`crate::request_id`]), `Accept: application/json`, and the content
+    /// type when there is a body.
+    pub fn headers<'a>(&self, rid: &'a str) -> Vec<(&'static str, &'a str)> {
+        let mut h = vec![
+            (crate::request_id::HEADER, rid),
+            ("Accept", "application/json"),
+        ];
+        if self.body.is_some() {
+            h.push(("Content-Type", "application/json"));
+        }
+        h
+    }
 }
 
 /// What a service answered: status, body and the `X-Request-Id` it sent
@@ -328,6 +349,22 @@ impl App {
     /// The role.
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// [`handle`](Self::handle) with the request body as the serving read
+    /// it: a body that could not be read (over [`crate::MAX_BODY`]) is
+    /// answered 413.
+    pub fn handle_read<E>(
+        self: &Arc<Self>,
+        endpoint: Endpoint,
+        id: Option<&str>,
+        body: Result<Bytes, E>,
+        request_id: &str,
+    ) -> Step {
+        match body {
+            Ok(body) => self.handle(endpoint, id, &body, request_id),
+            Err(_) => Step::Done(Reply::error(413, "body too large")),
+        }
     }
 
     /// Handles `endpoint` with path parameter `id`, the request body and

@@ -8,10 +8,9 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use wireloom_blocking::client::{Agent, AgentConfig};
+use wireloom_blocking::client::Agent;
 use wireloom_blocking::router::Router;
 use wireloom_blocking::server::{Request, Response, Server};
-use wireloom_core::http::StatusCode;
 
 use crate::app::{Answer, App, Call, Pattern, Reply, Step, Unavailable};
 use crate::{request_id, Settings, MAX_BODY};
@@ -30,16 +29,12 @@ struct Downstream {
 
 impl Downstream {
     fn call(&self, c: &Call, rid: &str) -> Result<Answer, Unavailable> {
-        let url = format!("{}{}", self.settings.base(c.service), c.path);
-        let mut rb = self
-            .agent
-            .request(c.method.clone(), &url)
-            .header(request_id::HEADER, rid)
-            .header("Accept", "application/json");
+        let mut rb = self.agent.request(c.method.clone(), &self.settings.url(c));
+        for (name, value) in c.headers(rid) {
+            rb = rb.header(name, value);
+        }
         if let Some(b) = &c.body {
-            rb = rb
-                .header("Content-Type", "application/json")
-                .body(b.clone());
+            rb = rb.body(b.clone());
         }
         let res = rb.send().map_err(|e| Unavailable(e.to_string()))?;
         let status = res.status().as_u16();
@@ -56,8 +51,7 @@ impl Downstream {
 }
 
 fn response(r: Reply) -> Response {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Response::json(status, r.body.to_string())
+    Response::json(r.status_code(), r.body.to_string())
 }
 
 /// Middleware: the request id (see [`request_id`]).
@@ -69,13 +63,7 @@ fn request_ids(req: &mut Request<'_>, next: &dyn Fn(&mut Request<'_>) -> Respons
 
 /// Serves `app` until the process ends.
 pub fn serve(app: Arc<App>, settings: Arc<Settings>) -> io::Result<()> {
-    let agent = Agent::with_config(AgentConfig {
-        connect_timeout: settings.connect_timeout,
-        read_timeout: settings.read_timeout,
-        write_timeout: settings.read_timeout,
-        max_redirects: 0,
-        ..AgentConfig::default()
-    });
+    let agent = Agent::with_config(settings.agent_config());
     let down = Arc::new(Downstream {
         agent,
         settings: settings.clone(),
@@ -85,15 +73,12 @@ pub fn serve(app: Arc<App>, settings: Arc<Settings>) -> io::Result<()> {
         let (app, down) = (app.clone(), down.clone());
         let h = Server::handler(move |req: &mut Request<'_>| {
             let body = if req.has_body() {
-                match req.read_body(MAX_BODY) {
-                    Ok(b) => b,
-                    Err(_) => return response(Reply::error(413, "body too large")),
-                }
+                req.read_body(MAX_BODY)
             } else {
-                Bytes::new()
+                Ok(Bytes::new())
             };
             let rid = CURRENT.with(|c| c.borrow().clone());
-            let reply = match app.handle(endpoint, req.param("id"), &body, &rid) {
+            let reply = match app.handle_read(endpoint, req.param("id"), body, &rid) {
                 Step::Done(r) => r,
                 Step::Call(call, then) => then(down.call(&call, &rid)),
             };

@@ -24,6 +24,9 @@ pub mod blocking;
 pub mod on_tokio;
 pub mod request_id;
 
+#[path = "../../common/duration.rs"]
+mod duration_flag;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -32,6 +35,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use app::{App, Role, Service};
+use duration_flag::duration;
 
 /// Largest request or downstream answer body read (1 MiB).
 pub const MAX_BODY: usize = 1 << 20;
@@ -99,22 +103,23 @@ impl Settings {
             Service::Orders => self.orders.trim_end_matches('/'),
         }
     }
-}
 
-/// `250ms`, `5s`, `2m`, or plain seconds.
-fn duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("unit must be ms, s or m: {s}")),
-    };
-    Ok(Duration::from_secs_f64(secs))
+    /// The URL of `call`.
+    pub fn url(&self, call: &app::Call) -> String {
+        format!("{}{}", self.base(call.service), call.path)
+    }
+
+    /// The HTTP client settings for calls to the other services (either
+    /// serving's agent): the timeouts, no redirects.
+    pub fn agent_config<T>(&self) -> wireloom_io::http_client::AgentConfig<T> {
+        wireloom_io::http_client::AgentConfig {
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            write_timeout: self.read_timeout,
+            max_redirects: 0,
+            ..Default::default()
+        }
+    }
 }
 
 /// Prints the line that says where the program listens (the first line

@@ -5,6 +5,9 @@
 //! proxy --listen 127.0.0.1:8080 --upstream 127.0.0.1:9001,127.0.0.1:9002
 //! ```
 
+#[path = "../../common/duration.rs"]
+mod duration_flag;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,6 +18,8 @@ use wireloom_io::tls::ServerTlsConfig;
 use wireloom_proxy::headers::Via;
 use wireloom_proxy::upstream::{resolve, Upstreams};
 use wireloom_proxy::{Settings, Shared};
+
+use duration_flag::duration;
 
 /// A streaming HTTP/1.1 reverse proxy on wireloom-core's connections.
 #[derive(Debug, Parser)]
@@ -83,22 +88,6 @@ struct Args {
     /// The pseudonym in the Via field.
     #[arg(long, default_value = "wireloom")]
     via: String,
-}
-
-/// `250ms`, `5s`, `2m`, or plain seconds.
-fn duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("unit must be ms, s or m: {s}")),
-    };
-    Ok(Duration::from_secs_f64(secs))
 }
 
 fn main() -> ExitCode {

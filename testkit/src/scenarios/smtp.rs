@@ -4,6 +4,7 @@
 //! large and streamed bodies) and Postfix `smtp-sink` (PIPELINING). Each scenario
 //! takes the runtime to build its clients on.
 
+use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -270,19 +271,26 @@ pub async fn smtp_sink_pipelining_one_batch_per_envelope<R: Runtime>(rt: R) {
         }
         batches.push((conn.write_batches() - before) / 3);
         conn.quit().await.unwrap();
-        let text = dumped(&dump, 3);
-        assert_eq!(text.matches("X-Mail-Args: <s@example.org>").count(), 3);
-        for r in recipients {
-            assert_eq!(text.matches(&format!("X-Rcpt-Args: <{r}>")).count(), 3);
-        }
-        for i in 0..3 {
-            assert!(
-                text.contains(&format!("Subject: m{i}\n\nbody {i}\n")),
-                "{text}"
-            );
-        }
+        sink_got_three_messages(&dump, &recipients);
     }
     // Pipelined: MAIL + 3 RCPT + DATA in one write, then the body.
     // Lock-step: MAIL, RCPT, RCPT, RCPT, DATA, body.
     assert_eq!(batches, [2, 6], "writes per message");
+}
+
+/// What `smtp-sink` dumped into `dump` for the pipelining scenario: three
+/// messages `Subject: m<i>` / `body <i>` from `s@example.org`, each to
+/// every one of `recipients` (waits for the three dumps).
+pub fn sink_got_three_messages(dump: &Path, recipients: &[&str]) {
+    let text = dumped(dump, 3);
+    assert_eq!(text.matches("X-Mail-Args: <s@example.org>").count(), 3);
+    for r in recipients {
+        assert_eq!(text.matches(&format!("X-Rcpt-Args: <{r}>")).count(), 3);
+    }
+    for i in 0..3 {
+        assert!(
+            text.contains(&format!("Subject: m{i}\n\nbody {i}\n")),
+            "{text}"
+        );
+    }
 }
