@@ -25,6 +25,14 @@
 //! For TLS, limits, timeouts, a connection cap or wireloom routes next to
 //! the service, use the builder: `Server::builder().bind(addr)?.service(app)`
 //! (see [`ServerBuilder::service`](crate::server::ServerBuilder::service)).
+//!
+//! Not supported through this path: upgrades driven by hyper's
+//! `OnUpgrade` extension, so axum's `WebSocketUpgrade` extractor answers
+//! 426 (register a [`ws::upgrade`](crate::ws) route on the builder next to
+//! the service instead: routes win over the service), and axum's
+//! `ConnectInfo` extractor (the peer address and TLS server name are in
+//! the request extensions as
+//! [`ConnectionInfo`](crate::tower::ConnectionInfo)).
 
 use std::future::{Future, IntoFuture};
 use std::io;
