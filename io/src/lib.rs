@@ -59,6 +59,6 @@ pub mod rt;
 pub mod smtp;
 pub mod static_files;
 pub mod tls;
-pub mod trace;
 #[cfg(feature = "tower")]
 pub mod tower;
+pub mod trace;
