@@ -376,21 +376,19 @@ pub fn headers_to_http(map: &HeaderMap) -> Result<http::HeaderMap, InteropError>
 fn headers_to_http_keeping(map: &HeaderMap) -> Result<(http::HeaderMap, bool), InteropError> {
     let mut out = http::HeaderMap::with_capacity(map.len());
     let mut loses = false;
-    // The previous field's name, while nothing is lost yet.
-    let mut prev: Option<http::HeaderName> = None;
+    // The previous field's name, while nothing is lost yet (all names so
+    // far lowercase: comparing the bytes compares the names).
+    let mut prev: &[u8] = &[];
     map.try_for_each_shared(|n, v| {
         let name = http::HeaderName::from_bytes(n).map_err(|_| InvalidHeader::Name)?;
         // Validated on entry into `map`, with the same rule `http` has.
         let value = http::HeaderValue::from_maybe_shared(v).map_err(|_| InvalidHeader::Value)?;
-        if loses {
-            out.append(name, value);
-            return Ok(());
-        }
-        let after_same = prev.as_ref() == Some(&name);
-        prev = Some(name.clone());
         // `append` is true for a name already present.
         let seen = out.append(name, value);
-        loses = n.iter().any(u8::is_ascii_uppercase) || (seen && !after_same);
+        if !loses {
+            loses = n.iter().any(u8::is_ascii_uppercase) || (seen && prev != n);
+            prev = n;
+        }
         Ok::<_, InteropError>(())
     })?;
     Ok((out, loses))
