@@ -5,6 +5,9 @@
 #
 #   (cd bench && cargo build --release --bin axum_server)
 #   bench/callgrind_axum.sh [wireloom] [hyper]
+#   CG_KEEP=/tmp/cg bench/callgrind_axum.sh wireloom   # keep the profiles
+#   CG_SCENARIOS="plaintext json" bench/callgrind_axum.sh   # fewer scenarios
+#   CG_BIN=path/to/axum_server bench/callgrind_axum.sh     # another build
 #
 # For each engine and scenario (plaintext and JSON keep-alive, plaintext
 # pipelined x16): starts bench/target/release/axum_server under callgrind
@@ -12,10 +15,11 @@
 # the counters (callgrind_control -z), runs `wrk -t1 -c8 -d5s`, dumps
 # (callgrind_control -d), and prints the instructions counted divided by the
 # responses wrk completed. Every process started here is stopped by its PID;
-# every wait is bounded.
+# every wait is bounded. With CG_KEEP=DIR the callgrind profiles are
+# copied to DIR as cg.ENGINE.SCENARIO (for `callgrind_annotate --inclusive=yes`).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-B="$HERE/target/release/axum_server"
+B="${CG_BIN:-$HERE/target/release/axum_server}"
 [ -x "$B" ] || { echo "build it first: (cd bench && cargo build --release --bin axum_server)" >&2; exit 1; }
 ENGINES=("$@")
 [ ${#ENGINES[@]} -gt 0 ] || ENGINES=(wireloom hyper)
@@ -30,7 +34,7 @@ end
 request = function() return req end
 L
 for e in "${ENGINES[@]}"; do
-  for scen in plaintext json pipelined; do
+  for scen in ${CG_SCENARIOS:-plaintext json pipelined}; do
     P=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$e.$scen.%p" "$B" --engine "$e" \
         --addr "127.0.0.1:$P" >/dev/null 2>"$TMP/cg.$e.$scen.log" &
@@ -50,6 +54,7 @@ for e in "${ENGINES[@]}"; do
     sleep 1
     f=$(ls -t "$TMP/cg.$e.$scen.$VP"* | head -1)
     ir=$(grep -E "^(summary|totals):" "$f" | head -1 | awk '{print $2}')
+    [ -n "${CG_KEEP:-}" ] && mkdir -p "$CG_KEEP" && cp "$f" "$CG_KEEP/cg.$e.$scen"
     echo "$e $scen responses=$n instructions=$ir per_request=$(awk -v a="$ir" -v b="$n" 'BEGIN{printf "%.0f", a/b}')"
     kill "$VP" 2>/dev/null
     wait "$VP" 2>/dev/null

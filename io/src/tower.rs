@@ -37,7 +37,7 @@ use futures_core::Stream;
 use http_body::{Body as HttpBody, Frame as HttpFrame, SizeHint};
 use tower_service::Service;
 use wireloom_core::http::framing::accepts_trailers;
-use wireloom_core::http::interop::{request_to_http, response_from_http, HeaderCase};
+use wireloom_core::http::interop::{request_to_http, response_from_http, response_from_http_sized};
 use wireloom_core::http::{Framing, StatusCode};
 
 use crate::aio::body::{Body, Frame, RequestBody};
@@ -157,7 +157,9 @@ impl HttpBody for IncomingBody {
 /// A request of the server as an `http::Request` with its body streaming
 /// from the connection: the head converted by
 /// [`request_to_http`] (so a [`HeaderCase`](wireloom_core::http::interop::HeaderCase)
-/// keeps the names' spelling and order) and a [`ConnectionInfo`] in the
+/// keeps the names' spelling and order, when the `http` map alone does not:
+/// a request whose names are all lowercase, each name's fields together,
+/// has none) and a [`ConnectionInfo`] in the
 /// extensions. Fails when `http::Uri` refuses the request-target.
 pub fn into_http_request(
     req: Request,
@@ -189,7 +191,7 @@ where
     B: HttpBody + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let (mut parts, body) = res.into_parts();
+    let (parts, body) = res.into_parts();
     let head = |parts: &http::response::Parts| response_from_http(parts).ok();
     if body.is_end_stream() {
         return match head(&parts) {
@@ -215,14 +217,9 @@ where
                     if body.is_end_stream() && data.len() as u64 == n {
                         // The connection writes the length of a whole body
                         // itself: a matching `content-length` (axum sets
-                        // one) need not be copied, unless its spelling is
-                        // to be kept.
-                        if parts.extensions.get::<HeaderCase>().is_none()
-                            && content_length_is(&parts.headers, n)
-                        {
-                            parts.headers.remove(http::header::CONTENT_LENGTH);
-                        }
-                        return match head(&parts) {
+                        // one) is not copied, unless a `HeaderCase` keeps
+                        // its spelling.
+                        return match response_from_http_sized(&parts, Some(n)).ok() {
                             Some(h) => Response::from_parts(h, Body::Full(data)),
                             None => internal_error(),
                         };
@@ -246,24 +243,6 @@ where
         trailers_ok,
     };
     Response::from_parts(head, Body::frames(frames, exact))
-}
-
-/// Whether `headers` hold exactly one `content-length`, of `n`.
-fn content_length_is(headers: &http::HeaderMap, n: u64) -> bool {
-    let mut all = headers.get_all(http::header::CONTENT_LENGTH).iter();
-    match (all.next(), all.next()) {
-        (Some(v), None) => v
-            .to_str()
-            .ok()
-            .and_then(|t| t.parse::<u64>().ok())
-            .is_some_and(|m| m == n && !starts_with_sign(v.as_bytes())),
-        _ => false,
-    }
-}
-
-/// A `+` (which `u64::from_str` accepts) or anything but a digit first.
-fn starts_with_sign(b: &[u8]) -> bool {
-    b.first().is_some_and(|c| !c.is_ascii_digit())
 }
 
 fn internal_error() -> Response {

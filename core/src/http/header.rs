@@ -770,6 +770,11 @@ impl HeaderMap {
     /// Whether the `name` list holds `token` (case-insensitively), e.g.
     /// `contains_token("connection", "close")`.
     pub fn contains_token(&self, name: &str, token: &str) -> bool {
+        // Most heads lack the field: one plain scan says so, without the
+        // list machinery.
+        if self.position(name).is_none() {
+            return false;
+        }
         self.get_list(name)
             .any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
     }
@@ -886,9 +891,9 @@ impl HeaderMap {
     /// (a slice of the parsed head, no copy), in order; stops at the first
     /// error.
     #[cfg(feature = "http")]
-    pub(crate) fn try_for_each_shared<E>(
-        &self,
-        mut f: impl FnMut(&[u8], Bytes) -> Result<(), E>,
+    pub(crate) fn try_for_each_shared<'a, E>(
+        &'a self,
+        mut f: impl FnMut(&'a [u8], Bytes) -> Result<(), E>,
     ) -> Result<(), E> {
         match &self.repr {
             Repr::Owned(e) => e.iter().try_for_each(|(n, v)| f(n.as_bytes(), v.0.clone())),

@@ -23,9 +23,16 @@
 //! order they came; [`http::HeaderMap`] lowercases names and groups the
 //! values of one name together. A head converted to `http` therefore
 //! carries its original fields in the message's extensions as a
-//! [`HeaderCase`] (what hyper does with its header-case map), and its
-//! request-target or reason phrase as an [`OriginalTarget`] or a
-//! [`ReasonPhrase`]. Converting back restores the spelling and order of
+//! [`HeaderCase`] (what hyper does with its header-case map) whenever the
+//! `http` map loses something: a name not written in lowercase, or a field
+//! whose name came earlier but not right before it. Only a head whose
+//! names are all lowercase, with the fields of each name next to each
+//! other, goes without one: converting it back without a `HeaderCase`
+//! gives the same fields in the same order and spelling, and the message
+//! is spared the extensions map's allocations (clients that write
+//! lowercase names; read it as `Option<HeaderCase>`). The message also
+//! carries its request-target or reason phrase as an [`OriginalTarget`]
+//! or a [`ReasonPhrase`]. Converting back restores the spelling and order of
 //! every field still present, then appends the fields added on the `http`
 //! side; a request-target is kept byte for byte unless the `Uri` was
 //! changed. A proxy built on `http` types thus writes the names as it
@@ -300,7 +307,10 @@ impl TryFrom<http::HeaderValue> for HeaderValue {
 
 /// The fields of a head as wireloom had them (spelling and order), kept in
 /// the extensions of an `http` message made from a wireloom head, so that
-/// converting back writes the names as received. Put it in the extensions
+/// converting back writes the names as received. Absent when the `http`
+/// map keeps them anyway (every name lowercase, each name's fields next to
+/// each other; see the [module docs](self#what-http-does-not-keep-and-how-it-comes-back)).
+/// Put it in the extensions
 /// of an `http` message yourself to choose how its names are spelled.
 ///
 /// ```
@@ -354,15 +364,34 @@ pub struct ReasonPhrase(pub Bytes);
 /// copied). Keep a [`HeaderCase`] of the original map to get the spelling
 /// and order back with [`headers_from_http`].
 pub fn headers_to_http(map: &HeaderMap) -> Result<http::HeaderMap, InteropError> {
+    headers_to_http_keeping(map).map(|(out, _)| out)
+}
+
+/// `map` as an [`http::HeaderMap`], and whether that map loses anything
+/// [`headers_from_http`] without a [`HeaderCase`] could not give back: a
+/// name not written in lowercase, or a field whose name came before but
+/// not right before it (`http` groups the values of a name together).
+/// When false, converting back without a `HeaderCase` gives exactly
+/// `map`'s fields, spelling and order.
+fn headers_to_http_keeping(map: &HeaderMap) -> Result<(http::HeaderMap, bool), InteropError> {
     let mut out = http::HeaderMap::with_capacity(map.len());
+    let mut loses = false;
+    // The previous field's name, while nothing is lost yet (all names so
+    // far lowercase: comparing the bytes compares the names).
+    let mut prev: &[u8] = &[];
     map.try_for_each_shared(|n, v| {
         let name = http::HeaderName::from_bytes(n).map_err(|_| InvalidHeader::Name)?;
         // Validated on entry into `map`, with the same rule `http` has.
         let value = http::HeaderValue::from_maybe_shared(v).map_err(|_| InvalidHeader::Value)?;
-        out.append(name, value);
+        // `append` is true for a name already present.
+        let seen = out.append(name, value);
+        if !loses {
+            loses = n.iter().any(u8::is_ascii_uppercase) || (seen && prev != n);
+            prev = n;
+        }
         Ok::<_, InteropError>(())
     })?;
-    Ok(out)
+    Ok((out, loses))
 }
 
 /// `map` as a wireloom [`HeaderMap`]. With `case`, the fields named there
@@ -375,11 +404,40 @@ pub fn headers_from_http(
     map: &http::HeaderMap,
     case: Option<&HeaderCase>,
 ) -> Result<HeaderMap, InteropError> {
+    headers_from_http_skipping(map, case, None)
+}
+
+/// [`headers_from_http`]; without `case`, the one `content-length` of
+/// `map` is left out when it is exactly the digits of `skip_length`.
+fn headers_from_http_skipping(
+    map: &http::HeaderMap,
+    case: Option<&HeaderCase>,
+    skip_length: Option<u64>,
+) -> Result<HeaderMap, InteropError> {
     // Room for one field more: the `Date` a server adds to a response.
     let mut out = HeaderMap::with_capacity(map.len() + 1);
     let value = |v: &http::HeaderValue| HeaderValue::try_from(v);
     let Some(case) = case.filter(|c| !c.0.is_empty()) else {
+        let mut digits = [0u8; 20];
+        let skip = skip_length.map(|n| decimal(n, &mut digits));
+        // A `content-length` held back; put back when another follows
+        // (`http` yields the values of a name one after the other).
+        let mut held = None;
+        let mut length_seen = false;
         for (n, v) in map {
+            if let Some(skip) = skip {
+                if n == http::header::CONTENT_LENGTH {
+                    if !length_seen && v.as_bytes() == skip {
+                        length_seen = true;
+                        held = Some(v);
+                        continue;
+                    }
+                    length_seen = true;
+                    if let Some(h) = held.take() {
+                        out.append_field(HeaderName::from(n), value(h)?);
+                    }
+                }
+            }
             out.append_field(HeaderName::from(n), value(v)?);
         }
         return Ok(out);
@@ -448,18 +506,22 @@ pub fn target_to_uri(target: &RequestTarget) -> Result<http::Uri, InteropError> 
 }
 
 /// `head` as the parts of an `http` request: method, target as `Uri`,
-/// version, fields (lowercased), with a [`HeaderCase`] in the extensions,
+/// version, fields (lowercased), with a [`HeaderCase`] in the extensions
+/// when the `http` map alone would lose the fields' spelling or order (see
+/// the [module docs](self#what-http-does-not-keep-and-how-it-comes-back)),
 /// and an [`OriginalTarget`] for a target not in origin form (an
 /// origin-form target is the `Uri`'s path and query, byte for byte).
 pub fn request_to_http(head: RequestHead) -> Result<http::request::Parts, InteropError> {
     let uri = target_to_uri(&head.target)?;
-    let headers = headers_to_http(&head.headers)?;
+    let (headers, loses) = headers_to_http_keeping(&head.headers)?;
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.method = http::Method::from(&head.method);
     parts.uri = uri;
     parts.version = head.version.into();
     parts.headers = headers;
-    parts.extensions.insert(HeaderCase(head.headers));
+    if loses {
+        parts.extensions.insert(HeaderCase(head.headers));
+    }
     // An origin-form target comes back byte for byte from the `Uri`'s
     // path and query: only the other forms need their original kept.
     if head.target.form() != TargetForm::Origin {
@@ -554,10 +616,12 @@ impl TryFrom<http::Request<()>> for RequestHead {
 // ---- response heads ----
 
 /// `head` as the parts of an `http` response: status, version, fields
-/// (lowercased), with a [`HeaderCase`] in the extensions and a
+/// (lowercased), with a [`HeaderCase`] in the extensions when the `http`
+/// map alone would lose their spelling or order (see the
+/// [module docs](self#what-http-does-not-keep-and-how-it-comes-back)), and a
 /// [`ReasonPhrase`] when the phrase is not the registered one.
 pub fn response_to_http(head: ResponseHead) -> Result<http::response::Parts, InteropError> {
-    let headers = headers_to_http(&head.headers)?;
+    let (headers, loses) = headers_to_http_keeping(&head.headers)?;
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = head.status.into();
     parts.version = head.version.into();
@@ -565,7 +629,9 @@ pub fn response_to_http(head: ResponseHead) -> Result<http::response::Parts, Int
     if head.reason[..] != *head.status.reason().unwrap_or("").as_bytes() {
         parts.extensions.insert(ReasonPhrase(head.reason));
     }
-    parts.extensions.insert(HeaderCase(head.headers));
+    if loses {
+        parts.extensions.insert(HeaderCase(head.headers));
+    }
     Ok(parts)
 }
 
@@ -573,13 +639,58 @@ pub fn response_to_http(head: ResponseHead) -> Result<http::response::Parts, Int
 /// its extensions or the registered one, fields in the spelling and order
 /// of a [`HeaderCase`] there (see [`headers_from_http`]).
 pub fn response_from_http(parts: &http::response::Parts) -> Result<ResponseHead, InteropError> {
+    response_from_http_sized(parts, None)
+}
+
+/// [`response_from_http`] for a response whose whole body, of
+/// `body_length` bytes, is at hand: a server connection writes the
+/// `Content-Length` of such a body itself, so a `content-length` field
+/// that says exactly that (the only one, its value the plain digits) is
+/// left out of the head instead of being copied, unless a [`HeaderCase`]
+/// asks for its spelling. Any other `content-length` is kept (and checked
+/// against the body by the connection).
+///
+/// ```
+/// use wireloom_core::http::interop::response_from_http_sized;
+/// let res = http::Response::builder()
+///     .header("content-type", "text/plain")
+///     .header("content-length", "5")
+///     .body(())
+///     .unwrap();
+/// let (parts, ()) = res.into_parts();
+/// let head = response_from_http_sized(&parts, Some(5)).unwrap();
+/// assert!(!head.headers.contains("content-length"));
+/// let head = response_from_http_sized(&parts, Some(6)).unwrap();
+/// assert_eq!(head.headers.get_str("content-length"), Some("5"));
+/// ```
+pub fn response_from_http_sized(
+    parts: &http::response::Parts,
+    body_length: Option<u64>,
+) -> Result<ResponseHead, InteropError> {
     let mut head = ResponseHead::new(parts.status.into());
     if let Some(ReasonPhrase(r)) = parts.extensions.get::<ReasonPhrase>() {
         head.reason = r.clone();
     }
     head.version = parts.version.try_into()?;
-    head.headers = headers_from_http(&parts.headers, parts.extensions.get::<HeaderCase>())?;
+    head.headers = headers_from_http_skipping(
+        &parts.headers,
+        parts.extensions.get::<HeaderCase>(),
+        body_length,
+    )?;
     Ok(head)
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 impl TryFrom<ResponseHead> for http::response::Parts {
@@ -747,6 +858,110 @@ mod tests {
             RequestHead::try_from(&parts),
             Err(InteropError::Version(_))
         ));
+    }
+
+    /// Serialises `head` as converted to `http` and back.
+    fn round_trip(raw: &[u8]) -> (Vec<u8>, bool) {
+        let mut buf = bytes::BytesMut::from(raw);
+        let now = std::time::Instant::now();
+        let mut conn = crate::http::ServerConnection::new(Default::default(), now);
+        conn.handle_input(now, &mut buf);
+        let Some(crate::http::ServerEvent::Request(req)) = conn.poll_event() else {
+            panic!("no request")
+        };
+        let parts = http::request::Parts::try_from(req.head).unwrap();
+        let has_case = parts.extensions.get::<HeaderCase>().is_some();
+        let back = RequestHead::try_from(&parts).unwrap();
+        let mut wire = bytes::BytesMut::new();
+        crate::http::serialize::write_request_head(&mut wire, &back);
+        (wire.to_vec(), has_case)
+    }
+
+    #[test]
+    fn header_case_only_when_http_loses_something() {
+        // All lowercase, each name's fields together: nothing to keep, and
+        // the round trip is exact without a HeaderCase.
+        let raw = b"GET /a HTTP/1.1\r\nhost: a\r\nx-a: 1\r\nx-a: 2\r\naccept: */*\r\n\r\n";
+        assert_eq!(round_trip(raw), (raw.to_vec(), false));
+        // One capital letter, or a name coming back after another one:
+        // kept, and the round trip is exact with it.
+        for raw in [
+            &b"GET /a HTTP/1.1\r\nHost: a\r\nx-a: 1\r\n\r\n"[..],
+            b"GET /a HTTP/1.1\r\nhost: a\r\nx-a: 1\r\naccept: */*\r\nx-a: 2\r\n\r\n",
+            b"GET /a HTTP/1.1\r\nhost: a\r\nx-a: 1\r\nX-A: 2\r\n\r\n",
+        ] {
+            assert_eq!(round_trip(raw), (raw.to_vec(), true));
+        }
+        // Responses follow the same rule.
+        let mut head = ResponseHead::new(StatusCode::OK);
+        head.header("content-type", "text/plain").unwrap();
+        head.header("set-cookie", "a=1").unwrap();
+        head.header("set-cookie", "b=2").unwrap();
+        let res = http::Response::try_from(head.clone()).unwrap();
+        assert!(res.extensions().get::<HeaderCase>().is_none());
+        assert_eq!(ResponseHead::try_from(res).unwrap(), head);
+        head.header("vary", "x").unwrap();
+        head.header("content-type", "text/html").unwrap();
+        let res = http::Response::try_from(head.clone()).unwrap();
+        assert!(res.extensions().get::<HeaderCase>().is_some());
+        let back = ResponseHead::try_from(res).unwrap();
+        let names: Vec<_> = back.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "content-type",
+                "set-cookie",
+                "set-cookie",
+                "vary",
+                "content-type"
+            ]
+        );
+    }
+
+    #[test]
+    fn sized_responses_leave_out_only_a_sole_matching_length() {
+        let head = |lengths: &[&str], case: bool| {
+            let mut b = http::Response::builder().header("x-a", "1");
+            for l in lengths {
+                b = b.header("content-length", *l);
+            }
+            let mut parts = b.header("x-b", "2").body(()).unwrap().into_parts().0;
+            if case {
+                let mut c = HeaderMap::new();
+                c.append("Content-Length", "13").unwrap();
+                parts.extensions.insert(HeaderCase::new(c));
+            }
+            let h = response_from_http_sized(&parts, Some(13)).unwrap();
+            h.headers
+                .iter()
+                .map(|(n, v)| format!("{n}={}", v.to_str().unwrap()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(head(&["13"], false), ["x-a=1", "x-b=2"]);
+        // Not the plain digits, not the body's length, or not the only one:
+        // kept, in order, for the connection to check.
+        assert_eq!(
+            head(&["+13"], false),
+            ["x-a=1", "content-length=+13", "x-b=2"]
+        );
+        assert_eq!(
+            head(&["14"], false),
+            ["x-a=1", "content-length=14", "x-b=2"]
+        );
+        assert_eq!(
+            head(&["13", "14"], false),
+            ["x-a=1", "content-length=13", "content-length=14", "x-b=2"]
+        );
+        assert_eq!(
+            head(&["14", "13"], false),
+            ["x-a=1", "content-length=14", "content-length=13", "x-b=2"]
+        );
+        assert_eq!(
+            head(&["13", "13"], false),
+            ["x-a=1", "content-length=13", "content-length=13", "x-b=2"]
+        );
+        // A HeaderCase keeps it, spelled as it says.
+        assert_eq!(head(&["13"], true), ["Content-Length=13", "x-a=1", "x-b=2"]);
     }
 
     #[test]

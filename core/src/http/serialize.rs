@@ -94,7 +94,20 @@ pub struct Extra {
 
 /// Like [`write_response_head`], with `extra` fields after the head's own.
 pub fn write_response_head_with(out: &mut BytesMut, head: &ResponseHead, extra: &Extra) {
-    out.reserve(32 + head.headers.len() * 32);
+    write_response_head_dated(out, head, None, extra);
+}
+
+/// Like [`write_response_head_with`], with a `Date: date` field right
+/// after the head's own (where appending it to the map would put it),
+/// written without touching the map: a parsed map stays as parsed, and no
+/// field is added to be dropped again.
+pub(crate) fn write_response_head_dated(
+    out: &mut BytesMut,
+    head: &ResponseHead,
+    date: Option<&[u8]>,
+    extra: &Extra,
+) {
+    out.reserve(64 + head.headers.len() * 32);
     out.put_slice(head.version.as_str().as_bytes());
     out.put_u8(b' ');
     out.put_slice(&head.status.as_digits());
@@ -106,6 +119,12 @@ pub fn write_response_head_with(out: &mut BytesMut, head: &ResponseHead, extra: 
     }
     out.put_slice(b"\r\n");
     write_fields(out, &head.headers);
+    if let Some(d) = date {
+        out.reserve(d.len() + 8);
+        out.put_slice(b"Date: ");
+        out.put_slice(d);
+        out.put_slice(b"\r\n");
+    }
     write_extra(out, extra);
     out.put_slice(b"\r\n");
 }

@@ -48,11 +48,11 @@ use super::close::{self, CloseReason, Life, Timeout};
 use super::error::{Error, ErrorKind, UsageError};
 use super::framing::{self, Expectation, Framing, Outgoing};
 use super::head_reader::HeadReader;
-use super::header::{names, HeaderMap, HeaderValue};
+use super::header::{HeaderMap, HeaderValue};
 use super::message::{RequestHead, ResponseHead};
 use super::outbox::Outbox;
 use super::parse::{parse_request, request_head, ParseConfig};
-use super::serialize::{write_response_head, write_response_head_with, Extra};
+use super::serialize::{write_response_head, write_response_head_dated, Extra};
 use super::{Method, StatusCode, Version};
 use crate::Dialogue;
 
@@ -490,11 +490,9 @@ impl ServerConnection {
         };
         self.bodyless_done = false;
         head.version = Version::Http11;
-        if let Some(date) = &self.date {
-            if !head.headers.contains("date") {
-                head.headers.append_field(names::DATE, date.clone());
-            }
-        }
+        // The connection's Date, unless the head has one: written after
+        // the head's fields, not added to them.
+        let dated = self.date.is_some() && !head.headers.contains("date");
         let tunnel = (head.status == StatusCode::SWITCHING_PROTOCOLS && cur.wants_upgrade)
             || (cur.method == Method::CONNECT && head.status.is_success());
         if head.status == StatusCode::SWITCHING_PROTOCOLS && !tunnel {
@@ -545,7 +543,12 @@ impl ServerConnection {
                 extra.connection = Some(b"keep-alive");
             }
         }
-        write_response_head_with(self.transmit.buf_mut(), &head, &extra);
+        let date = self
+            .date
+            .as_ref()
+            .filter(|_| dated)
+            .map(HeaderValue::as_bytes);
+        write_response_head_dated(self.transmit.buf_mut(), &head, date, &extra);
         if tunnel {
             self.life = Life::Switched;
             self.read = Read::Stopped;

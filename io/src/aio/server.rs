@@ -1002,6 +1002,12 @@ fn finish<R: Runtime>(
     answer: Option<Response>,
     page_head: Option<&RequestHead>,
 ) -> Response {
+    // Without custom pages, a handler's answer with valid fields is sent
+    // as it is (what `respond` would give): not moved through it.
+    match answer {
+        Some(r) if shared.pages.is_empty() && !r.has_invalid_header() => return r,
+        _ => {}
+    }
     // Without custom pages the head given to them is never looked at.
     static NO_PAGES: std::sync::OnceLock<RequestHead> = std::sync::OnceLock::new();
     let head_ref = match page_head {
