@@ -15,7 +15,9 @@
 //!   written once against a small runtime trait that `wireloom-tokio` and
 //!   `wireloom-async-std` implement;
 //! - [`trace`]: the `tracing` spans and events every adapter emits;
-//! - [`tower`] (feature `tower`): any tower `Service` over `http` types
+//! - [`ws`]: WebSocket pieces every adapter shares (mailbox, session,
+//!   broadcast hub);
+//! - `tower` (feature `tower`): any tower `Service` over `http` types
 //!   (an axum `Router`) served by that engine.
 //!
 //! Nothing here owns a socket, a thread or a timer: the blocking, tokio and

@@ -116,7 +116,7 @@ const REFUSE_LINGER: Duration = Duration::from_millis(500);
 /// Serves a client connection the proxy does not take (over the
 /// connection limit): core's 503 (`Connection: close`, `Retry-After`),
 /// delivered after the TLS handshake on a TLS listener, then a short
-/// lingering close. Bounded by [`REFUSE_TIME`] + [`REFUSE_LINGER`].
+/// lingering close. Bounded by `REFUSE_TIME` + `REFUSE_LINGER` (1.5 s).
 pub async fn refuse(mut client: Side, shared: Arc<Shared>) {
     let now = Instant::now();
     let mut http = ServerConnection::new(shared.settings.server.clone(), now);

@@ -258,7 +258,7 @@ pub enum Frame {
     Data(Bytes),
     /// The trailer fields; the body ends after them. Sent in the last
     /// chunk of a chunked body; dropped when the body has a length (or the
-    /// client cannot take them: see the producer, e.g. [`crate::tower`]).
+    /// client cannot take them: see the producer, e.g. the `tower` module).
     Trailers(HeaderMap),
 }
 
