@@ -8,7 +8,7 @@
 //! | [`StatusCode`] | [`http::StatusCode`] | `From` | `From` |
 //! | [`Version`] | [`http::Version`] | `From` | `TryFrom` (1.0 and 1.1 only) |
 //! | [`HeaderName`] | [`http::HeaderName`] | `TryFrom` (64 KiB at most) | `From` |
-//! | [`HeaderValue`] | [`http::HeaderValue`] | `From` | `TryFrom` (no surrounding whitespace) |
+//! | [`HeaderValue`] | [`http::HeaderValue`] | `From` | `TryFrom` (surrounding whitespace trimmed) |
 //! | [`HeaderMap`] | [`http::HeaderMap`] | `TryFrom` | `TryFrom` |
 //! | [`RequestHead`] | [`http::Request<()>`], [`http::request::Parts`] | `TryFrom` | `TryFrom` |
 //! | [`ResponseHead`] | [`http::Response<()>`], [`http::response::Parts`] | `TryFrom` | `TryFrom` |
@@ -82,8 +82,8 @@ pub enum InteropError {
     Method(InvalidMethod),
     /// A version other than HTTP/1.0 and HTTP/1.1 (this wire has no other).
     Version(http::Version),
-    /// A field name or value wireloom (or `http`) refuses: a value with
-    /// surrounding whitespace, a name longer than `http` allows.
+    /// A field name or value wireloom (or `http`) refuses: a control
+    /// character in a value, a name longer than `http` allows.
     Header(InvalidHeader),
     /// A request-target that is not valid for the method.
     Target(InvalidTarget),
@@ -272,8 +272,11 @@ impl From<&HeaderValue> for http::HeaderValue {
 
 impl TryFrom<&http::HeaderValue> for HeaderValue {
     type Error = InteropError;
-    /// Refused when it starts or ends with whitespace (`http` accepts it,
-    /// RFC 9110 §5.5 does not).
+    /// Leading and trailing spaces and tabs are trimmed: `http` keeps
+    /// them, but RFC 9110 §5.5 makes them no part of a field value (so an
+    /// application's `" text/plain"` is sent as `text/plain`, not refused
+    /// with a 500). Refused: what no field value may hold (control
+    /// characters).
     fn try_from(v: &http::HeaderValue) -> Result<HeaderValue, InteropError> {
         // Common values are shared statics, not copies.
         const COMMON: [&str; 8] = [
@@ -286,7 +289,13 @@ impl TryFrom<&http::HeaderValue> for HeaderValue {
             "close",
             "keep-alive",
         ];
-        let b = v.as_bytes();
+        let mut b = v.as_bytes();
+        while let [b' ' | b'\t', rest @ ..] = b {
+            b = rest;
+        }
+        while let [rest @ .., b' ' | b'\t'] = b {
+            b = rest;
+        }
         if let Some(c) = COMMON.iter().find(|c| c.as_bytes() == b) {
             return Ok(HeaderValue::from_validated(Bytes::from_static(
                 c.as_bytes(),
@@ -807,8 +816,10 @@ mod tests {
             "caf\u{e9}".as_bytes()
         );
         assert_eq!(
-            HeaderValue::try_from(http::HeaderValue::from_static(" padded")),
-            Err(InteropError::Header(InvalidHeader::Value))
+            HeaderValue::try_from(http::HeaderValue::from_static(" padded"))
+                .unwrap()
+                .as_bytes(),
+            b"padded"
         );
     }
 
@@ -987,5 +998,19 @@ mod tests {
         let plain = http::Response::builder().status(418).body(()).unwrap();
         let back = ResponseHead::try_from(plain).unwrap();
         assert_eq!(back.status.as_u16(), 418);
+    }
+
+    #[test]
+    fn values_from_http_are_trimmed_not_refused() {
+        for (raw, want) in [
+            (" text/plain", "text/plain"),
+            ("gzip \t", "gzip"),
+            ("\t a b \t", "a b"),
+            ("   ", ""),
+        ] {
+            let v = http::HeaderValue::from_str(raw).unwrap();
+            let ours = HeaderValue::try_from(&v).unwrap();
+            assert_eq!(ours.as_bytes(), want.as_bytes(), "{raw:?}");
+        }
     }
 }
