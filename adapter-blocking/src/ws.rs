@@ -79,26 +79,7 @@ impl fmt::Debug for WebSocket {
     }
 }
 
-/// Why [`WebSocket::send`] failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum WsSendError {
-    /// The connection is closing or closed, or the call was out of turn.
-    Usage(UsageError),
-    /// Writing failed (the connection is over).
-    Io(io::Error),
-}
-
-impl fmt::Display for WsSendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WsSendError::Usage(e) => write!(f, "{e}"),
-            WsSendError::Io(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for WsSendError {}
+pub use wireloom_io::ws::WsSendError;
 
 impl WebSocket {
     /// A connection over `sock` (after the handshake), with `read_ahead`

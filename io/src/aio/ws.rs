@@ -91,26 +91,7 @@ impl<R: Runtime> fmt::Debug for WebSocket<R> {
     }
 }
 
-/// Why [`WebSocket::send`] failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum WsSendError {
-    /// The connection is closing or closed, or the call was out of turn.
-    Usage(UsageError),
-    /// Writing failed (the connection is over).
-    Io(io::Error),
-}
-
-impl fmt::Display for WsSendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WsSendError::Usage(e) => write!(f, "{e}"),
-            WsSendError::Io(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for WsSendError {}
+pub use crate::ws::WsSendError;
 
 impl<R: Runtime> WebSocket<R> {
     /// A connection over `io` (after the handshake), with `read_ahead`

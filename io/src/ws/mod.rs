@@ -80,3 +80,24 @@ pub struct WsConfig {
     /// The mailbox and broadcast queue bounds.
     pub limits: Limits,
 }
+
+/// Why a WebSocket's `send` failed (every adapter's).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WsSendError {
+    /// The connection is closing or closed, or the call was out of turn.
+    Usage(wireloom_core::ws::UsageError),
+    /// Writing failed (the connection is over).
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for WsSendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WsSendError::Usage(e) => write!(f, "{e}"),
+            WsSendError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for WsSendError {}
