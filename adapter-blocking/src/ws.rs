@@ -38,9 +38,8 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use url::Url;
 use wireloom_core::http::{BodyLength, ClientConnection, ClientEvent};
-use wireloom_core::ws::{accept, ClientHandshake, HandshakeError, UsageError, WebSocket as CoreWs};
+use wireloom_core::ws::{accept, UsageError, WebSocket as CoreWs};
 use wireloom_core::Dialogue;
 
 use crate::driver::{connect_tcp, Driver, Progress, Socket, TlsConnector};
@@ -80,6 +79,7 @@ impl fmt::Debug for WebSocket {
 }
 
 pub use wireloom_io::ws::WsSendError;
+use wireloom_io::ws::{mask_seed, ClientStart};
 
 impl WebSocket {
     /// A connection over `sock` (after the handshake), with `read_ahead`
@@ -430,91 +430,27 @@ impl Default for ClientConfig {
     }
 }
 
-/// Why [`connect`] failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// Not a `ws://` or `wss://` URL (or `wss://` without TLS settings).
-    BadUrl(String),
-    /// DNS, TCP, TLS or a read/write failed.
-    Io(io::Error),
-    /// The server's answer was not HTTP, or not a 101.
-    Http(String),
-    /// The 101 did not check out (accept key, extension, protocol).
-    Handshake(HandshakeError),
-    /// A time bound passed.
-    Timeout,
-}
-
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConnectError::BadUrl(s) => write!(f, "bad URL: {s}"),
-            ConnectError::Io(e) => write!(f, "{e}"),
-            ConnectError::Http(s) => write!(f, "HTTP: {s}"),
-            ConnectError::Handshake(e) => write!(f, "handshake: {e}"),
-            ConnectError::Timeout => f.write_str("timed out"),
-        }
-    }
-}
-
-impl std::error::Error for ConnectError {}
-
-fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    getrandom::getrandom(&mut b).expect("the OS random source");
-    b
-}
+pub use wireloom_io::ws::ConnectError;
 
 /// Opens a WebSocket to a `ws://` or `wss://` URL.
 pub fn connect(url: &str, config: &ClientConfig) -> Result<WebSocket, ConnectError> {
-    let url = Url::parse(url).map_err(|e| ConnectError::BadUrl(format!("{url}: {e}")))?;
-    let tls = match url.scheme() {
-        "ws" => None,
-        "wss" => Some(
-            config
-                .tls
-                .as_ref()
-                .ok_or_else(|| ConnectError::BadUrl("wss:// needs ClientConfig::tls".into()))?,
-        ),
-        s => return Err(ConnectError::BadUrl(format!("unsupported scheme {s}"))),
-    };
-    let host_port = url
-        .host_str()
-        .ok_or_else(|| ConnectError::BadUrl(format!("{url}: no host")))?
-        .to_string();
-    let host = host_port.trim_start_matches('[').trim_end_matches(']');
-    let port = url
-        .port_or_known_default()
-        .unwrap_or(if tls.is_some() { 443 } else { 80 });
-    let tcp: TcpStream =
-        connect_tcp(host, port, config.connect_timeout, None).map_err(|e| match e.kind() {
-            io::ErrorKind::TimedOut => ConnectError::Timeout,
-            _ => ConnectError::Io(e),
-        })?;
+    let start = ClientStart::new(url, config.tls.is_some(), config.ws.client.clone())?;
+    let tcp: TcpStream = connect_tcp(&start.host, start.port, config.connect_timeout, None)
+        .map_err(ConnectError::from_connect)?;
     let _ = tcp.set_nodelay(true);
     let io_err = ConnectError::Io;
     tcp.set_write_timeout(Some(config.write_timeout))
         .map_err(io_err)?;
     tcp.set_read_timeout(Some(config.handshake_timeout))
         .map_err(io_err)?;
-    let sock: Box<dyn Socket> = match tls {
+    let sock: Box<dyn Socket> = match config.tls.as_ref().filter(|_| start.secure) {
         None => Box::new(tcp),
-        Some(t) => t.connect(tcp, host).map_err(ConnectError::Io)?,
+        Some(t) => t.connect(tcp, &start.host).map_err(ConnectError::Io)?,
     };
     let deadline = Instant::now() + config.handshake_timeout;
-    let handshake = ClientHandshake::new(random::<16>(), config.ws.client.clone());
-    let target = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
-    };
-    let authority = match url.port() {
-        Some(p) => format!("{host_port}:{p}"),
-        None => host_port.clone(),
-    };
-    let head = handshake
-        .request(&target, &authority)
-        .map_err(|e| ConnectError::BadUrl(e.to_string()))?;
+    let ClientStart {
+        handshake, head, ..
+    } = start;
     let mut http = ClientConnection::new(Default::default());
     let mut drv = Driver::new(sock);
     http.send_request(Instant::now(), head, BodyLength::Known(0))
@@ -548,7 +484,7 @@ pub fn connect(url: &str, config: &ClientConfig) -> Result<WebSocket, ConnectErr
     let core = CoreWs::client(
         config.ws.connection.clone(),
         negotiated.deflate,
-        random::<32>(),
+        mask_seed(),
         Instant::now(),
     );
     Ok(WebSocket::new(

@@ -40,12 +40,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures_io::{AsyncRead, AsyncWrite};
-use url::Url;
 use wireloom_core::http::{BodyLength, ClientConnection};
-use wireloom_core::ws::{
-    accept, ClientHandshake, CloseCode, CloseInfo, HandshakeError, Message, UsageError,
-    WebSocket as CoreWs,
-};
+use wireloom_core::ws::{accept, CloseCode, CloseInfo, Message, UsageError, WebSocket as CoreWs};
 use wireloom_core::Dialogue;
 
 use super::body::{AsyncSocket, Body, Upgraded};
@@ -54,8 +50,10 @@ use super::driver::Driver;
 use super::server::{BoxHandler, Handler, Request, Response};
 use crate::http_client::head_event;
 use crate::rt::{connect_host, poll_until, BoxFuture, Runtime, Timer};
-use crate::tls::{ClientTlsConfig, TlsError};
-use crate::ws::{Limits, SendError, Session, WsConfig, WsEvent, WsHandle};
+use crate::tls::ClientTlsConfig;
+use crate::ws::{mask_seed, ClientStart, Limits, SendError, Session, WsConfig, WsEvent, WsHandle};
+
+pub use crate::ws::ConnectError;
 
 pub use crate::ws::{Hub, Membership};
 
@@ -544,97 +542,33 @@ impl Default for ClientConfig {
     }
 }
 
-/// Why [`connect`] failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// Not a `ws://` or `wss://` URL (or `wss://` without TLS settings).
-    BadUrl(String),
-    /// DNS, TCP or a read/write failed.
-    Io(io::Error),
-    /// TLS failed.
-    Tls(TlsError),
-    /// The server's answer was not HTTP, or not a 101.
-    Http(String),
-    /// The 101 did not check out (accept key, extension, protocol).
-    Handshake(HandshakeError),
-    /// A time bound passed.
-    Timeout,
-}
-
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConnectError::BadUrl(s) => write!(f, "bad URL: {s}"),
-            ConnectError::Io(e) => write!(f, "{e}"),
-            ConnectError::Tls(e) => write!(f, "TLS: {e}"),
-            ConnectError::Http(s) => write!(f, "HTTP: {s}"),
-            ConnectError::Handshake(e) => write!(f, "handshake: {e}"),
-            ConnectError::Timeout => f.write_str("timed out"),
-        }
-    }
-}
-
-impl std::error::Error for ConnectError {}
-
-fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    getrandom::getrandom(&mut b).expect("the OS random source");
-    b
-}
-
 /// Opens a WebSocket to a `ws://` or `wss://` URL.
 pub async fn connect<R: Runtime>(
     rt: R,
     url: &str,
     config: &ClientConfig,
 ) -> Result<WebSocket<R>, ConnectError> {
-    let url = Url::parse(url).map_err(|e| ConnectError::BadUrl(format!("{url}: {e}")))?;
-    let tls = match url.scheme() {
-        "ws" => None,
-        "wss" => Some(
-            config
-                .tls
-                .as_ref()
-                .ok_or_else(|| ConnectError::BadUrl("wss:// needs ClientConfig::tls".into()))?,
-        ),
-        s => return Err(ConnectError::BadUrl(format!("unsupported scheme {s}"))),
-    };
-    let host_port = url
-        .host_str()
-        .ok_or_else(|| ConnectError::BadUrl(format!("{url}: no host")))?
-        .to_string();
-    let host = host_port.trim_start_matches('[').trim_end_matches(']');
-    let port = url
-        .port_or_known_default()
-        .unwrap_or(if tls.is_some() { 443 } else { 80 });
-    let tcp = connect_host(&rt, host, port, Instant::now() + config.connect_timeout)
-        .await
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::TimedOut => ConnectError::Timeout,
-            _ => ConnectError::Io(e),
-        })?;
+    let start = ClientStart::new(url, config.tls.is_some(), config.ws.client.clone())?;
+    let tcp = connect_host(
+        &rt,
+        &start.host,
+        start.port,
+        Instant::now() + config.connect_timeout,
+    )
+    .await
+    .map_err(ConnectError::from_connect)?;
     let deadline = Instant::now() + config.handshake_timeout;
-    let io = match tls {
+    let io = match config.tls.as_ref().filter(|_| start.secure) {
         None => Conn::Plain(tcp),
         Some(t) => Conn::Tls(Box::new(
-            client_handshake(&rt, tcp, t, host, deadline)
+            client_handshake(&rt, tcp, t, &start.host, deadline)
                 .await
                 .map_err(ConnectError::Tls)?,
         )),
     };
-    let handshake = ClientHandshake::new(random::<16>(), config.ws.client.clone());
-    let target = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
-    };
-    let authority = match url.port() {
-        Some(p) => format!("{host_port}:{p}"),
-        None => host_port.clone(),
-    };
-    let head = handshake
-        .request(&target, &authority)
-        .map_err(|e| ConnectError::BadUrl(e.to_string()))?;
+    let ClientStart {
+        handshake, head, ..
+    } = start;
     let mut http = ClientConnection::new(Default::default());
     let mut drv = Driver::new(rt.clone(), io);
     http.send_request(Instant::now(), head, BodyLength::Known(0))
@@ -672,7 +606,7 @@ pub async fn connect<R: Runtime>(
     let core = CoreWs::client(
         config.ws.connection.clone(),
         negotiated.deflate,
-        random::<32>(),
+        mask_seed(),
         Instant::now(),
     );
     Ok(WebSocket::new(

@@ -27,6 +27,7 @@
 //! with context takeover at 15 window bits for both directions: negotiate
 //! `*_no_context_takeover` or smaller windows to cut it).
 
+mod client;
 mod hub;
 mod mailbox;
 mod session;
@@ -36,6 +37,7 @@ use wireloom_core::ws::{
     ClientOptions, CloseFrame, CloseInfo, Config, Message, MessageKind, ServerOptions, WsError,
 };
 
+pub use client::{mask_seed, ClientStart, ConnectError};
 pub use hub::{BroadcastReport, Hub, Membership};
 pub use mailbox::{FrameOutcome, FullPolicy, Limits, SendError, UserEvent, WsHandle};
 pub use session::Session;
